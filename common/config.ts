@@ -1,0 +1,194 @@
+/**
+ * Configuration of every part, from one table: each option has an environment variable, a key
+ * in the JSON config file, a default and a description. The environment wins over the file, the
+ * file over the default. `docs/CONFIGURATION.md` and `collector/sample.conf.json` list the same
+ * table (a test keeps them in step).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { dataDir, defaultConfigFile } from './paths.js';
+import { registerSecret } from './log.js';
+
+type Kind = 'string' | 'secret' | 'int' | 'number' | 'bool' | 'list';
+
+export interface OptionSpec {
+  /** dotted key in the config file, e.g. `collector.port` */
+  key: string;
+  env: string;
+  kind: Kind;
+  default: string | number | boolean | string[] | undefined;
+  min?: number;
+  max?: number;
+  doc: string;
+}
+
+export const OPTIONS: readonly OptionSpec[] = [
+  { key: 'influx.url', env: 'WATTSCOPE_INFLUX_URL', kind: 'string', default: undefined, doc: 'InfluxDB base URL. Unset: `wattscope up` starts its own influxd; other commands use http://127.0.0.1:8086.' },
+  { key: 'influx.token', env: 'WATTSCOPE_INFLUX_TOKEN', kind: 'secret', default: undefined, doc: 'InfluxDB 2.x/3.x token (sent as `Authorization: Token …`); for 1.x with auth, `user:password`. Never logged, never sent to a browser.' },
+  { key: 'influx.org', env: 'WATTSCOPE_INFLUX_ORG', kind: 'string', default: '', doc: 'InfluxDB 2.x organisation (ignored by 1.x).' },
+  { key: 'influx.db', env: 'WATTSCOPE_INFLUX_DB', kind: 'string', default: 'wattscope', doc: 'Database (1.x) or bucket (2.x, 3.x).' },
+  { key: 'influx.timeoutMs', env: 'WATTSCOPE_INFLUX_TIMEOUT_MS', kind: 'int', default: 10000, min: 100, max: 600000, doc: 'Timeout of one request to InfluxDB, in ms.' },
+  { key: 'host', env: 'WATTSCOPE_HOST', kind: 'string', default: hostname(), doc: 'The `host` tag of this machine’s points.' },
+  { key: 'platform', env: 'WATTSCOPE_PLATFORM', kind: 'string', default: '', doc: 'The `platform` tag (e.g. `A100-40G`). Empty: derived from the CPU and GPU model names.' },
+  { key: 'collector.port', env: 'WATTSCOPE_COLLECTOR_PORT', kind: 'int', default: 9101, min: 0, max: 65535, doc: 'Port of the collector’s /metrics and /healthz.' },
+  { key: 'collector.bind', env: 'WATTSCOPE_COLLECTOR_BIND', kind: 'string', default: '127.0.0.1', doc: 'Address the collector’s HTTP server binds.' },
+  { key: 'collector.procfsRoot', env: 'WATTSCOPE_PROCFS_ROOT', kind: 'string', default: '/proc', doc: 'Root of procfs (a fixture tree in tests, /host/proc in a container).' },
+  { key: 'collector.sysfsRoot', env: 'WATTSCOPE_SYSFS_ROOT', kind: 'string', default: '/sys', doc: 'Root of sysfs (powercap and hwmon are read below it).' },
+  { key: 'collector.sampleHz', env: 'WATTSCOPE_SAMPLE_HZ', kind: 'number', default: 10, min: 0.1, max: 1000, doc: 'Rate at which sampled power sources (and counters, to never miss a wrap) are read.' },
+  { key: 'collector.reportIntervalS', env: 'WATTSCOPE_REPORT_INTERVAL_S', kind: 'number', default: 1, min: 0.1, max: 3600, doc: 'One point per source per report interval, in seconds.' },
+  { key: 'collector.spoolDir', env: 'WATTSCOPE_SPOOL_DIR', kind: 'string', default: join(dataDir(), 'spool'), doc: 'On-disk spool: every point is written here first and sent from here, so nothing is lost while InfluxDB is down or after a crash.' },
+  { key: 'collector.spoolMaxBytes', env: 'WATTSCOPE_SPOOL_MAX_BYTES', kind: 'int', default: 1024 * 1024 * 1024, min: 1024 * 1024, max: 1024 ** 4, doc: 'Bound of the spool; past it the oldest unsent segment is dropped first (counted in wattscope_collector_points_dropped_total). 1 GiB holds over 24 h of a 64-core host with 16 power sources at default rates.' },
+  { key: 'collector.sources', env: 'WATTSCOPE_SOURCES', kind: 'list', default: [], doc: 'Comma list of sources to run (cpu,mem,disk,net,rapl,hwmon,estimate,nvml,nvidia-smi,dcgm). Empty: all that find their hardware.' },
+  { key: 'collector.cpuTdpW', env: 'WATTSCOPE_CPU_TDP_W', kind: 'number', default: 65, min: 0, max: 10000, doc: 'CPU TDP for the estimate used only where no CPU power sensor exists.' },
+  { key: 'collector.cpuIdleW', env: 'WATTSCOPE_CPU_IDLE_W', kind: 'number', default: 10, min: 0, max: 10000, doc: 'CPU idle power for that estimate.' },
+  { key: 'collector.nvml', env: 'WATTSCOPE_NVML', kind: 'string', default: 'auto', doc: '`auto` loads libnvidia-ml.so.1 when present; `off` disables NVML.' },
+  { key: 'collector.nvmlLibrary', env: 'WATTSCOPE_NVML_LIBRARY', kind: 'string', default: 'libnvidia-ml.so.1', doc: 'Path or soname of the NVML library.' },
+  { key: 'collector.nvidiaSmi', env: 'WATTSCOPE_NVIDIA_SMI', kind: 'string', default: 'nvidia-smi', doc: 'nvidia-smi executable, used only when NVML cannot be loaded.' },
+  { key: 'collector.dcgmUrl', env: 'WATTSCOPE_DCGM_URL', kind: 'string', default: '', doc: 'dcgm-exporter metrics URL (e.g. http://localhost:9400/metrics). Empty: no DCGM source.' },
+  { key: 'api.port', env: 'WATTSCOPE_API_PORT', kind: 'int', default: 8080, min: 0, max: 65535, doc: 'Port of the API and the built-in page.' },
+  { key: 'api.bind', env: 'WATTSCOPE_API_BIND', kind: 'string', default: '127.0.0.1', doc: 'Address the API binds (0.0.0.0 in a container).' },
+  { key: 'api.url', env: 'WATTSCOPE_API_URL', kind: 'string', default: 'http://127.0.0.1:8080', doc: 'Where clients (CLI, Python) reach the API.' },
+  { key: 'api.token', env: 'WATTSCOPE_API_TOKEN', kind: 'secret', default: undefined, doc: 'When set, write routes require `Authorization: Bearer <token>`.' },
+  { key: 'api.protectReads', env: 'WATTSCOPE_API_PROTECT_READS', kind: 'bool', default: false, doc: 'Also require the token on read routes.' },
+  { key: 'api.runTimeoutMin', env: 'WATTSCOPE_RUN_TIMEOUT', kind: 'number', default: 30, min: 0.05, max: 100000, doc: 'Minutes without heartbeat after which a running run becomes `abandoned`.' },
+  { key: 'api.bodyLimitBytes', env: 'WATTSCOPE_API_BODY_LIMIT', kind: 'int', default: 1024 * 1024, min: 1024, max: 1024 ** 3, doc: 'Largest accepted request body (413 past it).' },
+  { key: 'api.rateLimitPerMin', env: 'WATTSCOPE_API_RATE_LIMIT', kind: 'int', default: 6000, min: 1, max: 10_000_000, doc: 'Requests per minute per client address.' },
+  { key: 'api.netscoreAlpha', env: 'WATTSCOPE_NETSCORE_ALPHA', kind: 'number', default: 2, min: 0, max: 100, doc: 'NetScore exponent α of accuracy.' },
+  { key: 'api.netscoreBeta', env: 'WATTSCOPE_NETSCORE_BETA', kind: 'number', default: 0.5, min: 0, max: 100, doc: 'NetScore exponent β of parameters.' },
+  { key: 'api.netscoreGamma', env: 'WATTSCOPE_NETSCORE_GAMMA', kind: 'number', default: 0.5, min: 0, max: 100, doc: 'NetScore exponent γ of MACs.' },
+];
+
+export interface Config {
+  influx: { url: string | undefined; token: string | undefined; org: string; db: string; timeoutMs: number };
+  host: string;
+  platform: string;
+  collector: {
+    port: number;
+    bind: string;
+    procfsRoot: string;
+    sysfsRoot: string;
+    sampleHz: number;
+    reportIntervalS: number;
+    spoolDir: string;
+    spoolMaxBytes: number;
+    sources: string[];
+    cpuTdpW: number;
+    cpuIdleW: number;
+    nvml: string;
+    nvmlLibrary: string;
+    nvidiaSmi: string;
+    dcgmUrl: string;
+  };
+  api: {
+    port: number;
+    bind: string;
+    url: string;
+    token: string | undefined;
+    protectReads: boolean;
+    runTimeoutMin: number;
+    bodyLimitBytes: number;
+    rateLimitPerMin: number;
+    netscoreAlpha: number;
+    netscoreBeta: number;
+    netscoreGamma: number;
+  };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Raw = string | number | boolean | string[] | undefined;
+
+function parse(spec: OptionSpec, value: unknown, where: string): Raw {
+  if (value === undefined || value === null || value === '') return spec.default;
+  const bad = (rule: string) => new ConfigError(`${where}: ${rule} (got ${JSON.stringify(value)})`);
+  switch (spec.kind) {
+    case 'string':
+    case 'secret':
+      if (typeof value !== 'string') throw bad('must be a string');
+      return value;
+    case 'bool':
+      if (typeof value === 'boolean') return value;
+      if (value === 'true' || value === '1') return true;
+      if (value === 'false' || value === '0') return false;
+      throw bad('must be true or false');
+    case 'list':
+      if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value as string[];
+      if (typeof value === 'string') return value.split(',').map((s) => s.trim()).filter(Boolean);
+      throw bad('must be a comma list or an array of strings');
+    case 'int':
+    case 'number': {
+      const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+      if (!Number.isFinite(n)) throw bad('must be a number');
+      if (spec.kind === 'int' && !Number.isInteger(n)) throw bad('must be a whole number');
+      if (spec.min !== undefined && n < spec.min) throw bad(`must be ≥ ${spec.min}`);
+      if (spec.max !== undefined && n > spec.max) throw bad(`must be ≤ ${spec.max}`);
+      return n;
+    }
+  }
+}
+
+function lookup(obj: unknown, dotted: string): unknown {
+  let cur: unknown = obj;
+  for (const part of dotted.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+function assign(obj: Record<string, unknown>, dotted: string, value: Raw): void {
+  const parts = dotted.split('.');
+  let cur = obj;
+  for (const part of parts.slice(0, -1)) {
+    cur[part] ??= {};
+    cur = cur[part] as Record<string, unknown>;
+  }
+  cur[parts[parts.length - 1] as string] = value;
+}
+
+/** Reads the config file named by WATTSCOPE_CONFIG (or the default one, if it exists). */
+function readFileConfig(env: NodeJS.ProcessEnv): { file: string | undefined; data: unknown } {
+  const explicit = env.WATTSCOPE_CONFIG;
+  const file = explicit || defaultConfigFile(env);
+  if (!existsSync(file)) {
+    if (explicit) throw new ConfigError(`WATTSCOPE_CONFIG names ${file}, which does not exist`);
+    return { file: undefined, data: {} };
+  }
+  try {
+    return { file, data: JSON.parse(readFileSync(file, 'utf8')) as unknown };
+  } catch (e) {
+    throw new ConfigError(`config file ${file} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const { file, data } = readFileConfig(env);
+  const out: Record<string, unknown> = {};
+  const known = new Set(OPTIONS.map((o) => o.key));
+  for (const key of flattenKeys(data)) {
+    if (!known.has(key)) throw new ConfigError(`config file ${file}: unknown option "${key}"`);
+  }
+  for (const spec of OPTIONS) {
+    const fromEnv = env[spec.env];
+    const value =
+      fromEnv !== undefined && fromEnv !== ''
+        ? parse(spec, fromEnv, spec.env)
+        : parse(spec, lookup(data, spec.key), `${file ?? 'config'}: ${spec.key}`);
+    if (spec.kind === 'secret' && typeof value === 'string') registerSecret(value);
+    assign(out, spec.key, value);
+  }
+  // The table above is the schema; `out` was assembled from it key by key.
+  return out as unknown as Config;
+}
+
+function flattenKeys(data: unknown, prefix = ''): string[] {
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return prefix ? [prefix] : [];
+  return Object.entries(data as Record<string, unknown>).flatMap(([k, v]) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? flattenKeys(v, `${prefix}${k}.`) : [`${prefix}${k}`],
+  );
+}
+
+export const DEFAULT_INFLUX_URL = 'http://127.0.0.1:8086';

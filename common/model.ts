@@ -1,0 +1,165 @@
+/**
+ * The data model of Wattscope (docs/DATA-MODEL.md): every measurement, tag and field name,
+ * and the unit each field carries, defined once. The collector, the API, the dashboards
+ * generator and the tests import these names; no other file spells them.
+ */
+
+export const MEASUREMENT = {
+  cpu: 'cpu',
+  mem: 'mem',
+  disk: 'disk',
+  net: 'net',
+  gpu: 'gpu',
+  power: 'power',
+  run: 'run',
+} as const;
+export type Measurement = (typeof MEASUREMENT)[keyof typeof MEASUREMENT];
+
+/** Tags every host point carries. */
+export const HOST_TAGS = { host: 'host', platform: 'platform' } as const;
+
+export const CPU = {
+  tags: { cpu: 'cpu' },
+  fields: { usagePct: 'usage_pct', userPct: 'user_pct', systemPct: 'system_pct', iowaitPct: 'iowait_pct' },
+  /** value of the `cpu` tag for the whole machine */
+  all: 'all',
+} as const;
+
+export const MEM = {
+  fields: {
+    totalBytes: 'total_bytes',
+    usedBytes: 'used_bytes',
+    availableBytes: 'available_bytes',
+    usedPct: 'used_pct',
+  },
+} as const;
+
+export const DISK = {
+  tags: { device: 'device' },
+  fields: {
+    readBytesPerS: 'read_bytes_per_s',
+    writeBytesPerS: 'write_bytes_per_s',
+    readIops: 'read_iops',
+    writeIops: 'write_iops',
+    busyPct: 'busy_pct',
+  },
+} as const;
+
+export const NET = {
+  tags: { iface: 'iface' },
+  fields: { rxBytesPerS: 'rx_bytes_per_s', txBytesPerS: 'tx_bytes_per_s' },
+} as const;
+
+export const GPU = {
+  tags: { gpu: 'gpu', gpuName: 'gpu_name' },
+  fields: {
+    utilPct: 'util_pct',
+    memUsedBytes: 'mem_used_bytes',
+    memTotalBytes: 'mem_total_bytes',
+    memUtilPct: 'mem_util_pct',
+    tempC: 'temp_c',
+    smClockMhz: 'sm_clock_mhz',
+  },
+} as const;
+
+export const POWER = {
+  tags: { source: 'source', domain: 'domain', method: 'method', inTotal: 'in_total' },
+  fields: {
+    energyJ: 'energy_j',
+    powerW: 'power_w',
+    intervalS: 'interval_s',
+    powerMinW: 'power_min_w',
+    powerMaxW: 'power_max_w',
+  },
+} as const;
+
+export const POWER_DOMAINS = ['cpu', 'dram', 'gpu', 'soc', 'system', 'other'] as const;
+export type PowerDomain = (typeof POWER_DOMAINS)[number];
+
+/**
+ * counter: a hardware energy counter, differenced (exact);
+ * sampled: instantaneous power integrated at the edge at a high rate;
+ * estimated: a model (TDP × utilisation) where no sensor exists.
+ */
+export const POWER_METHODS = ['counter', 'sampled', 'estimated'] as const;
+export type PowerMethod = (typeof POWER_METHODS)[number];
+
+export const RUN = {
+  tags: { runId: 'run_id', model: 'model', platform: 'platform' },
+  fields: {
+    status: 'status',
+    kind: 'kind',
+    endedAtMs: 'ended_at_ms',
+    heartbeatAtMs: 'heartbeat_at_ms',
+    hosts: 'hosts',
+    dataset: 'dataset',
+    batchSize: 'batch_size',
+    inferences: 'inferences',
+    correct: 'correct',
+    accuracy: 'accuracy',
+    paramsM: 'params_m',
+    macsG: 'macs_g',
+    labels: 'labels',
+    durationS: 'duration_s',
+    energyJ: 'energy_j',
+    energyNetJ: 'energy_net_j',
+    avgPowerW: 'avg_power_w',
+    energyPerInferenceUwh: 'energy_per_inference_uwh',
+    compositeScore: 'composite_score',
+    netscore: 'netscore',
+    infoDensity: 'info_density',
+    coverage: 'coverage',
+    sources: 'sources',
+  },
+} as const;
+
+export const RUN_STATUSES = ['running', 'completed', 'failed', 'abandoned'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+export const RUN_KINDS = ['inference', 'training', 'baseline', 'imported'] as const;
+export type RunKind = (typeof RUN_KINDS)[number];
+
+/** Units of every numeric field, for the dashboards (Grafana unit ids) and the docs. */
+export const UNITS: Record<string, { unit: string; grafana: string }> = {
+  usage_pct: { unit: '%', grafana: 'percent' },
+  user_pct: { unit: '%', grafana: 'percent' },
+  system_pct: { unit: '%', grafana: 'percent' },
+  iowait_pct: { unit: '%', grafana: 'percent' },
+  used_pct: { unit: '%', grafana: 'percent' },
+  busy_pct: { unit: '%', grafana: 'percent' },
+  util_pct: { unit: '%', grafana: 'percent' },
+  mem_util_pct: { unit: '%', grafana: 'percent' },
+  total_bytes: { unit: 'B', grafana: 'bytes' },
+  used_bytes: { unit: 'B', grafana: 'bytes' },
+  available_bytes: { unit: 'B', grafana: 'bytes' },
+  mem_used_bytes: { unit: 'B', grafana: 'bytes' },
+  mem_total_bytes: { unit: 'B', grafana: 'bytes' },
+  read_bytes_per_s: { unit: 'B/s', grafana: 'Bps' },
+  write_bytes_per_s: { unit: 'B/s', grafana: 'Bps' },
+  rx_bytes_per_s: { unit: 'B/s', grafana: 'Bps' },
+  tx_bytes_per_s: { unit: 'B/s', grafana: 'Bps' },
+  read_iops: { unit: '1/s', grafana: 'iops' },
+  write_iops: { unit: '1/s', grafana: 'iops' },
+  temp_c: { unit: '°C', grafana: 'celsius' },
+  sm_clock_mhz: { unit: 'MHz', grafana: 'rotmhz' },
+  energy_j: { unit: 'J', grafana: 'joule' },
+  energy_net_j: { unit: 'J', grafana: 'joule' },
+  power_w: { unit: 'W', grafana: 'watt' },
+  power_min_w: { unit: 'W', grafana: 'watt' },
+  power_max_w: { unit: 'W', grafana: 'watt' },
+  avg_power_w: { unit: 'W', grafana: 'watt' },
+  interval_s: { unit: 's', grafana: 's' },
+  duration_s: { unit: 's', grafana: 's' },
+  energy_per_inference_uwh: { unit: 'µWh', grafana: 'none' },
+};
+
+/** A field value as it goes into line protocol: floats, integers (marked), strings, booleans. */
+export type FieldValue = number | string | boolean | { int: number };
+
+/** One point, in the form every part builds before it becomes line protocol. */
+export interface Sample {
+  measurement: Measurement;
+  tags: Record<string, string>;
+  fields: Record<string, FieldValue>;
+  /** wall-clock time, milliseconds since the epoch */
+  timeMs: number;
+}

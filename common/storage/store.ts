@@ -1,0 +1,324 @@
+/**
+ * The storage layer: the one place that talks to InfluxDB.
+ *
+ * - `/ping` tells the server's version; on 1.x the database is created if missing.
+ * - Writes go through @influxdata/influxdb-client's write API (batching, retries with backoff).
+ *   InfluxDB 1.x before 1.8 has no `/api/v2/write`; for those servers the client's transport is
+ *   wrapped so the same write path lands on `/write?db=` instead (DESIGN: one write path,
+ *   chosen from the version).
+ * - Queries are InfluxQL over `/query`, built only with `./influxql.ts`.
+ */
+import { InfluxDB, HttpError, setLogger, type Transport, type SendOptions, type CommunicationObserver, type WriteApi } from '@influxdata/influxdb-client';
+import type { Sample } from '../model.js';
+import { logger } from '../log.js';
+import type { Config } from '../config.js';
+import { DEFAULT_INFLUX_URL } from '../config.js';
+import { InfluxQL, iql, ident } from './influxql.js';
+import { toLines } from './line-protocol.js';
+import { StorageError, databaseMissing, fromHttp, unreachable } from './errors.js';
+
+const log = logger('storage');
+
+// The client logs every failed attempt itself; we report errors where they are handled.
+setLogger({
+  error: (message: string) => log.debug(`influxdb-client: ${message}`),
+  warn: (message: string) => log.debug(`influxdb-client: ${message}`),
+});
+
+export interface InfluxSettings {
+  url: string;
+  /** 2.x/3.x token, or `user:password` for a 1.x with auth enabled */
+  token?: string | undefined;
+  org: string;
+  db: string;
+  timeoutMs: number;
+}
+
+export function settingsFromConfig(config: Config): InfluxSettings {
+  return {
+    url: config.influx.url ?? DEFAULT_INFLUX_URL,
+    token: config.influx.token,
+    org: config.influx.org,
+    db: config.influx.db,
+    timeoutMs: config.influx.timeoutMs,
+  };
+}
+
+export interface ServerVersion {
+  raw: string;
+  major: number;
+  minor: number;
+  /** 1.x before 1.8: only `/write?db=` accepts writes */
+  legacyWrite: boolean;
+}
+
+export function parseVersion(header: string | null): ServerVersion {
+  const raw = header ?? 'unknown';
+  const m = /^v?(\d+)\.(\d+)/.exec(raw.trim());
+  // No header: a server that old or that unusual speaks the 1.x protocol if anything.
+  const major = m ? Number(m[1]) : 1;
+  const minor = m ? Number(m[2]) : 0;
+  return { raw, major, minor, legacyWrite: major === 1 && minor < 8 };
+}
+
+export type Cell = number | string | boolean | null;
+export type Row = Record<string, Cell>;
+export interface Series {
+  name: string;
+  tags: Record<string, string>;
+  columns: string[];
+  values: Cell[][];
+}
+export interface StatementResult {
+  series: Series[];
+}
+
+interface RawResponse {
+  results?: Array<{ statement_id?: number; series?: Array<{ name?: string; tags?: Record<string, string>; columns?: string[]; values?: Cell[][] }>; error?: string }>;
+  error?: string;
+}
+
+/** Rewrites the client's v2 write path to the 1.x endpoint of the same meaning. */
+class LegacyWriteTransport implements Transport {
+  readonly chunkCombiner: Transport['chunkCombiner'];
+  constructor(
+    private readonly inner: Transport,
+    private readonly db: string,
+  ) {
+    this.chunkCombiner = inner.chunkCombiner;
+  }
+  private rewrite(path: string): string {
+    if (!path.startsWith('/api/v2/write?')) return path;
+    const params = new URLSearchParams(path.slice('/api/v2/write?'.length));
+    const out = new URLSearchParams({ db: this.db, precision: params.get('precision') ?? 'ms' });
+    return `/write?${out.toString()}`;
+  }
+  send(path: string, body: string, options: SendOptions, callbacks?: Partial<CommunicationObserver<Uint8Array>>): void {
+    this.inner.send(this.rewrite(path), body, options, callbacks);
+  }
+  request(path: string, body: unknown, options: SendOptions, started?: Parameters<Transport['request']>[3]): Promise<unknown> {
+    return this.inner.request(this.rewrite(path), body, options, started) as Promise<unknown>;
+  }
+  iterate(path: string, body: unknown, options: SendOptions): AsyncIterableIterator<Uint8Array> {
+    return this.inner.iterate(this.rewrite(path), body, options);
+  }
+}
+
+export interface WriterOptions {
+  /** lines per HTTP request (default 5000) */
+  batchSize?: number;
+  /** retries after a failed request, with exponential backoff (default 5; 0 = caller keeps the data) */
+  maxRetries?: number;
+  maxRetryTimeMs?: number;
+  maxBufferLines?: number;
+  minRetryDelayMs?: number;
+  maxRetryDelayMs?: number;
+}
+
+/**
+ * Buffers lines and sends them in batches through the client's write API. flush() resolves once
+ * every batch was accepted, or rejects with the first StorageError; with maxRetries > 0 the
+ * client keeps retrying the failed batches in the background (exponential backoff) until they
+ * land or maxRetryTimeMs passes. With maxRetries = 0 the caller keeps the data (the collector's
+ * spool does).
+ */
+export class Writer {
+  private buffer: string[] = [];
+  constructor(
+    private readonly api: WriteApi,
+    private readonly batchSize: number,
+    private readonly mapError: (e: unknown) => StorageError,
+  ) {}
+  get buffered(): number {
+    return this.buffer.length;
+  }
+  writeLines(lines: readonly string[]): void {
+    for (const line of lines) this.buffer.push(line);
+  }
+  writeSamples(samples: readonly Sample[]): void {
+    this.writeLines(toLines(samples));
+  }
+  async flush(): Promise<void> {
+    const lines = this.buffer;
+    this.buffer = [];
+    let first: StorageError | undefined;
+    for (let i = 0; i < lines.length; i += this.batchSize) {
+      this.api.writeRecords(lines.slice(i, i + this.batchSize));
+      try {
+        await this.api.flush();
+      } catch (e) {
+        first ??= this.mapError(e);
+      }
+    }
+    if (first) throw first;
+  }
+  /** Flushes, then stops the client's pending retries. */
+  async close(): Promise<void> {
+    try {
+      await this.flush();
+    } finally {
+      await this.api.close().catch(() => undefined);
+    }
+  }
+}
+
+function basicAuth(token: string): string {
+  return 'Basic ' + Buffer.from(token).toString('base64');
+}
+
+export class InfluxStore {
+  private readonly client: InfluxDB;
+  private readonly authHeader: Record<string, string>;
+
+  private constructor(
+    readonly settings: InfluxSettings,
+    readonly version: ServerVersion,
+  ) {
+    const { url, token, timeoutMs } = settings;
+    // 1.x before 1.8 knows no `Token` scheme: `user:password` goes as basic auth there.
+    const legacyBasic = version.legacyWrite && token !== undefined && token.includes(':');
+    this.authHeader = token === undefined ? {} : { Authorization: legacyBasic ? basicAuth(token) : `Token ${token}` };
+    const clientToken = legacyBasic ? undefined : token;
+    const inner = new InfluxDB({ url, token: clientToken, timeout: timeoutMs }).transport;
+    const transport = version.legacyWrite ? new LegacyWriteTransport(inner, settings.db) : inner;
+    this.client = new InfluxDB({ url, token: clientToken, timeout: timeoutMs, transport });
+  }
+
+  /** Pings the server, detects its version and, on 1.x, creates the database if missing. */
+  static async open(settings: InfluxSettings, options: { createDatabase?: boolean } = {}): Promise<InfluxStore> {
+    const version = await InfluxStore.ping(settings);
+    const store = new InfluxStore(settings, version);
+    if (options.createDatabase !== false && version.major === 1) {
+      await store.exec(iql`CREATE DATABASE ${ident(settings.db)}`);
+    }
+    return store;
+  }
+
+  static async ping(settings: Pick<InfluxSettings, 'url' | 'timeoutMs'>): Promise<ServerVersion> {
+    let res: Response;
+    try {
+      res = await fetch(new URL('/ping', settings.url), { signal: AbortSignal.timeout(settings.timeoutMs) });
+    } catch (e) {
+      throw InfluxStore.networkError(settings.url, e);
+    }
+    await res.arrayBuffer();
+    if (res.status >= 500) throw new StorageError('server', `InfluxDB at ${settings.url} answered /ping with ${res.status}`, res.status);
+    return parseVersion(res.headers.get('x-influxdb-version'));
+  }
+
+  private static networkError(url: string, e: unknown): StorageError {
+    if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) {
+      return new StorageError('timeout', `InfluxDB at ${url} did not answer in time: is it overloaded or hung?`);
+    }
+    return unreachable(url, e);
+  }
+
+  get db(): string {
+    return this.settings.db;
+  }
+
+  /** Runs one or more `;`-separated statements; one result per statement. */
+  async query(q: InfluxQL, options: { db?: boolean } = {}): Promise<StatementResult[]> {
+    if (!(q instanceof InfluxQL)) throw new TypeError('queries are built with iql`…`');
+    const { url, db, timeoutMs } = this.settings;
+    const params = new URLSearchParams({ q: q.text, epoch: 'ms' });
+    if (options.db !== false) params.set('db', db);
+    let res: Response;
+    try {
+      res = await fetch(new URL('/query', url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...this.authHeader },
+        body: params.toString(),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (e) {
+      throw InfluxStore.networkError(url, e);
+    }
+    const text = await res.text();
+    let body: RawResponse = {};
+    try {
+      body = text ? (JSON.parse(text) as RawResponse) : {};
+    } catch {
+      body = { error: text.slice(0, 500) };
+    }
+    if (res.status !== 200) throw fromHttp(res.status, body.error ?? res.statusText, { url, db, query: q.text });
+    if (body.error) throw fromHttp(400, body.error, { url, db, query: q.text });
+    return (body.results ?? []).map((r) => {
+      if (r.error) {
+        if (/database not found/i.test(r.error)) throw databaseMissing(db, url, r.error);
+        throw new StorageError('query', `InfluxQL error: ${r.error}\n  query: ${q.text}`, 400);
+      }
+      return {
+        series: (r.series ?? []).map((s) => ({ name: s.name ?? '', tags: s.tags ?? {}, columns: s.columns ?? [], values: s.values ?? [] })),
+      };
+    });
+  }
+
+  /** Rows of the first statement, every series flattened, tags merged into each row. */
+  async rows<T extends Row = Row>(q: InfluxQL): Promise<T[]> {
+    const [first] = await this.query(q);
+    return first ? seriesRows<T>(first.series) : [];
+  }
+
+  /** A statement run for its effect (CREATE DATABASE, DROP SERIES, …). */
+  async exec(q: InfluxQL): Promise<void> {
+    await this.query(q, { db: !/^\s*CREATE DATABASE/i.test(q.text) });
+  }
+
+  writer(options: WriterOptions = {}): Writer {
+    const { url, db, org } = this.settings;
+    const batchSize = options.batchSize ?? 5000;
+    const api = this.client.getWriteApi(org, db, 'ms', {
+      // batches are cut by Writer.flush(); the client never sends on its own
+      batchSize: batchSize + 1,
+      maxBatchBytes: Number.MAX_SAFE_INTEGER,
+      flushInterval: 0,
+      maxRetries: options.maxRetries ?? 5,
+      maxRetryTime: options.maxRetryTimeMs ?? 180_000,
+      maxBufferLines: options.maxBufferLines ?? 100_000,
+      minRetryDelay: options.minRetryDelayMs ?? 500,
+      maxRetryDelay: options.maxRetryDelayMs ?? 30_000,
+      retryJitter: 200,
+      gzipThreshold: 64 * 1024,
+      headers: this.version.legacyWrite ? this.authHeader : {},
+    });
+    return new Writer(api, batchSize, (e) => mapWriteError(e, url, db));
+  }
+
+  /** Writes samples now, retrying as the writer does; resolves once they are stored. */
+  async write(samples: readonly Sample[]): Promise<void> {
+    const writer = this.writer({ maxRetries: 2, maxRetryTimeMs: 10_000 });
+    writer.writeSamples(samples);
+    await writer.close();
+  }
+}
+
+export function seriesRows<T extends Row = Row>(series: readonly Series[]): T[] {
+  const out: T[] = [];
+  for (const s of series) {
+    for (const values of s.values) {
+      const row: Row = { ...s.tags };
+      s.columns.forEach((c, i) => {
+        row[c] = values[i] ?? null;
+      });
+      out.push(row as T);
+    }
+  }
+  return out;
+}
+
+function mapWriteError(e: unknown, url: string, db: string): StorageError {
+  if (e instanceof StorageError) return e;
+  if (e instanceof HttpError) {
+    let message = e.body ?? e.message;
+    try {
+      const parsed = JSON.parse(e.body ?? '') as { error?: string; message?: string };
+      message = parsed.error ?? parsed.message ?? message;
+    } catch {
+      // a body that is not JSON is its own message
+    }
+    return fromHttp(e.statusCode, message, { url, db });
+  }
+  if (e instanceof Error && /timed out/i.test(e.message)) return new StorageError('timeout', `InfluxDB at ${url} did not answer a write in time`);
+  return unreachable(url, e);
+}

@@ -1,0 +1,27 @@
+import { randomBytes } from 'node:crypto';
+import { inject } from 'vitest';
+import { InfluxStore, type InfluxSettings } from '../common/storage/index.js';
+
+/** Settings for a fresh database of its own on the suite's real influxd. */
+export function testSettings(prefix: string, url = inject('influxUrl')): InfluxSettings {
+  return { url, org: '', db: `t_${prefix}_${randomBytes(4).toString('hex')}`, timeoutMs: 10_000 };
+}
+
+export async function testStore(prefix: string, url?: string): Promise<InfluxStore> {
+  return InfluxStore.open(testSettings(prefix, url));
+}
+
+export async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
