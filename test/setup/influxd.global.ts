@@ -2,6 +2,7 @@
  * Vitest global setup: one real influxd (Debian's `influxdb`) on a free loopback port, in a
  * temporary directory, for the whole run. Tests create their own database each (testStore()).
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,15 @@ import { findInfluxd, startInfluxd, INSTALL_HINT, type InfluxdHandle } from '../
 let handle: InfluxdHandle | undefined;
 let dir: string | undefined;
 
+/** The end-to-end tests run the real `wattscope` command, so dist/ must match the sources. */
+function build(): void {
+  const tsc = new URL('../../node_modules/.bin/tsc', import.meta.url).pathname;
+  const r = spawnSync(tsc, ['-p', 'tsconfig.build.json'], { cwd: new URL('../..', import.meta.url).pathname, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`build failed:\n${r.stdout}${r.stderr}`);
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  build();
   const bin = findInfluxd();
   if (!bin) throw new Error(`The tests run against a real influxd, and none is on PATH: ${INSTALL_HINT}`);
   dir = mkdtempSync(join(tmpdir(), 'wattscope-influxd-'));

@@ -1,0 +1,197 @@
+/**
+ * `wattscope up`: the whole stack on this machine, no Docker. InfluxDB (the server named by
+ * WATTSCOPE_INFLUX_URL, or an influxd of our own whose data lives in the user's data directory),
+ * then the collector and the API as child processes. Ctrl-C / SIGTERM stops them all.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../common/config.js';
+import { findInfluxd, installInfluxd, startInfluxd, type InfluxdHandle } from '../common/influxd.js';
+import { dataDir } from '../common/paths.js';
+import { InfluxStore, settingsFromConfig } from '../common/storage/store.js';
+import { binPath, wantsHelp, type Command } from './command.js';
+
+const USAGE = `Usage: wattscope up [--no-collector] [--no-api] [--influx-port N]
+
+Starts the whole local stack and keeps it up until Ctrl-C or SIGTERM:
+  InfluxDB   WATTSCOPE_INFLUX_URL if set; otherwise a local influxd (installed from Debian's
+             package when missing), data kept in ${join(dataDir(), 'influxdb')}
+  collector  \`wattscope collect\`, metrics on http://127.0.0.1:<WATTSCOPE_COLLECTOR_PORT>/metrics
+  API        \`wattscope serve\` with the live page on http://127.0.0.1:<WATTSCOPE_API_PORT>/
+
+Options:
+  --no-collector     do not start the collector
+  --no-api           do not start the API
+  --influx-port N    port of the local influxd (default 8086)
+  -h, --help         this text`;
+
+interface LockInfo {
+  pid: number;
+  influxUrl: string;
+  apiUrl: string;
+  startedAt: string;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Takes the single-instance lock, or returns the running instance's details. */
+function takeLock(file: string, info: LockInfo): LockInfo | undefined {
+  if (existsSync(file)) {
+    try {
+      const other = JSON.parse(readFileSync(file, 'utf8')) as LockInfo;
+      if (other.pid !== process.pid && alive(other.pid)) return other;
+    } catch {
+      // an unreadable lock is a stale one
+    }
+  }
+  writeFileSync(file, JSON.stringify(info, null, 2));
+  return undefined;
+}
+
+function prefixLines(child: ChildProcess, name: string): void {
+  for (const stream of [child.stdout, child.stderr]) {
+    let rest = '';
+    stream?.setEncoding('utf8');
+    stream?.on('data', (chunk: string) => {
+      const lines = (rest + chunk).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) process.stderr.write(`${name.padEnd(9)}| ${line}\n`);
+    });
+  }
+}
+
+class Supervised {
+  child: ChildProcess | undefined;
+  private restarts = 0;
+  private stopping = false;
+  private timer: NodeJS.Timeout | undefined;
+  constructor(
+    readonly name: string,
+    private readonly args: string[],
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
+  start(): void {
+    const child = spawn(process.execPath, [binPath(), ...this.args], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    prefixLines(child, this.name);
+    const startedAt = Date.now();
+    child.on('exit', (code, signal) => {
+      if (this.stopping) return;
+      if (Date.now() - startedAt > 60_000) this.restarts = 0;
+      const delay = Math.min(30_000, 1000 * 2 ** this.restarts++);
+      console.error(`${this.name} exited (${signal ?? code}); restarting in ${delay / 1000} s`);
+      this.timer = setTimeout(() => this.start(), delay);
+    });
+  }
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.timer);
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(killer);
+  }
+}
+
+async function up(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { 'no-collector': { type: 'boolean' }, 'no-api': { type: 'boolean' }, 'influx-port': { type: 'string' } },
+  });
+  const config = loadConfig();
+  const home = dataDir();
+  mkdirSync(home, { recursive: true });
+  const lockFile = join(home, 'up.lock');
+  const apiUrl = `http://${config.api.bind}:${config.api.port}`;
+  const other = takeLock(lockFile, { pid: process.pid, influxUrl: '', apiUrl, startedAt: new Date().toISOString() });
+  if (other) {
+    console.error(`wattscope up is already running (pid ${other.pid}, since ${other.startedAt}): InfluxDB ${other.influxUrl}, API ${other.apiUrl}. Stop it with: kill ${other.pid}`);
+    return 1;
+  }
+
+  let influxd: InfluxdHandle | undefined;
+  let influxUrl = config.influx.url;
+  const children: Supervised[] = [];
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = (why: string) => {
+    shuttingDown ??= (async () => {
+      console.error(`stopping (${why})…`);
+      await Promise.all(children.map((c) => c.stop()));
+      await influxd?.stop();
+      rmSync(lockFile, { force: true });
+      console.error('stopped');
+    })();
+    return shuttingDown;
+  };
+  process.once('SIGINT', () => void shutdown('SIGINT').then(() => process.exit(0)));
+  process.once('SIGTERM', () => void shutdown('SIGTERM').then(() => process.exit(0)));
+
+  try {
+    if (influxUrl) {
+      console.error(`using InfluxDB at ${influxUrl} (WATTSCOPE_INFLUX_URL)`);
+    } else {
+      const localRoot = join(home, 'influxdb-dist');
+      const bin = findInfluxd(localRoot) ?? installInfluxd(localRoot, (l) => console.error(l));
+      const port = Number(values['influx-port'] ?? process.env.WATTSCOPE_LOCAL_INFLUX_PORT ?? 8086);
+      if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`--influx-port must be a port number, got ${values['influx-port']}`);
+      const dir = join(home, 'influxdb');
+      console.error(`starting influxd (${bin}) on 127.0.0.1:${port}, data in ${dir}`);
+      influxd = await startInfluxd({ bin, dir, port });
+      influxUrl = influxd.url;
+      influxd.process.on('exit', (code) => {
+        if (!shuttingDown) {
+          console.error(`influxd exited unexpectedly (${code}); see ${join(dir, 'influxd.log')}`);
+          void shutdown('influxd exited').then(() => process.exit(1));
+        }
+      });
+    }
+    const store = await InfluxStore.open({ ...settingsFromConfig(config), url: influxUrl });
+    console.error(`InfluxDB ${store.version.raw} ready at ${influxUrl}, database "${store.db}"`);
+    writeFileSync(lockFile, JSON.stringify({ pid: process.pid, influxUrl, apiUrl, startedAt: new Date().toISOString() }, null, 2));
+
+    const env = { ...process.env, WATTSCOPE_INFLUX_URL: influxUrl };
+    if (!values['no-collector']) children.push(new Supervised('collector', ['collect'], env));
+    if (!values['no-api']) children.push(new Supervised('api', ['serve'], env));
+    for (const c of children) c.start();
+    console.error(
+      [
+        'Wattscope is up. Ctrl-C stops everything.',
+        `  InfluxDB    ${influxUrl}`,
+        values['no-collector'] ? '' : `  collector   http://${config.collector.bind}:${config.collector.port}/metrics`,
+        values['no-api'] ? '' : `  live page   ${apiUrl}/   (API docs: ${apiUrl}/docs)`,
+      ]
+        .filter(Boolean)
+        .join('\n'),
+    );
+    await new Promise<never>(() => undefined);
+    return 0;
+  } catch (e) {
+    await shutdown('error');
+    throw e;
+  }
+}
+
+export const upCommand: Command = {
+  name: 'up',
+  summary: 'run the whole stack locally: InfluxDB, collector, API and live page (no Docker)',
+  usage: USAGE,
+  async main(argv) {
+    if (wantsHelp(argv)) {
+      console.log(USAGE);
+      return 0;
+    }
+    return up(argv);
+  },
+};

@@ -1,0 +1,191 @@
+/**
+ * The agent: reads every power channel at the sample rate, integrates each at the edge, and
+ * once per report interval emits one `power` point per channel (docs/DATA-MODEL.md) plus the
+ * sources' host metrics. Ticks run on the monotonic clock; a tick that is still running when
+ * the next is due makes that one skipped, not stacked. Points carry wall-clock timestamps.
+ */
+import { MEASUREMENT, POWER, type Sample } from '../common/model.js';
+import type { Logger } from '../common/log.js';
+import { ChannelIntegrator } from './integrate.js';
+import type { CollectorMetrics } from './metrics.js';
+import { SourceError, type PowerChannel, type Source } from './source.js';
+
+interface ChannelState {
+  channel: PowerChannel;
+  source: Source;
+  integrator: ChannelIntegrator;
+  disabled: boolean;
+}
+
+export interface AgentOptions {
+  sources: Source[];
+  hostTags: Record<string, string>;
+  sampleHz: number;
+  reportIntervalS: number;
+  emit: (samples: Sample[]) => void;
+  metrics: CollectorMetrics;
+  log: Logger;
+  /** monotonic clock in ms (tests may drive it) */
+  now?: () => number;
+  wallNow?: () => number;
+}
+
+export class Agent {
+  private states: ChannelState[] = [];
+  private sources: Source[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private origin = 0;
+  private tickIndex = 0;
+  private nextReportAt = 0;
+  private readonly samplePeriodMs: number;
+  private readonly reportPeriodMs: number;
+  private readonly now: () => number;
+  private readonly wallNow: () => number;
+  private readonly readTime = new Map<string, number>();
+  private readonly readFailed = new Set<string>();
+
+  constructor(private readonly opts: AgentOptions) {
+    this.samplePeriodMs = 1000 / opts.sampleHz;
+    this.reportPeriodMs = opts.reportIntervalS * 1000;
+    this.now = opts.now ?? (() => performance.now());
+    this.wallNow = opts.wallNow ?? (() => Date.now());
+    this.setSources(opts.sources);
+  }
+
+  /** Replaces the set of sources (rediscovery); channels already known keep their integrators. */
+  setSources(sources: Source[]): void {
+    const known = new Map(this.states.map((s) => [s.channel.id, s]));
+    this.sources = sources;
+    this.states = sources.flatMap((source) =>
+      source.channels().map((channel) => known.get(channel.id) ?? { channel, source, integrator: new ChannelIntegrator(channel.method, channel.wrapJ), disabled: false }),
+    );
+  }
+
+  get channelIds(): string[] {
+    return this.states.filter((s) => !s.disabled).map((s) => s.channel.id);
+  }
+
+  start(): void {
+    this.running = true;
+    const mono = this.now();
+    // report boundaries fall on whole wall-clock seconds (multiples of the report interval),
+    // which Grafana's time buckets like; sample ticks sit on the same grid
+    const wallMs = this.wallNow();
+    const boundary = mono + ((this.reportPeriodMs - (wallMs % this.reportPeriodMs)) % this.reportPeriodMs);
+    this.origin = boundary - Math.floor((boundary - mono) / this.samplePeriodMs) * this.samplePeriodMs;
+    this.nextReportAt = boundary > mono ? boundary : boundary + this.reportPeriodMs;
+    this.tickIndex = -1;
+    this.sample(mono);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (!this.running) return;
+    const now = this.now();
+    const p = this.samplePeriodMs;
+    let k = this.tickIndex + 1;
+    if (this.origin + k * p < now - p / 2) {
+      const due = Math.ceil((now - this.origin) / p);
+      if (due > k) {
+        this.opts.metrics.skippedTicks.inc(due - k);
+        k = due;
+      }
+    }
+    this.tickIndex = k;
+    this.timer = setTimeout(() => this.tick(), Math.max(0, this.origin + k * p - now));
+  }
+
+  private tick(): void {
+    if (!this.running) return;
+    const now = this.now();
+    this.sample(now);
+    if (now >= this.nextReportAt - this.samplePeriodMs / 2) {
+      this.report();
+      while (this.nextReportAt <= now + this.samplePeriodMs / 2) this.nextReportAt += this.reportPeriodMs;
+    }
+    this.schedule();
+  }
+
+  /** Reads every channel once, at monotonic time `t`. */
+  sample(t: number = this.now()): void {
+    for (const state of this.states) {
+      if (state.disabled) continue;
+      const started = performance.now();
+      try {
+        const value = state.channel.read();
+        if (value === undefined) this.readFailed.add(state.source.name);
+        else state.integrator.add(t, value);
+      } catch (e) {
+        this.readFailed.add(state.source.name);
+        if (e instanceof SourceError) {
+          state.disabled = true;
+          this.opts.log.once(`disabled:${state.channel.id}`, 'error', e.message, { source: state.channel.id });
+        } else {
+          this.opts.log.once(`read:${state.channel.id}`, 'warn', `reading ${state.channel.id} failed; will keep trying`, { error: e });
+        }
+      }
+      this.readTime.set(state.source.name, (this.readTime.get(state.source.name) ?? 0) + performance.now() - started);
+    }
+  }
+
+  /** Emits one point per channel for the interval that ends now, and the host metrics. */
+  report(wallMs: number = this.wallNow()): Sample[] {
+    const out: Sample[] = [];
+    const { metrics } = this.opts;
+    for (const state of this.states) {
+      const interval = state.integrator.cut();
+      if (!interval) continue;
+      const { channel } = state;
+      if (interval.wraps > 0) metrics.counterWraps.inc({ source: channel.id }, interval.wraps);
+      const tags = {
+        ...this.opts.hostTags,
+        [POWER.tags.source]: channel.id,
+        [POWER.tags.domain]: channel.domain,
+        [POWER.tags.method]: channel.method,
+        [POWER.tags.inTotal]: String(channel.inTotal),
+      };
+      out.push({
+        measurement: MEASUREMENT.power,
+        tags,
+        fields: {
+          [POWER.fields.energyJ]: interval.energyJ,
+          [POWER.fields.powerW]: interval.powerW,
+          [POWER.fields.intervalS]: interval.intervalS,
+          [POWER.fields.powerMinW]: interval.minW,
+          [POWER.fields.powerMaxW]: interval.maxW,
+        },
+        timeMs: wallMs,
+      });
+      metrics.power.set({ source: channel.id, domain: channel.domain, method: channel.method, in_total: String(channel.inTotal) }, interval.powerW);
+    }
+    for (const source of this.sources) {
+      if (!source.collect) continue;
+      const started = performance.now();
+      try {
+        out.push(...source.collect(wallMs));
+      } catch (e) {
+        this.readFailed.add(source.name);
+        this.opts.log.once(`collect:${source.name}`, 'warn', `collecting ${source.name} failed; will keep trying`, { error: e });
+      }
+      this.readTime.set(source.name, (this.readTime.get(source.name) ?? 0) + performance.now() - started);
+    }
+    for (const source of this.sources) {
+      metrics.sourceDuration.set({ source: source.name }, (this.readTime.get(source.name) ?? 0) / 1000);
+      metrics.sourceSuccess.set({ source: source.name }, this.readFailed.has(source.name) ? 0 : 1);
+    }
+    this.readTime.clear();
+    this.readFailed.clear();
+    if (out.length > 0) this.opts.emit(out);
+    return out;
+  }
+
+  /** Stops ticking and emits the last, partial interval. */
+  stop(): void {
+    if (!this.running) return;
+    this.running = false;
+    clearTimeout(this.timer);
+    this.sample();
+    this.report();
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * hwmon power and energy sensors of any chip: `power*_input` / `power*_average` (µW, sampled),
+ * `energy*_input` (µJ, counter), and INA3221-style rails that expose only voltage and current
+ * (`in*_input` mV × `curr*_input` mA, as on NVIDIA Jetson), labelled from `name` and `*_label`.
+ */
+import { join } from 'node:path';
+import type { PowerDomain, PowerMethod } from '../../common/model.js';
+import type { PowerChannel, Source, SourceFactory } from '../source.js';
+import { listDir, readNumber, readTrimmed } from '../sysfs.js';
+
+export interface HwmonSensor {
+  chip: string;
+  /** `amdgpu-0`: chip name and its index among chips of that name */
+  chipId: string;
+  /** `power1`, `energy2`, `rail1` */
+  sensor: string;
+  label: string | undefined;
+  method: PowerMethod;
+  /** files to read: one for power/energy, two (mV, mA) for rails */
+  files: string[];
+}
+
+/** Where a chip's attributes live: the hwmon directory itself, or its `device/` (older drivers). */
+function attributeDir(dir: string): string {
+  return listDir(dir).some((f) => /^(name|power\d+_|energy\d+_|in\d+_|curr\d+_)/.test(f)) ? dir : join(dir, 'device');
+}
+
+export function discoverSensors(hwmonRoot: string): HwmonSensor[] {
+  const sensors: HwmonSensor[] = [];
+  const seen = new Map<string, number>();
+  for (const entry of listDir(hwmonRoot).filter((d) => /^hwmon\d+$/.test(d)).sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)))) {
+    const dir = attributeDir(join(hwmonRoot, entry));
+    const chip = readTrimmed(join(dir, 'name')) ?? readTrimmed(join(hwmonRoot, entry, 'name')) ?? entry;
+    const index = seen.get(chip) ?? 0;
+    seen.set(chip, index + 1);
+    const chipId = `${chip}-${index}`;
+    const files = new Set(listDir(dir));
+    const label = (prefix: string) => readTrimmed(join(dir, `${prefix}_label`));
+    const numbered = (re: RegExp) => [...files].map((f) => re.exec(f)).filter((m): m is RegExpExecArray => m !== null).map((m) => m[1] as string);
+    const powers = new Set(numbered(/^power(\d+)_(?:input|average)$/));
+    for (const n of [...powers].sort((a, b) => Number(a) - Number(b))) {
+      const file = files.has(`power${n}_input`) ? `power${n}_input` : `power${n}_average`;
+      sensors.push({ chip, chipId, sensor: `power${n}`, label: label(`power${n}`), method: 'sampled', files: [join(dir, file)] });
+    }
+    for (const n of numbered(/^energy(\d+)_input$/).sort((a, b) => Number(a) - Number(b))) {
+      sensors.push({ chip, chipId, sensor: `energy${n}`, label: label(`energy${n}`), method: 'counter', files: [join(dir, `energy${n}_input`)] });
+    }
+    if (powers.size === 0) {
+      // rails with voltage and current but no power attribute (ina3221): power = V × I
+      for (const n of numbered(/^curr(\d+)_input$/).sort((a, b) => Number(a) - Number(b))) {
+        if (!files.has(`in${n}_input`)) continue;
+        sensors.push({ chip, chipId, sensor: `rail${n}`, label: label(`curr${n}`) ?? label(`in${n}`), method: 'sampled', files: [join(dir, `in${n}_input`), join(dir, `curr${n}_input`)] });
+      }
+    }
+  }
+  return sensors;
+}
+
+const INPUT_RAIL = /^(VDD_IN|POM_5V_IN|VIN|SYS_IN|.*total.*)$/i;
+
+/**
+ * Domain and whether a sensor adds to the host total without overlap:
+ * - amdgpu: the GPU board (gpu), counted;
+ * - amd_energy / zenpower: sockets (cpu) counted unless RAPL already counts the packages; cores sit inside them;
+ * - INA rails (Jetson): the input rail is the whole module (system) and is counted; the other rails sit inside it;
+ * - power_meter (ACPI) and unknown chips: reported, never added (they may overlap anything).
+ */
+export function classify(s: HwmonSensor, all: readonly HwmonSensor[], raplCountsCpu: boolean): { domain: PowerDomain; inTotal: boolean } {
+  const label = s.label ?? '';
+  if (s.chip === 'amdgpu') return { domain: 'gpu', inTotal: true };
+  if (s.chip === 'amd_energy' || s.chip === 'zenpower') {
+    const socket = /socket|package|svi2_p_soc|pkg/i.test(label);
+    return { domain: 'cpu', inTotal: socket && !raplCountsCpu };
+  }
+  if (/^ina\d+/.test(s.chip)) {
+    const sameChip = all.filter((o) => o.chipId === s.chipId);
+    const hasInput = sameChip.some((o) => INPUT_RAIL.test(o.label ?? ''));
+    if (INPUT_RAIL.test(label)) return { domain: 'system', inTotal: true };
+    const domain: PowerDomain = /GPU/i.test(label) ? 'gpu' : /CPU/i.test(label) ? 'cpu' : /SOC|SYS|CV/i.test(label) ? 'soc' : /DDR|DRAM|MEM/i.test(label) ? 'dram' : 'other';
+    return { domain, inTotal: !hasInput };
+  }
+  if (s.chip === 'power_meter') return { domain: 'system', inTotal: false };
+  return { domain: 'other', inTotal: false };
+}
+
+export function sensorId(s: HwmonSensor): string {
+  return `hwmon/${s.chipId}/${s.sensor}`;
+}
+
+class HwmonChannel implements PowerChannel {
+  constructor(
+    readonly id: string,
+    readonly domain: PowerDomain,
+    readonly method: PowerMethod,
+    readonly inTotal: boolean,
+    private readonly files: string[],
+  ) {}
+  read(): number | undefined {
+    if (this.files.length === 2) {
+      const mv = readNumber(this.files[0] as string);
+      const ma = readNumber(this.files[1] as string);
+      return mv === undefined || ma === undefined ? undefined : (mv * ma) / 1e6;
+    }
+    const v = readNumber(this.files[0] as string);
+    // µW for power, µJ for energy: both scale by 1e-6
+    return v === undefined ? undefined : v / 1e6;
+  }
+}
+
+class HwmonSource implements Source {
+  readonly name = 'hwmon';
+  constructor(private readonly list: PowerChannel[]) {}
+  channels() {
+    return this.list;
+  }
+}
+
+export const hwmonSource: SourceFactory = {
+  name: 'hwmon',
+  async discover(ctx) {
+    const sensors = discoverSensors(join(ctx.sysfs, 'class', 'hwmon'));
+    const raplCountsCpu = ctx.channelsSoFar.some((c) => c.id.startsWith('rapl/') && c.domain === 'cpu' && c.inTotal);
+    const channels = sensors
+      .filter((s) => s.files.every((f) => readNumber(f) !== undefined))
+      .map((s) => {
+        const { domain, inTotal } = classify(s, sensors, raplCountsCpu);
+        return new HwmonChannel(sensorId(s), domain, s.method, inTotal, s.files);
+      });
+    return channels.length > 0 ? new HwmonSource(channels) : undefined;
+  },
+};

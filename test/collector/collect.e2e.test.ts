@@ -1,0 +1,131 @@
+/**
+ * The real `wattscope collect` process on a fixture host, writing to the real influxd:
+ * energy accuracy on a RAPL counter driven at a known power, and no interval lost or repeated
+ * through an InfluxDB outage or a SIGKILL of the collector.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import { startInfluxd } from '../../common/influxd.js';
+import { InfluxStore, ident, iql, str } from '../../common/storage/index.js';
+import { testSettings } from '../helpers.js';
+import { copyHost } from './fixtures.js';
+import { spawnCollector, startRaplDriver } from './process.js';
+
+const RANGE_UJ = 262143328850;
+const PKG = 'sys/devices/virtual/powercap/intel-rapl/intel-rapl:0/energy_uj';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface PowerRow {
+  time: number;
+  energy_j: number;
+  interval_s: number;
+  power_w: number;
+  [k: string]: number | string | boolean | null;
+}
+
+async function packagePoints(store: InfluxStore): Promise<PowerRow[]> {
+  return store.rows<PowerRow>(
+    iql`SELECT ${ident('energy_j')}, ${ident('interval_s')}, ${ident('power_w')} FROM ${ident('power')} WHERE ${ident('source')} = ${str('rapl/package-0')}`,
+  );
+}
+
+/** Each point's interval must start where the previous one ended (±30 ms): no gap, no overlap. */
+function gaps(rows: readonly PowerRow[]): number[] {
+  const out: number[] = [];
+  for (let i = 1; i < rows.length; i++) {
+    const prev = rows[i - 1] as PowerRow;
+    const row = rows[i] as PowerRow;
+    const start = row.time - row.interval_s * 1000;
+    if (Math.abs(start - prev.time) > 30) out.push(start - prev.time);
+  }
+  return out;
+}
+
+describe('wattscope collect, end to end', () => {
+  it('stores energy within 0.5 % of the truth for a counter advanced at 40 W in 1 ms steps, across a wrap', async () => {
+    const root = copyHost('desktop-intel');
+    const settings = testSettings('e2e_accuracy');
+    const store = await InfluxStore.open(settings);
+    // 10 s of 40 W before the counter wraps
+    const driver = startRaplDriver(join(root, PKG), 40, RANGE_UJ - 40 * 10 * 1e6, RANGE_UJ);
+    await sleep(200);
+    const collector = await spawnCollector(root, { WATTSCOPE_INFLUX_URL: settings.url, WATTSCOPE_INFLUX_DB: settings.db });
+    const from = Date.now() + 1500;
+    await sleep(33_500);
+    const to = Date.now() - 500;
+    const metrics = await (await fetch(`http://127.0.0.1:${collector.port}/metrics`)).text();
+    expect(await collector.stop()).toBe(0);
+    await driver.stop();
+    const rows = (await packagePoints(store)).filter((r) => r.time - r.interval_s * 1000 >= from && r.time <= to);
+    const energy = rows.reduce((a, r) => a + r.energy_j, 0);
+    const seconds = rows.reduce((a, r) => a + r.interval_s, 0);
+    expect(seconds).toBeGreaterThan(29);
+    expect(gaps(rows)).toEqual([]);
+    expect(Math.abs(energy - 40 * seconds) / (40 * seconds)).toBeLessThan(0.005);
+    for (const r of rows) expect(r.power_w).toBeGreaterThan(39);
+    // the counter wrapped inside the window, and the collector says so
+    expect(metrics).toMatch(/wattscope_collector_counter_wraps_total\{source="rapl\/package-0"\} 1\n/);
+    expect(collector.output()).not.toMatch(/ERROR/);
+    const nested = await store.rows(iql`SELECT count(${ident('energy_j')}) AS n FROM ${ident('power')} WHERE ${ident('in_total')} = ${str('false')}`);
+    expect(nested[0]?.n).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('loses no interval and repeats none through a 60 s InfluxDB outage, and after a SIGKILL', async () => {
+    const root = copyHost('desktop-intel');
+    const dir = mkdtempSync(join(tmpdir(), 'wattscope-fault-'));
+    const bin = inject('influxdBin');
+    let server = await startInfluxd({ bin, dir });
+    const port = server.port;
+    const db = 'fault';
+    const env = { WATTSCOPE_INFLUX_URL: server.url, WATTSCOPE_INFLUX_DB: db, WATTSCOPE_SOURCES: 'rapl', WATTSCOPE_INFLUX_TIMEOUT_MS: '2000' };
+    const driver = startRaplDriver(join(root, PKG), 40, 1e9, RANGE_UJ);
+    try {
+      // part 1: an outage of InfluxDB while the collector keeps running
+      let collector = await spawnCollector(root, env);
+      await sleep(5_000);
+      await server.stop();
+      await sleep(60_000);
+      server = await startInfluxd({ bin, dir, port });
+      await sleep(8_000);
+      const metrics = await (await fetch(`http://127.0.0.1:${collector.port}/metrics`)).text();
+      expect(metrics).toMatch(/wattscope_collector_write_errors_total\{code="unreachable"\} [1-9]/);
+      expect(metrics).toMatch(/wattscope_power_watts\{source="rapl\/package-0",domain="cpu",method="counter",in_total="true"\} 39\.\d+|40(\.\d+)?/);
+      expect(await collector.stop()).toBe(0);
+      const store = await InfluxStore.open({ url: server.url, org: '', db, timeoutMs: 5000 });
+      const part1 = await packagePoints(store);
+      expect(part1.length).toBeGreaterThan(70);
+      expect(gaps(part1)).toEqual([]);
+      const span1 = (part1.at(-1)!.time - part1[0]!.time) / 1000 + part1[0]!.interval_s;
+      const energy1 = part1.reduce((a, r) => a + r.energy_j, 0);
+      expect(Math.abs(energy1 - 40 * span1) / (40 * span1)).toBeLessThan(0.005);
+      expect(part1.length).toBe(new Set(part1.map((r) => r.time)).size);
+
+      // part 2: InfluxDB down, the collector SIGKILLed with its points still in the spool
+      await server.stop();
+      collector = await spawnCollector(root, env);
+      await sleep(10_000);
+      await collector.stop('SIGKILL');
+      const killedAt = Date.now();
+      server = await startInfluxd({ bin, dir, port });
+      collector = await spawnCollector(root, env);
+      await sleep(6_000);
+      expect(await collector.stop()).toBe(0);
+      expect(collector.output()).toMatch(/replaying points spooled by an earlier run/);
+      const all = await packagePoints(store);
+      const before = all.filter((r) => r.time > part1.at(-1)!.time && r.time <= killedAt);
+      const after = all.filter((r) => r.time > killedAt);
+      expect(before.length).toBeGreaterThanOrEqual(8);
+      expect(after.length).toBeGreaterThanOrEqual(4);
+      expect(gaps(before)).toEqual([]);
+      expect(gaps(after)).toEqual([]);
+      for (const r of [...before, ...after]) expect(Math.abs(r.power_w - 40)).toBeLessThan(0.5);
+      expect(all.length).toBe(new Set(all.map((r) => r.time)).size);
+    } finally {
+      await driver.stop();
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
+});

@@ -1,0 +1,84 @@
+/** The real `wattscope collect` process and a stand-in for RAPL hardware, for end-to-end tests. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+
+const BIN = new URL('../../bin/wattscope.js', import.meta.url).pathname;
+
+export interface CollectorProcess {
+  child: ChildProcess;
+  port: number;
+  output: () => string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export async function spawnCollector(root: string, env: Record<string, string>): Promise<CollectorProcess> {
+  const child = spawn(process.execPath, [BIN, 'collect'], {
+    env: {
+      PATH: process.env.PATH,
+      HOME: root,
+      WATTSCOPE_PROCFS_ROOT: join(root, 'proc'),
+      WATTSCOPE_SYSFS_ROOT: join(root, 'sys'),
+      WATTSCOPE_SPOOL_DIR: join(root, 'spool'),
+      WATTSCOPE_COLLECTOR_PORT: '0',
+      WATTSCOPE_HOST: 'e2e-host',
+      WATTSCOPE_PLATFORM: 'fixture',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`collector did not start:\n${out}`)), 20_000);
+    const check = () => {
+      const m = /serving \/metrics and \/healthz on http:\/\/[\d.]+:(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    };
+    child.stderr?.on('data', check);
+    child.once('exit', () => reject(new Error(`collector exited:\n${out}`)));
+  });
+  return {
+    child,
+    port,
+    output: () => out,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/**
+ * Advances a RAPL counter at a known power in 1 ms steps, from a process of its own: the file
+ * holds E0 + P × t (µJ, modulo the counter's range), replaced atomically as sysfs presents it.
+ */
+export function startRaplDriver(file: string, watts: number, startUj: number, rangeUj: number): { stop(): Promise<void> } {
+  const script = `
+    const fs = require('node:fs');
+    const file = ${JSON.stringify(file)}, tmp = file + '.drv';
+    const t0 = process.hrtime.bigint();
+    let stop = false;
+    process.on('SIGTERM', () => { stop = true; });
+    const step = () => {
+      const s = Number(process.hrtime.bigint() - t0) / 1e9;
+      const uj = Math.floor((${startUj} + ${watts} * s * 1e6) % ${rangeUj});
+      fs.writeFileSync(tmp, uj + '\\n');
+      fs.renameSync(tmp, file);
+      if (!stop) setTimeout(step, 1); else process.exit(0);
+    };
+    step();`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: 'ignore' });
+  return {
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}

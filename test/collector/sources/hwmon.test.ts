@@ -1,0 +1,82 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { hwmonSource } from '../../../collector/sources/hwmon.js';
+import { raplSource } from '../../../collector/sources/rapl.js';
+import { estimateSource, estimatedPowerW } from '../../../collector/sources/estimate.js';
+import type { PowerChannel } from '../../../collector/source.js';
+import { FIXTURES, contextFor, copyHost, recordingLogger, writeSysfs } from '../fixtures.js';
+
+const summary = (channels: readonly PowerChannel[]) => channels.map((c) => `${c.id} ${c.domain} ${c.method} ${c.inTotal ? 'total' : 'nested'}`);
+
+async function discoverPower(host: string, root = join(FIXTURES, host)) {
+  const rapl = await raplSource.discover(contextFor(root));
+  const raplChannels = rapl?.channels() ?? [];
+  const hwmon = await hwmonSource.discover(contextFor(root, { channelsSoFar: [...raplChannels] }));
+  return { raplChannels, hwmon };
+}
+
+describe('hwmon', () => {
+  it('reads an amdgpu board power (µW, sampled) and an ACPI power meter, labelled by chip', async () => {
+    const { hwmon } = await discoverPower('desktop-intel');
+    expect(summary(hwmon?.channels() ?? [])).toEqual(['hwmon/amdgpu-0/power1 gpu sampled total', 'hwmon/power_meter-0/power1 system sampled nested']);
+    expect(hwmon?.channels().map((c) => c.read())).toEqual([23, 98]);
+  });
+
+  it('reads amd_energy counters (µJ): cores nested in the socket, the socket not added again beside RAPL', async () => {
+    const { hwmon } = await discoverPower('amd-epyc');
+    expect(summary(hwmon?.channels() ?? [])).toEqual([
+      'hwmon/amd_energy-0/energy1 cpu counter nested',
+      'hwmon/amd_energy-0/energy2 cpu counter nested',
+      'hwmon/amd_energy-0/energy3 cpu counter nested',
+      'hwmon/amd_energy-0/energy4 cpu counter nested',
+      'hwmon/amd_energy-0/energy5 cpu counter nested',
+    ]);
+    expect(hwmon?.channels()[4]?.read()).toBeCloseTo(37700.119, 9);
+    // without RAPL the socket counter is the CPU's energy
+    const alone = await hwmonSource.discover(contextFor(join(FIXTURES, 'amd-epyc')));
+    expect(alone?.channels().filter((c) => c.inTotal).map((c) => c.id)).toEqual(['hwmon/amd_energy-0/energy5']);
+  });
+
+  it('computes Jetson INA3221 rail power from voltage × current; the input rail is the total', async () => {
+    const root = copyHost('jetson-orin');
+    const { hwmon } = await discoverPower('jetson-orin', root);
+    expect(summary(hwmon?.channels() ?? [])).toEqual([
+      'hwmon/ina3221-0/rail1 system sampled total',
+      'hwmon/ina3221-0/rail2 gpu sampled nested',
+      'hwmon/ina3221-0/rail3 soc sampled nested',
+    ]);
+    const [vin] = hwmon?.channels() ?? [];
+    expect(vin?.read()).toBeCloseTo(5.024 * 1.432, 12);
+    const dir = join(root, 'sys/devices/platform/bus@0/c240000.i2c/i2c-1/1-0040/hwmon/hwmon1');
+    writeSysfs(join(dir, 'curr1_input'), 2000);
+    expect(vin?.read()).toBeCloseTo(5.024 * 2, 12);
+  });
+
+  it('is quietly absent without power sensors', async () => {
+    const log = recordingLogger();
+    expect(await hwmonSource.discover(contextFor(join(FIXTURES, 'vm-epyc'), { log }))).toBeUndefined();
+    expect(log.lines).toEqual([]);
+  });
+});
+
+describe('estimated CPU power', () => {
+  it('follows idle + (TDP − idle) × utilisation', () => {
+    expect(estimatedPowerW(0, 65, 10)).toBe(10);
+    expect(estimatedPowerW(50, 65, 10)).toBe(37.5);
+    expect(estimatedPowerW(100, 65, 10)).toBe(65);
+    expect(estimatedPowerW(140, 65, 10)).toBe(65);
+  });
+
+  it('runs only where no CPU power sensor exists, labelled estimated, with the configured TDP', async () => {
+    const log = recordingLogger();
+    const est = await estimateSource.discover(contextFor(join(FIXTURES, 'vm-epyc'), { log, env: { WATTSCOPE_CPU_TDP_W: '120', WATTSCOPE_CPU_IDLE_W: '20' } }));
+    const [channel] = est?.channels() ?? [];
+    expect(channel).toMatchObject({ id: 'estimate/cpu', domain: 'cpu', method: 'estimated', inTotal: true });
+    const w = channel?.read() as number;
+    expect(w).toBeGreaterThanOrEqual(20);
+    expect(w).toBeLessThanOrEqual(120);
+    expect(log.lines.map((l) => l.message).join()).toMatch(/estimated CPU power/);
+    const { raplChannels } = await discoverPower('desktop-intel');
+    expect(await estimateSource.discover(contextFor(join(FIXTURES, 'desktop-intel'), { channelsSoFar: raplChannels }))).toBeUndefined();
+  });
+});
