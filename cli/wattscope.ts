@@ -6,8 +6,9 @@ import { StorageError } from '../common/storage/errors.js';
 import type { Command } from './command.js';
 import { upCommand } from './up.js';
 import { collectCommand } from './collect.js';
+import { serveCommand } from './serve.js';
 
-const COMMANDS: Command[] = [upCommand, collectCommand];
+const COMMANDS: Command[] = [upCommand, collectCommand, serveCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -109,7 +109,15 @@ export const RUN = {
     netscore: 'netscore',
     infoDensity: 'info_density',
     coverage: 'coverage',
+    /** per-source energy, method and coverage (JSON) */
     sources: 'sources',
+    /** Table I of the Tub.ai paper */
+    avgGpuPowerW: 'avg_gpu_power_w',
+    avgGpuUtilPct: 'avg_gpu_util_pct',
+    avgGpuMemPct: 'avg_gpu_mem_pct',
+    avgCpuPct: 'avg_cpu_pct',
+    /** accuracy as given, or correct / inferences */
+    accuracyResolved: 'accuracy_resolved',
   },
 } as const;
 

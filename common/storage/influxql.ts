@@ -53,6 +53,13 @@ export function literalRegex(value: string, anchored = true): InfluxQL {
   return new InfluxQL(anchored ? `/^${body}$/` : `/${body}/`);
 }
 
+/** A regular expression matching `value` as one item of a comma-separated list. */
+export function listItemRegex(value: string): InfluxQL {
+  if (value.includes(',')) throw new TypeError('a list item cannot contain a comma');
+  const body = literalRegex(value, false).text.slice(1, -1);
+  return new InfluxQL(`/(^|,)${body}(,|$)/`);
+}
+
 /** A regular expression matching any of the values exactly: /^(?:a|b|c)$/. */
 export function anyOf(values: readonly string[]): InfluxQL {
   if (values.length === 0) throw new RangeError('anyOf needs at least one value');

@@ -1,0 +1,81 @@
+/**
+ * Assembles the API: plugins (OpenAPI, rate limit), cross-cutting hooks (auth, input checks,
+ * metrics, errors), the domain service and the routes. `server.ts` boots it.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import rateLimit from '@fastify/rate-limit';
+import type { Config } from '../common/config.js';
+import type { InfluxStore } from '../common/storage/store.js';
+import { ApiMetrics } from './metrics.js';
+import { bearerMatches, errorHandler, unstorableString } from './http.js';
+import { PowerRepository } from './repo/power.js';
+import { RunRepository } from './repo/runs.js';
+import { RunService } from './service.js';
+import { runRoutes } from './routes/runs.js';
+import { compareRoutes } from './routes/compare.js';
+import { systemRoutes } from './routes/system.js';
+
+export interface AppOptions {
+  config: Config;
+  store: InfluxStore;
+  now?: () => number;
+}
+
+export interface App {
+  fastify: FastifyInstance;
+  service: RunService;
+  metrics: ApiMetrics;
+}
+
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+export async function buildApp({ config, store, now }: AppOptions): Promise<App> {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: config.api.bodyLimitBytes,
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    routerOptions: { maxParamLength: 200 },
+  });
+  const runs = new RunRepository(store);
+  const metrics = new ApiMetrics(() => runs.countByStatus());
+  const service = new RunService(runs, new PowerRepository(store), {
+    netscore: { alpha: config.api.netscoreAlpha, beta: config.api.netscoreBeta, gamma: config.api.netscoreGamma },
+    defaultHost: config.host,
+    defaultPlatform: config.platform || 'unknown',
+    now,
+    observeEnergyQuery: (s) => metrics.energyQuery.observe(s),
+  });
+
+  app.setErrorHandler(errorHandler);
+  await app.register(rateLimit, { max: config.api.rateLimitPerMin, timeWindow: '1 minute' });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Wattscope API', version: '0.1.0', description: 'Tag ML runs, integrate their energy, score models by accuracy per energy.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.addHook('onRequest', async (request, reply) => {
+    const token = config.api.token;
+    if (!token || !request.url.startsWith('/api/')) return;
+    if (!WRITE_METHODS.has(request.method) && !config.api.protectReads) return;
+    if (!bearerMatches(request.headers.authorization, token)) {
+      return reply.status(401).send({ statusCode: 401, error: 'Unauthorized', message: 'this route needs `Authorization: Bearer <token>` with the token set in WATTSCOPE_API_TOKEN' });
+    }
+  });
+  app.addHook('preValidation', async (request, reply) => {
+    const bad = unstorableString(request.body);
+    if (bad) return reply.status(400).send({ statusCode: 400, error: 'Bad Request', message: `body/${bad} must not contain NUL characters or unpaired UTF-16 surrogates`, field: bad });
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.requestDuration.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+
+  runRoutes(app, service);
+  compareRoutes(app, service);
+  systemRoutes(app, store, metrics);
+  return { fastify: app, service, metrics };
+}

@@ -1,0 +1,87 @@
+/**
+ * Models × platforms (pure): every score per pair, repeat statistics where a pair has several
+ * runs (n, mean, standard deviation, coefficient of variation), the rank of each model under
+ * each score per platform (Table II of the paper), and scores relative to a reference platform
+ * (Table III's factors).
+ */
+import type { RunSummary } from './run.js';
+
+export const COMPARED = ['accuracy', 'energy_per_inference_uwh', 'composite_score', 'netscore', 'info_density', 'inferences_per_s', 'energy_wh'] as const;
+export type Compared = (typeof COMPARED)[number];
+
+/** Higher is better for every compared score but these. */
+const LOWER_IS_BETTER: ReadonlySet<Compared> = new Set(['energy_per_inference_uwh', 'energy_wh']);
+
+export interface Stats {
+  n: number;
+  mean: number | null;
+  std: number | null;
+  cv: number | null;
+}
+
+export function stats(values: readonly number[]): Stats {
+  const n = values.length;
+  if (n === 0) return { n, mean: null, std: null, cv: null };
+  const mean = values.reduce((a, b) => a + b, 0) / n;
+  if (n === 1) return { n, mean, std: null, cv: null };
+  const std = Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1));
+  return { n, mean, std, cv: mean !== 0 ? std / Math.abs(mean) : null };
+}
+
+/** Competition ranking (1, 2, 2, 4): ties share the better rank. */
+export function rank<T>(items: readonly T[], value: (t: T) => number | null, lowerIsBetter: boolean): Map<T, number | null> {
+  const scored = items.filter((t) => value(t) !== null).sort((a, b) => ((value(a) as number) - (value(b) as number)) * (lowerIsBetter ? 1 : -1));
+  const out = new Map<T, number | null>();
+  scored.forEach((t, i) => {
+    const prev = scored[i - 1];
+    out.set(t, prev !== undefined && value(prev) === value(t) ? (out.get(prev) as number) : i + 1);
+  });
+  for (const t of items) if (!out.has(t)) out.set(t, null);
+  return out;
+}
+
+export interface PairRow {
+  model: string;
+  platform: string;
+  runs: number;
+  scores: Record<Compared, Stats>;
+  ranks: Record<Compared, number | null>;
+  relative: Record<Compared, number | null> | null;
+}
+
+export function compare(runs: readonly RunSummary[], reference?: string): { reference: string | null; rows: PairRow[] } {
+  const groups = new Map<string, RunSummary[]>();
+  for (const r of runs) {
+    const key = JSON.stringify([r.model, r.platform]);
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  const rows: PairRow[] = [...groups.values()].map((g) => {
+    const first = g[0] as RunSummary;
+    const scores = Object.fromEntries(
+      COMPARED.map((c) => [c, stats(g.map((r) => r[c]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v)))]),
+    ) as Record<Compared, Stats>;
+    return { model: first.model, platform: first.platform, runs: g.length, scores, ranks: {} as Record<Compared, number | null>, relative: null };
+  });
+  rows.sort((a, b) => a.platform.localeCompare(b.platform) || a.model.localeCompare(b.model));
+  for (const platform of new Set(rows.map((r) => r.platform))) {
+    const onPlatform = rows.filter((r) => r.platform === platform);
+    for (const c of COMPARED) {
+      const ranks = rank(onPlatform, (r) => r.scores[c].mean, LOWER_IS_BETTER.has(c));
+      for (const r of onPlatform) r.ranks[c] = ranks.get(r) ?? null;
+    }
+  }
+  if (reference) {
+    for (const r of rows) {
+      const ref = rows.find((o) => o.model === r.model && o.platform === reference);
+      if (!ref) continue;
+      r.relative = Object.fromEntries(
+        COMPARED.map((c) => {
+          const v = r.scores[c].mean;
+          const base = ref.scores[c].mean;
+          return [c, v === null || base === null || base === 0 ? null : v / base];
+        }),
+      ) as Record<Compared, number | null>;
+    }
+  }
+  return { reference: reference ?? null, rows };
+}

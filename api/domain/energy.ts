@@ -1,0 +1,96 @@
+/**
+ * Energy of a run's window from `power` points (docs/DATA-MODEL.md §power, DESIGN §5), pure.
+ *
+ * A point at time t covers (t − interval_s, t]. For each series the store returns three things
+ * computed on the server, so the data fetched does not grow with the run's length:
+ *  - the sums of energy_j and interval_s of the points that end inside (t0, t1];
+ *  - the first of those points (it may start before t0: its outside part is taken off);
+ *  - the first point that ends after t1 (it may start before t1: its inside part is added).
+ */
+
+export interface EdgePoint {
+  timeMs: number;
+  energyJ: number;
+  intervalS: number;
+}
+
+export interface SeriesWindowData {
+  host: string;
+  source: string;
+  domain: string;
+  method: string;
+  inside: { energyJ: number; intervalS: number; count: number } | undefined;
+  firstInside: EdgePoint | undefined;
+  firstAfter: EdgePoint | undefined;
+}
+
+export interface SourceEnergy {
+  host: string;
+  source: string;
+  domain: string;
+  method: string;
+  energyJ: number;
+  /** seconds of the window covered by points / window length, 0–1 */
+  coverage: number;
+  avgPowerW: number;
+}
+
+/** The fraction of a point's interval that lies inside [t0, t1]. */
+export function insideFraction(p: EdgePoint, t0: number, t1: number): number {
+  const start = p.timeMs - p.intervalS * 1000;
+  const lo = Math.max(start, t0);
+  const hi = Math.min(p.timeMs, t1);
+  if (hi <= lo || p.intervalS <= 0) return 0;
+  return (hi - lo) / (p.intervalS * 1000);
+}
+
+export function seriesEnergy(d: SeriesWindowData, t0: number, t1: number): SourceEnergy {
+  let energy = d.inside?.energyJ ?? 0;
+  let covered = d.inside?.intervalS ?? 0;
+  if (d.firstInside) {
+    const outside = 1 - insideFraction(d.firstInside, t0, t1);
+    energy -= d.firstInside.energyJ * outside;
+    covered -= d.firstInside.intervalS * outside;
+  }
+  if (d.firstAfter) {
+    const f = insideFraction(d.firstAfter, t0, t1);
+    energy += d.firstAfter.energyJ * f;
+    covered += d.firstAfter.intervalS * f;
+  }
+  const seconds = (t1 - t0) / 1000;
+  return {
+    host: d.host,
+    source: d.source,
+    domain: d.domain,
+    method: d.method,
+    energyJ: Math.max(0, energy),
+    coverage: seconds > 0 ? Math.min(1, Math.max(0, covered / seconds)) : 0,
+    avgPowerW: seconds > 0 ? Math.max(0, energy) / seconds : 0,
+  };
+}
+
+export interface WindowEnergy {
+  energyJ: number | null;
+  coverage: number;
+  sources: SourceEnergy[];
+}
+
+/** Sums the sources; coverage of the run is that of its least-covered source. */
+export function windowEnergy(series: readonly SeriesWindowData[], t0: number, t1: number): WindowEnergy {
+  const sources = series.map((s) => seriesEnergy(s, t0, t1)).filter((s) => s.coverage > 0);
+  sources.sort((a, b) => a.host.localeCompare(b.host) || a.source.localeCompare(b.source));
+  if (sources.length === 0) return { energyJ: null, coverage: 0, sources: [] };
+  return {
+    energyJ: sources.reduce((a, s) => a + s.energyJ, 0),
+    coverage: Math.min(...sources.map((s) => s.coverage)),
+    sources,
+  };
+}
+
+/** Idle energy to subtract: each source's baseline idle power × the window, where a baseline exists. */
+export function netEnergy(gross: WindowEnergy, idlePowerW: ReadonlyMap<string, number>, seconds: number): number | null {
+  if (gross.energyJ === null) return null;
+  let idle = 0;
+  for (const s of gross.sources) idle += (idlePowerW.get(`${s.host}\u0000${s.source}`) ?? 0) * seconds * s.coverage;
+  return Math.max(0, gross.energyJ - idle);
+}

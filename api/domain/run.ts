@@ -1,0 +1,163 @@
+/**
+ * A run as stored in the `run` measurement, and its summary (pure). The summary carries the
+ * columns of Table I of the Tub.ai paper (duration, average GPU power, energy in Wh, average
+ * GPU utilisation and memory, average CPU), energy per source, gross and net energy, and every
+ * score with the reason when it is null.
+ */
+import type { RunKind, RunStatus } from '../../common/model.js';
+import type { SourceEnergy } from './energy.js';
+import {
+  JOULES_PER_WH,
+  accuracyOf,
+  compositeScore,
+  energyPerInferenceUwh,
+  infoDensity,
+  netScore,
+  perJoule,
+  perSecond,
+  type NetScoreCoefficients,
+  type Score,
+} from './scores.js';
+
+export interface Run {
+  run_id: string;
+  model: string;
+  platform: string;
+  started_at_ms: number;
+  status: RunStatus;
+  kind: RunKind;
+  hosts: string[];
+  dataset: string | null;
+  batch_size: number | null;
+  inferences: number | null;
+  correct: number | null;
+  accuracy: number | null;
+  params_m: number | null;
+  macs_g: number | null;
+  labels: Record<string, string>;
+  heartbeat_at_ms: number | null;
+  ended_at_ms: number | null;
+  // computed
+  duration_s: number | null;
+  energy_j: number | null;
+  energy_net_j: number | null;
+  avg_power_w: number | null;
+  coverage: number | null;
+  sources: SourceEnergy[];
+  avg_gpu_power_w: number | null;
+  avg_gpu_util_pct: number | null;
+  avg_gpu_mem_pct: number | null;
+  avg_cpu_pct: number | null;
+}
+
+/** What the energy computation and host metrics give for a window. */
+export interface Measured {
+  energy_j: number | null;
+  energy_net_j: number | null;
+  coverage: number;
+  sources: SourceEnergy[];
+  avg_gpu_util_pct: number | null;
+  avg_gpu_mem_pct: number | null;
+  avg_cpu_pct: number | null;
+}
+
+export function applyMeasured(run: Run, m: Measured, endMs: number): Run {
+  const duration = Math.max(0, (endMs - run.started_at_ms) / 1000);
+  const gpu = m.sources.filter((s) => s.domain === 'gpu');
+  return {
+    ...run,
+    duration_s: duration,
+    energy_j: m.energy_j,
+    energy_net_j: m.energy_net_j,
+    avg_power_w: m.energy_j !== null && duration > 0 ? m.energy_j / duration : null,
+    coverage: m.coverage,
+    sources: m.sources,
+    avg_gpu_power_w: gpu.length > 0 && duration > 0 ? gpu.reduce((a, s) => a + s.energyJ, 0) / duration : null,
+    avg_gpu_util_pct: m.avg_gpu_util_pct,
+    avg_gpu_mem_pct: m.avg_gpu_mem_pct,
+    avg_cpu_pct: m.avg_cpu_pct,
+  };
+}
+
+export interface Scores {
+  accuracy: Score;
+  energy_per_inference_uwh: Score;
+  inferences_per_s: Score;
+  inferences_per_j: Score;
+  composite_score: Score;
+  netscore: Score;
+  info_density: Score;
+}
+
+export function scoresOf(run: Run, k: NetScoreCoefficients): Scores {
+  const accuracy = accuracyOf(run);
+  const perInference = energyPerInferenceUwh(run.energy_j, run.inferences);
+  return {
+    accuracy,
+    energy_per_inference_uwh: perInference,
+    inferences_per_s: perSecond(run.inferences, run.duration_s),
+    inferences_per_j: perJoule(run.inferences, run.energy_j),
+    composite_score: compositeScore(accuracy, perInference),
+    netscore: netScore(accuracy, run.params_m, run.macs_g, k),
+    info_density: infoDensity(accuracy, run.params_m),
+  };
+}
+
+/** Coverage below this flags a run as partial (recomputed when late points arrive). */
+export const FULL_COVERAGE = 0.99;
+
+export function summaryOf(run: Run, k: NetScoreCoefficients) {
+  const s = scoresOf(run, k);
+  const reasons: Record<string, string> = {};
+  for (const [name, score] of Object.entries(s)) if (score.value === null) reasons[name] = score.reason;
+  return {
+    run_id: run.run_id,
+    model: run.model,
+    platform: run.platform,
+    kind: run.kind,
+    status: run.status,
+    dataset: run.dataset,
+    hosts: run.hosts,
+    labels: run.labels,
+    batch_size: run.batch_size,
+    params_m: run.params_m,
+    macs_g: run.macs_g,
+    started_at: new Date(run.started_at_ms).toISOString(),
+    ended_at: run.ended_at_ms === null ? null : new Date(run.ended_at_ms).toISOString(),
+    // Table I of the Tub.ai paper
+    duration_s: run.duration_s,
+    avg_gpu_power_w: run.avg_gpu_power_w,
+    energy_wh: run.energy_j === null ? null : run.energy_j / JOULES_PER_WH,
+    avg_gpu_util_pct: run.avg_gpu_util_pct,
+    avg_gpu_mem_pct: run.avg_gpu_mem_pct,
+    avg_cpu_pct: run.avg_cpu_pct,
+    // energy
+    energy_j: run.energy_j,
+    energy_net_j: run.energy_net_j,
+    avg_power_w: run.avg_power_w,
+    coverage: run.coverage,
+    partial: run.coverage !== null && run.kind !== 'imported' && run.coverage < FULL_COVERAGE,
+    sources: run.sources.map((src) => ({
+      host: src.host,
+      source: src.source,
+      domain: src.domain,
+      method: src.method,
+      energy_j: src.energyJ,
+      avg_power_w: src.avgPowerW,
+      coverage: src.coverage,
+    })),
+    // work and scores
+    inferences: run.inferences,
+    correct: run.correct,
+    accuracy: s.accuracy.value,
+    energy_per_inference_uwh: s.energy_per_inference_uwh.value,
+    inferences_per_s: s.inferences_per_s.value,
+    inferences_per_j: s.inferences_per_j.value,
+    composite_score: s.composite_score.value,
+    netscore: s.netscore.value,
+    info_density: s.info_density.value,
+    null_reasons: reasons,
+  };
+}
+
+export type RunSummary = ReturnType<typeof summaryOf>;

@@ -1,0 +1,86 @@
+/**
+ * The scores of the papers, as pure functions (docs/SCIENCE.md has the formulas and worked
+ * examples). Each returns a value or null with the reason it cannot be computed: a run without
+ * accuracy has energy but no accuracy-based score (null, never 0).
+ */
+
+export type Score = { value: number; reason?: undefined } | { value: null; reason: string };
+
+const ok = (value: number): Score => (Number.isFinite(value) ? { value } : { value: null, reason: 'not a finite number' });
+const none = (reason: string): Score => ({ value: null, reason });
+
+/** 1 µWh = 3.6 mJ */
+export const JOULES_PER_UWH = 3.6e-3;
+export const JOULES_PER_WH = 3600;
+
+/** Accuracy as a fraction: given directly, or correct / inferences. */
+export function accuracyOf(run: { accuracy?: number | null; correct?: number | null; inferences?: number | null }): Score {
+  if (run.accuracy !== undefined && run.accuracy !== null) return ok(run.accuracy);
+  if (run.correct === undefined || run.correct === null) return none('no accuracy: give accuracy, or correct with inferences');
+  if (!run.inferences) return none('no accuracy: correct is given but inferences is zero or missing');
+  return ok(run.correct / run.inferences);
+}
+
+export function energyPerInferenceUwh(energyJ: number | null | undefined, inferences: number | null | undefined): Score {
+  if (energyJ === null || energyJ === undefined) return none('no energy: no power data covers the run');
+  if (inferences === null || inferences === undefined) return none('no inference count: give inferences');
+  if (inferences <= 0) return none('zero inferences');
+  return ok(energyJ / inferences / JOULES_PER_UWH);
+}
+
+/**
+ * Composite score (Waltsburger et al., ISCAS 2023, eq. 3–4): accuracy² / energy per inference,
+ * accuracy a fraction and energy in mWh. Example: 0.75, 20 µWh → 0.5625 / 0.020 = 28.125.
+ */
+export function compositeScore(accuracy: Score, perInferenceUwh: Score): Score {
+  if (accuracy.value === null) return none(accuracy.reason);
+  if (perInferenceUwh.value === null) return none(perInferenceUwh.reason);
+  if (perInferenceUwh.value <= 0) return none('energy per inference is zero: no energy was measured');
+  return ok(accuracy.value ** 2 / (perInferenceUwh.value / 1000));
+}
+
+export interface NetScoreCoefficients {
+  alpha: number;
+  beta: number;
+  gamma: number;
+}
+export const DEFAULT_NETSCORE: NetScoreCoefficients = { alpha: 2, beta: 0.5, gamma: 0.5 };
+
+/**
+ * NetScore (Wong, ICIAR 2019): Ω = 20·log10(a^α / (p^β · m^γ)), a = top-1 accuracy in percent,
+ * p = parameters in millions, m = multiply-accumulates per inference in billions.
+ */
+export function netScore(accuracy: Score, paramsM: number | null | undefined, macsG: number | null | undefined, k: NetScoreCoefficients = DEFAULT_NETSCORE): Score {
+  if (accuracy.value === null) return none(accuracy.reason);
+  if (!paramsM || paramsM <= 0) return none('no parameter count: give params_m');
+  if (!macsG || macsG <= 0) return none('no MAC count: give macs_g');
+  if (accuracy.value <= 0) return none('accuracy is zero');
+  const a = accuracy.value * 100;
+  return ok(20 * Math.log10(a ** k.alpha / (paramsM ** k.beta * macsG ** k.gamma)));
+}
+
+/** Information density (Canziani et al., 2016): accuracy in percent per million parameters. */
+export function infoDensity(accuracy: Score, paramsM: number | null | undefined): Score {
+  if (accuracy.value === null) return none(accuracy.reason);
+  if (!paramsM || paramsM <= 0) return none('no parameter count: give params_m');
+  return ok((accuracy.value * 100) / paramsM);
+}
+
+export function perSecond(count: number | null | undefined, seconds: number | null | undefined): Score {
+  if (count === null || count === undefined) return none('no inference count: give inferences');
+  if (!seconds || seconds <= 0) return none('the run has no duration');
+  return ok(count / seconds);
+}
+
+export function perJoule(count: number | null | undefined, energyJ: number | null | undefined): Score {
+  if (count === null || count === undefined) return none('no inference count: give inferences');
+  if (energyJ === null || energyJ === undefined) return none('no energy: no power data covers the run');
+  if (energyJ <= 0) return none('no energy was measured');
+  return ok(count / energyJ);
+}
+
+/** A score of one platform relative to a reference platform ("Quadro/A100 = 1/2.3"). */
+export function relative(value: number | null, reference: number | null): number | null {
+  if (value === null || reference === null || reference === 0) return null;
+  return value / reference;
+}

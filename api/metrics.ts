@@ -1,0 +1,37 @@
+/** The API's own metrics (prom-client). */
+import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class ApiMetrics {
+  readonly registry = new Registry();
+  readonly requestDuration = new Histogram({
+    name: 'wattscope_api_request_duration_seconds',
+    help: 'HTTP request durations by route.',
+    labelNames: ['method', 'route', 'status_code'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly energyQuery = new Histogram({
+    name: 'wattscope_api_energy_query_seconds',
+    help: 'Time to compute a run’s energy from InfluxDB.',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly runsByStatus: Gauge;
+  constructor(countByStatus: () => Promise<Record<string, number>>) {
+    collectDefaultMetrics({ register: this.registry });
+    const gauge = new Gauge({
+      name: 'wattscope_api_runs',
+      help: 'Runs in InfluxDB by status.',
+      labelNames: ['status'],
+      registers: [this.registry],
+      async collect() {
+        try {
+          for (const [status, n] of Object.entries(await countByStatus())) gauge.set({ status }, n);
+        } catch {
+          // InfluxDB unreachable: /healthz says so; the gauge keeps its last values
+        }
+      },
+    });
+    this.runsByStatus = gauge;
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * The `run` measurement: one point per run at its start time, its fields growing as the run
+ * progresses (InfluxDB merges writes to the same series and timestamp). Every write repeats the
+ * run's tags exactly, so a run stays one series.
+ */
+import { MEASUREMENT, RUN, RUN_KINDS, RUN_STATUSES, type FieldValue, type RunKind, type RunStatus, type Sample } from '../../common/model.js';
+import { anyOf, ident, iql, join, listItemRegex, literalRegex, num as numLit, str, timeMs, type InfluxQL } from '../../common/storage/influxql.js';
+import type { InfluxStore, Row } from '../../common/storage/store.js';
+import type { SourceEnergy } from '../domain/energy.js';
+import type { Run } from '../domain/run.js';
+
+const F = RUN.fields;
+const T = RUN.tags;
+
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const text = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
+function parseJson<T>(v: unknown, fallback: T): T {
+  if (typeof v !== 'string') return fallback;
+  try {
+    return JSON.parse(v) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+/** Labels as stored: JSON with sorted keys, so that a label filter can match its exact text. */
+export function encodeLabels(labels: Record<string, string>): string {
+  return JSON.stringify(Object.fromEntries(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
+}
+
+export function rowToRun(row: Row): Run {
+  const status = text(row[F.status]);
+  const kind = text(row[F.kind]);
+  return {
+    run_id: text(row[T.runId]) ?? '',
+    model: text(row[T.model]) ?? '',
+    platform: text(row[T.platform]) ?? '',
+    started_at_ms: num(row.time) ?? 0,
+    status: (RUN_STATUSES as readonly string[]).includes(status ?? '') ? (status as RunStatus) : 'running',
+    kind: (RUN_KINDS as readonly string[]).includes(kind ?? '') ? (kind as RunKind) : 'inference',
+    hosts: (text(row[F.hosts]) ?? '').split(',').filter(Boolean),
+    dataset: text(row[F.dataset]),
+    batch_size: num(row[F.batchSize]),
+    inferences: num(row[F.inferences]),
+    correct: num(row[F.correct]),
+    accuracy: num(row[F.accuracy]),
+    params_m: num(row[F.paramsM]),
+    macs_g: num(row[F.macsG]),
+    labels: parseJson<Record<string, string>>(row[F.labels], {}),
+    heartbeat_at_ms: num(row[F.heartbeatAtMs]),
+    ended_at_ms: num(row[F.endedAtMs]),
+    duration_s: num(row[F.durationS]),
+    energy_j: num(row[F.energyJ]),
+    energy_net_j: num(row[F.energyNetJ]),
+    avg_power_w: num(row[F.avgPowerW]),
+    coverage: num(row[F.coverage]),
+    sources: parseJson<SourceEnergy[]>(row[F.sources], []),
+    avg_gpu_power_w: num(row[F.avgGpuPowerW]),
+    avg_gpu_util_pct: num(row[F.avgGpuUtilPct]),
+    avg_gpu_mem_pct: num(row[F.avgGpuMemPct]),
+    avg_cpu_pct: num(row[F.avgCpuPct]),
+  };
+}
+
+/** The stored fields of a run; nulls are left out (InfluxDB has no null, and keeps older values). */
+export function runToSample(run: Run, derived: Record<string, number | null> = {}): Sample {
+  const fields: Record<string, FieldValue | null> = {
+    [F.status]: run.status,
+    [F.kind]: run.kind,
+    [F.hosts]: run.hosts.join(','),
+    [F.dataset]: run.dataset,
+    [F.batchSize]: run.batch_size,
+    [F.inferences]: run.inferences,
+    [F.correct]: run.correct,
+    [F.accuracy]: run.accuracy,
+    [F.paramsM]: run.params_m,
+    [F.macsG]: run.macs_g,
+    [F.labels]: encodeLabels(run.labels),
+    [F.heartbeatAtMs]: run.heartbeat_at_ms,
+    [F.endedAtMs]: run.ended_at_ms,
+    [F.durationS]: run.duration_s,
+    [F.energyJ]: run.energy_j,
+    [F.energyNetJ]: run.energy_net_j,
+    [F.avgPowerW]: run.avg_power_w,
+    [F.coverage]: run.coverage,
+    [F.sources]: run.sources.length > 0 ? JSON.stringify(run.sources) : null,
+    [F.avgGpuPowerW]: run.avg_gpu_power_w,
+    [F.avgGpuUtilPct]: run.avg_gpu_util_pct,
+    [F.avgGpuMemPct]: run.avg_gpu_mem_pct,
+    [F.avgCpuPct]: run.avg_cpu_pct,
+    ...derived,
+  };
+  return {
+    measurement: MEASUREMENT.run,
+    tags: { [T.runId]: run.run_id, [T.model]: run.model, [T.platform]: run.platform },
+    fields: Object.fromEntries(Object.entries(fields).filter((e): e is [string, FieldValue] => e[1] !== null)),
+    timeMs: run.started_at_ms,
+  };
+}
+
+export interface RunFilter {
+  model?: string | undefined;
+  platform?: string | undefined;
+  kind?: RunKind | undefined;
+  status?: RunStatus | undefined;
+  fromMs?: number | undefined;
+  toMs?: number | undefined;
+  /** label key → value */
+  labels?: Record<string, string> | undefined;
+  runIds?: readonly string[] | undefined;
+  limit: number;
+  offset: number;
+}
+
+export class RunRepository {
+  constructor(private readonly store: InfluxStore) {}
+
+  async get(runId: string): Promise<Run | undefined> {
+    const rows = await this.store.rows(iql`SELECT * FROM ${ident(MEASUREMENT.run)} WHERE ${ident(T.runId)} = ${str(runId)}`);
+    const row = rows[0];
+    return row ? rowToRun(row) : undefined;
+  }
+
+  async save(run: Run, derived: Record<string, number | null> = {}): Promise<void> {
+    await this.store.write([runToSample(run, derived)]);
+  }
+
+  async saveMany(runs: readonly Run[], derived: ReadonlyArray<Record<string, number | null>>): Promise<void> {
+    await this.store.write(runs.map((r, i) => runToSample(r, derived[i])));
+  }
+
+  async list(filter: RunFilter): Promise<Run[]> {
+    const conditions: InfluxQL[] = [];
+    if (filter.model !== undefined) conditions.push(iql`${ident(T.model)} = ${str(filter.model)}`);
+    if (filter.platform !== undefined) conditions.push(iql`${ident(T.platform)} = ${str(filter.platform)}`);
+    if (filter.kind !== undefined) conditions.push(iql`${ident(F.kind)} = ${str(filter.kind)}`);
+    if (filter.status !== undefined) conditions.push(iql`${ident(F.status)} = ${str(filter.status)}`);
+    if (filter.runIds !== undefined && filter.runIds.length > 0) conditions.push(iql`${ident(T.runId)} =~ ${anyOf(filter.runIds)}`);
+    for (const [k, v] of Object.entries(filter.labels ?? {})) {
+      // labels are stored as JSON with sorted keys: "k":"v" appears verbatim, followed by , or }
+      conditions.push(iql`${ident(F.labels)} =~ ${literalRegex(`${JSON.stringify(k)}:${JSON.stringify(v)}`, false)}`);
+    }
+    conditions.push(iql`time >= ${timeMs(filter.fromMs ?? 0)}`);
+    if (filter.toMs !== undefined) conditions.push(iql`time <= ${timeMs(filter.toMs)}`);
+    const q = iql`SELECT * FROM ${ident(MEASUREMENT.run)} WHERE ${join(conditions, ' AND ')} ORDER BY time DESC LIMIT ${numLit(filter.limit)} OFFSET ${numLit(filter.offset)}`;
+    const rows = await this.store.rows(q);
+    // label matches are checked again exactly: a regex on JSON text is only the server-side prefilter
+    return rows.map(rowToRun).filter((r) => Object.entries(filter.labels ?? {}).every(([k, v]) => r.labels[k] === v));
+  }
+
+  /** How many runs there are in each status (for /metrics). */
+  async countByStatus(): Promise<Record<string, number>> {
+    const statements = RUN_STATUSES.map((st) => iql`SELECT count(${ident(F.kind)}) AS n FROM ${ident(MEASUREMENT.run)} WHERE ${ident(F.status)} = ${str(st)}`);
+    const results = await this.store.query(join(statements, '; '));
+    return Object.fromEntries(RUN_STATUSES.map((st, i) => [st, Number(results[i]?.series[0]?.values[0]?.[1] ?? 0)]));
+  }
+
+  /** Latest completed baseline run on `host` that started before `beforeMs`. */
+  async latestBaseline(host: string, beforeMs: number): Promise<Run | undefined> {
+    const rows = await this.store.rows(
+      iql`SELECT * FROM ${ident(MEASUREMENT.run)} WHERE ${ident(F.kind)} = ${str('baseline')} AND ${ident(F.status)} = ${str('completed')} AND ${ident(F.hosts)} =~ ${listItemRegex(host)} AND time < ${timeMs(beforeMs)} ORDER BY time DESC LIMIT 1`,
+    );
+    return rows[0] ? rowToRun(rows[0]) : undefined;
+  }
+}

@@ -1,0 +1,23 @@
+/** /api/compare: models × platforms, ranks, relative scores and repeat statistics. */
+// the OpenAPI fields of route schemas (tags, summary) come from @fastify/swagger's types
+import type {} from '@fastify/swagger';
+import type { FastifyInstance } from 'fastify';
+import { compare } from '../domain/compare.js';
+import { parseTime } from '../http.js';
+import type { RunService } from '../service.js';
+import { CompareQuery, ErrorReply } from '../schemas/runs.js';
+
+export function compareRoutes(app: FastifyInstance, service: RunService): void {
+  app.get<{ Querystring: CompareQuery }>(
+    '/api/compare',
+    { schema: { tags: ['compare'], summary: 'Models × platforms: scores, ranks, relative factors, repeatability', querystring: CompareQuery, response: { 400: ErrorReply, 503: ErrorReply } } },
+    async (request) => {
+      const q = request.query;
+      const filter = { model: q.model, platform: q.platform, fromMs: parseTime(q.from, 'from'), toMs: parseTime(q.to, 'to'), limit: 10_000, offset: 0 };
+      const kinds = q.kind ? [q.kind] : (['inference', 'imported'] as const);
+      const runs = [];
+      for (const kind of kinds) runs.push(...(await service.runs.list({ ...filter, kind, status: 'completed' })));
+      return compare(runs.map((r) => service.summary(r)), q.reference);
+    },
+  );
+}

@@ -1,0 +1,207 @@
+/**
+ * Request and response schemas (TypeBox → JSON Schema), used for validation and for the
+ * OpenAPI document at /docs. Strings that become tags (model, platform, hosts, run_id) must be
+ * representable in line protocol: no control characters, no trailing backslash.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { RUN_KINDS, RUN_STATUSES } from '../../common/model.js';
+
+const NO_CONTROL = '[^\\u0000-\\u001f\\u007f]';
+const NO_CONTROL_NO_BACKSLASH = '[^\\\\\\u0000-\\u001f\\u007f]';
+
+/** A tag value: printable, 1–256 characters, not ending with a backslash. */
+export const TagString = (description: string) =>
+  Type.String({ minLength: 1, maxLength: 256, pattern: `^${NO_CONTROL}*${NO_CONTROL_NO_BACKSLASH}$`, description });
+
+export const RunId = Type.String({
+  pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$',
+  description: 'Letters, digits and . _ : - (1–128 characters, starting with a letter or digit).',
+});
+
+export const Host = Type.String({
+  minLength: 1,
+  maxLength: 253,
+  pattern: '^[^,\\u0000-\\u001f\\u007f]*[^,\\\\\\u0000-\\u001f\\u007f]$',
+  description: 'A host name as the collector tags it (WATTSCOPE_HOST); no commas.',
+});
+
+export const Labels = Type.Unsafe<Record<string, string>>({
+  type: 'object',
+  maxProperties: 64,
+  propertyNames: { minLength: 1, maxLength: 128 },
+  additionalProperties: { type: 'string', maxLength: 1024 },
+  description: 'Free-form string labels (at most 64).',
+});
+
+const Accuracy = Type.Number({ minimum: 0, maximum: 1, description: 'Top-1 accuracy as a fraction (0–1).' });
+const Count = (description: string) => Type.Integer({ minimum: 0, maximum: 1e15, description });
+const Positive = (max: number, description: string) => Type.Number({ exclusiveMinimum: 0, maximum: max, description });
+
+export const StartBody = Type.Object(
+  {
+    model: TagString('Model name, e.g. resnet50.'),
+    run_id: Type.Optional(RunId),
+    dataset: Type.Optional(Type.String({ maxLength: 512 })),
+    kind: Type.Optional(Type.Union([Type.Literal('inference'), Type.Literal('training'), Type.Literal('baseline')], { default: 'inference' })),
+    hosts: Type.Optional(Type.Array(Host, { minItems: 1, maxItems: 256, uniqueItems: true, description: 'Hosts whose energy counts; default the caller’s.' })),
+    platform: Type.Optional(TagString('Platform label, e.g. A100-40G.')),
+    batch_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1e9 })),
+    params_m: Type.Optional(Positive(1e7, 'Parameters in millions.')),
+    macs_g: Type.Optional(Positive(1e9, 'Multiply-accumulates per inference in billions.')),
+    labels: Type.Optional(Labels),
+  },
+  { additionalProperties: false },
+);
+export type StartBody = Static<typeof StartBody>;
+
+export const StartReply = Type.Object({ run_id: Type.String(), started_at: Type.String({ format: 'date-time' }) });
+
+const ResultFields = {
+  inferences: Type.Optional(Count('Inferences done in the run.')),
+  correct: Type.Optional(Count('Correct inferences (accuracy = correct / inferences when accuracy is not given).')),
+  accuracy: Type.Optional(Accuracy),
+  labels: Type.Optional(Labels),
+};
+
+export const StopBody = Type.Object(
+  { ...ResultFields, status: Type.Optional(Type.Union([Type.Literal('completed'), Type.Literal('failed')], { default: 'completed' })) },
+  { additionalProperties: false },
+);
+export type StopBody = Static<typeof StopBody>;
+
+export const PatchBody = Type.Object(ResultFields, { additionalProperties: false, minProperties: 1 });
+export type PatchBody = Static<typeof PatchBody>;
+
+export const ImportItem = Type.Object(
+  {
+    model: TagString('Model name.'),
+    platform: TagString('Platform the run was measured on.'),
+    accuracy: Type.Optional(Accuracy),
+    inferences: Type.Integer({ minimum: 1, maximum: 1e15 }),
+    energy_j: Type.Optional(Type.Number({ minimum: 0, maximum: 1e15 })),
+    energy_per_inference_uwh: Type.Optional(Type.Number({ minimum: 0, maximum: 1e15 })),
+    params_m: Type.Optional(Positive(1e7, 'Parameters in millions.')),
+    macs_g: Type.Optional(Positive(1e9, 'MACs per inference in billions.')),
+    duration_s: Type.Optional(Type.Number({ minimum: 0, maximum: 1e9 })),
+    dataset: Type.Optional(Type.String({ maxLength: 512 })),
+    started_at: Type.Optional(Type.String({ format: 'date-time' })),
+    labels: Type.Optional(Labels),
+    run_id: Type.Optional(RunId),
+  },
+  { additionalProperties: false },
+);
+export type ImportItem = Static<typeof ImportItem>;
+export const ImportBody = Type.Union([ImportItem, Type.Array(ImportItem, { minItems: 1, maxItems: 10_000 })]);
+export type ImportBody = Static<typeof ImportBody>;
+
+export const BaselineBody = Type.Object(
+  {
+    host: Host,
+    seconds: Type.Number({ minimum: 1, maximum: 86_400, description: 'Measure the host’s idle power over the last N seconds.' }),
+    platform: Type.Optional(TagString('Platform label.')),
+  },
+  { additionalProperties: false },
+);
+export type BaselineBody = Static<typeof BaselineBody>;
+
+export const RunParams = Type.Object({ id: RunId });
+export type RunParams = Static<typeof RunParams>;
+
+const DIGITS = '^[0-9]{1,9}$';
+const TIME = Type.String({ maxLength: 40, description: 'ISO 8601 date-time or epoch milliseconds.' });
+
+export const ListQuery = Type.Object(
+  {
+    model: Type.Optional(TagString('Only this model.')),
+    platform: Type.Optional(TagString('Only this platform.')),
+    kind: Type.Optional(Type.Union(RUN_KINDS.map((k) => Type.Literal(k)))),
+    status: Type.Optional(Type.Union(RUN_STATUSES.map((s) => Type.Literal(s)))),
+    from: Type.Optional(TIME),
+    to: Type.Optional(TIME),
+    label: Type.Optional(Type.Union([Type.String({ pattern: '^[^=]+=', maxLength: 1200 }), Type.Array(Type.String({ pattern: '^[^=]+=', maxLength: 1200 }), { maxItems: 16 })], { description: 'key=value; repeat for several.' })),
+    limit: Type.Optional(Type.String({ pattern: DIGITS, description: '1–1000, default 100.' })),
+    offset: Type.Optional(Type.String({ pattern: DIGITS, description: 'Default 0.' })),
+    format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')])),
+  },
+  { additionalProperties: false },
+);
+export type ListQuery = Static<typeof ListQuery>;
+
+export const CompareQuery = Type.Object(
+  {
+    reference: Type.Optional(TagString('Platform the others are compared with.')),
+    model: Type.Optional(TagString('Only this model.')),
+    platform: Type.Optional(TagString('Only this platform.')),
+    kind: Type.Optional(Type.Union(RUN_KINDS.map((k) => Type.Literal(k)))),
+    from: Type.Optional(TIME),
+    to: Type.Optional(TIME),
+  },
+  { additionalProperties: false },
+);
+export type CompareQuery = Static<typeof CompareQuery>;
+
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+const N = Nullable(Type.Number());
+
+export const SourceEnergySchema = Type.Object({
+  host: Type.String(),
+  source: Type.String(),
+  domain: Type.String(),
+  method: Type.String(),
+  energy_j: Type.Number(),
+  avg_power_w: Type.Number(),
+  coverage: Type.Number(),
+});
+
+export const RunSummarySchema = Type.Object({
+  run_id: Type.String(),
+  model: Type.String(),
+  platform: Type.String(),
+  kind: Type.String(),
+  status: Type.String(),
+  dataset: Nullable(Type.String()),
+  hosts: Type.Array(Type.String()),
+  labels: Type.Record(Type.String(), Type.String()),
+  batch_size: N,
+  params_m: N,
+  macs_g: N,
+  started_at: Type.String(),
+  ended_at: Nullable(Type.String()),
+  duration_s: N,
+  avg_gpu_power_w: N,
+  energy_wh: N,
+  avg_gpu_util_pct: N,
+  avg_gpu_mem_pct: N,
+  avg_cpu_pct: N,
+  energy_j: N,
+  energy_net_j: N,
+  avg_power_w: N,
+  coverage: N,
+  partial: Type.Boolean(),
+  sources: Type.Array(SourceEnergySchema),
+  inferences: N,
+  correct: N,
+  accuracy: N,
+  energy_per_inference_uwh: N,
+  inferences_per_s: N,
+  inferences_per_j: N,
+  composite_score: N,
+  netscore: N,
+  info_density: N,
+  null_reasons: Type.Record(Type.String(), Type.String()),
+});
+
+export const ErrorReply = Type.Object({
+  statusCode: Type.Integer(),
+  error: Type.String(),
+  message: Type.String(),
+  field: Type.Optional(Type.String()),
+});
+
+export const ConflictReply = Type.Object({
+  statusCode: Type.Integer(),
+  error: Type.String(),
+  message: Type.String(),
+  field: Type.Optional(Type.String()),
+  run: Type.Optional(RunSummarySchema),
+});

@@ -1,0 +1,40 @@
+/** `wattscope serve`: boots the API, starts its jobs, closes gracefully on SIGTERM. */
+import type { Config } from '../common/config.js';
+import { logger } from '../common/log.js';
+import { InfluxStore, settingsFromConfig } from '../common/storage/store.js';
+import { buildApp } from './app.js';
+import { startJobs } from './jobs.js';
+
+const log = logger('api');
+
+export interface RunningServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+async function openStore(config: Config): Promise<InfluxStore> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await InfluxStore.open(settingsFromConfig(config));
+    } catch (e) {
+      if (attempt >= 30) throw e;
+      if (attempt === 0) log.warn('InfluxDB is not reachable yet; retrying', { error: e });
+      await new Promise((r) => setTimeout(r, Math.min(5000, 500 * 2 ** attempt)));
+    }
+  }
+}
+
+export async function startServer(config: Config): Promise<RunningServer> {
+  const store = await openStore(config);
+  const { fastify, service } = await buildApp({ config, store });
+  const jobs = startJobs(service, config.api.runTimeoutMin);
+  const address = await fastify.listen({ port: config.api.port, host: config.api.bind });
+  log.info(`API listening on ${address} (OpenAPI docs at ${address}/docs)`, { influxdb: store.settings.url, database: store.db, auth: config.api.token ? 'bearer token on writes' : 'none' });
+  return {
+    url: address,
+    async close() {
+      for (const job of jobs) await job.stop();
+      await fastify.close();
+    },
+  };
+}

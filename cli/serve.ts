@@ -1,0 +1,38 @@
+import { loadConfig } from '../common/config.js';
+import { startServer } from '../api/server.js';
+import { wantsHelp, type Command } from './command.js';
+
+const USAGE = `Usage: wattscope serve
+
+The API: tags runs, integrates their energy, computes scores, answers history queries, and
+serves the live page. OpenAPI docs at /docs, metrics at /metrics, health at /healthz.
+
+Configuration (environment or config file; see docs/CONFIGURATION.md):
+  WATTSCOPE_API_PORT       port (default 8080)
+  WATTSCOPE_API_BIND       address (default 127.0.0.1; 0.0.0.0 in a container)
+  WATTSCOPE_API_TOKEN      when set, write routes need Authorization: Bearer <token>
+  WATTSCOPE_RUN_TIMEOUT    minutes without heartbeat before a run is abandoned (default 30)
+  WATTSCOPE_INFLUX_URL, _TOKEN, _ORG, _DB   the InfluxDB to use`;
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'run the API and the built-in live page',
+  usage: USAGE,
+  async main(argv) {
+    if (wantsHelp(argv)) {
+      console.log(USAGE);
+      return 0;
+    }
+    if (argv.length > 0) {
+      console.error(`wattscope serve takes no arguments (got ${argv.join(' ')})\n\n${USAGE}`);
+      return 2;
+    }
+    const server = await startServer(loadConfig());
+    await new Promise<void>((resolve) => {
+      const stop = () => void server.close().then(resolve);
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    });
+    return 0;
+  },
+};

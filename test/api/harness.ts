@@ -1,0 +1,32 @@
+/** Builds the API against a fresh database on the real influxd, with a clock the test drives. */
+import { loadConfig } from '../../common/config.js';
+import type { Sample } from '../../common/model.js';
+import type { InfluxStore } from '../../common/storage/store.js';
+import { buildApp, type App } from '../../api/app.js';
+import { testStore } from '../helpers.js';
+
+export interface Harness {
+  app: App;
+  store: InfluxStore;
+  clock: { now: number };
+  close(): Promise<void>;
+}
+
+export async function apiHarness(prefix: string, env: Record<string, string> = {}): Promise<Harness> {
+  const store = await testStore(prefix);
+  const clock = { now: Date.UTC(2026, 5, 1, 12, 0, 0) };
+  const config = loadConfig({ HOME: '/nonexistent', WATTSCOPE_HOST: 'h1', WATTSCOPE_PLATFORM: 'test-gpu', WATTSCOPE_API_RATE_LIMIT: '1000000', ...env });
+  const app = await buildApp({ config, store, now: () => clock.now });
+  await app.fastify.ready();
+  return { app, store, clock, close: () => app.fastify.close() };
+}
+
+/** `power` points of one source, one per second, ending at t, with the power the function gives. */
+export function powerPoints(host: string, source: string, fromMs: number, seconds: number, watts: (i: number) => number, inTotal = true, domain = 'gpu'): Sample[] {
+  return Array.from({ length: seconds }, (_, i) => ({
+    measurement: 'power' as const,
+    tags: { host, platform: 'test-gpu', source, domain, method: 'counter', in_total: String(inTotal) },
+    fields: { energy_j: watts(i), power_w: watts(i), interval_s: 1 },
+    timeMs: fromMs + (i + 1) * 1000,
+  }));
+}
