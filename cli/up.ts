@@ -80,7 +80,8 @@ class Supervised {
     private readonly env: NodeJS.ProcessEnv,
   ) {}
   start(): void {
-    const child = spawn(process.execPath, [binPath(), ...this.args], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // a process group of its own: Ctrl-C reaches `up` alone, which stops the children in order
+    const child = spawn(process.execPath, [binPath(), ...this.args], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.child = child;
     prefixLines(child, this.name);
     const startedAt = Date.now();

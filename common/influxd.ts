@@ -151,7 +151,9 @@ export async function startInfluxd(options: InfluxdOptions): Promise<InfluxdHand
   writeFileSync(configFile, configText(dir, port, rpcPort));
   const logFile = join(dir, 'influxd.log');
   const fd = openSync(logFile, 'a');
-  const child = spawn(bin, ['-config', configFile], { stdio: ['ignore', fd, fd], detached: false });
+  // its own process group, so that a Ctrl-C meant for `wattscope up` does not stop InfluxDB
+  // before the collector has flushed into it
+  const child = spawn(bin, ['-config', configFile], { stdio: ['ignore', fd, fd], detached: true });
   closeSync(fd);
   const url = `http://127.0.0.1:${port}`;
   try {

@@ -56,7 +56,7 @@ export const estimateSource: SourceFactory = {
     } catch {
       return undefined;
     }
-    ctx.log.info('no CPU power sensor found; reporting estimated CPU power (method=estimated)', {
+    ctx.log.once('estimate', 'info', 'no CPU power sensor found; reporting estimated CPU power (method=estimated)', {
       tdp_w: ctx.config.collector.cpuTdpW,
       idle_w: ctx.config.collector.cpuIdleW,
     });
