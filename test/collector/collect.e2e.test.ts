@@ -120,7 +120,14 @@ describe('wattscope collect, end to end', () => {
       expect(after.length).toBeGreaterThanOrEqual(4);
       expect(gaps(before)).toEqual([]);
       expect(gaps(after)).toEqual([]);
-      for (const r of [...before, ...after]) expect(Math.abs(r.power_w - 40)).toBeLessThan(0.5);
+      // per point the stand-in hardware's own timer jitter shows (a busy machine delays its 1 ms
+      // steps); over each stretch the counter's energy is exact
+      for (const r of [...before, ...after]) expect(Math.abs(r.power_w - 40)).toBeLessThan(2);
+      for (const stretch of [before, after]) {
+        const e = stretch.reduce((a, r) => a + r.energy_j, 0);
+        const t = stretch.reduce((a, r) => a + r.interval_s, 0);
+        expect(Math.abs(e - 40 * t) / (40 * t)).toBeLessThan(0.005);
+      }
       expect(all.length).toBe(new Set(all.map((r) => r.time)).size);
     } finally {
       await driver.stop();
