@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'test/artifacts/**', '**/testdata/**', 'api/page/static/**', 'clients/python/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'test/artifacts/**', '**/testdata/**', 'clients/python/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -14,4 +14,11 @@ export default tseslint.config(
     },
   },
   { files: ['cli/**', 'bench/**', 'test/**', 'dashboards/**'], rules: { 'no-console': 'off' } },
+  {
+    files: ['api/page/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: { window: 'readonly', document: 'readonly', EventSource: 'readonly', fetch: 'readonly', URLSearchParams: 'readonly', Option: 'readonly', setInterval: 'readonly', uPlot: 'readonly' },
+    },
+  },
 );

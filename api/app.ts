@@ -16,6 +16,10 @@ import { RunService } from './service.js';
 import { runRoutes } from './routes/runs.js';
 import { compareRoutes } from './routes/compare.js';
 import { systemRoutes } from './routes/system.js';
+import { liveRoutes } from './routes/live.js';
+import { pageRoutes } from './routes/page.js';
+import { LiveRepository } from './repo/live.js';
+import { LiveHub } from './live.js';
 
 export interface AppOptions {
   config: Config;
@@ -27,6 +31,7 @@ export interface App {
   fastify: FastifyInstance;
   service: RunService;
   metrics: ApiMetrics;
+  hub: LiveHub;
 }
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -77,5 +82,10 @@ export async function buildApp({ config, store, now }: AppOptions): Promise<App>
   runRoutes(app, service);
   compareRoutes(app, service);
   systemRoutes(app, store, metrics);
-  return { fastify: app, service, metrics };
+  const liveRepo = new LiveRepository(store);
+  const hub = new LiveHub(liveRepo);
+  app.addHook('onClose', async () => hub.close());
+  liveRoutes(app, liveRepo, hub, service);
+  pageRoutes(app);
+  return { fastify: app, service, metrics, hub };
 }

@@ -1,3 +1,6 @@
+import { join } from 'node:path';
+import { packageRoot } from '../common/paths.js';
+
 /** What every `wattscope` subcommand provides. */
 export interface Command {
   name: string;
@@ -13,5 +16,5 @@ export function wantsHelp(argv: readonly string[]): boolean {
 
 /** The path of the `wattscope` executable script, for starting children. */
 export function binPath(): string {
-  return new URL('../../bin/wattscope.js', import.meta.url).pathname;
+  return join(packageRoot(), 'bin', 'wattscope.js');
 }

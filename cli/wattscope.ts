@@ -7,8 +7,13 @@ import type { Command } from './command.js';
 import { upCommand } from './up.js';
 import { collectCommand } from './collect.js';
 import { serveCommand } from './serve.js';
+import { runCommandSpec } from './run.js';
+import { compareCommand, runsCommand } from './runs.js';
+import { baselineCommand, statusCommand } from './status.js';
+import { UsageError } from './format.js';
+import { ApiClientError } from '../clients/ts/client.js';
 
-const COMMANDS: Command[] = [upCommand, collectCommand, serveCommand];
+const COMMANDS: Command[] = [upCommand, collectCommand, serveCommand, runCommandSpec, runsCommand, compareCommand, baselineCommand, statusCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -47,8 +52,17 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (e: unknown) => {
-    if (e instanceof ConfigError || e instanceof StorageError) console.error(`wattscope: ${e.message}`);
-    else console.error(e);
+    if (e instanceof UsageError) {
+      console.error(`wattscope: ${e.message}`);
+      process.exitCode = 2;
+      return;
+    }
+    if (e instanceof ConfigError || e instanceof StorageError || e instanceof ApiClientError) console.error(`wattscope: ${e.message}`);
+    else if (e instanceof Error && (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`wattscope: ${e.message}; see --help`);
+      process.exitCode = 2;
+      return;
+    } else console.error(e);
     process.exitCode = 1;
   },
 );

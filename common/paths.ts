@@ -1,5 +1,7 @@
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** Where Wattscope keeps data for the current user: $WATTSCOPE_HOME, else XDG data home. */
 export function dataDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -12,4 +14,15 @@ export function dataDir(env: NodeJS.ProcessEnv = process.env): string {
 export function defaultConfigFile(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_CONFIG_HOME || join(homedir(), '.config');
   return join(base, 'wattscope', 'config.json');
+}
+
+/** The root of the installed package (where package.json is), from source or from dist/. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('cannot find the wattscope package root');
+    dir = up;
+  }
+  return dir;
 }

@@ -1,0 +1,69 @@
+/** The live page's data: recent power, the SSE stream, a run's power curve. */
+import type { FastifyInstance } from 'fastify';
+import type {} from '@fastify/swagger';
+import { Type, type Static } from '@sinclair/typebox';
+import type { LiveHub } from '../live.js';
+import type { LiveRepository } from '../repo/live.js';
+import type { RunService } from '../service.js';
+import { ErrorReply, Host, RunParams } from '../schemas/runs.js';
+import { ApiError } from '../errors.js';
+
+const PowerQuery = Type.Object(
+  {
+    minutes: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$', description: 'Window, 1–1440 minutes (default 15).' })),
+    host: Type.Optional(Host),
+  },
+  { additionalProperties: false },
+);
+type PowerQuery = Static<typeof PowerQuery>;
+
+/** Bucket so that a chart has at most ~600 points per series. */
+export function bucketFor(spanMs: number): number {
+  return Math.max(1000, Math.ceil(spanMs / 600 / 1000) * 1000);
+}
+
+export function liveRoutes(app: FastifyInstance, live: LiveRepository, hub: LiveHub, service: RunService): void {
+  app.get<{ Querystring: PowerQuery }>(
+    '/api/live/power',
+    { schema: { tags: ['live'], summary: 'Power per source over the last minutes (mean per bucket)', querystring: PowerQuery, response: { 400: ErrorReply } } },
+    async (request) => {
+      const minutes = request.query.minutes === undefined ? 15 : Number(request.query.minutes);
+      if (minutes < 1 || minutes > 1440) throw new ApiError(400, 'querystring/minutes must be between 1 and 1440', { field: 'minutes' });
+      const to = Date.now();
+      const from = to - minutes * 60_000;
+      return live.powerTable(from, to, bucketFor(to - from), request.query.host);
+    },
+  );
+
+  app.get<{ Params: RunParams }>(
+    '/api/runs/:id/power',
+    { schema: { tags: ['runs'], summary: 'A run’s power curve per source', params: RunParams, response: { 404: ErrorReply } } },
+    async (request) => {
+      const run = await service.get(request.params.id);
+      const end = run.ended_at_ms ?? Date.now();
+      const pad = Math.max(2000, (end - run.started_at_ms) * 0.05);
+      const from = run.started_at_ms - pad;
+      const to = end + pad;
+      const tables = await Promise.all(run.hosts.map((h) => live.powerTable(from, to, bucketFor(to - from), h)));
+      const times = [...new Set(tables.flatMap((t) => t.times))].sort((a, b) => a - b);
+      const series = tables.flatMap((t) =>
+        t.series.map((s) => ({ ...s, power_w: times.map((time) => { const i = t.times.indexOf(time); return i < 0 ? null : (s.power_w[i] ?? null); }) })),
+      );
+      return { run_id: run.run_id, started_at_ms: run.started_at_ms, ended_at_ms: run.ended_at_ms, times, series };
+    },
+  );
+
+  app.get('/api/live/stream', { schema: { tags: ['live'], summary: 'Server-sent events: new power points as they land (one query per second for all viewers)' } }, (request, reply) => {
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.write('retry: 3000\n\n');
+    const unsubscribe = hub.subscribe((points) => res.write(`event: power\ndata: ${JSON.stringify(points)}\n\n`));
+    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    keepAlive.unref();
+    request.raw.on('close', () => {
+      clearInterval(keepAlive);
+      unsubscribe();
+    });
+  });
+}

@@ -1,0 +1,76 @@
+/** `wattscope baseline` and `wattscope status`. */
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../common/config.js';
+import { client, num, numberOption, table, UsageError } from './format.js';
+import { wantsHelp, type Command } from './command.js';
+
+const BASELINE_USAGE = `Usage: wattscope baseline --seconds N [--host H] [--platform P]
+
+Measures this host's idle power: waits N seconds (leave the machine idle), then records a
+baseline run over them. Net energy of later runs subtracts each source's idle power.`;
+
+export const baselineCommand: Command = {
+  name: 'baseline',
+  summary: 'measure idle power per source (for net energy)',
+  usage: BASELINE_USAGE,
+  async main(argv) {
+    if (wantsHelp(argv)) {
+      console.log(BASELINE_USAGE);
+      return 0;
+    }
+    const { values } = parseArgs({ args: argv, options: { seconds: { type: 'string' }, host: { type: 'string' }, platform: { type: 'string' } } });
+    const seconds = numberOption(values.seconds, 'seconds');
+    if (seconds === undefined || seconds < 1 || seconds > 86_400) throw new UsageError('--seconds N is required, 1–86400');
+    const config = loadConfig();
+    const host = values.host ?? config.host;
+    const api = client(config);
+    await api.health();
+    console.error(`measuring idle power of ${host} for ${seconds} s; leave the machine idle…`);
+    await new Promise((r) => setTimeout(r, seconds * 1000 + 1500));
+    const run = await api.baseline(host, seconds, values.platform ?? (config.platform || undefined));
+    console.log(table(['source', 'method', 'idle W', 'coverage'], run.sources.map((s) => [s.source, s.method, num(s.avg_power_w, 2), `${num(s.coverage * 100, 1)} %`])));
+    console.log(`\nbaseline ${run.run_id}: ${num(run.avg_power_w, 2)} W idle in total`);
+    return 0;
+  },
+};
+
+const STATUS_USAGE = `Usage: wattscope status
+
+Checks the stack: the API (WATTSCOPE_API_URL), its InfluxDB, and this host's collector
+(http://127.0.0.1:WATTSCOPE_COLLECTOR_PORT/healthz). Exit status 0 when all are healthy.`;
+
+export const statusCommand: Command = {
+  name: 'status',
+  summary: 'check the health of the API, InfluxDB and this host’s collector',
+  usage: STATUS_USAGE,
+  async main(argv) {
+    if (wantsHelp(argv)) {
+      console.log(STATUS_USAGE);
+      return 0;
+    }
+    const config = loadConfig();
+    const rows: string[][] = [];
+    let healthy = true;
+    try {
+      const h = await client(config).health();
+      rows.push(['API', 'ok', config.api.url]);
+      rows.push(['InfluxDB', h.influxdb.reachable ? 'ok' : 'DOWN', h.influxdb.reachable ? `${h.influxdb.version ?? ''} database ${h.influxdb.database ?? ''}` : (h.influxdb.error ?? '')]);
+      healthy &&= h.influxdb.reachable;
+    } catch (e) {
+      rows.push(['API', 'DOWN', (e as Error).message]);
+      healthy = false;
+    }
+    const collectorUrl = `http://127.0.0.1:${config.collector.port}/healthz`;
+    try {
+      const res = await fetch(collectorUrl, { signal: AbortSignal.timeout(3000) });
+      const body = (await res.json()) as { status: string; spool_pending_bytes: number; power_channels: string[]; last_write_age_s: number | null };
+      rows.push(['collector', body.status === 'ok' ? 'ok' : 'DEGRADED', `${body.power_channels.length} power sources, last write ${num(body.last_write_age_s, 1)} s ago, ${body.spool_pending_bytes} B spooled`]);
+      healthy &&= res.ok;
+    } catch {
+      rows.push(['collector', 'DOWN', `nothing answers ${collectorUrl}: start it with \`wattscope collect\` (or \`wattscope up\`)`]);
+      healthy = false;
+    }
+    console.log(table(['part', 'state', 'detail'], rows));
+    return healthy ? 0 : 1;
+  },
+};
