@@ -25,6 +25,8 @@ export interface AppOptions {
   config: Config;
   store: InfluxStore;
   now?: () => number;
+  /** see ServiceOptions.settleMs */
+  settleMs?: number;
 }
 
 export interface App {
@@ -36,7 +38,7 @@ export interface App {
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-export async function buildApp({ config, store, now }: AppOptions): Promise<App> {
+export async function buildApp({ config, store, now, settleMs }: AppOptions): Promise<App> {
   const app = Fastify({
     logger: false,
     bodyLimit: config.api.bodyLimitBytes,
@@ -50,6 +52,7 @@ export async function buildApp({ config, store, now }: AppOptions): Promise<App>
     defaultHost: config.host,
     defaultPlatform: config.platform || 'unknown',
     now,
+    settleMs,
     observeEnergyQuery: (s) => metrics.energyQuery.observe(s),
   });
 

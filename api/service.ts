@@ -64,6 +64,12 @@ export interface ServiceOptions {
   now?: () => number;
   /** told how long each energy computation took, in seconds */
   observeEnergyQuery?: (seconds: number) => void;
+  /**
+   * How long a stop may wait for the points that cover the run's last moments (collectors
+   * report once per interval, so the point that ends after the run lands up to a second
+   * later). Default 2500 ms; 0 never waits.
+   */
+  settleMs?: number;
 }
 
 function emptyRun(fields: Pick<Run, 'run_id' | 'model' | 'platform' | 'started_at_ms' | 'kind' | 'hosts'>): Run {
@@ -216,7 +222,12 @@ export class RunService {
       if (run.status !== 'running') throw new ApiError(409, `run "${runId}" was already stopped (${run.status})`, { run: this.summary(run) });
       checkResult(input, run.inferences);
       const end = this.now();
-      const measured = await this.measure(run, end);
+      let measured = await this.measure(run, end);
+      const settle = this.opts.settleMs ?? 2500;
+      if (settle > 0 && (measured.coverage ?? 0) < FULL_COVERAGE && measured.energy_j !== null) {
+        await new Promise((r) => setTimeout(r, settle));
+        measured = await this.measure(run, end);
+      }
       const stopped: Run = {
         ...measured,
         status: input.status ?? 'completed',

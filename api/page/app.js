@@ -173,20 +173,17 @@ async function openRun(id) {
     ['inferences', fmt(summary.inferences, 0)], ['accuracy', fmt(summary.accuracy, 4)], ['µWh / inference', fmt(summary.energy_per_inference_uwh, 3)],
     ['composite score', fmt(summary.composite_score, 3)], ['NetScore', fmt(summary.netscore, 3)], ['information density', fmt(summary.info_density, 4)],
   ];
-  for (const [name, value] of items) {
+  const pair = (name, value) => {
+    const div = document.createElement('div');
     const dt = document.createElement('dt');
     dt.textContent = name;
     const dd = document.createElement('dd');
     dd.textContent = value;
-    dl.append(dt, dd);
-  }
-  for (const [name, reason] of Object.entries(summary.null_reasons || {})) {
-    const dt = document.createElement('dt');
-    dt.textContent = `${name} is empty`;
-    const dd = document.createElement('dd');
-    dd.textContent = reason;
-    dl.append(dt, dd);
-  }
+    div.append(dt, dd);
+    dl.append(div);
+  };
+  for (const [name, value] of items) pair(name, value);
+  for (const [name, reason] of Object.entries(summary.null_reasons || {})) pair(`${name} is empty`, reason);
   const el = $('#run-chart');
   el.textContent = '';
   const data = [curve.times.map((t) => t / 1000), ...curve.series.map((s) => s.power_w)];
