@@ -40,8 +40,9 @@ function channelKey(sources: readonly Source[]): string {
 export async function startCollector(config: Config): Promise<Collector> {
   const hostTags: Record<string, string> = { [HOST_TAGS.host]: config.host, [HOST_TAGS.platform]: '' };
   let sources = await discoverSources(config, hostTags, log);
-  hostTags[HOST_TAGS.platform] =
-    config.platform || derivePlatform(cpuModelFromCpuinfo(readTrimmed(join(config.collector.procfsRoot, 'cpuinfo')) ?? ''), sources.flatMap((s) => s.deviceNames?.() ?? []));
+  // several GPU sources may see the same GPUs (nvidia-smi and DCGM): the first one names them
+  const gpuNames = sources.map((s) => s.deviceNames?.() ?? []).find((names) => names.length > 0) ?? [];
+  hostTags[HOST_TAGS.platform] = config.platform || derivePlatform(cpuModelFromCpuinfo(readTrimmed(join(config.collector.procfsRoot, 'cpuinfo')) ?? ''), gpuNames);
   const metrics = new CollectorMetrics();
   const spool = new Spool({ dir: config.collector.spoolDir, maxBytes: config.collector.spoolMaxBytes, onDrop: (n) => metrics.pointsDropped.inc(n) });
   if (spool.pendingBytes > 0) log.info('replaying points spooled by an earlier run', { bytes: spool.pendingBytes });

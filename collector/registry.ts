@@ -10,6 +10,9 @@ import { diskSource } from './sources/disk.js';
 import { netSource } from './sources/net.js';
 import { raplSource } from './sources/rapl.js';
 import { hwmonSource } from './sources/hwmon.js';
+import { nvmlSource } from './sources/nvml.js';
+import { nvidiaSmiSource } from './sources/nvidia-smi.js';
+import { dcgmSource } from './sources/dcgm.js';
 import { estimateSource } from './sources/estimate.js';
 
 export const SOURCES: readonly SourceFactory[] = [
@@ -19,5 +22,8 @@ export const SOURCES: readonly SourceFactory[] = [
   netSource,
   raplSource,
   hwmonSource,
+  nvmlSource,
+  nvidiaSmiSource,
+  dcgmSource,
   estimateSource,
 ];

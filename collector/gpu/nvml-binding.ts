@@ -1,0 +1,112 @@
+/**
+ * The thin seam between the NVML source and libnvidia-ml.so.1: `NvmlApi` is what the source
+ * needs; `loadNvml()` binds it through koffi (an FFI with prebuilt binaries, no install script),
+ * and tests feed recorded NVML values through their own `NvmlApi`.
+ */
+import { createRequire } from 'node:module';
+
+export const NVML_SUCCESS = 0;
+export const NVML_ERROR_NOT_SUPPORTED = 3;
+export const NVML_ERROR_GPU_IS_LOST = 15;
+
+export class NvmlError extends Error {
+  override name = 'NvmlError';
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface NvmlApi {
+  deviceCount(): number;
+  name(index: number): string;
+  /** mJ since the driver was loaded (Volta and newer); undefined where not supported */
+  totalEnergyMj(index: number): number | undefined;
+  /** mW, NVML's power reading (averaged over part of each 100 ms on A100/H100) */
+  powerMw(index: number): number | undefined;
+  utilization(index: number): { gpu: number; memory: number } | undefined;
+  memory(index: number): { used: number; total: number } | undefined;
+  temperatureC(index: number): number | undefined;
+  smClockMhz(index: number): number | undefined;
+  shutdown(): void;
+}
+
+/** Binds libnvidia-ml; undefined when the library is not on this machine. */
+export function loadNvml(library: string): NvmlApi | undefined {
+  const require = createRequire(import.meta.url);
+  type Koffi = typeof import('koffi');
+  const koffi = require('koffi') as Koffi;
+  let lib: ReturnType<Koffi['load']>;
+  try {
+    lib = koffi.load(library);
+  } catch {
+    return undefined;
+  }
+  // named types, referred to by name in the prototypes below
+  koffi.pointer('nvmlDevice_t', koffi.opaque());
+  koffi.struct('nvmlUtilization_t', { gpu: 'unsigned int', memory: 'unsigned int' });
+  koffi.struct('nvmlMemory_t', { total: 'unsigned long long', free: 'unsigned long long', used: 'unsigned long long' });
+  const init = lib.func('int nvmlInit_v2()');
+  const shutdown = lib.func('int nvmlShutdown()');
+  const errorString = lib.func('const char *nvmlErrorString(int result)');
+  const getCount = lib.func('int nvmlDeviceGetCount_v2(_Out_ unsigned int *count)');
+  const getHandle = lib.func('int nvmlDeviceGetHandleByIndex_v2(unsigned int index, _Out_ nvmlDevice_t *device)');
+  const getName = lib.func('int nvmlDeviceGetName(nvmlDevice_t device, _Out_ uint8_t *name, unsigned int length)');
+  const getEnergy = lib.func('int nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device, _Out_ unsigned long long *energy)');
+  const getPower = lib.func('int nvmlDeviceGetPowerUsage(nvmlDevice_t device, _Out_ unsigned int *power)');
+  const getUtil = lib.func('int nvmlDeviceGetUtilizationRates(nvmlDevice_t device, _Out_ nvmlUtilization_t *utilization)');
+  const getMemory = lib.func('int nvmlDeviceGetMemoryInfo(nvmlDevice_t device, _Out_ nvmlMemory_t *memory)');
+  const getTemp = lib.func('int nvmlDeviceGetTemperature(nvmlDevice_t device, int sensor, _Out_ unsigned int *temp)');
+  const getClock = lib.func('int nvmlDeviceGetClockInfo(nvmlDevice_t device, int type, _Out_ unsigned int *clock)');
+
+  const check = (rc: number, what: string): boolean => {
+    if (rc === NVML_SUCCESS) return true;
+    if (rc === NVML_ERROR_NOT_SUPPORTED) return false;
+    throw new NvmlError(rc, `${what}: ${String(errorString(rc))} (NVML error ${rc})`);
+  };
+  check(init() as number, 'nvmlInit');
+  const handles = new Map<number, unknown>();
+  const handle = (index: number): unknown => {
+    let h = handles.get(index);
+    if (h === undefined) {
+      const out: unknown[] = [null];
+      check(getHandle(index, out) as number, `nvmlDeviceGetHandleByIndex(${index})`);
+      h = out[0];
+      handles.set(index, h);
+    }
+    return h;
+  };
+  const scalar = (fn: (h: unknown, out: number[]) => number, index: number, what: string): number | undefined => {
+    const out = [0];
+    return check(fn(handle(index), out), what) ? Number(out[0]) : undefined;
+  };
+  return {
+    deviceCount() {
+      const out = [0];
+      check(getCount(out) as number, 'nvmlDeviceGetCount');
+      return Number(out[0]);
+    },
+    name(index) {
+      const buf = Buffer.alloc(96);
+      check(getName(handle(index), buf, buf.length) as number, 'nvmlDeviceGetName');
+      return buf.toString('utf8', 0, buf.indexOf(0) < 0 ? buf.length : buf.indexOf(0));
+    },
+    totalEnergyMj: (i) => scalar((h, o) => getEnergy(h, o) as number, i, 'nvmlDeviceGetTotalEnergyConsumption'),
+    powerMw: (i) => scalar((h, o) => getPower(h, o) as number, i, 'nvmlDeviceGetPowerUsage'),
+    utilization(i) {
+      const out: { gpu?: number; memory?: number } = {};
+      return check(getUtil(handle(i), out) as number, 'nvmlDeviceGetUtilizationRates') ? { gpu: Number(out.gpu), memory: Number(out.memory) } : undefined;
+    },
+    memory(i) {
+      const out: { used?: number | bigint; total?: number | bigint } = {};
+      return check(getMemory(handle(i), out) as number, 'nvmlDeviceGetMemoryInfo') ? { used: Number(out.used), total: Number(out.total) } : undefined;
+    },
+    temperatureC: (i) => scalar((h, o) => getTemp(h, 0, o) as number, i, 'nvmlDeviceGetTemperature'),
+    smClockMhz: (i) => scalar((h, o) => getClock(h, 1, o) as number, i, 'nvmlDeviceGetClockInfo'),
+    shutdown() {
+      shutdown();
+    },
+  };
+}

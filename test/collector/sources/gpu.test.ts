@@ -1,0 +1,224 @@
+import { createServer, type Server } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Agent } from '../../../collector/agent.js';
+import { CollectorMetrics } from '../../../collector/metrics.js';
+import { NvmlError, NVML_ERROR_GPU_IS_LOST, type NvmlApi } from '../../../collector/gpu/nvml-binding.js';
+import { nvmlSource, nvmlSourceWith } from '../../../collector/sources/nvml.js';
+import { nvidiaSmiSource, parseSmiLine } from '../../../collector/sources/nvidia-smi.js';
+import { dcgmGpus, dcgmSource, parsePromText } from '../../../collector/sources/dcgm.js';
+import type { Sample } from '../../../common/model.js';
+import type { Source } from '../../../collector/source.js';
+import { contextFor, recordingLogger, FIXTURES } from '../fixtures.js';
+
+const GPU_FIXTURES = join(FIXTURES, '..', 'gpu');
+const FAKE_SMI = join(GPU_FIXTURES, 'bin', 'nvidia-smi');
+const host = join(FIXTURES, 'vm-epyc');
+
+/** Recorded NVML values: a V100 with the energy counter, a P100 without it. */
+function recordedNvml(): NvmlApi & { energy: number[]; lost: Set<number>; shutdowns: number } {
+  const api = {
+    energy: [5_000_000, 0],
+    lost: new Set<number>(),
+    shutdowns: 0,
+    deviceCount: () => 2,
+    name: (i: number) => ['Tesla V100-SXM2-16GB', 'Tesla P100-PCIE-16GB'][i] as string,
+    totalEnergyMj(i: number) {
+      if (api.lost.has(i)) throw new NvmlError(NVML_ERROR_GPU_IS_LOST, 'GPU is lost (NVML error 15)');
+      return i === 0 ? api.energy[0] : undefined;
+    },
+    powerMw(i: number) {
+      if (api.lost.has(i)) throw new NvmlError(NVML_ERROR_GPU_IS_LOST, 'GPU is lost (NVML error 15)');
+      return i === 0 ? 250_000 : 120_500;
+    },
+    utilization: (i: number) => (i === 0 ? { gpu: 93, memory: 41 } : { gpu: 12, memory: 3 }),
+    memory: (i: number) => ({ used: (i + 1) * 1024 ** 3, total: 16 * 1024 ** 3 }),
+    temperatureC: () => 55,
+    smClockMhz: (i: number) => (i === 0 ? 1530 : undefined),
+    shutdown() {
+      api.shutdowns++;
+    },
+  };
+  return api;
+}
+
+function agentFor(sources: Source[], clock: { t: number }, out: Sample[]) {
+  return new Agent({ sources, hostTags: { host: 'h', platform: 'p' }, sampleHz: 10, reportIntervalS: 1, emit: (s) => out.push(...s), metrics: new CollectorMetrics(), log: recordingLogger(), now: () => clock.t, wallNow: () => 1_800_000_000_000 + clock.t });
+}
+
+describe('NVML', () => {
+  it('uses the total-energy counter where the GPU has one and samples power where not', async () => {
+    const api = recordedNvml();
+    const log = recordingLogger();
+    const source = await nvmlSourceWith(() => api).discover(contextFor(host, { log }));
+    expect(source?.channels().map((c) => `${c.id} ${c.method} ${c.domain} ${c.inTotal}`)).toEqual(['nvml/0 counter gpu true', 'nvml/1 sampled gpu true']);
+    expect(source?.deviceNames?.()).toEqual(['Tesla V100-SXM2-16GB', 'Tesla P100-PCIE-16GB']);
+    expect(log.lines.map((l) => l.message).join()).toMatch(/GPU 1 \(Tesla P100-PCIE-16GB\) has no total-energy counter/);
+    const clock = { t: 0 };
+    const out: Sample[] = [];
+    const agent = agentFor([source as Source], clock, out);
+    for (let k = 0; k <= 10; k++) {
+      clock.t = k * 100;
+      api.energy[0] = 5_000_000 + 300 * clock.t; // 300 W: 300 mJ per ms
+      agent.sample(clock.t);
+    }
+    agent.report();
+    const p0 = out.find((s) => s.tags.source === 'nvml/0');
+    const p1 = out.find((s) => s.tags.source === 'nvml/1');
+    expect(p0?.fields.energy_j).toBeCloseTo(300, 9);
+    expect(p0?.tags.method).toBe('counter');
+    expect(p1?.fields.energy_j).toBeCloseTo(120.5, 9);
+    const gpu0 = out.find((s) => s.measurement === 'gpu' && s.tags.gpu === '0');
+    expect(gpu0).toMatchObject({ tags: { gpu_name: 'Tesla V100-SXM2-16GB' }, fields: { util_pct: 93, mem_util_pct: 41, mem_used_bytes: 1024 ** 3, mem_total_bytes: 16 * 1024 ** 3, temp_c: 55, sm_clock_mhz: 1530 } });
+    expect(out.find((s) => s.measurement === 'gpu' && s.tags.gpu === '1')?.fields.sm_clock_mhz).toBeUndefined();
+    await source?.close?.();
+    expect(api.shutdowns).toBe(1);
+  });
+
+  it('keeps going when a GPU falls off the bus, with one warning', async () => {
+    const api = recordedNvml();
+    const log = recordingLogger();
+    const source = await nvmlSourceWith(() => api).discover(contextFor(host, { log }));
+    api.lost.add(0);
+    const [c0, c1] = source?.channels() ?? [];
+    expect(c0?.read()).toBeUndefined();
+    expect(c0?.read()).toBeUndefined();
+    expect(c1?.read()).toBeCloseTo(120.5, 9);
+    expect(log.lines.filter((l) => /fell off the bus/.test(l.message))).toHaveLength(1);
+  });
+
+  it('is absent, quietly, where libnvidia-ml is not installed', async () => {
+    const log = recordingLogger();
+    expect(await nvmlSource.discover(contextFor(host, { log }))).toBeUndefined();
+    expect(log.lines).toEqual([]);
+  });
+});
+
+describe('nvidia-smi', () => {
+  it('parses the CSV rows as the tool prints them, unsupported values left out', () => {
+    const [a, b] = readFileSync(join(GPU_FIXTURES, 'nvidia-smi/a100x2.csv'), 'utf8').split('\n').map(parseSmiLine);
+    expect(a).toEqual({ index: 0, name: 'NVIDIA A100-SXM4-40GB', powerW: 61.45, utilPct: 0, memUtilPct: 0, memUsedBytes: 4 * 1024 ** 2, memTotalBytes: 40960 * 1024 ** 2, tempC: 32, smClockMhz: 210 });
+    expect(b?.powerW).toBe(312.8);
+    const [t4, gtx, quadro] = readFileSync(join(GPU_FIXTURES, 'nvidia-smi/mixed-na.csv'), 'utf8').split('\n').map(parseSmiLine);
+    expect(t4?.powerW).toBe(27.74);
+    expect(gtx).toMatchObject({ name: 'NVIDIA GeForce GTX 1080 Ti', powerW: undefined, smClockMhz: undefined, utilPct: 3 });
+    expect(quadro).toMatchObject({ powerW: undefined, utilPct: undefined, memUsedBytes: 350 * 1024 ** 2 });
+    expect(parseSmiLine('')).toBeUndefined();
+    expect(parseSmiLine('No devices were found')).toBeUndefined();
+  });
+
+  it('streams one long-lived process, several GPUs, gpu points and sampled power', async () => {
+    process.env.NVIDIA_SMI_REPLAY = join(GPU_FIXTURES, 'nvidia-smi/a100x2.csv');
+    const source = await nvidiaSmiSource.discover(contextFor(host, { env: { WATTSCOPE_NVIDIA_SMI: FAKE_SMI } }));
+    try {
+      expect(source?.channels().map((c) => `${c.id} ${c.method} ${c.inTotal}`)).toEqual(['nvidia-smi/0 sampled true', 'nvidia-smi/1 sampled true']);
+      expect(source?.deviceNames?.()).toEqual(['NVIDIA A100-SXM4-40GB', 'NVIDIA A100-SXM4-40GB']);
+      const p1 = source?.channels()[1]?.read() as number;
+      expect([312.8, 318.33]).toContain(p1);
+      const gpus = source?.collect?.(5) ?? [];
+      expect(gpus.map((g) => g.tags.gpu)).toEqual(['0', '1']);
+      expect(gpus[1]?.fields.mem_used_bytes).toBe(30211 * 1024 ** 2);
+    } finally {
+      await source?.close?.();
+    }
+  });
+
+  it('shows N/A and Not Supported as missing values, and a GPU that drops out as no reading', async () => {
+    process.env.NVIDIA_SMI_REPLAY = join(GPU_FIXTURES, 'nvidia-smi/mixed-na.csv');
+    const mixed = await nvidiaSmiSource.discover(contextFor(host, { env: { WATTSCOPE_NVIDIA_SMI: FAKE_SMI } }));
+    try {
+      expect(mixed?.channels().map((c) => c.read())).toEqual([27.74, undefined, undefined]);
+    } finally {
+      await mixed?.close?.();
+    }
+    process.env.NVIDIA_SMI_REPLAY = join(GPU_FIXTURES, 'nvidia-smi/drop-out.csv');
+    process.env.NVIDIA_SMI_STOP_AFTER = '3';
+    const log = recordingLogger();
+    const dropping = await nvidiaSmiSource.discover(contextFor(host, { log, env: { WATTSCOPE_NVIDIA_SMI: FAKE_SMI, WATTSCOPE_SAMPLE_HZ: '20' } }));
+    try {
+      expect(dropping?.channels().map((c) => c.id)).toEqual(['nvidia-smi/0', 'nvidia-smi/1']);
+      // the tool exits (as it does when a GPU is lost); readings go stale, the source restarts it
+      await new Promise((r) => setTimeout(r, 1500));
+      const [g0, g1] = dropping?.channels() ?? [];
+      expect(g1?.read()).toBeUndefined();
+      expect(typeof g0?.read()).toBe('number');
+      expect(log.lines.filter((l) => /nvidia-smi exited/.test(l.message))).toHaveLength(1);
+    } finally {
+      delete process.env.NVIDIA_SMI_STOP_AFTER;
+      await dropping?.close?.();
+    }
+  });
+
+  it('is absent, quietly, without nvidia-smi, and steps aside for NVML', async () => {
+    const log = recordingLogger();
+    expect(await nvidiaSmiSource.discover(contextFor(host, { log, env: { WATTSCOPE_NVIDIA_SMI: '/nonexistent/nvidia-smi' } }))).toBeUndefined();
+    expect(log.lines).toEqual([]);
+    const nvml = await nvmlSourceWith(() => recordedNvml()).discover(contextFor(host));
+    expect(await nvidiaSmiSource.discover(contextFor(host, { channelsSoFar: nvml?.channels(), env: { WATTSCOPE_NVIDIA_SMI: FAKE_SMI } }))).toBeUndefined();
+  });
+});
+
+describe('DCGM', () => {
+  let server: Server;
+  let url = '';
+  let energyMj = 9_382_741_023;
+  beforeAll(async () => {
+    const text = readFileSync(join(GPU_FIXTURES, 'dcgm/h100x2.prom'), 'utf8');
+    server = createServer((req, res) => {
+      if (req.url !== '/metrics') return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text.replace('} 9382741023', `} ${energyMj}`));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const addr = server.address();
+    url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/metrics`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  it('parses dcgm-exporter text: counter in mJ, framebuffer in MiB, per GPU', () => {
+    const gpus = dcgmGpus(parsePromText(readFileSync(join(GPU_FIXTURES, 'dcgm/h100x2.prom'), 'utf8')));
+    expect(gpus.get(0)).toEqual({
+      index: 0,
+      name: 'NVIDIA H100 80GB HBM3',
+      energyMj: 9382741023,
+      powerW: 402.118,
+      utilPct: 97,
+      memUtilPct: 41,
+      memUsedBytes: 69718 * 1024 ** 2,
+      memTotalBytes: (69718 + 11287) * 1024 ** 2,
+      tempC: 47,
+      smClockMhz: 1980,
+    });
+    expect(gpus.get(1)?.energyMj).toBe(2210948112);
+  });
+
+  it('scrapes the endpoint, differences the energy counter, and is not added twice beside NVML', async () => {
+    const source = await dcgmSource.discover(contextFor(host, { env: { WATTSCOPE_DCGM_URL: url } }));
+    try {
+      expect(source?.channels().map((c) => `${c.id} ${c.method} ${c.inTotal}`)).toEqual(['dcgm/0 counter true', 'dcgm/1 counter true']);
+      const clock = { t: 0 };
+      const out: Sample[] = [];
+      const agent = agentFor([source as Source], clock, out);
+      agent.sample(0);
+      energyMj += 400_000; // 400 J
+      await new Promise((r) => setTimeout(r, 1300)); // the scraper's own interval picks it up
+      clock.t = 1000;
+      agent.sample(clock.t);
+      agent.report();
+      expect(out.find((s) => s.tags.source === 'dcgm/0')?.fields.energy_j).toBeCloseTo(400, 9);
+      expect(out.find((s) => s.measurement === 'gpu' && s.tags.gpu === '0')?.fields.util_pct).toBe(97);
+    } finally {
+      await source?.close?.();
+    }
+    const nvml = await nvmlSourceWith(() => recordedNvml()).discover(contextFor(host));
+    const beside = await dcgmSource.discover(contextFor(host, { channelsSoFar: nvml?.channels(), env: { WATTSCOPE_DCGM_URL: url } }));
+    expect(beside?.channels().every((c) => !c.inTotal)).toBe(true);
+    await beside?.close?.();
+  });
+
+  it('says once when the endpoint does not answer', async () => {
+    const log = recordingLogger();
+    expect(await dcgmSource.discover(contextFor(host, { log, env: { WATTSCOPE_DCGM_URL: 'http://127.0.0.1:9/metrics' } }))).toBeUndefined();
+    expect(log.lines.map((l) => l.message)).toEqual([expect.stringMatching(/cannot scrape dcgm-exporter at http:\/\/127\.0\.0\.1:9\/metrics/), expect.stringMatching(/reports no GPU/)]);
+  });
+});
