@@ -1,0 +1,328 @@
+/**
+ * The Grafana dashboards, as code: live power, runs and scores, run detail. `generate.ts`
+ * writes them to dashboards/json/ (committed); a test fails when the two drift apart, and
+ * another runs every query below against a real InfluxDB.
+ */
+import {
+  AnnotationEventFieldMappingBuilder,
+  AnnotationEventFieldSource,
+  AnnotationQueryBuilder,
+  DashboardBuilder,
+  DashboardLinkBuilder,
+  DashboardLinkType,
+  QueryVariableBuilder,
+  VariableRefresh,
+  VariableSort,
+} from '@grafana/grafana-foundation-sdk/dashboard';
+import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
+import { PanelBuilder as TablePanel } from '@grafana/grafana-foundation-sdk/table';
+import { PanelBuilder as BarChartPanel } from '@grafana/grafana-foundation-sdk/barchart';
+import { PanelBuilder as StatPanel } from '@grafana/grafana-foundation-sdk/stat';
+import { StackingConfigBuilder, StackingMode } from '@grafana/grafana-foundation-sdk/common';
+import { CPU, DISK, GPU, HOST_TAGS, MEM, MEASUREMENT, NET, POWER, RUN, UNITS } from '../common/model.js';
+import { DATASOURCE, influxql, matchVar, n, s } from './influxql.js';
+
+const unit = (field: string) => UNITS[field]?.grafana ?? 'none';
+const P = POWER.fields;
+const R = RUN.fields;
+const HOSTS = `${matchVar(HOST_TAGS.host, 'host')} AND ${matchVar(HOST_TAGS.platform, 'platform')}`;
+
+function hostVariables(measurement: string): QueryVariableBuilder[] {
+  return [
+    new QueryVariableBuilder('platform')
+      .label('platform')
+      .datasource(DATASOURCE)
+      .query(`SHOW TAG VALUES FROM ${n(measurement)} WITH KEY = ${n(HOST_TAGS.platform)}`)
+      .multi(true)
+      .includeAll(true)
+      .allValue('.*')
+      .refresh(VariableRefresh.OnTimeRangeChanged)
+      .sort(VariableSort.AlphabeticalAsc),
+    new QueryVariableBuilder('host')
+      .label('host')
+      .datasource(DATASOURCE)
+      .query(`SHOW TAG VALUES FROM ${n(measurement)} WITH KEY = ${n(HOST_TAGS.host)} WHERE ${matchVar(HOST_TAGS.platform, 'platform')}`)
+      .multi(true)
+      .includeAll(true)
+      .allValue('.*')
+      .refresh(VariableRefresh.OnTimeRangeChanged)
+      .sort(VariableSort.AlphabeticalAsc),
+  ];
+}
+
+function runAnnotations(): AnnotationQueryBuilder {
+  const map = (source: string) => new AnnotationEventFieldMappingBuilder().source(AnnotationEventFieldSource.Field).value(source);
+  return new AnnotationQueryBuilder()
+    .name('Runs')
+    .datasource(DATASOURCE)
+    .enable(true)
+    .iconColor('#0b7a75')
+    .target(influxql(`SELECT ${n(R.status)}, ${n(R.endedAtMs)}, ${n(RUN.tags.model)}, ${n(RUN.tags.platform)}, ${n(RUN.tags.runId)} FROM ${n(MEASUREMENT.run)} WHERE $timeFilter`).format('table'))
+    .mappings({ timeEnd: map(R.endedAtMs), title: map(RUN.tags.model), text: map(R.status), tags: map(RUN.tags.platform) });
+}
+
+const timeseries = (title: string, query: string, field: string, alias: string, h = 8, w = 12) =>
+  new TimeseriesPanel().title(title).datasource(DATASOURCE).withTarget(influxql(query).alias(alias)).unit(unit(field)).height(h).span(w);
+
+export function livePowerDashboard(): dashboard.Dashboard {
+  const inTotal = (v: 'true' | 'false') => `${n(POWER.tags.inTotal)} = ${s(v)}`;
+  return new DashboardBuilder('Wattscope — live power')
+    .uid('wattscope-live')
+    .tags(['wattscope', 'energy'])
+    .refresh('5s')
+    .time({ from: 'now-15m', to: 'now' })
+    .variables(hostVariables(MEASUREMENT.power))
+    .annotation(runAnnotations())
+    .withPanel(
+      new TimeseriesPanel()
+        .title('Power per source (stacked: sources that add up to the host total)')
+        .description('Counters (RAPL, NVML, DCGM energy) are exact; sampled sources are integrated at the edge; estimated is a model.')
+        .datasource(DATASOURCE)
+        .withTarget(influxql(`SELECT mean(${n(P.powerW)}) FROM ${n(MEASUREMENT.power)} WHERE ${HOSTS} AND ${inTotal('true')} AND $timeFilter GROUP BY time($__interval), ${n(HOST_TAGS.host)}, ${n(POWER.tags.source)} fill(null)`).alias('$tag_host $tag_source'))
+        .unit(unit(P.powerW))
+        .stacking(new StackingConfigBuilder().mode(StackingMode.Normal))
+        .fillOpacity(20)
+        .height(10)
+        .span(24),
+    )
+    .withPanel(
+      new StatPanel()
+        .title('Energy in range')
+        .datasource(DATASOURCE)
+        .withTarget(influxql(`SELECT sum(${n(P.energyJ)}) / 3600 FROM ${n(MEASUREMENT.power)} WHERE ${HOSTS} AND ${inTotal('true')} AND $timeFilter`).format('table'))
+        .unit('watth')
+        .height(4)
+        .span(12),
+    )
+    .withPanel(
+      new StatPanel()
+        .title('Host total now')
+        .datasource(DATASOURCE)
+        .withTarget(influxql(`SELECT sum(${n('w')}) FROM (SELECT last(${n(P.powerW)}) AS ${n('w')} FROM ${n(MEASUREMENT.power)} WHERE ${HOSTS} AND ${inTotal('true')} AND $timeFilter GROUP BY ${n(HOST_TAGS.host)}, ${n(POWER.tags.source)}) GROUP BY ${n(HOST_TAGS.host)}`).alias('$tag_host').format('table'))
+        .unit(unit(P.powerW))
+        .height(4)
+        .span(12),
+    )
+    .withPanel(
+      timeseries(
+        'Nested sources (inside another, not added)',
+        `SELECT mean(${n(P.powerW)}) FROM ${n(MEASUREMENT.power)} WHERE ${HOSTS} AND ${inTotal('false')} AND $timeFilter GROUP BY time($__interval), ${n(HOST_TAGS.host)}, ${n(POWER.tags.source)} fill(null)`,
+        P.powerW,
+        '$tag_host $tag_source',
+      ),
+    )
+    .withPanel(
+      timeseries(
+        'Host total power',
+        `SELECT sum(${n('w')}) FROM (SELECT mean(${n(P.powerW)}) AS ${n('w')} FROM ${n(MEASUREMENT.power)} WHERE ${HOSTS} AND ${inTotal('true')} AND $timeFilter GROUP BY time($__interval), ${n(HOST_TAGS.host)}, ${n(POWER.tags.source)}) WHERE $timeFilter GROUP BY time($__interval), ${n(HOST_TAGS.host)}`,
+        P.powerW,
+        '$tag_host',
+      ),
+    )
+    .withPanel(
+      timeseries(
+        'CPU utilisation',
+        `SELECT mean(${n(CPU.fields.usagePct)}) FROM ${n(MEASUREMENT.cpu)} WHERE ${HOSTS} AND ${n(CPU.tags.cpu)} = ${s(CPU.all)} AND $timeFilter GROUP BY time($__interval), ${n(HOST_TAGS.host)} fill(null)`,
+        CPU.fields.usagePct,
+        '$tag_host',
+      ).max(100),
+    )
+    .withPanel(
+      timeseries(
+        'GPU utilisation',
+        `SELECT mean(${n(GPU.fields.utilPct)}) FROM ${n(MEASUREMENT.gpu)} WHERE ${HOSTS} AND $timeFilter GROUP BY time($__interval), ${n(HOST_TAGS.host)}, ${n(GPU.tags.gpu)} fill(null)`,
+        GPU.fields.utilPct,
+        '$tag_host GPU $tag_gpu',
+      ).max(100),
+    )
+    .withPanel(
+      timeseries(
+        'GPU memory used',
+        `SELECT mean(${n(GPU.fields.memUsedBytes)}) FROM ${n(MEASUREMENT.gpu)} WHERE ${HOSTS} AND $timeFilter GROUP BY time($__interval), ${n(HOST_TAGS.host)}, ${n(GPU.tags.gpu)} fill(null)`,
+        GPU.fields.memUsedBytes,
+        '$tag_host GPU $tag_gpu',
+      ),
+    )
+    .withPanel(
+      timeseries(
+        'RAM used',
+        `SELECT mean(${n(MEM.fields.usedBytes)}) FROM ${n(MEASUREMENT.mem)} WHERE ${HOSTS} AND $timeFilter GROUP BY time($__interval), ${n(HOST_TAGS.host)} fill(null)`,
+        MEM.fields.usedBytes,
+        '$tag_host',
+      ),
+    )
+    .withPanel(
+      new TimeseriesPanel()
+        .title('Disk throughput')
+        .datasource(DATASOURCE)
+        .withTarget(influxql(`SELECT mean(${n(DISK.fields.readBytesPerS)}) FROM ${n(MEASUREMENT.disk)} WHERE ${HOSTS} AND $timeFilter GROUP BY time($__interval), ${n(HOST_TAGS.host)}, ${n(DISK.tags.device)} fill(null)`).alias('$tag_host $tag_device read').refId('A'))
+        .withTarget(influxql(`SELECT mean(${n(DISK.fields.writeBytesPerS)}) FROM ${n(MEASUREMENT.disk)} WHERE ${HOSTS} AND $timeFilter GROUP BY time($__interval), ${n(HOST_TAGS.host)}, ${n(DISK.tags.device)} fill(null)`).alias('$tag_host $tag_device write').refId('B'))
+        .unit(unit(DISK.fields.readBytesPerS))
+        .height(8)
+        .span(12),
+    )
+    .withPanel(
+      new TimeseriesPanel()
+        .title('Network throughput')
+        .datasource(DATASOURCE)
+        .withTarget(influxql(`SELECT mean(${n(NET.fields.rxBytesPerS)}) FROM ${n(MEASUREMENT.net)} WHERE ${HOSTS} AND $timeFilter GROUP BY time($__interval), ${n(HOST_TAGS.host)}, ${n(NET.tags.iface)} fill(null)`).alias('$tag_host $tag_iface rx').refId('A'))
+        .withTarget(influxql(`SELECT mean(${n(NET.fields.txBytesPerS)}) FROM ${n(MEASUREMENT.net)} WHERE ${HOSTS} AND $timeFilter GROUP BY time($__interval), ${n(HOST_TAGS.host)}, ${n(NET.tags.iface)} fill(null)`).alias('$tag_host $tag_iface tx').refId('B'))
+        .unit(unit(NET.fields.rxBytesPerS))
+        .height(8)
+        .span(12),
+    )
+    .link(new DashboardLinkBuilder('Runs and scores').type(DashboardLinkType.Link).url('/d/wattscope-runs'))
+    .build();
+}
+
+const RUN_COLUMNS = [
+  n(RUN.tags.runId),
+  n(RUN.tags.model),
+  n(RUN.tags.platform),
+  n(R.kind),
+  n(R.status),
+  n(R.durationS),
+  `${n(R.energyJ)} / 3600 AS ${n('energy_wh')}`,
+  n(R.energyPerInferenceUwh),
+  `${n(R.accuracyResolved)} AS ${n('accuracy')}`,
+  n(R.compositeScore),
+  n(R.netscore),
+  n(R.infoDensity),
+  n(R.endedAtMs),
+].join(', ');
+
+export function runsDashboard(): dashboard.Dashboard {
+  return new DashboardBuilder('Wattscope — runs and scores')
+    .uid('wattscope-runs')
+    .tags(['wattscope', 'energy'])
+    .time({ from: 'now-7d', to: 'now' })
+    .variables([
+      new QueryVariableBuilder('platform')
+        .label('platform')
+        .datasource(DATASOURCE)
+        .query(`SHOW TAG VALUES FROM ${n(MEASUREMENT.run)} WITH KEY = ${n(RUN.tags.platform)}`)
+        .multi(true)
+        .includeAll(true)
+        .allValue('.*')
+        .refresh(VariableRefresh.OnTimeRangeChanged)
+        .sort(VariableSort.AlphabeticalAsc),
+    ])
+    .withPanel(
+      new TablePanel()
+        .title('Runs')
+        .description('Click a run id for its detail: power by source over the run, and its summary.')
+        .datasource(DATASOURCE)
+        .withTarget(influxql(`SELECT ${RUN_COLUMNS} FROM ${n(MEASUREMENT.run)} WHERE ${matchVar(RUN.tags.platform, 'platform')} AND $timeFilter ORDER BY time DESC`).format('table'))
+        .overrideByName(RUN.tags.runId, [{ id: 'links', value: [{ title: 'Run detail', url: '/d/wattscope-run/run-detail?var-run_id=${__value.raw}&from=${__data.fields.Time:raw}&to=${__data.fields.ended_at_ms:raw}' }] }])
+        .overrideByName('duration_s', [{ id: 'unit', value: unit(R.durationS) }])
+        .overrideByName('energy_wh', [{ id: 'unit', value: 'watth' }])
+        .overrideByName('ended_at_ms', [{ id: 'custom.hidden', value: true }])
+        .height(12)
+        .span(24),
+    )
+    .withPanel(
+      new BarChartPanel()
+        .title('Composite score (accuracy² per mWh per inference) by model, per platform')
+        .datasource(DATASOURCE)
+        .withTarget(
+          influxql(`SELECT mean(${n(R.compositeScore)}) AS ${n('composite')} FROM ${n(MEASUREMENT.run)} WHERE ${n(R.status)} = ${s('completed')} AND ${matchVar(RUN.tags.platform, 'platform')} AND $timeFilter GROUP BY ${n(RUN.tags.model)}, ${n(RUN.tags.platform)}`)
+            .alias('$tag_model on $tag_platform')
+            .format('table'),
+        )
+        .xField(RUN.tags.model)
+        .height(10)
+        .span(24),
+    )
+    .link(new DashboardLinkBuilder('Live power').type(DashboardLinkType.Link).url('/d/wattscope-live'))
+    .build();
+}
+
+export function runDetailDashboard(): dashboard.Dashboard {
+  const byRun = `${n(RUN.tags.runId)} = '$run_id'`;
+  return new DashboardBuilder('Wattscope — run detail')
+    .uid('wattscope-run')
+    .tags(['wattscope', 'energy'])
+    .time({ from: 'now-1h', to: 'now' })
+    .variables([
+      new QueryVariableBuilder('run_id').label('run').datasource(DATASOURCE).query(`SHOW TAG VALUES FROM ${n(MEASUREMENT.run)} WITH KEY = ${n(RUN.tags.runId)}`).refresh(VariableRefresh.OnTimeRangeChanged),
+      ...hostVariables(MEASUREMENT.power),
+    ])
+    .annotation(runAnnotations())
+    .withPanel(
+      new TablePanel()
+        .title('Run summary')
+        .datasource(DATASOURCE)
+        .withTarget(
+          influxql(
+            `SELECT ${n(RUN.tags.model)}, ${n(RUN.tags.platform)}, ${n(R.status)}, ${n(R.durationS)}, ${n(R.energyJ)}, ${n(R.energyNetJ)}, ${n(R.avgPowerW)}, ${n(R.avgGpuPowerW)}, ${n(R.coverage)}, ${n(R.inferences)}, ${n(R.accuracyResolved)} AS ${n('accuracy')}, ${n(R.energyPerInferenceUwh)}, ${n(R.compositeScore)}, ${n(R.netscore)}, ${n(R.infoDensity)} FROM ${n(MEASUREMENT.run)} WHERE ${byRun}`,
+          ).format('table'),
+        )
+        .overrideByName(R.energyJ, [{ id: 'unit', value: unit(R.energyJ) }])
+        .overrideByName(R.avgPowerW, [{ id: 'unit', value: unit(R.avgPowerW) }])
+        .height(5)
+        .span(24),
+    )
+    .withPanel(
+      timeseries(
+        'Power by source',
+        `SELECT mean(${n(P.powerW)}) FROM ${n(MEASUREMENT.power)} WHERE ${HOSTS} AND $timeFilter GROUP BY time($__interval), ${n(HOST_TAGS.host)}, ${n(POWER.tags.source)} fill(null)`,
+        P.powerW,
+        '$tag_host $tag_source',
+        10,
+        24,
+      ),
+    )
+    .withPanel(
+      timeseries(
+        'CPU utilisation',
+        `SELECT mean(${n(CPU.fields.usagePct)}) FROM ${n(MEASUREMENT.cpu)} WHERE ${HOSTS} AND ${n(CPU.tags.cpu)} = ${s(CPU.all)} AND $timeFilter GROUP BY time($__interval), ${n(HOST_TAGS.host)} fill(null)`,
+        CPU.fields.usagePct,
+        '$tag_host',
+      ),
+    )
+    .withPanel(
+      timeseries(
+        'GPU utilisation',
+        `SELECT mean(${n(GPU.fields.utilPct)}) FROM ${n(MEASUREMENT.gpu)} WHERE ${HOSTS} AND $timeFilter GROUP BY time($__interval), ${n(HOST_TAGS.host)}, ${n(GPU.tags.gpu)} fill(null)`,
+        GPU.fields.utilPct,
+        '$tag_host GPU $tag_gpu',
+      ),
+    )
+    .link(new DashboardLinkBuilder('Runs and scores').type(DashboardLinkType.Link).url('/d/wattscope-runs'))
+    .build();
+}
+
+/**
+ * Places panels left to right, wrapping at Grafana's 24 columns, each row as tall as its
+ * tallest panel (the builders set only width and height).
+ */
+export function flowLayout(d: dashboard.Dashboard): dashboard.Dashboard {
+  let x = 0;
+  let y = 0;
+  let rowHeight = 0;
+  for (const panel of d.panels ?? []) {
+    const pos = (panel as dashboard.Panel).gridPos ?? { h: 8, w: 12, x: 0, y: 0 };
+    if (x + pos.w > 24) {
+      x = 0;
+      y += rowHeight;
+      rowHeight = 0;
+    }
+    (panel as dashboard.Panel).gridPos = { ...pos, x, y };
+    (panel as dashboard.Panel).id = (d.panels ?? []).indexOf(panel) + 1;
+    x += pos.w;
+    rowHeight = Math.max(rowHeight, pos.h);
+  }
+  return d;
+}
+
+export const DASHBOARDS = {
+  'live-power.json': () => flowLayout(livePowerDashboard()),
+  'runs.json': () => flowLayout(runsDashboard()),
+  'run-detail.json': () => flowLayout(runDetailDashboard()),
+} as const;
+
+/** The committed form: stable key order as built, two-space indent, trailing newline. */
+export function render(d: dashboard.Dashboard): string {
+  return JSON.stringify(d, null, 2) + '\n';
+}

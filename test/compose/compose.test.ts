@@ -1,0 +1,79 @@
+/**
+ * docker-compose.yml: valid for Compose (checked by `docker-compose config`, which validates
+ * against Compose's schema and interpolates without a Docker engine), secrets required from
+ * .env and none committed, and every path it mounts or builds present in the repo.
+ */
+import { existsSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+function compose(args: string[], envFile?: string) {
+  const r = spawnSync('docker-compose', [...(envFile ? ['--env-file', envFile] : []), ...args], { cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: tmpdir() } });
+  if (r.error) throw new Error(`docker-compose is needed to validate docker-compose.yml: apt-get install -y docker-compose (${r.error.message})`);
+  return r;
+}
+
+function filledEnv(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'wattscope-compose-'));
+  const file = join(dir, '.env');
+  const text = readFileSync(join(ROOT, '.env.example'), 'utf8')
+    .replace(/^INFLUXDB_ADMIN_PASSWORD=$/m, 'INFLUXDB_ADMIN_PASSWORD=test-password')
+    .replace(/^WATTSCOPE_INFLUX_TOKEN=$/m, 'WATTSCOPE_INFLUX_TOKEN=test-token')
+    .replace(/^GRAFANA_ADMIN_PASSWORD=$/m, 'GRAFANA_ADMIN_PASSWORD=test-grafana');
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('docker-compose.yml', () => {
+  it('is valid Compose, with and without the GPU override', () => {
+    const env = filledEnv();
+    for (const files of [['-f', 'docker-compose.yml'], ['-f', 'docker-compose.yml', '-f', 'docker-compose.gpu.yml']]) {
+      const r = compose([...files, 'config'], env);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/influxdb:/);
+    }
+    const services = compose(['config', '--services'], env).stdout.trim().split('\n').sort();
+    expect(services).toEqual(['api', 'collector', 'grafana', 'influxdb']);
+    const gpu = compose(['-f', 'docker-compose.yml', '-f', 'docker-compose.gpu.yml', 'config'], env).stdout;
+    expect(gpu).toMatch(/driver: nvidia/);
+  });
+
+  it('refuses to start without the secrets, and commits none', () => {
+    const empty = join(mkdtempSync(join(tmpdir(), 'wattscope-compose-')), '.env');
+    writeFileSync(empty, readFileSync(join(ROOT, '.env.example')));
+    const r = compose(['config'], empty);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/set (INFLUXDB_ADMIN_PASSWORD|WATTSCOPE_INFLUX_TOKEN|GRAFANA_ADMIN_PASSWORD) in \.env/);
+    const example = readFileSync(join(ROOT, '.env.example'), 'utf8');
+    for (const key of ['INFLUXDB_ADMIN_PASSWORD', 'WATTSCOPE_INFLUX_TOKEN', 'GRAFANA_ADMIN_PASSWORD', 'WATTSCOPE_API_TOKEN']) {
+      expect(example).toMatch(new RegExp(`^${key}=$`, 'm'));
+    }
+    expect(readFileSync(join(ROOT, '.gitignore'), 'utf8')).toMatch(/^\.env$/m);
+    expect(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')).not.toMatch(/(TOKEN|PASSWORD):\s+(?!\$\{)\S/);
+  });
+
+  it('mounts and builds only paths that exist in the repo', () => {
+    const text = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');
+    const mounts = [...text.matchAll(/^\s+- (\.\/[^:]+):/gm)].map((m) => m[1] as string);
+    expect(mounts.length).toBe(3);
+    for (const m of mounts) expect(existsSync(join(ROOT, m)), m).toBe(true);
+    const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+    for (const target of [...text.matchAll(/target: (\w+)/g)].map((m) => m[1])) expect(dockerfile).toMatch(new RegExp(`^FROM .* AS ${target}$`, 'm'));
+    for (const m of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
+      for (const src of (m[1] as string).split(' ')) {
+        const path = src.replace(/\*\.ts$/, '');
+        expect(existsSync(join(ROOT, path)), `Dockerfile COPY ${src}`).toBe(true);
+      }
+    }
+    // the Grafana provisioning points at the dashboards' mount and the data source's uid
+    const provider = readFileSync(join(ROOT, 'dashboards/provisioning/dashboards/wattscope.yaml'), 'utf8');
+    expect(provider).toContain('path: /var/lib/grafana/dashboards/wattscope');
+    expect(text).toContain('./dashboards/json:/var/lib/grafana/dashboards/wattscope:ro');
+    expect(readFileSync(join(ROOT, 'dashboards/provisioning/datasources/wattscope.yaml'), 'utf8')).toMatch(/uid: wattscope-influxdb[\s\S]*version: InfluxQL[\s\S]*Token \$\{WATTSCOPE_INFLUX_TOKEN\}/);
+  });
+});

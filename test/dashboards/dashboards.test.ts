@@ -1,0 +1,133 @@
+/**
+ * The dashboards as code: the committed JSON is what the generator builds, and every query in
+ * them (panels, template variables, annotations) runs against the real influxd holding real
+ * collector data and runs made through the API, with Grafana's macros and variables expanded as
+ * Grafana's InfluxDB data source expands them.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DASHBOARDS, render } from '../../dashboards/dashboards.js';
+import { InfluxQL, type InfluxStore } from '../../common/storage/index.js';
+import { loadConfig } from '../../common/config.js';
+import { buildApp } from '../../api/app.js';
+import { testStore } from '../helpers.js';
+import { FIXTURES, copyHost } from '../collector/fixtures.js';
+import { spawnCollector } from '../collector/process.js';
+
+const JSON_DIR = new URL('../../dashboards/json/', import.meta.url).pathname;
+
+interface Variable {
+  name: string;
+  query?: string;
+  multi?: boolean;
+  includeAll?: boolean;
+  allValue?: string;
+}
+interface Target {
+  query: string;
+  resultFormat: string;
+}
+interface Dashboard {
+  uid: string;
+  templating: { list: Variable[] };
+  annotations: { list?: Array<{ name: string; target: Target }> };
+  panels: Array<{ title: string; type: string; targets: Target[]; fieldConfig?: { defaults?: { unit?: string } } }>;
+}
+
+/** What Grafana's InfluxDB data source does with `$name` in a query (regex-escaped for multi-value variables). */
+const escapeRegex = (v: string) => v.replace(/[\\^$*+?.()|[\]{}/]/g, '\\$&');
+
+export function expand(query: string, range: { from: number; to: number }, intervalMs: number, vars: Record<string, { variable: Variable; values: string[] | 'all' }>): string {
+  let out = query.replace(/\$timeFilter/g, `time >= ${range.from}ms and time <= ${range.to}ms`).replace(/\$__interval/g, `${intervalMs}ms`);
+  for (const [name, { variable, values }] of Object.entries(vars)) {
+    let text: string;
+    if (values === 'all') text = variable.allValue ?? `(${[].join('|')})`;
+    else if (variable.multi || variable.includeAll) text = values.length === 1 ? escapeRegex(values[0] as string) : `(${values.map(escapeRegex).join('|')})`;
+    else text = values[0] ?? '';
+    out = out.replace(new RegExp(`\\$\\{${name}\\}|\\$${name}\\b`, 'g'), () => text);
+  }
+  return out;
+}
+
+const built = Object.entries(DASHBOARDS).map(([file, build]) => ({ file, dashboard: JSON.parse(render(build())) as Dashboard }));
+
+describe('dashboards as code', () => {
+  it('are committed exactly as the generator builds them (run `npm run dashboards` after a change)', () => {
+    for (const [file, build] of Object.entries(DASHBOARDS)) {
+      expect(readFileSync(join(JSON_DIR, file), 'utf8'), file).toBe(render(build()));
+    }
+  });
+
+  it('have stable uids, units on every panel, and only the provisioned InfluxDB as data source', () => {
+    expect(built.map((b) => b.dashboard.uid)).toEqual(['wattscope-live', 'wattscope-runs', 'wattscope-run']);
+    for (const { dashboard } of built) {
+      for (const p of dashboard.panels) {
+        if (p.type === 'timeseries' || p.type === 'stat') expect(p.fieldConfig?.defaults?.unit, `${dashboard.uid}: ${p.title}`).toBeTruthy();
+      }
+      expect(JSON.stringify(dashboard)).not.toMatch(/"uid":\s*"(?!wattscope-influxdb|wattscope-live|wattscope-runs|wattscope-run")/);
+    }
+  });
+});
+
+describe('every query of every dashboard against real data', () => {
+  let store: InfluxStore;
+  let runId = '';
+  beforeAll(async () => {
+    store = await testStore('dashboards');
+    // real collector data: this machine's own /proc, the sysfs of a fixture desktop (RAPL, hwmon)
+    // and two GPUs through the nvidia-smi stand-in
+    const collector = await spawnCollector(copyHost('desktop-intel'), {
+      WATTSCOPE_PROCFS_ROOT: '/proc',
+      WATTSCOPE_INFLUX_URL: store.settings.url,
+      WATTSCOPE_INFLUX_DB: store.db,
+      WATTSCOPE_HOST: 'dash-host',
+      WATTSCOPE_PLATFORM: 'dash-platform',
+      WATTSCOPE_NVIDIA_SMI: join(FIXTURES, '..', 'gpu', 'bin', 'nvidia-smi'),
+      NVIDIA_SMI_REPLAY: join(FIXTURES, '..', 'gpu', 'nvidia-smi', 'a100x2.csv'),
+    });
+    // a few runs through the API, over the same data
+    const app = await buildApp({ config: loadConfig({ HOME: '/nonexistent', WATTSCOPE_PLATFORM: 'dash-platform' }), store, settleMs: 0 });
+    const ids: string[] = [];
+    for (const [model, accuracy] of [['resnet50', 0.76], ['mobilenet_v2', 0.72]] as const) {
+      const r = await app.fastify.inject({ method: 'POST', url: '/api/runs', payload: { model, hosts: ['dash-host'], params_m: 3.5, macs_g: 0.3 } });
+      ids.push(r.json<{ run_id: string }>().run_id);
+      await new Promise((res) => setTimeout(res, 3000));
+      await app.fastify.inject({ method: 'POST', url: `/api/runs/${ids.at(-1)}/stop`, payload: { inferences: 1000, accuracy } });
+    }
+    runId = ids[0] as string;
+    await new Promise((res) => setTimeout(res, 1500));
+    await collector.stop();
+    await app.fastify.close();
+  }, 60_000);
+
+  it('returns rows for every panel, variable and annotation query, with no error', async () => {
+    const range = { from: Date.now() - 15 * 60_000, to: Date.now() + 60_000 };
+    const checked: string[] = [];
+    for (const { dashboard } of built) {
+      const variables = Object.fromEntries(dashboard.templating.list.map((v) => [v.name, v]));
+      const selections: Array<Record<string, string[] | 'all'>> = [
+        { platform: 'all', host: 'all', run_id: [runId] },
+        { platform: ['dash-platform'], host: ['dash-host', 'other-host'], run_id: [runId] },
+      ];
+      for (const selection of selections) {
+        const vars = Object.fromEntries(Object.entries(variables).map(([name, variable]) => [name, { variable, values: selection[name] ?? 'all' }]));
+        const queries = [
+          ...dashboard.templating.list.filter((v) => v.query).map((v) => ({ what: `variable ${v.name}`, query: v.query as string })),
+          ...(dashboard.annotations.list ?? []).map((a) => ({ what: `annotation ${a.name}`, query: a.target.query })),
+          ...dashboard.panels.flatMap((p) => p.targets.map((t) => ({ what: `panel "${p.title}"`, query: t.query }))),
+        ];
+        for (const { what, query } of queries) {
+          const text = expand(query, range, 1000, vars);
+          expect(text, `${dashboard.uid} ${what}: a macro or variable was left unexpanded`).not.toMatch(/\$(?!tag_)\w/);
+          const results = await store.query(new InfluxQL(text));
+          const values = results.flatMap((r) => r.series.flatMap((s) => s.values));
+          expect(values.length, `${dashboard.uid} ${what} returned no rows:\n${text}`).toBeGreaterThan(0);
+          checked.push(`${dashboard.uid} ${what}`);
+        }
+      }
+    }
+    // 3 dashboards, all their queries, under two variable selections
+    expect(checked.length).toBeGreaterThan(40);
+  });
+});
