@@ -20,6 +20,7 @@ import { liveRoutes } from './routes/live.js';
 import { pageRoutes } from './routes/page.js';
 import { LiveRepository } from './repo/live.js';
 import { LiveHub } from './live.js';
+import { RollupJob } from './rollups.js';
 
 export interface AppOptions {
   config: Config;
@@ -34,6 +35,7 @@ export interface App {
   service: RunService;
   metrics: ApiMetrics;
   hub: LiveHub;
+  rollups: RollupJob;
 }
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -90,5 +92,5 @@ export async function buildApp({ config, store, now, settleMs }: AppOptions): Pr
   app.addHook('onClose', async () => hub.close());
   liveRoutes(app, liveRepo, hub, service);
   pageRoutes(app);
-  return { fastify: app, service, metrics, hub };
+  return { fastify: app, service, metrics, hub, rollups: new RollupJob(store) };
 }

@@ -12,6 +12,13 @@ export const MEASUREMENT = {
   gpu: 'gpu',
   power: 'power',
   run: 'run',
+  /** 10-minute sums of `power` per series, for long windows (docs/DATA-MODEL.md "Rollups") */
+  powerRollup: 'power_10m',
+  /** 10-minute sums and counts of `gpu` and `cpu` fields, for long-window averages */
+  gpuRollup: 'gpu_10m',
+  cpuRollup: 'cpu_10m',
+  /** the API's own bookkeeping (rollup watermark) */
+  state: 'wattscope_state',
 } as const;
 export type Measurement = (typeof MEASUREMENT)[keyof typeof MEASUREMENT];
 
@@ -71,6 +78,12 @@ export const POWER = {
     powerMinW: 'power_min_w',
     powerMaxW: 'power_max_w',
   },
+} as const;
+
+export const ROLLUP = {
+  bucketMs: 10 * 60 * 1000,
+  fields: { energyJ: 'energy_j', intervalS: 'interval_s', points: 'points', sumSuffix: '_sum', countSuffix: '_count' },
+  state: { key: 'key', watermarkMs: 'watermark_ms', rollupKey: 'rollup_10m' },
 } as const;
 
 export const POWER_DOMAINS = ['cpu', 'dram', 'gpu', 'soc', 'system', 'other'] as const;

@@ -1,0 +1,139 @@
+/**
+ * The rollup job (node-cron, every minute): turns settled 10-minute buckets of raw points into
+ * rollup points, from a watermark kept in InfluxDB, a bounded number of buckets per run.
+ *
+ * - `power_10m`: per series, the sums of `energy_j` and `interval_s` and the point count, written
+ *   only where the series' points tile the bucket (./domain/rollup.ts: then they are final).
+ * - `gpu_10m`, `cpu_10m` (cpu=all): sums and counts of the fields the run summary averages.
+ *
+ * Several API instances may run it at once: they write the same points, which overwrite.
+ */
+import { CPU, GPU, MEASUREMENT, POWER, ROLLUP, type FieldValue, type Sample } from '../common/model.js';
+import { logger } from '../common/log.js';
+import { ident, iql, join, str, timeMs, durationMs } from '../common/storage/influxql.js';
+import { seriesRows, type InfluxStore } from '../common/storage/store.js';
+import { sums, tiles } from './domain/rollup.js';
+import type { EdgePoint } from './domain/energy.js';
+
+const log = logger('rollups');
+const S = ROLLUP.state;
+const SUM = ROLLUP.fields.sumSuffix;
+const COUNT = ROLLUP.fields.countSuffix;
+
+/** Fields of `gpu` and `cpu` the run summary averages, rolled up as sum and count. */
+export const ROLLED_GPU_FIELDS = [GPU.fields.utilPct, GPU.fields.memUsedBytes, GPU.fields.memTotalBytes] as const;
+export const ROLLED_CPU_FIELDS = [CPU.fields.usagePct] as const;
+
+export interface RollupOptions {
+  bucketMs?: number;
+  /** a bucket is rolled up this long after it ends (collectors write within seconds) */
+  settleMs?: number;
+  /** at most this many buckets per run (bounded work per minute) */
+  maxBuckets?: number;
+  /** buckets fetched per request */
+  chunkBuckets?: number;
+}
+
+export class RollupJob {
+  readonly bucketMs: number;
+  private readonly settleMs: number;
+  private readonly maxBuckets: number;
+  private readonly chunkBuckets: number;
+
+  constructor(
+    private readonly store: InfluxStore,
+    opts: RollupOptions = {},
+  ) {
+    this.bucketMs = opts.bucketMs ?? ROLLUP.bucketMs;
+    this.settleMs = opts.settleMs ?? ROLLUP.bucketMs;
+    this.maxBuckets = opts.maxBuckets ?? 36;
+    this.chunkBuckets = opts.chunkBuckets ?? 6;
+  }
+
+  /** Everything before the watermark has been rolled up; undefined before the first run. */
+  async watermark(): Promise<number | undefined> {
+    const [row] = await this.store.rows(iql`SELECT last(${ident(S.watermarkMs)}) AS w FROM ${ident(MEASUREMENT.state)} WHERE ${ident(S.key)} = ${str(S.rollupKey)}`);
+    return typeof row?.w === 'number' ? row.w : undefined;
+  }
+
+  private async start(): Promise<number | undefined> {
+    const wm = await this.watermark();
+    if (wm !== undefined) return wm;
+    const [first] = await this.store.rows(iql`SELECT first(${ident(POWER.fields.energyJ)}) FROM ${ident(MEASUREMENT.power)}`);
+    return typeof first?.time === 'number' ? Math.floor(first.time / this.bucketMs) * this.bucketMs : undefined;
+  }
+
+  /** Rolls up the settled buckets after the watermark; returns how many. */
+  async advance(now: number = Date.now()): Promise<number> {
+    const start = await this.start();
+    if (start === undefined) return 0;
+    let from = start;
+    const limit = Math.floor((now - this.settleMs) / this.bucketMs) * this.bucketMs;
+    let done = 0;
+    while (from + this.bucketMs <= limit && done < this.maxBuckets) {
+      const n = Math.min(this.chunkBuckets, this.maxBuckets - done, (limit - from) / this.bucketMs);
+      const to = from + n * this.bucketMs;
+      await this.rollChunk(from, to);
+      await this.store.write([{ measurement: MEASUREMENT.state, tags: { [S.key]: S.rollupKey }, fields: { [S.watermarkMs]: to }, timeMs: 0 }]);
+      from = to;
+      done += n;
+    }
+    if (done > 0) log.debug('rolled up', { buckets: done, watermark: new Date(from).toISOString() });
+    return done;
+  }
+
+  private async rollChunk(from: number, to: number): Promise<void> {
+    const range = iql`time >= ${timeMs(from)} AND time < ${timeMs(to)}`;
+    const rolled = (field: string, suffix: string) => ident(field + suffix);
+    const aggregates = (fields: readonly string[]) => join(fields.flatMap((f) => [iql`sum(${ident(f)}) AS ${rolled(f, SUM)}`, iql`count(${ident(f)}) AS ${rolled(f, COUNT)}`]), ', ');
+    const [power, gpu, cpu] = await this.store.query(
+      join(
+        [
+          iql`SELECT ${ident(POWER.fields.energyJ)}, ${ident(POWER.fields.intervalS)} FROM ${ident(MEASUREMENT.power)} WHERE ${range} GROUP BY *`,
+          iql`SELECT ${aggregates(ROLLED_GPU_FIELDS)} FROM ${ident(MEASUREMENT.gpu)} WHERE ${range} GROUP BY time(${durationMs(this.bucketMs)}), * fill(none)`,
+          iql`SELECT ${aggregates(ROLLED_CPU_FIELDS)} FROM ${ident(MEASUREMENT.cpu)} WHERE ${ident(CPU.tags.cpu)} = ${str(CPU.all)} AND ${range} GROUP BY time(${durationMs(this.bucketMs)}), * fill(none)`,
+        ],
+        '; ',
+      ),
+    );
+    const out: Sample[] = [];
+    for (const series of power?.series ?? []) {
+      const byBucket = new Map<number, EdgePoint[]>();
+      for (const [t, e, i] of series.values as Array<[number, number | null, number | null]>) {
+        if (e === null || i === null) continue;
+        const b = Math.floor(t / this.bucketMs) * this.bucketMs;
+        let list = byBucket.get(b);
+        if (!list) byBucket.set(b, (list = []));
+        list.push({ timeMs: t, energyJ: e, intervalS: i });
+      }
+      for (const [b, points] of byBucket) {
+        if (!tiles(points, b, this.bucketMs)) continue;
+        const s = sums(points);
+        out.push({
+          measurement: MEASUREMENT.powerRollup,
+          tags: series.tags,
+          fields: { [ROLLUP.fields.energyJ]: s.energyJ, [ROLLUP.fields.intervalS]: s.intervalS, [ROLLUP.fields.points]: s.points },
+          timeMs: b,
+        });
+      }
+    }
+    for (const [measurement, result] of [[MEASUREMENT.gpuRollup, gpu], [MEASUREMENT.cpuRollup, cpu]] as const) {
+      for (const row of seriesRows(result?.series ?? [])) {
+        const { time, ...rest } = row;
+        const tags: Record<string, string> = {};
+        const fields: Record<string, FieldValue> = {};
+        for (const [k, v] of Object.entries(rest)) {
+          if (k.endsWith(SUM) || k.endsWith(COUNT)) {
+            if (typeof v === 'number') fields[k] = v;
+          } else if (typeof v === 'string') tags[k] = v;
+        }
+        if (typeof time === 'number' && Object.keys(fields).length > 0) out.push({ measurement, tags, fields, timeMs: time });
+      }
+    }
+    if (out.length > 0) {
+      const writer = this.store.writer({ maxRetries: 3 });
+      writer.writeSamples(out);
+      await writer.close();
+    }
+  }
+}
