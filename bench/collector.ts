@@ -54,7 +54,7 @@ export async function benchCollector(seconds = 120): Promise<void> {
   const influx = await startInfluxd({ bin, dir: join(work, 'influxdb') });
   const children: ChildProcess[] = [];
   try {
-    const collector = (name: string, sampleHz: number, sys: string) => {
+    const collector = (name: string, sampleHz: number, sys: string, flushS?: number) => {
       const child = spawn(process.execPath, [BIN, 'collect'], {
         env: {
           PATH: process.env.PATH,
@@ -67,13 +67,15 @@ export async function benchCollector(seconds = 120): Promise<void> {
           WATTSCOPE_SPOOL_DIR: join(work, `spool-${name}`),
           WATTSCOPE_COLLECTOR_PORT: '0',
           WATTSCOPE_LOG_LEVEL: 'warn',
+          ...(flushS === undefined ? {} : { WATTSCOPE_FLUSH_INTERVAL_S: String(flushS) }),
         },
         stdio: ['ignore', 'ignore', 'inherit'],
       });
       children.push(child);
       return child;
     };
-    const at1Hz = collector('1hz', 1, sysfs(join(work, 'a'), false, 0)); // 4 RAPL zones, 2 hwmon
+    const at1Hz = collector('1hz', 1, sysfs(join(work, 'a'), false, 0)); // 4 RAPL zones, 2 hwmon; default flush (5 s)
+    const at1HzFlush1 = collector('1hz_flush1', 1, join(work, 'a', 'sys'), 1); // the same, sending every second
     const at100Hz = collector('100hz', 100, sysfs(join(work, 'b'), true, 1)); // 5 RAPL zones, 3 hwmon: 8 sources
     const nePort = await freePort();
     const nodeExporter = spawn(
@@ -85,22 +87,23 @@ export async function benchCollector(seconds = 120): Promise<void> {
     // start-up is not what is measured: let everything settle first
     await sleep(5000);
     const scrape = setInterval(() => void fetch(`http://127.0.0.1:${nePort}/metrics`).then((r) => r.text(), () => ''), 1000);
-    const pids = { c1: at1Hz.pid as number, c100: at100Hz.pid as number, ne: nodeExporter.pid as number };
-    const before = { c1: usage(pids.c1), c100: usage(pids.c100), ne: usage(pids.ne) };
+    const pids = { c1: at1Hz.pid as number, c1f: at1HzFlush1.pid as number, c100: at100Hz.pid as number, ne: nodeExporter.pid as number };
+    const before = { c1: usage(pids.c1), c1f: usage(pids.c1f), c100: usage(pids.c100), ne: usage(pids.ne) };
     const t0 = performance.now();
     await sleep(seconds * 1000);
     const elapsed = (performance.now() - t0) / 1000;
-    const after = { c1: usage(pids.c1), c100: usage(pids.c100), ne: usage(pids.ne) };
+    const after = { c1: usage(pids.c1), c1f: usage(pids.c1f), c100: usage(pids.c100), ne: usage(pids.ne) };
     clearInterval(scrape);
     const c1 = after.c1.cpuS - before.c1.cpuS;
     const ne = after.ne.cpuS - before.ne.cpuS;
-    console.log(`\n### Collector cost (${fmt(elapsed, 0)} s measured after 5 s of warm-up, all three running side by side)\n`);
+    console.log(`\n### Collector cost (${fmt(elapsed, 0)} s measured after 5 s of warm-up, all four running side by side)\n`);
     console.log('| process | CPU time per hour | share of one core | RSS | peak RSS |');
     console.log('| --- | --- | --- | --- | --- |');
-    console.log(report({ name: 'wattscope collect, 1 Hz: procfs + 4 RAPL + 2 hwmon, writing to influxd', before: before.c1, after: after.c1, seconds: elapsed }));
+    console.log(report({ name: 'wattscope collect, 1 Hz: procfs + 4 RAPL + 2 hwmon, sending to influxd every 5 s (default)', before: before.c1, after: after.c1, seconds: elapsed }));
+    console.log(report({ name: 'wattscope collect, the same, sending every second (`wattscope up`)', before: before.c1f, after: after.c1f, seconds: elapsed }));
     console.log(report({ name: 'prometheus-node-exporter 1.5.0 (cpu, meminfo, diskstats, netdev, rapl), scraped at 1 Hz', before: before.ne, after: after.ne, seconds: elapsed }));
-    console.log(report({ name: 'wattscope collect, 100 Hz sampling of 8 power sources, writing to influxd', before: before.c100, after: after.c100, seconds: elapsed }));
-    console.log(`\nratio collector (1 Hz) / node_exporter (1 Hz): ${fmt(c1 / ne, 2)}`);
+    console.log(report({ name: 'wattscope collect, 100 Hz sampling of 8 power sources (+ procfs at 1 Hz), sending every 5 s', before: before.c100, after: after.c100, seconds: elapsed }));
+    console.log(`\nCPU ratio collector (1 Hz, default) / node_exporter (1 Hz): ${fmt(c1 / ne, 2)}`);
   } finally {
     for (const c of children) c.kill('SIGTERM');
     await sleep(500);

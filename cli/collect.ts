@@ -1,5 +1,4 @@
 import { loadConfig } from '../common/config.js';
-import { startCollector } from '../collector/daemon.js';
 import { wantsHelp, type Command } from './command.js';
 
 const USAGE = `Usage: wattscope collect
@@ -31,6 +30,8 @@ export const collectCommand: Command = {
       console.error(`wattscope collect takes no arguments (got ${argv.join(' ')}); it is configured by the environment\n\n${USAGE}`);
       return 2;
     }
+    // loaded here, not at the top: `wattscope` starts only the code of the command it runs
+    const { startCollector } = await import('../collector/daemon.js');
     const collector = await startCollector(loadConfig());
     await new Promise<void>((resolve) => {
       const stop = () => void collector.stop().then(resolve);

@@ -1,5 +1,4 @@
 import { loadConfig } from '../common/config.js';
-import { startServer } from '../api/server.js';
 import { wantsHelp, type Command } from './command.js';
 
 const USAGE = `Usage: wattscope serve
@@ -27,6 +26,7 @@ export const serveCommand: Command = {
       console.error(`wattscope serve takes no arguments (got ${argv.join(' ')})\n\n${USAGE}`);
       return 2;
     }
+    const { startServer } = await import('../api/server.js');
     const server = await startServer(loadConfig());
     await new Promise<void>((resolve) => {
       const stop = () => void server.close().then(resolve);

@@ -162,7 +162,8 @@ async function up(argv: string[]): Promise<number> {
     console.error(`InfluxDB ${store.version.raw} ready at ${influxUrl}, database "${store.db}"`);
     writeFileSync(lockFile, JSON.stringify({ pid: process.pid, influxUrl, apiUrl, startedAt: new Date().toISOString() }, null, 2));
 
-    const env = { ...process.env, WATTSCOPE_INFLUX_URL: influxUrl };
+    // the live page wants every second's point as soon as it exists
+    const env = { WATTSCOPE_FLUSH_INTERVAL_S: '1', ...process.env, WATTSCOPE_INFLUX_URL: influxUrl };
     if (!values['no-collector']) children.push(new Supervised('collector', ['collect'], env));
     if (!values['no-api']) children.push(new Supervised('api', ['serve'], env));
     for (const c of children) c.start();

@@ -78,7 +78,7 @@ export async function startCollector(config: Config): Promise<Collector> {
       const lines = toLines(samples);
       spool.append(lines);
       metrics.pointsSpooled.inc(lines.length);
-      sender?.kick();
+      sender?.kickWithin(config.collector.flushIntervalS * 1000);
     },
   });
   agent.start();

@@ -1,5 +1,5 @@
 /** The collector's own metrics (prom-client) and its power readings as gauges. */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 
 export class CollectorMetrics {
   readonly registry = new Registry();
@@ -33,7 +33,7 @@ export class CollectorMetrics {
     registers: [this.registry],
   });
   lastWriteAt: number | undefined;
-  readonly lastWriteAge = new Gauge({
+  readonly lastWriteAge: Gauge = new Gauge({
     name: 'wattscope_collector_last_write_age_seconds',
     help: 'Seconds since the last successful write to InfluxDB (-1: none yet).',
     registers: [this.registry],
@@ -42,7 +42,24 @@ export class CollectorMetrics {
     },
   });
 
-  constructor() {
-    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 100 });
-  }
+  // prom-client's default metrics are left out: their event-loop monitor wakes the process
+  // many times a second, which costs more than the collector itself. These two are computed
+  // only when scraped.
+  readonly processCpu: Gauge = new Gauge({
+    name: 'process_cpu_seconds_total',
+    help: 'User and system CPU time of the collector process, in seconds.',
+    registers: [this.registry],
+    collect: () => {
+      const u = process.cpuUsage();
+      this.processCpu.set((u.user + u.system) / 1e6);
+    },
+  });
+  readonly processRss: Gauge = new Gauge({
+    name: 'process_resident_memory_bytes',
+    help: 'Resident memory of the collector process.',
+    registers: [this.registry],
+    collect: () => {
+      this.processRss.set(process.memoryUsage.rss());
+    },
+  });
 }

@@ -24,9 +24,25 @@ export class Sender {
     private readonly batchLines = 5000,
   ) {}
 
-  /** Asks for a send soon; at most one runs at a time. */
+  private flushTimer: NodeJS.Timeout | undefined;
+  private lastSendAt = 0;
+
+  /** Asks for a send within `flushMs` of the last one (points wait in the spool meanwhile). */
+  kickWithin(flushMs: number): void {
+    if (this.stopped || this.flushTimer) return;
+    const wait = this.lastSendAt + flushMs - Date.now();
+    if (wait <= 0) return this.kick();
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      this.kick();
+    }, wait);
+    this.flushTimer.unref();
+  }
+
+  /** Asks for a send now; at most one runs at a time. */
   kick(): void {
     if (this.stopped || this.inFlight || this.retryTimer) return;
+    this.lastSendAt = Date.now();
     this.inFlight = this.drain().finally(() => {
       this.inFlight = undefined;
     });
@@ -76,6 +92,8 @@ export class Sender {
   async flush(deadlineMs: number): Promise<boolean> {
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
     while (Date.now() < deadlineMs) {
       await this.inFlight;
       if (!this.spool.peek(1)) return true;
@@ -93,5 +111,6 @@ export class Sender {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.flushTimer);
   }
 }

@@ -8,7 +8,7 @@
  * `cursor.json` ({ seq, offset } of the first unsent byte). Bounded by `maxBytes`: past it the
  * oldest segment is dropped first, sent or not, and its lines are counted as dropped.
  */
-import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readSync, readdirSync, rmSync, statSync, writeSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface Cursor {
@@ -29,7 +29,14 @@ export interface SpoolOptions {
   maxBytes: number;
   segmentBytes?: number;
   onDrop?: (lines: number) => void;
+  /**
+   * How often the cursor reaches the disk (default 5 s; always at close). After a crash the
+   * points sent since are sent again: harmless, InfluxDB overwrites a point with itself.
+   */
+  cursorSyncMs?: number;
 }
+
+const CURSOR_BYTES = 96;
 
 export class Spool {
   private readonly dir: string;
@@ -39,11 +46,17 @@ export class Spool {
   private sizes = new Map<number, number>();
   private fd: number | undefined;
   private cursor: Cursor;
+  private cursorFd: number | undefined;
+  private cursorSavedAt = 0;
+  private cursorDirty = false;
+  private readonly cursorSyncMs: number;
+  private reader: { seq: number; fd: number } | undefined;
   droppedLines = 0;
 
   constructor(private readonly opts: SpoolOptions) {
     this.dir = opts.dir;
     this.maxBytes = opts.maxBytes;
+    this.cursorSyncMs = opts.cursorSyncMs ?? 5000;
     this.segmentBytes = opts.segmentBytes ?? Math.max(64 * 1024, Math.min(8 * 1024 * 1024, Math.floor(opts.maxBytes / 16)));
     mkdirSync(this.dir, { recursive: true });
     for (const f of readdirSync(this.dir)) {
@@ -65,7 +78,8 @@ export class Spool {
     const first: Cursor = { seq: this.segments[0] ?? 1, offset: 0 };
     if (!existsSync(file)) return first;
     try {
-      const c = JSON.parse(readFileSync(file, 'utf8')) as Cursor;
+      // a torn write reads as bad JSON: then everything still spooled is sent again
+      const c = JSON.parse(readFileSync(file, 'utf8').trim()) as Cursor;
       if (!Number.isInteger(c.seq) || !Number.isInteger(c.offset) || c.offset < 0) return first;
       // the cursor's segment may be gone (dropped for the bound): start at the oldest left
       if (!this.segments.includes(c.seq)) return c.seq < (this.segments[0] ?? Infinity) ? first : { seq: c.seq, offset: 0 };
@@ -141,8 +155,7 @@ export class Spool {
         this.cursor = { seq: this.segments[0] as number, offset: 0 };
         this.saveCursor();
       }
-      rmSync(this.path(oldest), { force: true });
-      this.sizes.delete(oldest);
+      this.removeSegment(oldest);
     }
   }
 
@@ -174,12 +187,7 @@ export class Spool {
       }
       const length = Math.min(size - offset, maxBytes);
       const buf = Buffer.alloc(length);
-      const fd = openSync(this.path(seq), 'r');
-      try {
-        readSync(fd, buf, 0, length, offset);
-      } finally {
-        closeSync(fd);
-      }
+      readSync(this.readerFor(seq), buf, 0, length, offset);
       const lines: string[] = [];
       let pos = 0;
       while (lines.length < maxLines) {
@@ -193,35 +201,50 @@ export class Spool {
     }
   }
 
+  private readerFor(seq: number): number {
+    if (this.reader?.seq !== seq) {
+      if (this.reader) closeSync(this.reader.fd);
+      this.reader = { seq, fd: openSync(this.path(seq), 'r') };
+    }
+    return this.reader.fd;
+  }
+
+  private removeSegment(seq: number): void {
+    if (this.reader?.seq === seq) {
+      closeSync(this.reader.fd);
+      this.reader = undefined;
+    }
+    rmSync(this.path(seq), { force: true });
+    this.sizes.delete(seq);
+  }
+
   /** Marks everything before `end` as sent; removes segments that are wholly sent. */
   commit(end: Cursor): void {
     this.cursor = end;
-    this.saveCursor();
+    this.cursorDirty = true;
+    if (Date.now() - this.cursorSavedAt >= this.cursorSyncMs) this.saveCursor();
     const last = this.segments[this.segments.length - 1];
-    while (this.segments.length > 0 && (this.segments[0] as number) < end.seq) {
-      const seq = this.segments.shift() as number;
-      rmSync(this.path(seq), { force: true });
-      this.sizes.delete(seq);
-    }
+    while (this.segments.length > 0 && (this.segments[0] as number) < end.seq) this.removeSegment(this.segments.shift() as number);
     // the segment being written stays; a wholly sent older one goes
     if (end.seq !== last && end.offset >= (this.sizes.get(end.seq) ?? Infinity)) {
       this.segments = this.segments.filter((s) => s !== end.seq);
-      rmSync(this.path(end.seq), { force: true });
-      this.sizes.delete(end.seq);
+      this.removeSegment(end.seq);
     }
   }
 
+  /** Writes the cursor in place (fixed length, one write): no rename, no new file. */
   private saveCursor(): void {
-    const file = join(this.dir, 'cursor.json');
-    writeFileSync(file + '.tmp', JSON.stringify(this.cursor));
-    renameSync(file + '.tmp', file);
+    this.cursorFd ??= openSync(join(this.dir, 'cursor.json'), 'w');
+    writeSync(this.cursorFd, JSON.stringify(this.cursor).padEnd(CURSOR_BYTES - 1) + '\n', 0);
+    this.cursorSavedAt = Date.now();
+    this.cursorDirty = false;
   }
 
   close(): void {
-    if (this.fd !== undefined) {
-      fstatSync(this.fd);
-      closeSync(this.fd);
-      this.fd = undefined;
-    }
+    if (this.cursorDirty) this.saveCursor();
+    for (const fd of [this.fd, this.cursorFd, this.reader?.fd]) if (fd !== undefined) closeSync(fd);
+    this.fd = undefined;
+    this.cursorFd = undefined;
+    this.reader = undefined;
   }
 }

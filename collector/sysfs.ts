@@ -1,5 +1,5 @@
 /** Small synchronous readers for procfs/sysfs files (sysfs reads do not block on disk). */
-import { readFileSync, readdirSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
 
 export function readText(path: string): string {
   return readFileSync(path, 'utf8');
@@ -31,4 +31,34 @@ export function listDir(path: string): string[] {
 
 export function errnoCode(e: unknown): string | undefined {
   return e && typeof e === 'object' && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
+}
+
+/**
+ * A sysfs attribute read again and again (an energy counter at 100 Hz): the file stays open
+ * and each read is one pread at offset 0 into a reused buffer, instead of open/read/close and
+ * a new string every time. Errors are thrown as from readFileSync (EACCES stays EACCES).
+ */
+export class AttributeReader {
+  private fd: number | undefined;
+  private readonly buf = Buffer.alloc(64);
+  constructor(readonly path: string) {}
+  /** The attribute as a number; undefined when it is empty or not a number. */
+  readNumber(): number | undefined {
+    let n: number;
+    try {
+      this.fd ??= openSync(this.path, 'r');
+      n = readSync(this.fd, this.buf, 0, this.buf.length, 0);
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+    const text = this.buf.toString('latin1', 0, n).trim();
+    if (text === '') return undefined;
+    const v = Number(text);
+    return Number.isFinite(v) ? v : undefined;
+  }
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
 }

@@ -37,6 +37,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'collector.sysfsRoot', env: 'WATTSCOPE_SYSFS_ROOT', kind: 'string', default: '/sys', doc: 'Root of sysfs (powercap and hwmon are read below it).' },
   { key: 'collector.sampleHz', env: 'WATTSCOPE_SAMPLE_HZ', kind: 'number', default: 10, min: 0.1, max: 1000, doc: 'Rate at which sampled power sources (and counters, to never miss a wrap) are read.' },
   { key: 'collector.reportIntervalS', env: 'WATTSCOPE_REPORT_INTERVAL_S', kind: 'number', default: 1, min: 0.1, max: 3600, doc: 'One point per source per report interval, in seconds.' },
+  { key: 'collector.flushIntervalS', env: 'WATTSCOPE_FLUSH_INTERVAL_S', kind: 'number', default: 5, min: 0, max: 3600, doc: 'How often spooled points are sent to InfluxDB, in seconds (0: after every report). Sending less often costs less CPU; `wattscope up` sends every second for the live page.' },
   { key: 'collector.spoolDir', env: 'WATTSCOPE_SPOOL_DIR', kind: 'string', default: join(dataDir(), 'spool'), doc: 'On-disk spool: every point is written here first and sent from here, so nothing is lost while InfluxDB is down or after a crash.' },
   { key: 'collector.spoolMaxBytes', env: 'WATTSCOPE_SPOOL_MAX_BYTES', kind: 'int', default: 1024 * 1024 * 1024, min: 1024 * 1024, max: 1024 ** 4, doc: 'Bound of the spool; past it the oldest unsent segment is dropped first (counted in wattscope_collector_points_dropped_total). 1 GiB holds over 24 h of a 64-core host with 16 power sources at default rates.' },
   { key: 'collector.sources', env: 'WATTSCOPE_SOURCES', kind: 'list', default: [], doc: 'Comma list of sources to run (cpu,mem,disk,net,rapl,hwmon,estimate,nvml,nvidia-smi,dcgm). Empty: all that find their hardware.' },
@@ -70,6 +71,7 @@ export interface Config {
     sysfsRoot: string;
     sampleHz: number;
     reportIntervalS: number;
+    flushIntervalS: number;
     spoolDir: string;
     spoolMaxBytes: number;
     sources: string[];

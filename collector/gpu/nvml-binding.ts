@@ -3,7 +3,9 @@
  * needs; `loadNvml()` binds it through koffi (an FFI with prebuilt binaries, no install script),
  * and tests feed recorded NVML values through their own `NvmlApi`.
  */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 
 export const NVML_SUCCESS = 0;
 export const NVML_ERROR_NOT_SUPPORTED = 3;
@@ -33,8 +35,29 @@ export interface NvmlApi {
   shutdown(): void;
 }
 
+/** Where the dynamic loader looks: LD_LIBRARY_PATH, ld.so.conf(.d), the usual library folders. */
+function libraryDirs(): string[] {
+  const dirs = (process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean);
+  const confs = ['/etc/ld.so.conf', ...(existsSync('/etc/ld.so.conf.d') ? readdirSync('/etc/ld.so.conf.d').map((f) => join('/etc/ld.so.conf.d', f)) : [])];
+  for (const conf of confs) {
+    try {
+      for (const line of readFileSync(conf, 'utf8').split('\n')) if (line.startsWith('/')) dirs.push(line.trim());
+    } catch {
+      // an unreadable conf file names no folder
+    }
+  }
+  return [...dirs, '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib64', '/usr/local/nvidia/lib64', '/usr/local/nvidia/lib', '/usr/lib/wsl/lib'];
+}
+
+/** Whether the library can be found without loading anything (the FFI is only loaded when it can). */
+export function nvmlPresent(library: string): boolean {
+  if (library.includes('/')) return existsSync(library);
+  return libraryDirs().some((d) => existsSync(join(d, library)));
+}
+
 /** Binds libnvidia-ml; undefined when the library is not on this machine. */
 export function loadNvml(library: string): NvmlApi | undefined {
+  if (!nvmlPresent(library)) return undefined;
   const require = createRequire(import.meta.url);
   type Koffi = typeof import('koffi');
   const koffi = require('koffi') as Koffi;

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import type { PowerDomain, PowerMethod } from '../../common/model.js';
 import type { PowerChannel, Source, SourceFactory } from '../source.js';
-import { listDir, readNumber, readTrimmed } from '../sysfs.js';
+import { AttributeReader, listDir, readNumber, readTrimmed } from '../sysfs.js';
 
 export interface HwmonSensor {
   chip: string;
@@ -88,30 +88,46 @@ export function sensorId(s: HwmonSensor): string {
 }
 
 class HwmonChannel implements PowerChannel {
+  private readonly readers: AttributeReader[];
   constructor(
     readonly id: string,
     readonly domain: PowerDomain,
     readonly method: PowerMethod,
     readonly inTotal: boolean,
-    private readonly files: string[],
-  ) {}
+    files: string[],
+  ) {
+    this.readers = files.map((f) => new AttributeReader(f));
+  }
+  private value(i: number): number | undefined {
+    try {
+      return this.readers[i]?.readNumber();
+    } catch {
+      return undefined; // a sensor that went away (driver unloaded): no reading now
+    }
+  }
   read(): number | undefined {
-    if (this.files.length === 2) {
-      const mv = readNumber(this.files[0] as string);
-      const ma = readNumber(this.files[1] as string);
+    if (this.readers.length === 2) {
+      const mv = this.value(0);
+      const ma = this.value(1);
       return mv === undefined || ma === undefined ? undefined : (mv * ma) / 1e6;
     }
-    const v = readNumber(this.files[0] as string);
+    const v = this.value(0);
     // µW for power, µJ for energy: both scale by 1e-6
     return v === undefined ? undefined : v / 1e6;
+  }
+  close(): void {
+    for (const r of this.readers) r.close();
   }
 }
 
 class HwmonSource implements Source {
   readonly name = 'hwmon';
-  constructor(private readonly list: PowerChannel[]) {}
+  constructor(private readonly list: HwmonChannel[]) {}
   channels() {
     return this.list;
+  }
+  close() {
+    for (const c of this.list) c.close();
   }
 }
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { PowerDomain } from '../../common/model.js';
 import type { Logger } from '../../common/log.js';
 import { SourceError, type PowerChannel, type Source, type SourceFactory } from '../source.js';
-import { errnoCode, listDir, readNumber, readText, readTrimmed } from '../sysfs.js';
+import { AttributeReader, errnoCode, listDir, readNumber, readText, readTrimmed } from '../sysfs.js';
 
 export interface RaplZone {
   /** directory name, e.g. `intel-rapl:0:1` */
@@ -68,6 +68,7 @@ export function permissionHint(path: string): string {
 
 class RaplChannel implements PowerChannel {
   readonly method = 'counter' as const;
+  private readonly file: AttributeReader;
   constructor(
     readonly id: string,
     readonly domain: PowerDomain,
@@ -75,19 +76,22 @@ class RaplChannel implements PowerChannel {
     readonly wrapJ: number | undefined,
     private readonly path: string,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.file = new AttributeReader(path);
+  }
   read(): number | undefined {
-    let text: string;
     try {
-      text = readText(this.path).trim();
+      const uj = this.file.readNumber();
+      return uj === undefined ? undefined : uj / 1e6;
     } catch (e) {
       const code = errnoCode(e);
       if (code === 'EACCES' || code === 'EPERM') throw new SourceError(permissionHint(this.path));
       this.log.once(`read:${this.path}`, 'warn', `RAPL zone ${this.id} cannot be read; skipping its readings until it can`, { path: this.path, error: e });
       return undefined;
     }
-    const uj = text === '' ? NaN : Number(text);
-    return Number.isFinite(uj) ? uj / 1e6 : undefined;
+  }
+  close(): void {
+    this.file.close();
   }
 }
 
@@ -103,9 +107,12 @@ export function discoverZones(powercap: string): RaplZone[] {
 
 class RaplSource implements Source {
   readonly name = 'rapl';
-  constructor(private readonly list: PowerChannel[]) {}
+  constructor(private readonly list: RaplChannel[]) {}
   channels() {
     return this.list;
+  }
+  close() {
+    for (const c of this.list) c.close();
   }
 }
 
@@ -114,7 +121,7 @@ export const raplSource: SourceFactory = {
   async discover(ctx) {
     const powercap = join(ctx.sysfs, 'class', 'powercap');
     const zones = discoverZones(powercap);
-    const channels: PowerChannel[] = [];
+    const channels: RaplChannel[] = [];
     for (const z of zones) {
       const path = join(powercap, z.dir, 'energy_uj');
       try {

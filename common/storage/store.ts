@@ -16,6 +16,7 @@ import { DEFAULT_INFLUX_URL } from '../config.js';
 import { InfluxQL, iql, ident } from './influxql.js';
 import { toLines } from './line-protocol.js';
 import { StorageError, databaseMissing, fromHttp, unreachable } from './errors.js';
+import { send, type HttpResponse } from './http.js';
 
 const log = logger('storage');
 
@@ -195,15 +196,15 @@ export class InfluxStore {
   }
 
   static async ping(settings: Pick<InfluxSettings, 'url' | 'timeoutMs'>): Promise<ServerVersion> {
-    let res: Response;
+    let res: HttpResponse;
     try {
-      res = await fetch(new URL('/ping', settings.url), { signal: AbortSignal.timeout(settings.timeoutMs) });
+      res = await send(new URL('/ping', settings.url), { timeoutMs: settings.timeoutMs });
     } catch (e) {
       throw InfluxStore.networkError(settings.url, e);
     }
-    await res.arrayBuffer();
     if (res.status >= 500) throw new StorageError('server', `InfluxDB at ${settings.url} answered /ping with ${res.status}`, res.status);
-    return parseVersion(res.headers.get('x-influxdb-version'));
+    const version = res.headers['x-influxdb-version'];
+    return parseVersion(typeof version === 'string' ? version : null);
   }
 
   private static networkError(url: string, e: unknown): StorageError {
@@ -223,25 +224,25 @@ export class InfluxStore {
     const { url, db, timeoutMs } = this.settings;
     const params = new URLSearchParams({ q: q.text, epoch: 'ms' });
     if (options.db !== false) params.set('db', db);
-    let res: Response;
+    let res: HttpResponse;
     try {
-      res = await fetch(new URL('/query', url), {
+      res = await send(new URL('/query', url), {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', ...this.authHeader },
         body: params.toString(),
-        signal: AbortSignal.timeout(timeoutMs),
+        timeoutMs,
       });
     } catch (e) {
       throw InfluxStore.networkError(url, e);
     }
-    const text = await res.text();
+    const text = res.body;
     let body: RawResponse = {};
     try {
       body = text ? (JSON.parse(text) as RawResponse) : {};
     } catch {
       body = { error: text.slice(0, 500) };
     }
-    if (res.status !== 200) throw fromHttp(res.status, body.error ?? res.statusText, { url, db, query: q.text });
+    if (res.status !== 200) throw fromHttp(res.status, body.error ?? `HTTP ${res.status}`, { url, db, query: q.text });
     if (body.error) throw fromHttp(400, body.error, { url, db, query: q.text });
     return (body.results ?? []).map((r) => {
       if (r.error) {

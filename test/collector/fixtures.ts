@@ -1,5 +1,5 @@
 /** Helpers for tests on the fixture hosts (test/fixtures/hosts). */
-import { cpSync, mkdtempSync, writeFileSync, renameSync } from 'node:fs';
+import { closeSync, cpSync, mkdtempSync, openSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../../common/config.js';
@@ -15,10 +15,18 @@ export function copyHost(name: string): string {
   return dir;
 }
 
-/** Replaces a sysfs file atomically, as the kernel presents a new value. */
+/**
+ * Sets a sysfs attribute the way the kernel changes one: in place, in one write (readers keep
+ * their file open and re-read it). Numbers are zero-padded to a fixed width so that a shorter
+ * value never leaves the tail of a longer one behind.
+ */
 export function writeSysfs(path: string, value: string | number): void {
-  writeFileSync(path + '.tmp', `${value}\n`);
-  renameSync(path + '.tmp', path);
+  const fd = openSync(path, 'r+');
+  try {
+    writeSync(fd, `${typeof value === 'number' ? String(value).padStart(20, '0') : value}\n`, 0);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export interface RecordingLogger extends Logger {

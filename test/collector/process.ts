@@ -20,6 +20,7 @@ export async function spawnCollector(root: string, env: Record<string, string>):
       WATTSCOPE_SYSFS_ROOT: join(root, 'sys'),
       WATTSCOPE_SPOOL_DIR: join(root, 'spool'),
       WATTSCOPE_COLLECTOR_PORT: '0',
+      WATTSCOPE_FLUSH_INTERVAL_S: '1',
       WATTSCOPE_HOST: 'e2e-host',
       WATTSCOPE_PLATFORM: 'fixture',
       ...env,
@@ -56,20 +57,20 @@ export async function spawnCollector(root: string, env: Record<string, string>):
 
 /**
  * Advances a RAPL counter at a known power in 1 ms steps, from a process of its own: the file
- * holds E0 + P × t (µJ, modulo the counter's range), replaced atomically as sysfs presents it.
+ * holds E0 + P × t (µJ, modulo the counter's range), rewritten in place in one write of a
+ * fixed width, as sysfs presents a changing attribute.
  */
 export function startRaplDriver(file: string, watts: number, startUj: number, rangeUj: number): { stop(): Promise<void> } {
   const script = `
     const fs = require('node:fs');
-    const file = ${JSON.stringify(file)}, tmp = file + '.drv';
+    const fd = fs.openSync(${JSON.stringify(file)}, 'r+');
     const t0 = process.hrtime.bigint();
     let stop = false;
     process.on('SIGTERM', () => { stop = true; });
     const step = () => {
       const s = Number(process.hrtime.bigint() - t0) / 1e9;
       const uj = Math.floor((${startUj} + ${watts} * s * 1e6) % ${rangeUj});
-      fs.writeFileSync(tmp, uj + '\\n');
-      fs.renameSync(tmp, file);
+      fs.writeSync(fd, String(uj).padStart(20, '0') + '\\n', 0);
       if (!stop) setTimeout(step, 1); else process.exit(0);
     };
     step();`;

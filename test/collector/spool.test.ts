@@ -27,13 +27,25 @@ describe('Spool', () => {
     expect(readdirSync(d).filter((f) => f.startsWith('seg-')).length).toBe(1);
   });
 
-  it('resumes where the last commit left off after a restart, without repeating', () => {
+  it('resumes where the last commit left off after a clean stop, without repeating', () => {
     const d = dir();
     const a = new Spool({ dir: d, maxBytes: 1024 * 1024, segmentBytes: 2048 });
     a.append(lines(0, 100));
-    const first = a.peek(40);
-    a.commit(first!.end);
-    a.append(lines(100, 20)); // never sent: the process dies here
+    a.commit(a.peek(40)!.end);
+    a.commit(a.peek(20)!.end);
+    a.append(lines(100, 20));
+    a.close();
+    const b = new Spool({ dir: d, maxBytes: 1024 * 1024, segmentBytes: 2048 });
+    expect(drain(b)).toEqual(lines(60, 60));
+  });
+
+  it('after a crash, sends again at most what was committed since the cursor last reached the disk, and loses nothing', () => {
+    const d = dir();
+    const a = new Spool({ dir: d, maxBytes: 1024 * 1024, segmentBytes: 2048, cursorSyncMs: 60_000 });
+    a.append(lines(0, 100));
+    a.commit(a.peek(40)!.end); // the first commit reaches the disk
+    a.commit(a.peek(30)!.end); // this one waits for the next sync: the process dies first
+    a.append(lines(100, 20));
     const b = new Spool({ dir: d, maxBytes: 1024 * 1024, segmentBytes: 2048 });
     expect(drain(b)).toEqual(lines(40, 80));
   });

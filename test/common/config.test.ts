@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, OPTIONS, loadConfig } from '../../common/config.js';
 import { logger, registerSecret, setLogSink } from '../../common/log.js';
+import { optionsTable, sampleConfig } from '../../cli/config-docs.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 
@@ -25,6 +26,11 @@ describe('config', () => {
     writeFileSync(join(dir, 'c.json'), JSON.stringify({ collector: { sampleHZ: 5 } }));
     expect(() => loadConfig({ WATTSCOPE_CONFIG: join(dir, 'c.json') })).toThrow(/unknown option "collector.sampleHZ"/);
     expect(() => loadConfig({ WATTSCOPE_CONFIG: join(dir, 'missing.json') })).toThrow(ConfigError);
+  });
+
+  it('is documented exactly as generated from the options table (npm run docs:config)', () => {
+    expect(readFileSync(join(root, 'docs/CONFIGURATION.md'), 'utf8')).toContain(optionsTable());
+    expect(readFileSync(join(root, 'collector/sample-config.json'), 'utf8')).toBe(sampleConfig());
   });
 
   it('is documented option by option, and the sample config lists every option with its default', () => {

@@ -1,0 +1,31 @@
+/**
+ * A minimal HTTP(S) client over node:http for the storage layer's /ping and /query. Not fetch:
+ * fetch loads undici and compiles its WebAssembly parser, which costs the collector ~15 MB of
+ * memory for two small requests.
+ */
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+
+export interface HttpResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+export class HttpTimeoutError extends Error {
+  override name = 'TimeoutError';
+}
+
+export function send(url: URL, options: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs: number }): Promise<HttpResponse> {
+  return new Promise((resolve, reject) => {
+    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: options.method ?? 'GET', headers: options.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.setTimeout(options.timeoutMs, () => req.destroy(new HttpTimeoutError(`no answer from ${url.origin} within ${options.timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
