@@ -1,5 +1,5 @@
 import { loadConfig } from '../common/config.js';
-import { wantsHelp, type Command } from './command.js';
+import { untilSignal, type Command } from './command.js';
 
 const USAGE = `Usage: wattscope collect
 
@@ -22,10 +22,6 @@ export const collectCommand: Command = {
   summary: 'run the collector daemon on this machine (sensors → InfluxDB, /metrics)',
   usage: USAGE,
   async main(argv) {
-    if (wantsHelp(argv)) {
-      console.log(USAGE);
-      return 0;
-    }
     if (argv.length > 0) {
       console.error(`wattscope collect takes no arguments (got ${argv.join(' ')}); it is configured by the environment\n\n${USAGE}`);
       return 2;
@@ -33,11 +29,7 @@ export const collectCommand: Command = {
     // loaded here, not at the top: `wattscope` starts only the code of the command it runs
     const { startCollector } = await import('../collector/daemon.js');
     const collector = await startCollector(loadConfig());
-    await new Promise<void>((resolve) => {
-      const stop = () => void collector.stop().then(resolve);
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
-    });
+    await untilSignal(() => collector.stop());
     return 0;
   },
 };

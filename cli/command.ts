@@ -18,3 +18,12 @@ export function wantsHelp(argv: readonly string[]): boolean {
 export function binPath(): string {
   return join(packageRoot(), 'bin', 'wattscope.js');
 }
+
+/** Resolves once SIGTERM or SIGINT arrives and `stop` has finished (daemons' main loop). */
+export function untilSignal(stop: () => Promise<void>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const handler = () => void stop().then(resolve);
+    process.once('SIGTERM', handler);
+    process.once('SIGINT', handler);
+  });
+}

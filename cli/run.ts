@@ -10,7 +10,7 @@ import { loadConfig } from '../common/config.js';
 import type { RunSummary } from '../clients/ts/client.js';
 import { client, num, numberOption, parseLabels, UsageError } from './format.js';
 import { formatSummary } from './summary.js';
-import { wantsHelp, type Command } from './command.js';
+import type { Command } from './command.js';
 
 const USAGE = `Usage: wattscope run [options] -- <command> [args…]
 
@@ -163,11 +163,5 @@ export const runCommandSpec: Command = {
   name: 'run',
   summary: 'run a command as a measured run and print its energy and scores',
   usage: USAGE,
-  async main(argv) {
-    if (wantsHelp(argv.slice(0, argv.includes('--') ? argv.indexOf('--') : argv.length))) {
-      console.log(USAGE);
-      return 0;
-    }
-    return runCommand(argv);
-  },
+  main: runCommand,
 };

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import type { ListRuns } from '../clients/ts/client.js';
 import { client, num, numberOption, table, UsageError } from './format.js';
 import { formatSummary } from './summary.js';
-import { wantsHelp, type Command } from './command.js';
+import type { Command } from './command.js';
 
 const RUNS_USAGE = `Usage:
   wattscope runs ls [--model M] [--platform P] [--kind K] [--status S] [--label k=v] [--from T] [--to T] [--limit N]
@@ -45,9 +45,9 @@ export const runsCommand: Command = {
   usage: RUNS_USAGE,
   async main(argv) {
     const [sub, ...rest] = argv;
-    if (!sub || wantsHelp(argv)) {
+    if (!sub) {
       console.log(RUNS_USAGE);
-      return sub ? 0 : 2;
+      return 2;
     }
     const api = client();
     if (sub === 'ls') {
@@ -99,10 +99,6 @@ export const compareCommand: Command = {
   summary: 'compare models across platforms: scores, ranks, relative factors',
   usage: COMPARE_USAGE,
   async main(argv) {
-    if (wantsHelp(argv)) {
-      console.log(COMPARE_USAGE);
-      return 0;
-    }
     const { values } = parseArgs({ args: argv, options: { reference: { type: 'string' }, json: { type: 'boolean' } } });
     const result = await client().compare(values.reference);
     if (values.json) {

@@ -1,5 +1,5 @@
 import { loadConfig } from '../common/config.js';
-import { wantsHelp, type Command } from './command.js';
+import { untilSignal, type Command } from './command.js';
 
 const USAGE = `Usage: wattscope serve
 
@@ -18,21 +18,13 @@ export const serveCommand: Command = {
   summary: 'run the API and the built-in live page',
   usage: USAGE,
   async main(argv) {
-    if (wantsHelp(argv)) {
-      console.log(USAGE);
-      return 0;
-    }
     if (argv.length > 0) {
       console.error(`wattscope serve takes no arguments (got ${argv.join(' ')})\n\n${USAGE}`);
       return 2;
     }
     const { startServer } = await import('../api/server.js');
     const server = await startServer(loadConfig());
-    await new Promise<void>((resolve) => {
-      const stop = () => void server.close().then(resolve);
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
-    });
+    await untilSignal(() => server.close());
     return 0;
   },
 };

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../common/config.js';
 import { client, num, numberOption, table, UsageError } from './format.js';
-import { wantsHelp, type Command } from './command.js';
+import type { Command } from './command.js';
 
 const BASELINE_USAGE = `Usage: wattscope baseline --seconds N [--host H] [--platform P]
 
@@ -14,10 +14,6 @@ export const baselineCommand: Command = {
   summary: 'measure idle power per source (for net energy)',
   usage: BASELINE_USAGE,
   async main(argv) {
-    if (wantsHelp(argv)) {
-      console.log(BASELINE_USAGE);
-      return 0;
-    }
     const { values } = parseArgs({ args: argv, options: { seconds: { type: 'string' }, host: { type: 'string' }, platform: { type: 'string' } } });
     const seconds = numberOption(values.seconds, 'seconds');
     if (seconds === undefined || seconds < 1 || seconds > 86_400) throw new UsageError('--seconds N is required, 1–86400');
@@ -44,10 +40,7 @@ export const statusCommand: Command = {
   summary: 'check the health of the API, InfluxDB and this host’s collector',
   usage: STATUS_USAGE,
   async main(argv) {
-    if (wantsHelp(argv)) {
-      console.log(STATUS_USAGE);
-      return 0;
-    }
+    if (argv.length > 0) throw new UsageError(`wattscope status takes no arguments (got ${argv.join(' ')})`);
     const config = loadConfig();
     const rows: string[][] = [];
     let healthy = true;

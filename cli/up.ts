@@ -11,7 +11,7 @@ import { loadConfig } from '../common/config.js';
 import { findInfluxd, installInfluxd, startInfluxd, type InfluxdHandle } from '../common/influxd.js';
 import { dataDir } from '../common/paths.js';
 import { InfluxStore, settingsFromConfig } from '../common/storage/store.js';
-import { binPath, wantsHelp, type Command } from './command.js';
+import { binPath, type Command } from './command.js';
 
 const USAGE = `Usage: wattscope up [--no-collector] [--no-api] [--influx-port N]
 
@@ -189,11 +189,5 @@ export const upCommand: Command = {
   name: 'up',
   summary: 'run the whole stack locally: InfluxDB, collector, API and live page (no Docker)',
   usage: USAGE,
-  async main(argv) {
-    if (wantsHelp(argv)) {
-      console.log(USAGE);
-      return 0;
-    }
-    return up(argv);
-  },
+  main: up,
 };

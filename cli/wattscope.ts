@@ -3,7 +3,7 @@
  */
 import { ConfigError } from '../common/config.js';
 import { StorageError } from '../common/storage/errors.js';
-import type { Command } from './command.js';
+import { wantsHelp, type Command } from './command.js';
 import { upCommand } from './up.js';
 import { collectCommand } from './collect.js';
 import { serveCommand } from './serve.js';
@@ -43,6 +43,11 @@ async function main(argv: string[]): Promise<number> {
   if (!command) {
     console.error(`wattscope: unknown command "${name}"\n\n${help()}`);
     return 2;
+  }
+  // --help anywhere before `--` (after it, the words belong to the wrapped command)
+  if (wantsHelp(rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest)) {
+    console.log(command.usage);
+    return 0;
   }
   return command.main(rest);
 }

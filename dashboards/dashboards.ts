@@ -65,6 +65,19 @@ function runAnnotations(): AnnotationQueryBuilder {
 const timeseries = (title: string, query: string, field: string, alias: string, h = 8, w = 12) =>
   new TimeseriesPanel().title(title).datasource(DATASOURCE).withTarget(influxql(query).alias(alias)).unit(unit(field)).height(h).span(w);
 
+/** Two rates of one measurement per host and device (read/write, rx/tx). */
+function throughput(title: string, measurement: string, tag: string, ...series: Array<[field: string, label: string]>): TimeseriesPanel {
+  const panel = new TimeseriesPanel().title(title).datasource(DATASOURCE).unit(unit(series[0]?.[0] ?? '')).height(8).span(12);
+  series.forEach(([field, label], i) =>
+    panel.withTarget(
+      influxql(`SELECT mean(${n(field)}) FROM ${n(measurement)} WHERE ${HOSTS} AND $timeFilter GROUP BY time($__interval), ${n(HOST_TAGS.host)}, ${n(tag)} fill(null)`)
+        .alias(`$tag_host $tag_${tag} ${label}`)
+        .refId(String.fromCharCode(65 + i)),
+    ),
+  );
+  return panel;
+}
+
 export function livePowerDashboard(): dashboard.Dashboard {
   const inTotal = (v: 'true' | 'false') => `${n(POWER.tags.inTotal)} = ${s(v)}`;
   return new DashboardBuilder('Wattscope — live power')
@@ -152,26 +165,8 @@ export function livePowerDashboard(): dashboard.Dashboard {
         '$tag_host',
       ),
     )
-    .withPanel(
-      new TimeseriesPanel()
-        .title('Disk throughput')
-        .datasource(DATASOURCE)
-        .withTarget(influxql(`SELECT mean(${n(DISK.fields.readBytesPerS)}) FROM ${n(MEASUREMENT.disk)} WHERE ${HOSTS} AND $timeFilter GROUP BY time($__interval), ${n(HOST_TAGS.host)}, ${n(DISK.tags.device)} fill(null)`).alias('$tag_host $tag_device read').refId('A'))
-        .withTarget(influxql(`SELECT mean(${n(DISK.fields.writeBytesPerS)}) FROM ${n(MEASUREMENT.disk)} WHERE ${HOSTS} AND $timeFilter GROUP BY time($__interval), ${n(HOST_TAGS.host)}, ${n(DISK.tags.device)} fill(null)`).alias('$tag_host $tag_device write').refId('B'))
-        .unit(unit(DISK.fields.readBytesPerS))
-        .height(8)
-        .span(12),
-    )
-    .withPanel(
-      new TimeseriesPanel()
-        .title('Network throughput')
-        .datasource(DATASOURCE)
-        .withTarget(influxql(`SELECT mean(${n(NET.fields.rxBytesPerS)}) FROM ${n(MEASUREMENT.net)} WHERE ${HOSTS} AND $timeFilter GROUP BY time($__interval), ${n(HOST_TAGS.host)}, ${n(NET.tags.iface)} fill(null)`).alias('$tag_host $tag_iface rx').refId('A'))
-        .withTarget(influxql(`SELECT mean(${n(NET.fields.txBytesPerS)}) FROM ${n(MEASUREMENT.net)} WHERE ${HOSTS} AND $timeFilter GROUP BY time($__interval), ${n(HOST_TAGS.host)}, ${n(NET.tags.iface)} fill(null)`).alias('$tag_host $tag_iface tx').refId('B'))
-        .unit(unit(NET.fields.rxBytesPerS))
-        .height(8)
-        .span(12),
-    )
+    .withPanel(throughput('Disk throughput', MEASUREMENT.disk, DISK.tags.device, [DISK.fields.readBytesPerS, 'read'], [DISK.fields.writeBytesPerS, 'write']))
+    .withPanel(throughput('Network throughput', MEASUREMENT.net, NET.tags.iface, [NET.fields.rxBytesPerS, 'rx'], [NET.fields.txBytesPerS, 'tx']))
     .link(new DashboardLinkBuilder('Runs and scores').type(DashboardLinkType.Link).url('/d/wattscope-runs'))
     .build();
 }
