@@ -53,12 +53,20 @@ export class Agent {
     this.setSources(opts.sources);
   }
 
-  /** Replaces the set of sources (rediscovery); channels already known keep their integrators. */
+  /**
+   * Replaces the set of sources (rediscovery). A channel seen before keeps its integrator (its
+   * interval goes on) but reads through the new source's channel object: the old source is
+   * closed by the caller.
+   */
   setSources(sources: Source[]): void {
     const known = new Map(this.states.map((s) => [s.channel.id, s]));
     this.sources = sources;
     this.states = sources.flatMap((source) =>
-      source.channels().map((channel) => known.get(channel.id) ?? { channel, source, integrator: new ChannelIntegrator(channel.method, channel.wrapJ), disabled: false }),
+      source.channels().map((channel) => {
+        const prev = known.get(channel.id);
+        const same = prev && prev.channel.method === channel.method && prev.channel.wrapJ === channel.wrapJ;
+        return { channel, source, integrator: same ? prev.integrator : new ChannelIntegrator(channel.method, channel.wrapJ), disabled: false };
+      }),
     );
   }
 

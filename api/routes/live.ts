@@ -53,9 +53,16 @@ export function liveRoutes(app: FastifyInstance, live: LiveRepository, hub: Live
     },
   );
 
+  // open streams end when the server closes, or a graceful shutdown would wait for them forever
+  const streams = new Set<import('node:http').ServerResponse>();
+  app.addHook('preClose', async () => {
+    for (const res of streams) res.end();
+  });
+
   app.get('/api/live/stream', { schema: { tags: ['live'], summary: 'Server-sent events: new power points as they land (one query per second for all viewers)' } }, (request, reply) => {
     reply.hijack();
     const res = reply.raw;
+    streams.add(res);
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.write('retry: 3000\n\n');
     const unsubscribe = hub.subscribe((points) => res.write(`event: power\ndata: ${JSON.stringify(points)}\n\n`));
@@ -64,6 +71,7 @@ export function liveRoutes(app: FastifyInstance, live: LiveRepository, hub: Live
     request.raw.on('close', () => {
       clearInterval(keepAlive);
       unsubscribe();
+      streams.delete(res);
     });
   });
 }

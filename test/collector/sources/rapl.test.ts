@@ -89,6 +89,25 @@ describe('RAPL counters', () => {
     expect(point?.timeMs).toBe(1_700_000_001_000);
   });
 
+  it('keeps a channel\'s interval across rediscovery, reading through the new source after the old one is closed', async () => {
+    const root = copyHost('desktop-intel');
+    const pkg = join(root, 'sys/devices/virtual/powercap/intel-rapl/intel-rapl:0/energy_uj');
+    writeSysfs(pkg, 1_000_000);
+    const first = await raplSource.discover(contextFor(root));
+    let t = 0;
+    const out: Sample[] = [];
+    const agent = new Agent({ sources: [first!], hostTags: { host: 'h', platform: 'p' }, sampleHz: 10, reportIntervalS: 1, emit: (s) => out.push(...s), metrics: new CollectorMetrics(), log: recordingLogger(), now: () => t, wallNow: () => t });
+    agent.sample(0);
+    const second = await raplSource.discover(contextFor(root));
+    agent.setSources([second!]);
+    await first?.close?.();
+    t = 1000;
+    writeSysfs(pkg, 6_000_000); // +5 J
+    agent.sample(t);
+    agent.report();
+    expect(out.find((s) => s.tags.source === 'rapl/package-0')?.fields.energy_j).toBeCloseTo(5, 9);
+  });
+
   it('skips a zone whose energy_uj is unreadable, with one message that says how to fix it', () => {
     const root = copyHost('server-xeon-2s');
     const file = join(root, 'sys/devices/virtual/powercap/intel-rapl/intel-rapl:1/energy_uj');
