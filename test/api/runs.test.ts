@@ -224,6 +224,18 @@ describe('validation and errors', () => {
   });
 });
 
+describe('OpenAPI', () => {
+  it('documents every route from the same schemas that validate it', async () => {
+    const doc = (await h.app.fastify.inject('/docs/json')).json<{ openapi: string; paths: Record<string, Record<string, { requestBody?: unknown }>> }>();
+    expect(doc.openapi).toMatch(/^3\./);
+    for (const path of ['/api/runs', '/api/runs/{id}', '/api/runs/{id}/stop', '/api/runs/{id}/heartbeat', '/api/runs/import', '/api/compare', '/api/baselines', '/api/live/power', '/api/live/stream', '/api/runs/{id}/power']) {
+      expect(doc.paths[path], path).toBeDefined();
+    }
+    expect(JSON.stringify(doc.paths['/api/runs']?.post?.requestBody)).toContain('batch_size');
+    expect((await h.app.fastify.inject('/docs')).statusCode).toBeLessThan(400);
+  });
+});
+
 describe('history', () => {
   it('lists runs with filters and paging, as JSON and CSV', async () => {
     const base = Date.UTC(2027, 0, 1);
