@@ -82,6 +82,8 @@ export interface InfluxdOptions {
   dir: string;
   /** HTTP port on 127.0.0.1; 0 picks a free one */
   port?: number;
+  /** require credentials (tests of the unauthorized path) */
+  auth?: boolean;
 }
 
 export interface InfluxdHandle {
@@ -93,7 +95,7 @@ export interface InfluxdHandle {
   stop(): Promise<void>;
 }
 
-function configText(dir: string, port: number, rpcPort: number): string {
+function configText(dir: string, port: number, rpcPort: number, auth: boolean): string {
   return `# written by wattscope; influxd 1.x configuration for a loopback-only server
 reporting-disabled = true
 bind-address = "127.0.0.1:${rpcPort}"
@@ -118,7 +120,7 @@ bind-address = "127.0.0.1:${rpcPort}"
 [http]
   enabled = true
   bind-address = "127.0.0.1:${port}"
-  auth-enabled = false
+  auth-enabled = ${auth}
   log-enabled = false
   max-body-size = 0
 `;
@@ -148,7 +150,7 @@ export async function startInfluxd(options: InfluxdOptions): Promise<InfluxdHand
   const port = options.port || (await freePort());
   const rpcPort = await freePort();
   const configFile = join(dir, 'influxd.conf');
-  writeFileSync(configFile, configText(dir, port, rpcPort));
+  writeFileSync(configFile, configText(dir, port, rpcPort, options.auth === true));
   const logFile = join(dir, 'influxd.log');
   const fd = openSync(logFile, 'a');
   // its own process group, so that a Ctrl-C meant for `wattscope up` does not stop InfluxDB

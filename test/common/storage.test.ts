@@ -190,6 +190,32 @@ describe('errors that say what to do', () => {
   });
 });
 
+describe('credentials', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wattscope-auth-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('says to set the token when InfluxDB refuses, and works with user:password on 1.x', async () => {
+    const server = await startInfluxd({ bin: inject('influxdBin'), dir, auth: true });
+    try {
+      // 1.x with auth and no user yet accepts only the creation of an admin
+      const created = await fetch(`${server.url}/query`, { method: 'POST', body: new URLSearchParams({ q: "CREATE USER admin WITH PASSWORD 's3cret-pw' WITH ALL PRIVILEGES" }) });
+      expect(created.status).toBe(200);
+      const err = await InfluxStore.open({ url: server.url, org: '', db: 'authdb', timeoutMs: 5000 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StorageError);
+      expect((err as StorageError).code).toBe('unauthorized');
+      expect((err as StorageError).message).toMatch(/set WATTSCOPE_INFLUX_TOKEN/);
+      const wrong = await InfluxStore.open({ url: server.url, org: '', db: 'authdb', timeoutMs: 5000, token: 'admin:nope' }).catch((e: unknown) => e);
+      expect((wrong as StorageError).code).toBe('unauthorized');
+      expect((wrong as StorageError).message).not.toContain('nope');
+      const s = await InfluxStore.open({ url: server.url, org: '', db: 'authdb', timeoutMs: 5000, token: 'admin:s3cret-pw' });
+      await s.write([{ measurement: 'power', tags: { source: 'x' }, fields: { energy_j: 7 }, timeMs: 1000 }]);
+      expect(await s.rows(iql`SELECT ${ident('energy_j')} FROM ${ident('power')}`)).toEqual([{ time: 1000, energy_j: 7 }]);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe('server stopped mid-write', () => {
   const dir = mkdtempSync(join(tmpdir(), 'wattscope-outage-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
