@@ -65,6 +65,22 @@ function runAnnotations(): AnnotationQueryBuilder {
 const timeseries = (title: string, query: string, field: string, alias: string, h = 8, w = 12) =>
   new TimeseriesPanel().title(title).datasource(DATASOURCE).withTarget(influxql(query).alias(alias)).unit(unit(field)).height(h).span(w);
 
+const cpuUtilisation = () =>
+  timeseries(
+    'CPU utilisation',
+    `SELECT mean(${n(CPU.fields.usagePct)}) FROM ${n(MEASUREMENT.cpu)} WHERE ${HOSTS} AND ${n(CPU.tags.cpu)} = ${s(CPU.all)} AND $timeFilter GROUP BY time($__interval), ${n(HOST_TAGS.host)} fill(null)`,
+    CPU.fields.usagePct,
+    '$tag_host',
+  ).max(100);
+
+const gpuUtilisation = () =>
+  timeseries(
+    'GPU utilisation',
+    `SELECT mean(${n(GPU.fields.utilPct)}) FROM ${n(MEASUREMENT.gpu)} WHERE ${HOSTS} AND $timeFilter GROUP BY time($__interval), ${n(HOST_TAGS.host)}, ${n(GPU.tags.gpu)} fill(null)`,
+    GPU.fields.utilPct,
+    '$tag_host GPU $tag_gpu',
+  ).max(100);
+
 /** Two rates of one measurement per host and device (read/write, rx/tx). */
 function throughput(title: string, measurement: string, tag: string, ...series: Array<[field: string, label: string]>): TimeseriesPanel {
   const panel = new TimeseriesPanel().title(title).datasource(DATASOURCE).unit(unit(series[0]?.[0] ?? '')).height(8).span(12);
@@ -133,22 +149,8 @@ export function livePowerDashboard(): dashboard.Dashboard {
         '$tag_host',
       ),
     )
-    .withPanel(
-      timeseries(
-        'CPU utilisation',
-        `SELECT mean(${n(CPU.fields.usagePct)}) FROM ${n(MEASUREMENT.cpu)} WHERE ${HOSTS} AND ${n(CPU.tags.cpu)} = ${s(CPU.all)} AND $timeFilter GROUP BY time($__interval), ${n(HOST_TAGS.host)} fill(null)`,
-        CPU.fields.usagePct,
-        '$tag_host',
-      ).max(100),
-    )
-    .withPanel(
-      timeseries(
-        'GPU utilisation',
-        `SELECT mean(${n(GPU.fields.utilPct)}) FROM ${n(MEASUREMENT.gpu)} WHERE ${HOSTS} AND $timeFilter GROUP BY time($__interval), ${n(HOST_TAGS.host)}, ${n(GPU.tags.gpu)} fill(null)`,
-        GPU.fields.utilPct,
-        '$tag_host GPU $tag_gpu',
-      ).max(100),
-    )
+    .withPanel(cpuUtilisation())
+    .withPanel(gpuUtilisation())
     .withPanel(
       timeseries(
         'GPU memory used',
@@ -268,22 +270,8 @@ export function runDetailDashboard(): dashboard.Dashboard {
         24,
       ),
     )
-    .withPanel(
-      timeseries(
-        'CPU utilisation',
-        `SELECT mean(${n(CPU.fields.usagePct)}) FROM ${n(MEASUREMENT.cpu)} WHERE ${HOSTS} AND ${n(CPU.tags.cpu)} = ${s(CPU.all)} AND $timeFilter GROUP BY time($__interval), ${n(HOST_TAGS.host)} fill(null)`,
-        CPU.fields.usagePct,
-        '$tag_host',
-      ),
-    )
-    .withPanel(
-      timeseries(
-        'GPU utilisation',
-        `SELECT mean(${n(GPU.fields.utilPct)}) FROM ${n(MEASUREMENT.gpu)} WHERE ${HOSTS} AND $timeFilter GROUP BY time($__interval), ${n(HOST_TAGS.host)}, ${n(GPU.tags.gpu)} fill(null)`,
-        GPU.fields.utilPct,
-        '$tag_host GPU $tag_gpu',
-      ),
-    )
+    .withPanel(cpuUtilisation())
+    .withPanel(gpuUtilisation())
     .link(new DashboardLinkBuilder('Runs and scores').type(DashboardLinkType.Link).url('/d/wattscope-runs'))
     .build();
 }
