@@ -45,6 +45,17 @@ describe('wattscope run', () => {
     expect(r.stderr).toMatch(/exited with 3; run r-[\w-]+ marked failed/);
   });
 
+  it('shows one live status line (elapsed, power, energy so far) when stdout is a terminal', async () => {
+    // util-linux `script` gives the command a pseudo-terminal and records what it printed
+    const line = `${process.execPath} ${BIN} run --model cli-tty -- sleep 3.5`;
+    const r = await runProcess('script', ['-qefc', line, '/dev/null'], { env: { ...env(), TERM: 'dumb' } });
+    expect(r.status).toBe(0);
+    const updates = r.stdout.split('\r').filter((l) => l.includes('[wattscope]'));
+    expect(updates.length).toBeGreaterThanOrEqual(2);
+    expect(updates.at(-1)).toMatch(/\[wattscope\] \d+ s {2}120\.0 W {2}\d+\.\d{3} Wh so far/);
+    expect(r.stdout).toMatch(/\(inference, completed\)/);
+  });
+
   it('forwards SIGTERM to the command', async () => {
     const child = spawn(process.execPath, [BIN, 'run', '--model', 'cli-signal', '--', 'sh', '-c', 'trap "exit 42" TERM; sleep 30 & wait'], { env: env() });
     let out = '';
