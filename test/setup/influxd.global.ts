@@ -3,7 +3,7 @@
  * temporary directory, for the whole run. Tests create their own database each (testStore()).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -20,8 +20,25 @@ function build(): void {
   if (r.status !== 0) throw new Error(`build failed:\n${r.stdout}${r.stderr}`);
 }
 
+/**
+ * The other system tools the suite drives for real: Chromium (the live page) and
+ * docker-compose (validating docker-compose.yml). As root on Debian they are installed when
+ * missing, as `.ci/run` would; elsewhere the tests that need them say the install command.
+ */
+function ensureSystemTools(): void {
+  const missing = [['chromium', '/usr/bin/chromium'], ['docker-compose', '/usr/bin/docker-compose']].filter(([, bin]) => !existsSync(bin as string)).map(([pkg]) => pkg as string);
+  if (missing.length === 0 || process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) return;
+  console.error(`installing ${missing.join(', ')} for the tests (apt-get)`);
+  const install = () => spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status === 0;
+  if (!install()) {
+    spawnSync('apt-get', ['update', '-q'], { stdio: 'inherit' });
+    install();
+  }
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   build();
+  ensureSystemTools();
   // a fresh machine gets Debian's influxdb as `wattscope up` would get it (apt-get as root,
   // apt-get download + dpkg -x otherwise); elsewhere the tests stop with the install hint
   const localRoot = join(dataDir(), 'influxdb-dist');
