@@ -15,6 +15,8 @@ interface ChannelState {
   source: Source;
   integrator: ChannelIntegrator;
   disabled: boolean;
+  /** the channel's power gauge, looked up once (prom-client hashes labels on every set) */
+  gauge?: { set(v: number): void };
 }
 
 export interface AgentOptions {
@@ -44,6 +46,7 @@ export class Agent {
   private readonly wallNow: () => number;
   private readonly readTime = new Map<string, number>();
   private readonly readFailed = new Set<string>();
+  private readonly sourceGauges = new Map<string, { duration: { set(v: number): void }; success: { set(v: number): void } }>();
 
   constructor(private readonly opts: AgentOptions) {
     this.samplePeriodMs = 1000 / opts.sampleHz;
@@ -65,7 +68,7 @@ export class Agent {
       source.channels().map((channel) => {
         const prev = known.get(channel.id);
         const same = prev && prev.channel.method === channel.method && prev.channel.wrapJ === channel.wrapJ;
-        return { channel, source, integrator: same ? prev.integrator : new ChannelIntegrator(channel.method, channel.wrapJ), disabled: false };
+        return { channel, source, integrator: same ? prev.integrator : new ChannelIntegrator(channel.method, channel.wrapJ), disabled: false, gauge: same ? prev.gauge : undefined };
       }),
     );
   }
@@ -165,7 +168,8 @@ export class Agent {
         },
         timeMs: wallMs,
       });
-      metrics.power.set({ source: channel.id, domain: channel.domain, method: channel.method, in_total: String(channel.inTotal) }, interval.powerW);
+      state.gauge ??= metrics.power.labels({ source: channel.id, domain: channel.domain, method: channel.method, in_total: String(channel.inTotal) });
+      state.gauge.set(interval.powerW);
     }
     for (const source of this.sources) {
       if (!source.collect) continue;
@@ -179,8 +183,10 @@ export class Agent {
       this.readTime.set(source.name, (this.readTime.get(source.name) ?? 0) + performance.now() - started);
     }
     for (const source of this.sources) {
-      metrics.sourceDuration.set({ source: source.name }, (this.readTime.get(source.name) ?? 0) / 1000);
-      metrics.sourceSuccess.set({ source: source.name }, this.readFailed.has(source.name) ? 0 : 1);
+      let g = this.sourceGauges.get(source.name);
+      if (!g) this.sourceGauges.set(source.name, (g = { duration: metrics.sourceDuration.labels({ source: source.name }), success: metrics.sourceSuccess.labels({ source: source.name }) }));
+      g.duration.set((this.readTime.get(source.name) ?? 0) / 1000);
+      g.success.set(this.readFailed.has(source.name) ? 0 : 1);
     }
     this.readTime.clear();
     this.readFailed.clear();
