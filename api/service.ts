@@ -140,6 +140,12 @@ export class RunService {
     return run;
   }
 
+  /** A run as it stands: a running run's energy and scores so far (computed, not stored). */
+  async current(runId: string): Promise<Run> {
+    const run = await this.get(runId);
+    return run.status === 'running' ? this.measure(run, this.now()) : run;
+  }
+
   async start(input: StartInput, callerHost: string | undefined): Promise<{ run: Run; created: boolean }> {
     const runId = input.run_id ?? `r-${randomUUID()}`;
     return this.exclusive(runId, async () => {

@@ -72,8 +72,8 @@ export function runRoutes(app: FastifyInstance, service: RunService): void {
 
   app.get<{ Params: RunParams }>(
     '/api/runs/:id',
-    { schema: { tags: ['runs'], summary: 'A run’s summary: Table I columns, energy per source, every score', params: RunParams, response: { 200: RunSummarySchema, ...errors } } },
-    async (request) => service.summary(await service.get(request.params.id)),
+    { schema: { tags: ['runs'], summary: 'A run’s summary: Table I columns, energy per source, every score (so far, for a running run)', params: RunParams, response: { 200: RunSummarySchema, ...errors } } },
+    async (request) => service.summary(await service.current(request.params.id)),
   );
 
   app.post<{ Body: ImportBody }>(

@@ -109,6 +109,18 @@ describe('run energy (DESIGN §5)', () => {
     expect(none.json<{ message: string }>().message).toMatch(/no power data from host "nowhere"/);
   });
 
+  it('gives a running run\'s energy so far, without storing it', async () => {
+    const base = Date.UTC(2026, 5, 7, 0, 0, 0);
+    await h.store.write(powerPoints('h8', 'nvml/0', base, 600, () => 80));
+    h.clock.now = base + 100_000;
+    const id = (await post('/api/runs', { model: 'live', hosts: ['h8'] })).json<{ run_id: string }>().run_id;
+    h.clock.now = base + 130_000;
+    const s = (await h.app.fastify.inject(`/api/runs/${id}`)).json<RunSummary>();
+    expect(s).toMatchObject({ status: 'running', duration_s: 30 });
+    expect(s.energy_j).toBeCloseTo(80 * 30, 6);
+    expect((await h.app.service.get(id)).energy_j).toBeNull();
+  });
+
   it('abandons a run without heartbeat, with energy up to its last heartbeat', async () => {
     const base = Date.UTC(2026, 5, 5, 0, 0, 0);
     await h.store.write(powerPoints('h6', 'nvml/0', base, 4000, () => 50));
