@@ -64,7 +64,9 @@ describe('wattscope collect, end to end', () => {
     expect(seconds).toBeGreaterThan(29);
     expect(gaps(rows)).toEqual([]);
     expect(Math.abs(energy - 40 * seconds) / (40 * seconds)).toBeLessThan(0.005);
-    for (const r of rows) expect(r.power_w).toBeGreaterThan(39);
+    // per point, the stand-in hardware's own timer jitter shows (a busy machine delays its 1 ms
+    // steps, and one interval gets a little of the next one's energy); the sum above is exact
+    for (const r of rows) expect(Math.abs(r.power_w - 40)).toBeLessThan(2);
     // the counter wrapped inside the window, and the collector says so
     expect(metrics).toMatch(/wattscope_collector_counter_wraps_total\{source="rapl\/package-0"\} 1\n/);
     expect(collector.output()).not.toMatch(/ERROR/);
