@@ -10,7 +10,7 @@
  */
 import { CPU, GPU, MEASUREMENT, POWER, ROLLUP, type FieldValue, type Sample } from '../common/model.js';
 import { logger } from '../common/log.js';
-import { ident, iql, join, str, timeMs, durationMs } from '../common/storage/influxql.js';
+import { ident, iql, join, str, timeMs, durationMs, type InfluxQL } from '../common/storage/influxql.js';
 import { seriesRows, type InfluxStore } from '../common/storage/store.js';
 import { sums, tiles } from './domain/rollup.js';
 import type { EdgePoint } from './domain/energy.js';
@@ -23,6 +23,18 @@ const COUNT = ROLLUP.fields.countSuffix;
 /** Fields of `gpu` and `cpu` the run summary averages, rolled up as sum and count. */
 export const ROLLED_GPU_FIELDS = [GPU.fields.utilPct, GPU.fields.memUsedBytes, GPU.fields.memTotalBytes] as const;
 export const ROLLED_CPU_FIELDS = [CPU.fields.usagePct] as const;
+
+/** `sum(f) AS f_sum, count(f) AS f_count` for raw points, or the sums of both for rollups. */
+export function sumAndCount(fields: readonly string[], rolled = false): InfluxQL {
+  return join(
+    fields.flatMap((f) =>
+      rolled
+        ? [iql`sum(${ident(f + SUM)}) AS ${ident(f + SUM)}`, iql`sum(${ident(f + COUNT)}) AS ${ident(f + COUNT)}`]
+        : [iql`sum(${ident(f)}) AS ${ident(f + SUM)}`, iql`count(${ident(f)}) AS ${ident(f + COUNT)}`],
+    ),
+    ', ',
+  );
+}
 
 export interface RollupOptions {
   bucketMs?: number;
@@ -84,14 +96,12 @@ export class RollupJob {
 
   private async rollChunk(from: number, to: number): Promise<void> {
     const range = iql`time >= ${timeMs(from)} AND time < ${timeMs(to)}`;
-    const rolled = (field: string, suffix: string) => ident(field + suffix);
-    const aggregates = (fields: readonly string[]) => join(fields.flatMap((f) => [iql`sum(${ident(f)}) AS ${rolled(f, SUM)}`, iql`count(${ident(f)}) AS ${rolled(f, COUNT)}`]), ', ');
     const [power, gpu, cpu] = await this.store.query(
       join(
         [
           iql`SELECT ${ident(POWER.fields.energyJ)}, ${ident(POWER.fields.intervalS)} FROM ${ident(MEASUREMENT.power)} WHERE ${range} GROUP BY *`,
-          iql`SELECT ${aggregates(ROLLED_GPU_FIELDS)} FROM ${ident(MEASUREMENT.gpu)} WHERE ${range} GROUP BY time(${durationMs(this.bucketMs)}), * fill(none)`,
-          iql`SELECT ${aggregates(ROLLED_CPU_FIELDS)} FROM ${ident(MEASUREMENT.cpu)} WHERE ${ident(CPU.tags.cpu)} = ${str(CPU.all)} AND ${range} GROUP BY time(${durationMs(this.bucketMs)}), * fill(none)`,
+          iql`SELECT ${sumAndCount(ROLLED_GPU_FIELDS)} FROM ${ident(MEASUREMENT.gpu)} WHERE ${range} GROUP BY time(${durationMs(this.bucketMs)}), * fill(none)`,
+          iql`SELECT ${sumAndCount(ROLLED_CPU_FIELDS)} FROM ${ident(MEASUREMENT.cpu)} WHERE ${ident(CPU.tags.cpu)} = ${str(CPU.all)} AND ${range} GROUP BY time(${durationMs(this.bucketMs)}), * fill(none)`,
         ],
         '; ',
       ),

@@ -4,7 +4,7 @@
  * repositories are the only I/O.
  */
 import { randomUUID } from 'node:crypto';
-import { RUN, type RunKind, type RunStatus } from '../common/model.js';
+import { RUN, type RunStatus } from '../common/model.js';
 import { logger } from '../common/log.js';
 import { netEnergy, windowEnergy } from './domain/energy.js';
 import { FULL_COVERAGE, applyMeasured, scoresOf, summaryOf, type Run, type RunSummary } from './domain/run.js';
@@ -332,7 +332,7 @@ export class RunService {
     for (const status of ['completed', 'failed', 'abandoned'] as RunStatus[]) {
       const runs = await this.runs.list({ status, fromMs: since, limit: 10_000, offset: 0 });
       for (const run of runs) {
-        if (run.kind === ('imported' as RunKind) || run.coverage === null || run.coverage >= FULL_COVERAGE || run.ended_at_ms === null) continue;
+        if (run.kind === 'imported' || run.coverage === null || run.coverage >= FULL_COVERAGE || run.ended_at_ms === null) continue;
         await this.exclusive(run.run_id, async () => {
           const current = await this.runs.get(run.run_id);
           if (!current || current.ended_at_ms === null) return;

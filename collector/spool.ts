@@ -171,14 +171,7 @@ export class Spool {
     let { seq, offset } = this.cursor;
     while (true) {
       const size = this.sizes.get(seq);
-      if (size === undefined) {
-        const next = this.segments.find((s) => s > seq);
-        if (next === undefined) return undefined;
-        seq = next;
-        offset = 0;
-        continue;
-      }
-      if (offset >= size) {
+      if (size === undefined || offset >= size) {
         const next = this.segments.find((s) => s > seq);
         if (next === undefined) return undefined;
         seq = next;

@@ -3,32 +3,17 @@
  * process: the embedded default of `wattscope up`, and the real server of the test suite.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync, closeSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
+import { findExecutable } from './paths.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const INSTALL_HINT = 'install it with `apt-get install -y influxdb` (Debian/Ubuntu), or point WATTSCOPE_INFLUX_URL at a running InfluxDB';
 
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** influxd from PATH, or from a copy unpacked under `localRoot` by installInfluxd(). */
 export function findInfluxd(localRoot?: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  for (const dir of (env.PATH ?? '').split(delimiter)) {
-    if (dir && isExecutable(join(dir, 'influxd'))) return join(dir, 'influxd');
-  }
-  if (localRoot) {
-    const local = join(localRoot, 'usr', 'bin', 'influxd');
-    if (isExecutable(local)) return local;
-  }
-  return undefined;
+  return findExecutable('influxd', env) ?? (localRoot ? findExecutable(join(localRoot, 'usr', 'bin', 'influxd')) : undefined);
 }
 
 /**

@@ -10,7 +10,7 @@ import { anyOf, ident, iql, join, str, timeMs, type InfluxQL } from '../../commo
 import { seriesRows, type InfluxStore, type Row, type Series, type StatementResult } from '../../common/storage/store.js';
 import type { EdgePoint, SeriesWindowData } from '../domain/energy.js';
 import { bucketsInside } from '../domain/rollup.js';
-import { ROLLED_CPU_FIELDS, ROLLED_GPU_FIELDS } from '../rollups.js';
+import { ROLLED_CPU_FIELDS, ROLLED_GPU_FIELDS, sumAndCount } from '../rollups.js';
 
 export interface HostMetrics {
   avg_gpu_util_pct: number | null;
@@ -82,11 +82,9 @@ export class PowerRepository {
     const power = ident(MEASUREMENT.power);
     const sumsOf = (from: InfluxQL, range: InfluxQL, extra: InfluxQL = iql``) =>
       iql`SELECT sum(${ident(F.energyJ)}) AS e, sum(${ident(F.intervalS)}) AS s, count(${ident(F.energyJ)}) AS n FROM ${from} WHERE ${where}${extra} AND ${range} ${groupBy}`;
-    const aggregates = (fields: readonly string[], rolled: boolean) =>
-      join(fields.flatMap((f) => (rolled ? [iql`sum(${ident(f + SUM)}) AS ${ident(f + SUM)}`, iql`sum(${ident(f + COUNT)}) AS ${ident(f + COUNT)}`] : [iql`sum(${ident(f)}) AS ${ident(f + SUM)}`, iql`count(${ident(f)}) AS ${ident(f + COUNT)}`])), ', ');
     const metricStatements = (range: InfluxQL, rolled: boolean) => [
-      iql`SELECT ${aggregates(ROLLED_GPU_FIELDS, rolled)} FROM ${ident(rolled ? MEASUREMENT.gpuRollup : MEASUREMENT.gpu)} WHERE ${hostMatch} AND ${range}`,
-      iql`SELECT ${aggregates(ROLLED_CPU_FIELDS, rolled)} FROM ${ident(rolled ? MEASUREMENT.cpuRollup : MEASUREMENT.cpu)} WHERE ${hostMatch} AND ${ident(CPU.tags.cpu)} = ${str(CPU.all)} AND ${range}`,
+      iql`SELECT ${sumAndCount(ROLLED_GPU_FIELDS, rolled)} FROM ${ident(rolled ? MEASUREMENT.gpuRollup : MEASUREMENT.gpu)} WHERE ${hostMatch} AND ${range}`,
+      iql`SELECT ${sumAndCount(ROLLED_CPU_FIELDS, rolled)} FROM ${ident(rolled ? MEASUREMENT.cpuRollup : MEASUREMENT.cpu)} WHERE ${hostMatch} AND ${ident(CPU.tags.cpu)} = ${str(CPU.all)} AND ${range}`,
     ];
     const edges = [
       iql`SELECT ${ident(F.energyJ)}, ${ident(F.intervalS)} FROM ${power} WHERE ${where} AND time > ${timeMs(t0)} AND time <= ${timeMs(t1)} ${groupBy} ORDER BY time ASC LIMIT 1`,

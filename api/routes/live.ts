@@ -46,9 +46,10 @@ export function liveRoutes(app: FastifyInstance, live: LiveRepository, hub: Live
       const to = end + pad;
       const tables = await Promise.all(run.hosts.map((h) => live.powerTable(from, to, bucketFor(to - from), h)));
       const times = [...new Set(tables.flatMap((t) => t.times))].sort((a, b) => a - b);
-      const series = tables.flatMap((t) =>
-        t.series.map((s) => ({ ...s, power_w: times.map((time) => { const i = t.times.indexOf(time); return i < 0 ? null : (s.power_w[i] ?? null); }) })),
-      );
+      const series = tables.flatMap((t) => {
+        const at = new Map(t.times.map((time, i) => [time, i]));
+        return t.series.map((s) => ({ ...s, power_w: times.map((time) => s.power_w[at.get(time) ?? -1] ?? null) }));
+      });
       return { run_id: run.run_id, started_at_ms: run.started_at_ms, ended_at_ms: run.ended_at_ms, times, series };
     },
   );

@@ -5,8 +5,7 @@
  * sampled (`method=sampled`) from `power.draw` and integrated at the edge.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { findExecutable } from '../../common/paths.js';
 import type { Sample } from '../../common/model.js';
 import type { Logger } from '../../common/log.js';
 import { gpuSample, MIB, type GpuReading } from '../gpu/sample.js';
@@ -163,26 +162,12 @@ class SmiSource implements Source {
   }
 }
 
-/** Whether `bin` names an executable, on PATH or as a path (checked before spawning anything). */
-function onPath(bin: string): boolean {
-  const executable = (p: string) => {
-    try {
-      accessSync(p, constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (bin.includes('/')) return executable(bin);
-  return (process.env.PATH ?? '').split(delimiter).some((d) => d !== '' && executable(join(d, bin)));
-}
-
 export const nvidiaSmiSource: SourceFactory = {
   name: 'nvidia-smi',
   async discover(ctx) {
     if (ctx.channelsSoFar.some((c) => c.id.startsWith('nvml/'))) return undefined;
     // no tool, no GPU: quietly absent, without the cost of a failed spawn every rediscovery
-    if (!onPath(ctx.config.collector.nvidiaSmi)) return undefined;
+    if (!findExecutable(ctx.config.collector.nvidiaSmi)) return undefined;
     const periodMs = Math.max(20, Math.round(1000 / ctx.config.collector.sampleHz));
     const stream = new SmiStream(ctx.config.collector.nvidiaSmi, periodMs, ctx.log);
     const child = stream.start();

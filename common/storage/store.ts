@@ -190,7 +190,7 @@ export class InfluxStore {
     const version = await InfluxStore.ping(settings);
     const store = new InfluxStore(settings, version);
     if (options.createDatabase !== false && version.major === 1) {
-      await store.exec(iql`CREATE DATABASE ${ident(settings.db)}`);
+      await store.query(iql`CREATE DATABASE ${ident(settings.db)}`, { db: false });
     }
     return store;
   }
@@ -261,10 +261,6 @@ export class InfluxStore {
     return first ? seriesRows<T>(first.series) : [];
   }
 
-  /** A statement run for its effect (CREATE DATABASE, DROP SERIES, …). */
-  async exec(q: InfluxQL): Promise<void> {
-    await this.query(q, { db: !/^\s*CREATE DATABASE/i.test(q.text) });
-  }
 
   writer(options: WriterOptions = {}): Writer {
     const { url, db, org } = this.settings;
