@@ -35,9 +35,11 @@ EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["serve"]
 
-# --- the collector: reads the host's /proc and /sys mounted at /host
+# --- the collector: reads the host's /proc and /sys mounted at /host. With the host's network
+# (docker-compose.yml), /metrics stays on the host's loopback like every other service: a
+# Prometheus on the host scrapes 127.0.0.1:9101; set WATTSCOPE_COLLECTOR_BIND to expose it.
 FROM runtime AS collector
-ENV WATTSCOPE_COLLECTOR_BIND=0.0.0.0 WATTSCOPE_COLLECTOR_PORT=9101 \
+ENV WATTSCOPE_COLLECTOR_PORT=9101 \
     WATTSCOPE_PROCFS_ROOT=/host/proc WATTSCOPE_SYSFS_ROOT=/host/sys \
     WATTSCOPE_HOME=/var/lib/wattscope
 USER root

@@ -19,6 +19,10 @@ export class ApiMetrics {
   readonly runsByStatus: Gauge;
   constructor(countByStatus: () => Promise<Record<string, number>>) {
     collectDefaultMetrics({ register: this.registry });
+    // prom-client exports these gauges with a `_total` suffix, which Prometheus keeps for
+    // counters (`promtool check metrics` flags them); the same counts stay available per type
+    // in nodejs_active_handles, nodejs_active_requests and nodejs_active_resources (sum() them)
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
     const gauge = new Gauge({
       name: 'wattscope_api_runs',
       help: 'Runs in InfluxDB by status.',

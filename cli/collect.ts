@@ -1,5 +1,5 @@
 import { loadConfig } from '../common/config.js';
-import { untilSignal, type Command } from './command.js';
+import { runUntilSignal, type Command } from './command.js';
 
 const USAGE = `Usage: wattscope collect
 
@@ -28,8 +28,7 @@ export const collectCommand: Command = {
     }
     // loaded here, not at the top: `wattscope` starts only the code of the command it runs
     const { startCollector } = await import('../collector/daemon.js');
-    const collector = await startCollector(loadConfig());
-    await untilSignal(() => collector.stop());
+    await runUntilSignal(() => startCollector(loadConfig()));
     return 0;
   },
 };

@@ -19,11 +19,17 @@ export function binPath(): string {
   return join(packageRoot(), 'bin', 'wattscope.js');
 }
 
-/** Resolves once SIGTERM or SIGINT arrives and `stop` has finished (daemons' main loop). */
-export function untilSignal(stop: () => Promise<void>): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const handler = () => void stop().then(resolve);
-    process.once('SIGTERM', handler);
-    process.once('SIGINT', handler);
+/**
+ * A daemon's life: `start` it, and once SIGTERM or SIGINT arrives, stop it. The handlers are in
+ * place before `start` begins, so a signal that arrives while it starts stops it cleanly right
+ * after, instead of killing the process half-way.
+ */
+export async function runUntilSignal(start: () => Promise<{ stop(): Promise<void> }>): Promise<void> {
+  const signalled = new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
   });
+  const daemon = await start();
+  await signalled;
+  await daemon.stop();
 }

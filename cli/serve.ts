@@ -1,5 +1,5 @@
 import { loadConfig } from '../common/config.js';
-import { untilSignal, type Command } from './command.js';
+import { runUntilSignal, type Command } from './command.js';
 
 const USAGE = `Usage: wattscope serve
 
@@ -23,8 +23,10 @@ export const serveCommand: Command = {
       return 2;
     }
     const { startServer } = await import('../api/server.js');
-    const server = await startServer(loadConfig());
-    await untilSignal(() => server.close());
+    await runUntilSignal(async () => {
+      const server = await startServer(loadConfig());
+      return { stop: () => server.close() };
+    });
     return 0;
   },
 };

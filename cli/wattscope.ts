@@ -12,6 +12,8 @@ import { compareCommand, runsCommand } from './runs.js';
 import { baselineCommand, statusCommand } from './status.js';
 import { UsageError } from './format.js';
 import { ApiClientError } from '../clients/ts/client.js';
+import { SpoolLockedError } from '../collector/spool-lock.js';
+import { VERSION } from '../common/version.js';
 
 const COMMANDS: Command[] = [upCommand, collectCommand, serveCommand, runCommandSpec, runsCommand, compareCommand, baselineCommand, statusCommand];
 
@@ -36,7 +38,7 @@ async function main(argv: string[]): Promise<number> {
     return name ? 0 : 2;
   }
   if (name === '--version' || name === '-V') {
-    console.log('wattscope 0.1.0');
+    console.log(`wattscope ${VERSION}`);
     return 0;
   }
   const command = COMMANDS.find((c) => c.name === name);
@@ -62,7 +64,7 @@ main(process.argv.slice(2)).then(
       process.exitCode = 2;
       return;
     }
-    if (e instanceof ConfigError || e instanceof StorageError || e instanceof ApiClientError) console.error(`wattscope: ${e.message}`);
+    if (e instanceof ConfigError || e instanceof StorageError || e instanceof ApiClientError || e instanceof SpoolLockedError) console.error(`wattscope: ${e.message}`);
     else if (e instanceof Error && (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
       console.error(`wattscope: ${e.message}; see --help`);
       process.exitCode = 2;

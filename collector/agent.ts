@@ -6,7 +6,7 @@
  */
 import { MEASUREMENT, POWER, type Sample } from '../common/model.js';
 import type { Logger } from '../common/log.js';
-import { ChannelIntegrator } from './integrate.js';
+import { ChannelIntegrator, PLAUSIBLE_MAX_W } from './integrate.js';
 import type { CollectorMetrics } from './metrics.js';
 import { SourceError, type PowerChannel, type Source } from './source.js';
 
@@ -15,9 +15,19 @@ interface ChannelState {
   source: Source;
   integrator: ChannelIntegrator;
   disabled: boolean;
-  /** the channel's power gauge, looked up once (prom-client hashes labels on every set) */
+  /** the channel's power gauge and energy counter, looked up once (prom-client hashes labels on every call) */
   gauge?: { set(v: number): void };
+  energy?: { inc(v: number): void };
+  /** report intervals in a row in which a counter did not move */
+  stillIntervals: number;
+  stuck: boolean;
 }
+
+/**
+ * A counter that stands still this long on a running machine is a broken read (its source
+ * would read 0 W): counters of every sensor here advance many times a second.
+ */
+const STUCK_AFTER_S = 5;
 
 export interface AgentOptions {
   sources: Source[];
@@ -65,10 +75,13 @@ export class Agent {
     const known = new Map(this.states.map((s) => [s.channel.id, s]));
     this.sources = sources;
     this.states = sources.flatMap((source) =>
-      source.channels().map((channel) => {
+      source.channels().map((channel): ChannelState => {
         const prev = known.get(channel.id);
-        const same = prev && prev.channel.method === channel.method && prev.channel.wrapJ === channel.wrapJ;
-        return { channel, source, integrator: same ? prev.integrator : new ChannelIntegrator(channel.method, channel.wrapJ), disabled: false, gauge: same ? prev.gauge : undefined };
+        if (prev && prev.channel.method === channel.method && prev.channel.wrapJ === channel.wrapJ && prev.channel.domain === channel.domain && prev.channel.inTotal === channel.inTotal) {
+          return { ...prev, channel, source, disabled: false };
+        }
+        const integrator = new ChannelIntegrator(channel.method, channel.wrapJ, channel.maxPowerW ?? PLAUSIBLE_MAX_W[channel.domain]);
+        return { channel, source, integrator, disabled: false, stillIntervals: 0, stuck: false };
       }),
     );
   }
@@ -140,8 +153,12 @@ export class Agent {
     }
   }
 
-  /** Emits one point per channel for the interval that ends now, and the host metrics. */
-  report(wallMs: number = this.wallNow()): Sample[] {
+  /**
+   * Emits one point per channel for the interval that ends now, and the host metrics. A point
+   * is stamped with the wall time of the reading that ends its interval: a channel whose last
+   * read failed ends a little earlier, and the next point starts exactly there.
+   */
+  report(wallMs: number = this.wallNow(), monoNow: number = this.now()): Sample[] {
     const out: Sample[] = [];
     const { metrics } = this.opts;
     for (const state of this.states) {
@@ -149,6 +166,12 @@ export class Agent {
       if (!interval) continue;
       const { channel } = state;
       if (interval.wraps > 0) metrics.counterWraps.inc({ source: channel.id }, interval.wraps);
+      if (interval.resets > 0) {
+        metrics.counterResets.inc({ source: channel.id }, interval.resets);
+        this.opts.log.once(`reset:${channel.id}`, 'warn', `the energy counter of ${channel.id} was reset (driver reload, suspend/resume or a device restart): the energy of that step is unknown and left out; later resets are only counted (wattscope_collector_counter_resets_total)`, { source: channel.id });
+      }
+      if (channel.method === 'counter') this.watchStill(state, interval.energyJ === 0 && interval.resets === 0);
+      if (interval.intervalS <= 0) continue;
       const tags = {
         ...this.opts.hostTags,
         [POWER.tags.source]: channel.id,
@@ -166,10 +189,13 @@ export class Agent {
           [POWER.fields.powerMinW]: interval.minW,
           [POWER.fields.powerMaxW]: interval.maxW,
         },
-        timeMs: wallMs,
+        timeMs: wallMs - Math.max(0, monoNow - interval.endT),
       });
-      state.gauge ??= metrics.power.labels({ source: channel.id, domain: channel.domain, method: channel.method, in_total: String(channel.inTotal) });
+      const labels = { source: channel.id, domain: channel.domain, method: channel.method, in_total: String(channel.inTotal) };
+      state.gauge ??= metrics.power.labels(labels);
       state.gauge.set(interval.powerW);
+      state.energy ??= metrics.energy.labels(labels);
+      state.energy.inc(interval.energyJ);
     }
     for (const source of this.sources) {
       if (!source.collect) continue;
@@ -192,6 +218,21 @@ export class Agent {
     this.readFailed.clear();
     if (out.length > 0) this.opts.emit(out);
     return out;
+  }
+
+  /** Flags a counter that has not moved for STUCK_AFTER_S, once, and clears the flag when it moves. */
+  private watchStill(state: ChannelState, still: boolean): void {
+    const id = state.channel.id;
+    state.stillIntervals = still ? state.stillIntervals + 1 : 0;
+    const stuck = state.stillIntervals >= Math.max(3, Math.ceil(STUCK_AFTER_S / this.opts.reportIntervalS));
+    if (stuck === state.stuck) return;
+    state.stuck = stuck;
+    this.opts.metrics.counterStuck.set({ source: id }, stuck ? 1 : 0);
+    if (stuck) {
+      this.opts.log.once(`stuck:${id}`, 'warn', `the energy counter of ${id} has not moved for ${STUCK_AFTER_S} s: the reading is broken (it reports 0 W); check the sensor or its driver (wattscope_collector_energy_stuck)`, { source: id });
+    } else {
+      this.opts.log.once(`unstuck:${id}`, 'info', `the energy counter of ${id} moves again`, { source: id });
+    }
   }
 
   /** Stops ticking and emits the last, partial interval. */

@@ -3,23 +3,34 @@
  * spool to InfluxDB, serves /metrics and /healthz, and shuts down cleanly on SIGTERM.
  */
 import { createServer, type Server } from 'node:http';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import cron from 'node-cron';
 import type { Config } from '../common/config.js';
 import { logger } from '../common/log.js';
 import { cpuModelFromCpuinfo, derivePlatform } from '../common/platform.js';
-import { toLines } from '../common/storage/line-protocol.js';
+import { lineProblem, toLines } from '../common/storage/line-protocol.js';
 import { InfluxStore, settingsFromConfig } from '../common/storage/store.js';
-import { HOST_TAGS } from '../common/model.js';
+import { HOST_TAGS, MEASUREMENT, type Sample } from '../common/model.js';
+import { hostRecordSample, type HostGpu } from '../common/host-record.js';
+import { VERSION } from '../common/version.js';
 import { Agent } from './agent.js';
+import { DeadLetters } from './dead-letter.js';
 import { discoverSources } from './discover.js';
 import { CollectorMetrics } from './metrics.js';
 import { Sender } from './sender.js';
 import { Spool } from './spool.js';
+import { SpoolLock } from './spool-lock.js';
 import type { Source } from './source.js';
 import { readTrimmed } from './sysfs.js';
 
 const log = logger('collector');
+
+/** What the collector writes; a line read back from the spool must be one of these. */
+const COLLECTOR_MEASUREMENTS: ReadonlySet<string> = new Set([MEASUREMENT.cpu, MEASUREMENT.mem, MEASUREMENT.disk, MEASUREMENT.net, MEASUREMENT.gpu, MEASUREMENT.power, MEASUREMENT.host]);
+
+/** A clock offset above this is worth a warning: run windows and points disagree by that much. */
+const CLOCK_WARN_S = 0.5;
 
 export interface Collector {
   readonly metrics: CollectorMetrics;
@@ -32,40 +43,110 @@ export interface Collector {
 
 function channelKey(sources: readonly Source[]): string {
   return sources
-    .flatMap((s) => [s.name, ...s.channels().map((c) => c.id)])
+    .flatMap((s) => [s.name, ...s.channels().map((c) => `${c.id}:${c.method}:${c.inTotal}`)])
     .sort()
     .join(',');
 }
 
+/** The GPUs as the first source that names them sees them (NVML before nvidia-smi and DCGM). */
+function gpusOf(sources: readonly Source[]): HostGpu[] {
+  return sources.map((s) => s.gpus?.() ?? []).find((gpus) => gpus.length > 0) ?? [];
+}
+
 export async function startCollector(config: Config): Promise<Collector> {
+  const startedAt = Date.now();
+  // one collector per spool: taken before anything is read from or written to it
+  mkdirSync(config.collector.spoolDir, { recursive: true });
+  const lock = SpoolLock.acquire(config.collector.spoolDir);
   const hostTags: Record<string, string> = { [HOST_TAGS.host]: config.host, [HOST_TAGS.platform]: '' };
-  let sources = await discoverSources(config, hostTags, log);
-  // several GPU sources may see the same GPUs (nvidia-smi and DCGM): the first one names them
-  const gpuNames = sources.map((s) => s.deviceNames?.() ?? []).find((names) => names.length > 0) ?? [];
-  hostTags[HOST_TAGS.platform] = config.platform || derivePlatform(cpuModelFromCpuinfo(readTrimmed(join(config.collector.procfsRoot, 'cpuinfo')) ?? ''), gpuNames);
+  let sources: Source[];
+  try {
+    sources = await discoverSources(config, hostTags, log);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+  const cpuModel = cpuModelFromCpuinfo(readTrimmed(join(config.collector.procfsRoot, 'cpuinfo')) ?? '') ?? null;
+  hostTags[HOST_TAGS.platform] = config.platform || derivePlatform(cpuModel ?? undefined, gpusOf(sources).map((g) => g.name));
   const metrics = new CollectorMetrics();
-  const spool = new Spool({ dir: config.collector.spoolDir, maxBytes: config.collector.spoolMaxBytes, onDrop: (n) => metrics.pointsDropped.inc(n) });
+  const spool = new Spool({
+    dir: config.collector.spoolDir,
+    maxBytes: config.collector.spoolMaxBytes,
+    memoryMaxBytes: config.collector.spoolMemoryBytes,
+    validate: (line) => lineProblem(line, COLLECTOR_MEASUREMENTS),
+    onDrop: (n, reason) => metrics.pointsDropped.inc({ reason }, n),
+    onDiskError: (code, error) => {
+      metrics.spoolDiskErrors.inc({ code });
+      log.once(`spool-disk:${code}`, 'error', `the spool's disk refused a write (${code}): points wait in memory (up to WATTSCOPE_SPOOL_MEMORY_BYTES) and go to disk once it takes writes again`, { dir: config.collector.spoolDir, error });
+    },
+    onDiskRecovered: (n) => log.info('the spool’s disk takes writes again; the points kept in memory are on disk now', { points: n }),
+    onRepair: (what) => log.warn(`spool: ${what}`, { dir: config.collector.spoolDir }),
+  });
+  const deadLetters = new DeadLetters(config.collector.spoolDir);
   if (spool.pendingBytes > 0) log.info('replaying points spooled by an earlier run', { bytes: spool.pendingBytes });
 
   let sender: Sender | undefined;
+  let store: InfluxStore | undefined;
   let stopped = false;
+  let connectError: string | undefined;
+  metrics.unreachableSince = startedAt;
+  metrics.readClockOffset = () => store?.clock.estimate()?.offsetS;
   const settings = settingsFromConfig(config);
   let connectTimer: NodeJS.Timeout | undefined;
   const connect = async (attempt: number): Promise<void> => {
     try {
-      const store = await InfluxStore.open(settings);
+      const opened = await InfluxStore.open(settings);
       if (stopped) return;
-      sender = new Sender(spool, store.writer({ maxRetries: 0, batchSize: 5000 }), metrics, log);
-      log.info(`writing to InfluxDB ${store.version.raw} at ${settings.url}, database "${settings.db}"`);
+      store = opened;
+      sender = new Sender(spool, opened.writer({ maxRetries: 0, batchSize: 5000 }), deadLetters, metrics, log);
+      log.info(`writing to InfluxDB ${opened.version.raw} at ${settings.url}, database "${settings.db}"`);
+      connectError = undefined;
       sender.kick();
     } catch (e) {
+      connectError = e instanceof Error ? e.message : String(e);
       if (attempt === 0) log.warn('InfluxDB is not reachable yet; collecting into the spool meanwhile', { error: e });
       if (!stopped) {
-        connectTimer = setTimeout(() => void connect(attempt + 1), Math.min(30_000, 1000 * 2 ** attempt));
+        connectTimer = setTimeout(() => void connect(attempt + 1), Math.min(15_000, 1000 * 2 ** attempt));
       }
     }
   };
   await connect(0);
+
+  const emit = (samples: Sample[]) => {
+    const lines = toLines(samples);
+    spool.append(lines);
+    metrics.pointsSpooled.inc(lines.length);
+    metrics.spoolMemoryPoints.set(spool.memoryLines);
+    sender?.kickWithin(config.collector.flushIntervalS * 1000);
+  };
+
+  /** The host record (docs/DATA-MODEL.md): what the API needs to know of this host. */
+  const writeHostRecord = () => {
+    const clock = store?.clock.estimate();
+    if (clock) {
+      // warn only when the bound is tight enough to be sure
+      if (Math.abs(clock.offsetS) - clock.errorS > CLOCK_WARN_S) {
+        log.once('clock-offset', 'warn', `this host's clock is ${Math.abs(clock.offsetS).toFixed(1)} s ${clock.offsetS > 0 ? 'ahead of' : 'behind'} InfluxDB's: run windows and points disagree by that much; synchronise clocks (NTP, chrony)`, { offset_s: clock.offsetS.toFixed(3), error_s: clock.errorS.toFixed(3) });
+      }
+    }
+    emit([
+      hostRecordSample({
+        host: config.host,
+        platform: hostTags[HOST_TAGS.platform] ?? '',
+        cpuModel,
+        gpus: gpusOf(sources),
+        sources: sources.flatMap((s) => s.channels().map((c) => ({ id: c.id, domain: c.domain, method: c.method, in_total: c.inTotal, ...(c.gpu === undefined ? {} : { gpu: c.gpu }) }))),
+        sampleHz: config.collector.sampleHz,
+        reportIntervalS: config.collector.reportIntervalS,
+        flushIntervalS: config.collector.flushIntervalS,
+        version: VERSION,
+        clockOffsetS: clock ? Number(clock.offsetS.toFixed(4)) : null,
+        clockOffsetErrorS: clock ? Number(clock.errorS.toFixed(4)) : null,
+        startedAtMs: startedAt,
+        timeMs: Date.now(),
+      }),
+    ]);
+  };
 
   const agent = new Agent({
     sources,
@@ -74,14 +155,10 @@ export async function startCollector(config: Config): Promise<Collector> {
     reportIntervalS: config.collector.reportIntervalS,
     metrics,
     log,
-    emit: (samples) => {
-      const lines = toLines(samples);
-      spool.append(lines);
-      metrics.pointsSpooled.inc(lines.length);
-      sender?.kickWithin(config.collector.flushIntervalS * 1000);
-    },
+    emit,
   });
   agent.start();
+  writeHostRecord();
   log.info('collecting', {
     host: hostTags[HOST_TAGS.host],
     platform: hostTags[HOST_TAGS.platform],
@@ -95,13 +172,14 @@ export async function startCollector(config: Config): Promise<Collector> {
     const found = await discoverSources(config, hostTags, log);
     if (channelKey(found) === channelKey(sources)) {
       for (const s of found) await s.close?.();
-      return;
+    } else {
+      log.info('devices changed; new set of sources', { sources: found.map((s) => s.name).join(','), power: found.flatMap((s) => s.channels().map((c) => c.id)).join(',') });
+      const old = sources;
+      sources = found;
+      agent.setSources(found);
+      for (const s of old) await s.close?.();
     }
-    log.info('devices changed; new set of sources', { sources: found.map((s) => s.name).join(','), power: found.flatMap((s) => s.channels().map((c) => c.id)).join(',') });
-    const old = sources;
-    sources = found;
-    agent.setSources(found);
-    for (const s of old) await s.close?.();
+    writeHostRecord();
   }, { name: 'rediscover', noOverlap: true });
   const housekeeping = cron.schedule('*/5 * * * *', () => {
     spool.enforceBound();
@@ -123,11 +201,28 @@ export async function startCollector(config: Config): Promise<Collector> {
       return;
     }
     if (url === '/healthz') {
-      const lastWriteAgeS = metrics.lastWriteAt === undefined ? null : (Date.now() - metrics.lastWriteAt) / 1000;
-      const pending = spool.pendingBytes;
-      const healthy = pending < 1024 * 1024 || (lastWriteAgeS !== null && lastWriteAgeS < 60);
+      const now = Date.now();
+      const lastWriteAgeS = metrics.lastWriteAt === undefined ? null : (now - metrics.lastWriteAt) / 1000;
+      const since = metrics.unreachableSince;
+      const downS = since === undefined ? 0 : (now - since) / 1000;
+      // spooling goes on meanwhile; unhealthy means "points are not reaching InfluxDB"
+      const healthy = downS <= config.collector.unhealthyAfterS;
+      const influx =
+        since === undefined
+          ? { state: 'ok' }
+          : { state: sender ? 'not taking points' : 'unreachable', since: new Date(since).toISOString(), seconds: Math.round(downS), error: sender?.lastError ?? connectError ?? null };
       res.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status: healthy ? 'ok' : 'degraded', influx: sender ? 'connected' : 'not connected', last_write_age_s: lastWriteAgeS, spool_pending_bytes: pending, sources: sources.map((s) => s.name), power_channels: agent.channelIds }));
+      res.end(
+        JSON.stringify({
+          status: healthy ? 'ok' : 'degraded',
+          influx,
+          last_write_age_s: lastWriteAgeS,
+          spool_pending_bytes: spool.pendingBytes,
+          spool_memory_points: spool.memoryLines,
+          sources: sources.map((s) => s.name),
+          power_channels: agent.channelIds,
+        }),
+      );
       return;
     }
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics or /healthz\n');
@@ -156,6 +251,7 @@ export async function startCollector(config: Config): Promise<Collector> {
       sender?.stop();
       if (!flushed) log.warn('InfluxDB did not take every point before shutdown; they stay in the spool and are sent at the next start', { bytes: spool.pendingBytes });
       spool.close();
+      lock.release();
       for (const s of sources) await s.close?.();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections?.();

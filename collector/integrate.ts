@@ -3,7 +3,11 @@
  *
  * Readings arrive at the fast sample rate with monotonic times. A `counter` channel reports
  * its running energy (J): consecutive readings are differenced, a wrap is undone with the
- * counter's range, and the energy of an interval is exact whatever the sample rate. A `sampled`
+ * counter's range, and the energy of an interval is exact whatever the sample rate. A step that
+ * implies more power than the channel can draw — a decrease that a wrap would not explain
+ * plausibly, or a jump — is a **reset** (driver reload, suspend/resume, a device restarting
+ * its counter): its energy is unknown, so that step is left out of the interval (energy and
+ * covered time alike) instead of adding up to a whole counter range. A `sampled`
  * or `estimated` channel reports power (W), integrated by the trapezoid rule. `cut(t)` closes
  * the interval that ends at the last reading and returns its energy, so that consecutive
  * intervals tile time without gap or overlap.
@@ -11,6 +15,8 @@
 import type { PowerMethod } from '../common/model.js';
 
 export interface IntervalEnergy {
+  /** monotonic time of the reading that ends the interval (ms) */
+  endT: number;
   energyJ: number;
   intervalS: number;
   powerW: number;
@@ -18,9 +24,16 @@ export interface IntervalEnergy {
   maxW: number;
   /** counter wraps undone in this interval */
   wraps: number;
-  /** counter resets (went down with no known range): that step's energy is unknown, counted 0 */
+  /** counter resets: those steps' energy is unknown and their time is not in `intervalS` */
   resets: number;
 }
+
+/**
+ * The most a channel of each domain can plausibly draw, for telling a counter's wrap from a
+ * reset where the channel does not say. Generous: a reset implied as a wrap is off by orders of
+ * magnitude (e.g. 30 kJ in 0.1 s is 300 kW), a real wrap within a few watts of the truth.
+ */
+export const PLAUSIBLE_MAX_W: Readonly<Record<string, number>> = { cpu: 2000, dram: 1000, gpu: 3000, soc: 1000, system: 20000, other: 20000 };
 
 export class ChannelIntegrator {
   private lastT: number | undefined;
@@ -31,10 +44,14 @@ export class ChannelIntegrator {
   private maxW = -Infinity;
   private wraps = 0;
   private resets = 0;
+  /** time of reset steps in this interval, left out of its length */
+  private unknownMs = 0;
 
   constructor(
     private readonly method: PowerMethod,
     private readonly wrapJ?: number,
+    /** above this a counter step is a reset (PLAUSIBLE_MAX_W by domain where unknown) */
+    private readonly maxPowerW: number = Infinity,
   ) {}
 
   /** A reading at monotonic time `tMs`: joules for counters, watts otherwise. */
@@ -49,19 +66,23 @@ export class ChannelIntegrator {
       let segmentJ: number;
       if (this.method === 'counter') {
         let d = value - prevV;
-        if (d < 0) {
-          if (this.wrapJ !== undefined && this.wrapJ > 0) {
-            d += this.wrapJ;
-            this.wraps++;
-          } else {
-            d = 0;
-            this.resets++;
-          }
+        let wrapped = false;
+        if (d < 0 && this.wrapJ !== undefined && this.wrapJ > 0) {
+          d += this.wrapJ;
+          wrapped = true;
         }
-        segmentJ = d;
-        const p = d / dt;
-        this.minW = Math.min(this.minW, p);
-        this.maxW = Math.max(this.maxW, p);
+        if (d < 0 || d / dt > this.maxPowerW) {
+          // a reset: this step's energy is unknown; leave it out rather than guess
+          this.resets++;
+          this.unknownMs += tMs - prevT;
+          segmentJ = 0;
+        } else {
+          if (wrapped) this.wraps++;
+          segmentJ = d;
+          const p = d / dt;
+          this.minW = Math.min(this.minW, p);
+          this.maxW = Math.max(this.maxW, p);
+        }
       } else {
         segmentJ = ((prevV + value) / 2) * dt;
       }
@@ -75,13 +96,18 @@ export class ChannelIntegrator {
     this.lastValue = value;
   }
 
-  /** Closes the interval at the last reading; undefined if it has no length yet. */
+  /**
+   * Closes the interval at the last reading; undefined if it has no length yet. An interval
+   * that was all reset steps comes back with `intervalS` 0 (nothing known to report, but its
+   * resets are counted).
+   */
   cut(): IntervalEnergy | undefined {
     if (this.startT === undefined || this.lastT === undefined || this.lastT <= this.startT) return undefined;
-    const intervalS = (this.lastT - this.startT) / 1000;
+    const intervalS = Math.max(0, this.lastT - this.startT - this.unknownMs) / 1000;
     const energyJ = this.energy;
-    const powerW = energyJ / intervalS;
+    const powerW = intervalS > 0 ? energyJ / intervalS : 0;
     const out: IntervalEnergy = {
+      endT: this.lastT,
       energyJ,
       intervalS,
       powerW,
@@ -94,6 +120,7 @@ export class ChannelIntegrator {
     this.energy = 0;
     this.wraps = 0;
     this.resets = 0;
+    this.unknownMs = 0;
     // the next interval's min/max start from the reading that begins it
     this.minW = this.method === 'counter' || this.lastValue === undefined ? Infinity : this.lastValue;
     this.maxW = this.method === 'counter' || this.lastValue === undefined ? -Infinity : this.lastValue;

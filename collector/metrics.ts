@@ -1,5 +1,11 @@
-/** The collector's own metrics (prom-client) and its power readings as gauges. */
+/**
+ * The collector's own metrics (prom-client) and its power readings as gauges and energy
+ * counters. Names follow Prometheus' conventions (`promtool check metrics` is clean): counters
+ * end in `_total`, nothing else does.
+ */
 import { Counter, Gauge, Registry } from 'prom-client';
+
+const POWER_LABELS = ['source', 'domain', 'method', 'in_total'] as const;
 
 export class CollectorMetrics {
   readonly registry = new Registry();
@@ -19,20 +25,71 @@ export class CollectorMetrics {
   readonly pointsSpooled = new Counter({ name: 'wattscope_collector_points_spooled_total', help: 'Points appended to the on-disk spool (every point goes through it).', registers: [this.registry] });
   readonly pointsDropped = new Counter({
     name: 'wattscope_collector_points_dropped_total',
-    help: 'Points dropped because the spool reached its bound (oldest first).',
+    help: 'Points lost: the spool reached its bound (oldest segment dropped first), or the disk was full and the memory buffer too.',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly pointsDeadLettered = new Counter({
+    name: 'wattscope_collector_points_dead_lettered_total',
+    help: 'Points moved to the dead-letter file beside the spool: refused by InfluxDB (reason=refused) or unreadable in the spool (reason=corrupt).',
+    labelNames: ['reason'],
     registers: [this.registry],
   });
   readonly spoolBytes = new Gauge({ name: 'wattscope_collector_spool_bytes', help: 'Bytes of unsent points in the spool.', registers: [this.registry] });
+  readonly spoolMemoryPoints = new Gauge({
+    name: 'wattscope_collector_spool_memory_points',
+    help: 'Points held in memory because the spool’s disk refused them (full); written to disk once it takes them again.',
+    registers: [this.registry],
+  });
+  readonly spoolDiskErrors = new Counter({ name: 'wattscope_collector_spool_disk_errors_total', help: 'Failed writes to the spool’s disk (full disk, I/O error).', labelNames: ['code'], registers: [this.registry] });
   readonly writeErrors = new Counter({ name: 'wattscope_collector_write_errors_total', help: 'Failed writes to InfluxDB.', labelNames: ['code'], registers: [this.registry] });
+  readonly influxUnreachable = new Gauge({
+    name: 'wattscope_collector_influx_unreachable_seconds',
+    help: 'Seconds since InfluxDB stopped taking points (0 while it takes them).',
+    registers: [this.registry],
+    collect: () => {
+      this.influxUnreachable.set(this.unreachableSince === undefined ? 0 : (Date.now() - this.unreachableSince) / 1000);
+    },
+  });
   readonly skippedTicks = new Counter({ name: 'wattscope_collector_skipped_ticks_total', help: 'Sample ticks skipped because the previous one was still running.', registers: [this.registry] });
   readonly counterWraps = new Counter({ name: 'wattscope_collector_counter_wraps_total', help: 'Energy counter wraps undone.', labelNames: ['source'], registers: [this.registry] });
+  readonly counterResets = new Counter({
+    name: 'wattscope_collector_counter_resets_total',
+    help: 'Energy counter resets (a step no wrap explains: driver reload, suspend/resume); that step’s energy is left out.',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+  readonly counterStuck = new Gauge({
+    name: 'wattscope_collector_energy_stuck',
+    help: '1 while an energy counter has not moved for several report intervals (a broken read: its source reads 0 W), else 0.',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+  /** where the clock offset comes from (the storage layer's estimate, once connected) */
+  readClockOffset: () => number | undefined = () => undefined;
+  readonly clockOffset: Gauge = new Gauge({
+    name: 'wattscope_collector_clock_offset_seconds',
+    help: 'This host’s clock minus InfluxDB’s, estimated from the Date of InfluxDB’s responses (NaN until known).',
+    registers: [this.registry],
+    collect: () => {
+      this.clockOffset.set(this.readClockOffset() ?? NaN);
+    },
+  });
   readonly power = new Gauge({
     name: 'wattscope_power_watts',
     help: 'Average power of each source over the last report interval.',
-    labelNames: ['source', 'domain', 'method', 'in_total'],
+    labelNames: POWER_LABELS,
+    registers: [this.registry],
+  });
+  readonly energy = new Counter({
+    name: 'wattscope_energy_joules_total',
+    help: 'Energy of each source since the collector started (use increase() for a window’s energy).',
+    labelNames: POWER_LABELS,
     registers: [this.registry],
   });
   lastWriteAt: number | undefined;
+  /** when InfluxDB stopped taking points; undefined while it takes them */
+  unreachableSince: number | undefined;
   readonly lastWriteAge: Gauge = new Gauge({
     name: 'wattscope_collector_last_write_age_seconds',
     help: 'Seconds since the last successful write to InfluxDB (-1: none yet).',
@@ -44,19 +101,22 @@ export class CollectorMetrics {
 
   // prom-client's default metrics are left out: their event-loop monitor wakes the process
   // many times a second, which costs more than the collector itself. These two are computed
-  // only when scraped.
-  readonly processCpu: Gauge = new Gauge({
+  // only when scraped, with the standard names and types.
+  private cpuSecondsSeen = 0;
+  readonly processCpu: Counter = new Counter({
     name: 'process_cpu_seconds_total',
-    help: 'User and system CPU time of the collector process, in seconds.',
+    help: 'Total user and system CPU time spent in seconds.',
     registers: [this.registry],
     collect: () => {
       const u = process.cpuUsage();
-      this.processCpu.set((u.user + u.system) / 1e6);
+      const seconds = (u.user + u.system) / 1e6;
+      this.processCpu.inc(Math.max(0, seconds - this.cpuSecondsSeen));
+      this.cpuSecondsSeen = Math.max(seconds, this.cpuSecondsSeen);
     },
   });
   readonly processRss: Gauge = new Gauge({
     name: 'process_resident_memory_bytes',
-    help: 'Resident memory of the collector process.',
+    help: 'Resident memory size in bytes.',
     registers: [this.registry],
     collect: () => {
       this.processRss.set(process.memoryUsage.rss());

@@ -11,6 +11,7 @@
 import type { Config } from '../common/config.js';
 import type { Logger } from '../common/log.js';
 import type { PowerDomain, PowerMethod, Sample } from '../common/model.js';
+import type { HostGpu } from '../common/host-record.js';
 
 export interface PowerChannel {
   /** stable id, e.g. `rapl/package-0`, `hwmon/amdgpu-0/power1`, `nvml/0` */
@@ -21,6 +22,13 @@ export interface PowerChannel {
   readonly inTotal: boolean;
   /** counters only: the value at which the counter wraps to zero, in joules */
   readonly wrapJ?: number;
+  /**
+   * counters only: the most this channel can plausibly draw, in watts; a step implying more is
+   * a counter reset, not a wrap (default: PLAUSIBLE_MAX_W of its domain, collector/integrate.ts)
+   */
+  readonly maxPowerW?: number;
+  /** per-GPU channels: the index of the GPU they measure (as in the `gpu` tag) */
+  readonly gpu?: number;
   /** joules (counter) or watts (sampled, estimated); undefined when no value is available now */
   read(): number | undefined;
 }
@@ -30,8 +38,8 @@ export interface Source {
   channels(): readonly PowerChannel[];
   /** host metrics for the interval ending at `timeMs` (wall clock) */
   collect?(timeMs: number): Sample[];
-  /** model names of the devices it found (GPUs), for the default platform tag */
-  deviceNames?(): string[];
+  /** the GPUs it found (index, model name, UUID), for the platform tag and the host record */
+  gpus?(): HostGpu[];
   close?(): Promise<void> | void;
 }
 

@@ -40,6 +40,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'collector.flushIntervalS', env: 'WATTSCOPE_FLUSH_INTERVAL_S', kind: 'number', default: 5, min: 0, max: 3600, doc: 'How often spooled points are sent to InfluxDB, in seconds (0: after every report). Sending less often costs less CPU; `wattscope up` sends every second for the live page.' },
   { key: 'collector.spoolDir', env: 'WATTSCOPE_SPOOL_DIR', kind: 'string', default: join(dataDir(), 'spool'), doc: 'On-disk spool: every point is written here first and sent from here, so nothing is lost while InfluxDB is down or after a crash.' },
   { key: 'collector.spoolMaxBytes', env: 'WATTSCOPE_SPOOL_MAX_BYTES', kind: 'int', default: 2 * 1024 ** 3, min: 1024 * 1024, max: 1024 ** 4, doc: 'Bound of the spool; past it the oldest segment is dropped first, sent or not (counted in wattscope_collector_points_dropped_total). At default rates a 64-core host with 8 GPUs and 16 power sources spools ~1.7 GB a day (per-core CPU points are most of it), a 2-core VM ~0.2 GB: the 2 GiB default holds 24 h of either.' },
+  { key: 'collector.spoolMemoryBytes', env: 'WATTSCOPE_SPOOL_MEMORY_BYTES', kind: 'int', default: 16 * 1024 * 1024, min: 0, max: 1024 ** 3, doc: 'While the spool’s disk refuses writes (full), points wait in memory up to this many bytes (past it they are dropped and counted), go to disk once it takes writes again, and are sent from memory meanwhile.' },
+  { key: 'collector.unhealthyAfterS', env: 'WATTSCOPE_COLLECTOR_UNHEALTHY_AFTER_S', kind: 'number', default: 60, min: 1, max: 86400, doc: 'The collector’s /healthz turns unhealthy (503) once InfluxDB has not taken points for this many seconds; spooling goes on.' },
   { key: 'collector.sources', env: 'WATTSCOPE_SOURCES', kind: 'list', default: [], doc: 'Comma list of sources to run (cpu,mem,disk,net,rapl,hwmon,estimate,nvml,nvidia-smi,dcgm). Empty: all that find their hardware.' },
   { key: 'collector.cpuTdpW', env: 'WATTSCOPE_CPU_TDP_W', kind: 'number', default: 65, min: 0, max: 10000, doc: 'CPU TDP for the estimate used only where no CPU power sensor exists.' },
   { key: 'collector.cpuIdleW', env: 'WATTSCOPE_CPU_IDLE_W', kind: 'number', default: 10, min: 0, max: 10000, doc: 'CPU idle power for that estimate.' },
@@ -74,6 +76,8 @@ export interface Config {
     flushIntervalS: number;
     spoolDir: string;
     spoolMaxBytes: number;
+    spoolMemoryBytes: number;
+    unhealthyAfterS: number;
     sources: string[];
     cpuTdpW: number;
     cpuIdleW: number;

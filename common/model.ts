@@ -19,6 +19,8 @@ export const MEASUREMENT = {
   cpuRollup: 'cpu_10m',
   /** the API's own bookkeeping (rollup watermark) */
   state: 'wattscope_state',
+  /** each collector's record of itself (docs/DATA-MODEL.md "host") */
+  host: 'host',
 } as const;
 export type Measurement = (typeof MEASUREMENT)[keyof typeof MEASUREMENT];
 
@@ -77,6 +79,30 @@ export const POWER = {
     intervalS: 'interval_s',
     powerMinW: 'power_min_w',
     powerMaxW: 'power_max_w',
+  },
+} as const;
+
+/**
+ * The `host` record: what only the collector knows about its host — platform, hardware, the
+ * power sources it reads and how late its points can arrive — written at start, whenever its
+ * sources change and every minute (common/host-record.ts reads and writes it).
+ */
+export const HOST_RECORD = {
+  fields: {
+    cpuModel: 'cpu_model',
+    /** JSON: [{ index, name, uuid }] of the GPUs found */
+    gpus: 'gpus',
+    /** JSON: [{ id, domain, method, in_total, gpu }] of every power source read */
+    sources: 'sources',
+    sampleHz: 'sample_hz',
+    reportIntervalS: 'report_interval_s',
+    flushIntervalS: 'flush_interval_s',
+    version: 'version',
+    /** this host's clock minus InfluxDB's, from the Date of InfluxDB's responses */
+    clockOffsetS: 'clock_offset_s',
+    /** ± bound of that estimate */
+    clockOffsetErrorS: 'clock_offset_error_s',
+    startedAtMs: 'started_at_ms',
   },
 } as const;
 
@@ -169,6 +195,10 @@ export const UNITS: Record<string, { unit: string; grafana: string }> = {
   power_max_w: { unit: 'W', grafana: 'watt' },
   avg_power_w: { unit: 'W', grafana: 'watt' },
   interval_s: { unit: 's', grafana: 's' },
+  report_interval_s: { unit: 's', grafana: 's' },
+  flush_interval_s: { unit: 's', grafana: 's' },
+  clock_offset_s: { unit: 's', grafana: 's' },
+  sample_hz: { unit: 'Hz', grafana: 'hertz' },
   duration_s: { unit: 's', grafana: 's' },
   energy_per_inference_uwh: { unit: 'µWh', grafana: 'none' },
 };

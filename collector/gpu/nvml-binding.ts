@@ -32,7 +32,14 @@ export interface NvmlApi {
   memory(index: number): { used: number; total: number } | undefined;
   temperatureC(index: number): number | undefined;
   smClockMhz(index: number): number | undefined;
+  /** `GPU-…` (the id CUDA_VISIBLE_DEVICES may name); undefined where not supported */
+  uuid?(index: number): string | undefined;
   shutdown(): void;
+}
+
+function cString(buf: Buffer): string {
+  const end = buf.indexOf(0);
+  return buf.toString('utf8', 0, end < 0 ? buf.length : end);
 }
 
 /** Where the dynamic loader looks: LD_LIBRARY_PATH, ld.so.conf(.d), the usual library folders. */
@@ -55,34 +62,80 @@ export function nvmlPresent(library: string): boolean {
   return libraryDirs().some((d) => existsSync(join(d, library)));
 }
 
-/** Binds libnvidia-ml; undefined when the library is not on this machine. */
-export function loadNvml(library: string): NvmlApi | undefined {
-  if (!nvmlPresent(library)) return undefined;
+type Koffi = typeof import('koffi');
+type Fn = (...args: unknown[]) => unknown;
+
+/** The library's functions, bound once per process and library path. */
+interface NvmlFunctions {
+  init: Fn;
+  shutdown: Fn;
+  errorString: Fn;
+  getCount: Fn;
+  getHandle: Fn;
+  getName: Fn;
+  getUuid: Fn;
+  getEnergy: Fn;
+  getPower: Fn;
+  getUtil: Fn;
+  getMemory: Fn;
+  getTemp: Fn;
+  getClock: Fn;
+}
+
+let koffiTypesDeclared = false;
+const boundLibraries = new Map<string, NvmlFunctions | undefined>();
+
+/**
+ * koffi keeps named types process-wide and refuses to declare one twice ("Duplicate type name"),
+ * and rediscovery loads NVML every minute: the types are declared once, and each library's
+ * functions are bound once and reused (nvmlInit/nvmlShutdown are reference-counted by NVML).
+ */
+function bind(library: string): NvmlFunctions | undefined {
+  if (boundLibraries.has(library)) return boundLibraries.get(library);
   const require = createRequire(import.meta.url);
-  type Koffi = typeof import('koffi');
   const koffi = require('koffi') as Koffi;
   let lib: ReturnType<Koffi['load']>;
   try {
     lib = koffi.load(library);
   } catch {
-    return undefined;
+    return undefined; // not cached: a library installed later (driver install) is found next time
   }
-  // named types, referred to by name in the prototypes below
-  koffi.pointer('nvmlDevice_t', koffi.opaque());
-  koffi.struct('nvmlUtilization_t', { gpu: 'unsigned int', memory: 'unsigned int' });
-  koffi.struct('nvmlMemory_t', { total: 'unsigned long long', free: 'unsigned long long', used: 'unsigned long long' });
-  const init = lib.func('int nvmlInit_v2()');
-  const shutdown = lib.func('int nvmlShutdown()');
-  const errorString = lib.func('const char *nvmlErrorString(int result)');
-  const getCount = lib.func('int nvmlDeviceGetCount_v2(_Out_ unsigned int *count)');
-  const getHandle = lib.func('int nvmlDeviceGetHandleByIndex_v2(unsigned int index, _Out_ nvmlDevice_t *device)');
-  const getName = lib.func('int nvmlDeviceGetName(nvmlDevice_t device, _Out_ uint8_t *name, unsigned int length)');
-  const getEnergy = lib.func('int nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device, _Out_ unsigned long long *energy)');
-  const getPower = lib.func('int nvmlDeviceGetPowerUsage(nvmlDevice_t device, _Out_ unsigned int *power)');
-  const getUtil = lib.func('int nvmlDeviceGetUtilizationRates(nvmlDevice_t device, _Out_ nvmlUtilization_t *utilization)');
-  const getMemory = lib.func('int nvmlDeviceGetMemoryInfo(nvmlDevice_t device, _Out_ nvmlMemory_t *memory)');
-  const getTemp = lib.func('int nvmlDeviceGetTemperature(nvmlDevice_t device, int sensor, _Out_ unsigned int *temp)');
-  const getClock = lib.func('int nvmlDeviceGetClockInfo(nvmlDevice_t device, int type, _Out_ unsigned int *clock)');
+  if (!koffiTypesDeclared) {
+    // named types, referred to by name in the prototypes below
+    koffi.pointer('nvmlDevice_t', koffi.opaque());
+    koffi.struct('nvmlUtilization_t', { gpu: 'unsigned int', memory: 'unsigned int' });
+    koffi.struct('nvmlMemory_t', { total: 'unsigned long long', free: 'unsigned long long', used: 'unsigned long long' });
+    koffiTypesDeclared = true;
+  }
+  const fns: NvmlFunctions = {
+    init: lib.func('int nvmlInit_v2()'),
+    shutdown: lib.func('int nvmlShutdown()'),
+    errorString: lib.func('const char *nvmlErrorString(int result)'),
+    getCount: lib.func('int nvmlDeviceGetCount_v2(_Out_ unsigned int *count)'),
+    getHandle: lib.func('int nvmlDeviceGetHandleByIndex_v2(unsigned int index, _Out_ nvmlDevice_t *device)'),
+    getName: lib.func('int nvmlDeviceGetName(nvmlDevice_t device, _Out_ uint8_t *name, unsigned int length)'),
+    getUuid: lib.func('int nvmlDeviceGetUUID(nvmlDevice_t device, _Out_ uint8_t *uuid, unsigned int length)'),
+    getEnergy: lib.func('int nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device, _Out_ unsigned long long *energy)'),
+    getPower: lib.func('int nvmlDeviceGetPowerUsage(nvmlDevice_t device, _Out_ unsigned int *power)'),
+    getUtil: lib.func('int nvmlDeviceGetUtilizationRates(nvmlDevice_t device, _Out_ nvmlUtilization_t *utilization)'),
+    getMemory: lib.func('int nvmlDeviceGetMemoryInfo(nvmlDevice_t device, _Out_ nvmlMemory_t *memory)'),
+    getTemp: lib.func('int nvmlDeviceGetTemperature(nvmlDevice_t device, int sensor, _Out_ unsigned int *temp)'),
+    getClock: lib.func('int nvmlDeviceGetClockInfo(nvmlDevice_t device, int type, _Out_ unsigned int *clock)'),
+  };
+  boundLibraries.set(library, fns);
+  return fns;
+}
+
+/**
+ * Initialises NVML through the library (bound once per process) and returns the API; undefined
+ * when the library is not on this machine. Each call initialises NVML once more, and the
+ * returned API's shutdown() releases that one initialisation.
+ */
+export function loadNvml(library: string): NvmlApi | undefined {
+  if (!nvmlPresent(library)) return undefined;
+  const fns = bind(library);
+  if (!fns) return undefined;
+  const { init, shutdown, errorString, getCount, getHandle, getName, getUuid, getEnergy, getPower, getUtil, getMemory, getTemp, getClock } = fns;
 
   const check = (rc: number, what: string): boolean => {
     if (rc === NVML_SUCCESS) return true;
@@ -90,6 +143,7 @@ export function loadNvml(library: string): NvmlApi | undefined {
     throw new NvmlError(rc, `${what}: ${String(errorString(rc))} (NVML error ${rc})`);
   };
   check(init() as number, 'nvmlInit');
+  let initialised = true;
   const handles = new Map<number, unknown>();
   const handle = (index: number): unknown => {
     let h = handles.get(index);
@@ -114,7 +168,12 @@ export function loadNvml(library: string): NvmlApi | undefined {
     name(index) {
       const buf = Buffer.alloc(96);
       check(getName(handle(index), buf, buf.length) as number, 'nvmlDeviceGetName');
-      return buf.toString('utf8', 0, buf.indexOf(0) < 0 ? buf.length : buf.indexOf(0));
+      return cString(buf);
+    },
+    uuid(index) {
+      // NVML_DEVICE_UUID_V2_BUFFER_SIZE
+      const buf = Buffer.alloc(96);
+      return check(getUuid(handle(index), buf, buf.length) as number, 'nvmlDeviceGetUUID') ? cString(buf) : undefined;
     },
     totalEnergyMj: (i) => scalar((h, o) => getEnergy(h, o) as number, i, 'nvmlDeviceGetTotalEnergyConsumption'),
     powerMw: (i) => scalar((h, o) => getPower(h, o) as number, i, 'nvmlDeviceGetPowerUsage'),
@@ -129,7 +188,9 @@ export function loadNvml(library: string): NvmlApi | undefined {
     temperatureC: (i) => scalar((h, o) => getTemp(h, 0, o) as number, i, 'nvmlDeviceGetTemperature'),
     smClockMhz: (i) => scalar((h, o) => getClock(h, 1, o) as number, i, 'nvmlDeviceGetClockInfo'),
     shutdown() {
-      shutdown();
+      // one shutdown per init: NVML counts them, and a second would end another user's session
+      if (initialised) shutdown();
+      initialised = false;
     },
   };
 }

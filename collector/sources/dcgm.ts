@@ -5,6 +5,7 @@
  * the same GPUs the DCGM channels are reported but not added (`in_total=false`).
  */
 import type { Sample } from '../../common/model.js';
+import type { HostGpu } from '../../common/host-record.js';
 import type { Logger } from '../../common/log.js';
 import { gpuSample, MIB, type GpuReading } from '../gpu/sample.js';
 import type { PowerChannel, Source, SourceFactory } from '../source.js';
@@ -34,6 +35,7 @@ export function parsePromText(text: string): PromSample[] {
 }
 
 export interface DcgmGpu extends GpuReading {
+  uuid: string | undefined;
   energyMj: number | undefined;
   powerW: number | undefined;
 }
@@ -45,7 +47,7 @@ export function dcgmGpus(samples: readonly PromSample[]): Map<number, DcgmGpu> {
   for (const s of samples) {
     const index = Number(s.labels.gpu);
     if (!Number.isInteger(index)) continue;
-    const g = gpus.get(index) ?? { index, name: s.labels.modelName ?? `GPU ${index}`, energyMj: undefined, powerW: undefined };
+    const g = gpus.get(index) ?? { index, name: s.labels.modelName ?? `GPU ${index}`, uuid: s.labels.UUID, energyMj: undefined, powerW: undefined };
     gpus.set(index, g);
     switch (s.name) {
       case 'DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION':
@@ -117,6 +119,7 @@ class DcgmScraper {
 class DcgmChannel implements PowerChannel {
   readonly domain = 'gpu' as const;
   readonly id: string;
+  readonly gpu: number;
   constructor(
     private readonly scraper: DcgmScraper,
     private readonly index: number,
@@ -124,6 +127,7 @@ class DcgmChannel implements PowerChannel {
     readonly inTotal: boolean,
   ) {
     this.id = `dcgm/${index}`;
+    this.gpu = index;
   }
   read(): number | undefined {
     const g = this.scraper.latest.get(this.index);
@@ -138,14 +142,14 @@ class DcgmSource implements Source {
   constructor(
     private readonly scraper: DcgmScraper,
     private readonly list: PowerChannel[],
-    private readonly names: string[],
+    private readonly devices: HostGpu[],
     private readonly hostTags: Record<string, string>,
   ) {}
   channels() {
     return this.list;
   }
-  deviceNames() {
-    return this.names;
+  gpus() {
+    return this.devices;
   }
   collect(timeMs: number): Sample[] {
     return [...this.scraper.latest.values()].map((g) => gpuSample(this.hostTags, g, timeMs)).filter((s): s is Sample => s !== undefined);
@@ -169,6 +173,6 @@ export const dcgmSource: SourceFactory = {
     const gpus = [...scraper.latest.values()].sort((a, b) => a.index - b.index);
     const channels = gpus.map((g) => new DcgmChannel(scraper, g.index, g.energyMj !== undefined ? 'counter' : 'sampled', !nvmlCounts));
     scraper.start(Math.max(200, ctx.config.collector.reportIntervalS * 1000));
-    return new DcgmSource(scraper, channels, gpus.map((g) => g.name), ctx.hostTags);
+    return new DcgmSource(scraper, channels, gpus.map((g) => ({ index: g.index, name: g.name, uuid: g.uuid })), ctx.hostTags);
   },
 };

@@ -119,12 +119,14 @@ class SmiChannel implements PowerChannel {
   readonly method = 'sampled' as const;
   readonly inTotal = true;
   readonly id: string;
+  readonly gpu: number;
   constructor(
     private readonly stream: SmiStream,
     private readonly index: number,
     private readonly maxAgeMs: number,
   ) {
     this.id = `nvidia-smi/${index}`;
+    this.gpu = index;
   }
   read(): number | undefined {
     return this.stream.fresh(this.index, this.maxAgeMs)?.powerW;
@@ -136,21 +138,21 @@ class SmiSource implements Source {
   private readonly list: PowerChannel[];
   constructor(
     private readonly stream: SmiStream,
-    private readonly gpus: Array<{ index: number; name: string }>,
+    private readonly devices: Array<{ index: number; name: string }>,
     private readonly hostTags: Record<string, string>,
     private readonly maxAgeMs: number,
   ) {
-    this.list = gpus.map((g) => new SmiChannel(stream, g.index, maxAgeMs));
+    this.list = devices.map((g) => new SmiChannel(stream, g.index, maxAgeMs));
   }
   channels() {
     return this.list;
   }
-  deviceNames() {
-    return this.gpus.map((g) => g.name);
+  gpus() {
+    return this.devices.map((g) => ({ index: g.index, name: g.name }));
   }
   collect(timeMs: number): Sample[] {
     const out: Sample[] = [];
-    for (const g of this.gpus) {
+    for (const g of this.devices) {
       const row = this.stream.fresh(g.index, this.maxAgeMs);
       const s = row && gpuSample(this.hostTags, row, timeMs);
       if (s) out.push(s);

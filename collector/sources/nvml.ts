@@ -14,6 +14,7 @@ import type { PowerChannel, Source, SourceFactory } from '../source.js';
 interface Device {
   index: number;
   name: string;
+  uuid: string | undefined;
   hasCounter: boolean;
 }
 
@@ -22,6 +23,7 @@ class NvmlChannel implements PowerChannel {
   readonly inTotal = true;
   readonly method: 'counter' | 'sampled';
   readonly id: string;
+  readonly gpu: number;
   constructor(
     private readonly api: NvmlApi,
     private readonly device: Device,
@@ -29,6 +31,7 @@ class NvmlChannel implements PowerChannel {
   ) {
     this.method = device.hasCounter ? 'counter' : 'sampled';
     this.id = `nvml/${device.index}`;
+    this.gpu = device.index;
   }
   read(): number | undefined {
     try {
@@ -69,8 +72,8 @@ class NvmlSource implements Source {
   channels() {
     return this.list;
   }
-  deviceNames() {
-    return this.devices.map((d) => d.name);
+  gpus() {
+    return this.devices.map((d) => ({ index: d.index, name: d.name, uuid: d.uuid }));
   }
   collect(timeMs: number): Sample[] {
     const out: Sample[] = [];
@@ -125,7 +128,7 @@ export function nvmlSourceWith(load: (library: string) => NvmlApi | undefined): 
         try {
           const name = api.name(index);
           const hasCounter = api.totalEnergyMj(index) !== undefined;
-          devices.push({ index, name, hasCounter });
+          devices.push({ index, name, uuid: api.uuid?.(index), hasCounter });
           if (!hasCounter) ctx.log.once(`nvml-sampled:${index}`, 'info', `GPU ${index} (${name}) has no total-energy counter (pre-Volta); its power is sampled at the sample rate`);
         } catch (e) {
           ctx.log.once(`nvml-discover:${index}`, 'warn', `GPU ${index} cannot be read through NVML; skipped`, { error: e });

@@ -1,8 +1,10 @@
 /**
  * RAPL energy counters through the powercap framework: every zone and subzone under
  * /sys/class/powercap (`intel-rapl:*`, `intel-rapl-mmio:*`; AMD CPUs appear there as
- * `intel-rapl` too), named from their `name` files. Counters wrap at `max_energy_range_uj`;
- * the agent reads them at the sample rate, far inside one wrap period.
+ * `intel-rapl` too), named from their `name` files. The kernel names zones `"%s:%x"`
+ * (drivers/powercap/powercap_sys.c): zone 10 is `intel-rapl:a`. Counters wrap at
+ * `max_energy_range_uj`; the agent reads them at the sample rate, far inside one wrap period.
+ * Every powercap directory that is not used is logged once, with the reason.
  */
 import { join } from 'node:path';
 import type { PowerDomain } from '../../common/model.js';
@@ -21,13 +23,17 @@ export interface RaplZone {
   name: string;
 }
 
-const ZONE_DIR = /^intel-rapl(-mmio)?:(\d+)(?::(\d+))?$/;
+const ZONE_DIR = /^intel-rapl(-mmio)?:([0-9a-f]+)(?::([0-9a-f]+))?$/;
 
+/** A zone directory (`intel-rapl:a:0`, indices in hex as the kernel writes them), or undefined. */
 export function parseZoneDir(dir: string, name: string): RaplZone | undefined {
   const m = ZONE_DIR.exec(dir);
   if (!m) return undefined;
-  return { dir, mmio: m[1] !== undefined, zone: Number(m[2]), sub: m[3] === undefined ? undefined : Number(m[3]), name };
+  return { dir, mmio: m[1] !== undefined, zone: parseInt(m[2] as string, 16), sub: m[3] === undefined ? undefined : parseInt(m[3], 16), name };
 }
+
+/** `package-P-die-D`: the kernel's name for a package zone per die. */
+const DIE_ZONE = /^package-(\d+)-die-(\d+)$/;
 
 export function zoneDomain(name: string): PowerDomain {
   if (name.startsWith('package') || name === 'core') return 'cpu';
@@ -50,11 +56,27 @@ export function zoneId(z: RaplZone): string {
  * DRAM, so it counts only where no package zone exists; an MMIO zone repeats the MSR zone of
  * the same name.
  */
-export function zoneInTotal(z: RaplZone, all: readonly RaplZone[]): boolean {
+export function zoneInTotal(z: RaplZone, all: readonly RaplZone[], vendor?: string): boolean {
   if (z.name === 'core' || z.name === 'uncore') return false;
   if (z.mmio && all.some((o) => !o.mmio && zoneId(o) === zoneId(z).replace('rapl-mmio/', 'rapl/'))) return false;
   if (z.name === 'psys') return !all.some((o) => o.name.startsWith('package'));
+  const die = DIE_ZONE.exec(z.name);
+  if (die && amdDieViews(vendor)) {
+    // AMD's package counter is per socket; Linux 6.10 showed it once per CCD (fixed in 6.11 by
+    // "powercap/intel_rapl: Fix the energy-pkg event for AMD CPUs"): count one view per package
+    const lowest = Math.min(...all.map((o) => DIE_ZONE.exec(o.name)).filter((m) => m?.[1] === die[1]).map((m) => Number(m?.[2])));
+    return Number(die[2]) === lowest;
+  }
   return true;
+}
+
+/** AMD and Hygon RAPL is package-scoped: `package-P-die-D` zones there repeat one counter. */
+function amdDieViews(vendor: string | undefined): boolean {
+  return vendor === 'AuthenticAMD' || vendor === 'HygonGenuine';
+}
+
+export function cpuVendor(cpuinfo: string | undefined): string | undefined {
+  return cpuinfo === undefined ? undefined : /^vendor_id\s*:\s*(\S+)/m.exec(cpuinfo)?.[1];
 }
 
 export function permissionHint(path: string): string {
@@ -95,14 +117,27 @@ class RaplChannel implements PowerChannel {
   }
 }
 
-export function discoverZones(powercap: string): RaplZone[] {
+export interface SkippedDir {
+  dir: string;
+  why: string;
+}
+
+/** The RAPL zones under `powercap`, and every other directory there with why it is not one. */
+export function discoverZones(powercap: string): { zones: RaplZone[]; skipped: SkippedDir[] } {
   const zones: RaplZone[] = [];
+  const skipped: SkippedDir[] = [];
   for (const dir of listDir(powercap)) {
+    if (!ZONE_DIR.test(dir)) {
+      const controlType = !dir.includes(':');
+      skipped.push({ dir, why: controlType ? 'a powercap control type, not a zone' : 'not a RAPL zone (intel-rapl[-mmio]:<hex>[:<hex>])' });
+      continue;
+    }
     const name = readTrimmed(join(powercap, dir, 'name'));
-    const zone = name === undefined ? undefined : parseZoneDir(dir, name);
+    const zone = name === undefined || name === '' ? undefined : parseZoneDir(dir, name);
     if (zone) zones.push(zone);
+    else skipped.push({ dir, why: 'its name file is missing or empty' });
   }
-  return zones;
+  return { zones, skipped };
 }
 
 class RaplSource implements Source {
@@ -120,7 +155,10 @@ export const raplSource: SourceFactory = {
   name: 'rapl',
   async discover(ctx) {
     const powercap = join(ctx.sysfs, 'class', 'powercap');
-    const zones = discoverZones(powercap);
+    const { zones, skipped } = discoverZones(powercap);
+    const skip = (dir: string, why: string) => ctx.log.once(`powercap-skip:${dir}`, 'info', `powercap: ${dir} skipped: ${why}`, { path: join(powercap, dir) });
+    for (const s of skipped) skip(s.dir, s.why);
+    const vendor = cpuVendor(readTrimmed(join(ctx.procfs, 'cpuinfo')));
     const channels: RaplChannel[] = [];
     for (const z of zones) {
       const path = join(powercap, z.dir, 'energy_uj');
@@ -129,10 +167,15 @@ export const raplSource: SourceFactory = {
       } catch (e) {
         const code = errnoCode(e);
         if (code === 'EACCES' || code === 'EPERM') ctx.log.once(`eacces:${path}`, 'error', permissionHint(path));
-        continue; // no energy_uj (a control-type directory) is not an error
+        else skip(z.dir, `energy_uj cannot be read (${code ?? String(e)})`);
+        continue;
       }
       const maxUj = readNumber(join(powercap, z.dir, 'max_energy_range_uj'));
-      channels.push(new RaplChannel(zoneId(z), zoneDomain(z.name), zoneInTotal(z, zones), maxUj === undefined ? undefined : maxUj / 1e6, path, ctx.log));
+      const inTotal = zoneInTotal(z, zones, vendor);
+      if (!inTotal && DIE_ZONE.test(z.name)) {
+        ctx.log.once('rapl-amd-dies', 'warn', 'RAPL shows the package counter once per CCD (package-P-die-D zones on an AMD CPU, Linux 6.10): they repeat one counter per socket, so one per package is counted; update the kernel (fixed in 6.11) to see one zone per package');
+      }
+      channels.push(new RaplChannel(zoneId(z), zoneDomain(z.name), inTotal, maxUj === undefined ? undefined : maxUj / 1e6, path, ctx.log));
     }
     return channels.length > 0 ? new RaplSource(channels) : undefined;
   },

@@ -11,9 +11,12 @@ export class StorageError extends Error {
   ) {
     super(message);
   }
-  /** Worth trying again later (the server may come back); the others need a change by a person. */
+  /**
+   * Worth trying again as it is (the server may come back, or is shedding load: 5xx, 429); the
+   * others need a change by a person (credentials, a bucket) or to the data itself.
+   */
   get retryable(): boolean {
-    return this.code === 'unreachable' || this.code === 'timeout' || (this.code === 'server' && (this.status ?? 500) >= 500);
+    return this.code === 'unreachable' || this.code === 'timeout' || (this.code === 'server' && ((this.status ?? 500) >= 500 || this.status === 429));
   }
 }
 

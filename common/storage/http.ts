@@ -10,6 +10,8 @@ export interface HttpResponse {
   status: number;
   headers: IncomingHttpHeaders;
   body: string;
+  /** when the response's headers arrived (epoch ms), for the clock estimate */
+  receivedAtMs: number;
 }
 
 export class HttpTimeoutError extends Error {
@@ -19,9 +21,10 @@ export class HttpTimeoutError extends Error {
 export function send(url: URL, options: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs: number }): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: options.method ?? 'GET', headers: options.headers }, (res) => {
+      const receivedAtMs = Date.now();
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), receivedAtMs }));
       res.on('error', reject);
     });
     req.setTimeout(options.timeoutMs, () => req.destroy(new HttpTimeoutError(`no answer from ${url.origin} within ${options.timeoutMs} ms`)));

@@ -55,3 +55,42 @@ export function toLines(samples: readonly Sample[]): string[] {
   }
   return out;
 }
+
+/**
+ * Why one line cannot be a point of ours, or undefined when it can: a light structural check
+ * (measurement, tags, fields, integer timestamp; no control characters), and, when given, the
+ * measurement must be one of `measurements`. Used on lines read back from the collector's
+ * spool, where a bad byte on disk must not become a junk point in InfluxDB.
+ */
+export function lineProblem(line: string, measurements?: ReadonlySet<string>): string | undefined {
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(line)) return 'control character in the line';
+  let i = 0;
+  let name = '';
+  for (; i < line.length; i++) {
+    const c = line[i] as string;
+    if (c === '\\') {
+      name += line[++i] ?? '';
+      continue;
+    }
+    if (c === ',' || c === ' ') break;
+    name += c;
+  }
+  if (name === '') return 'no measurement';
+  if (measurements && !measurements.has(name)) return `unknown measurement "${name.slice(0, 64)}"`;
+  for (; i < line.length && line[i] !== ' '; i++) if (line[i] === '\\') i++;
+  if (line[i] !== ' ') return 'no fields';
+  const fieldsStart = ++i;
+  let quoted = false;
+  for (; i < line.length; i++) {
+    const c = line[i];
+    if (c === '\\') i++;
+    else if (c === '"') quoted = !quoted;
+    else if (c === ' ' && !quoted) break;
+  }
+  if (quoted) return 'a string field is not closed';
+  if (!line.slice(fieldsStart, i).includes('=')) return 'no field';
+  if (line[i] !== ' ') return 'no timestamp';
+  if (!/^-?\d{1,19}$/.test(line.slice(i + 1))) return 'the timestamp is not an integer';
+  return undefined;
+}

@@ -17,6 +17,7 @@ import { InfluxQL, iql, ident } from './influxql.js';
 import { toLines } from './line-protocol.js';
 import { StorageError, databaseMissing, fromHttp, unreachable } from './errors.js';
 import { send, type HttpResponse } from './http.js';
+import { ClockOffsetEstimator } from './clock.js';
 
 const log = logger('storage');
 
@@ -79,23 +80,39 @@ interface RawResponse {
   error?: string;
 }
 
-/** Rewrites the client's v2 write path to the 1.x endpoint of the same meaning. */
-class LegacyWriteTransport implements Transport {
+/**
+ * The client's transport, seen through: every response's `Date` goes to the clock estimator,
+ * and on 1.x before 1.8 the v2 write path is rewritten to the 1.x endpoint of the same meaning.
+ */
+class WriteTransport implements Transport {
   readonly chunkCombiner: Transport['chunkCombiner'];
   constructor(
     private readonly inner: Transport,
     private readonly db: string,
+    private readonly legacy: boolean,
+    private readonly clock: ClockOffsetEstimator,
   ) {
     this.chunkCombiner = inner.chunkCombiner;
   }
   private rewrite(path: string): string {
-    if (!path.startsWith('/api/v2/write?')) return path;
+    if (!this.legacy || !path.startsWith('/api/v2/write?')) return path;
     const params = new URLSearchParams(path.slice('/api/v2/write?'.length));
     const out = new URLSearchParams({ db: this.db, precision: params.get('precision') ?? 'ms' });
     return `/write?${out.toString()}`;
   }
   send(path: string, body: string, options: SendOptions, callbacks?: Partial<CommunicationObserver<Uint8Array>>): void {
-    this.inner.send(this.rewrite(path), body, options, callbacks);
+    const sentAt = Date.now();
+    const observed: Partial<CommunicationObserver<Uint8Array>> = {
+      ...callbacks,
+      responseStarted: (headers, status) => {
+        this.clock.observe(headers.date, sentAt, Date.now());
+        callbacks?.responseStarted?.(headers, status);
+      },
+    };
+    // the client binds these to the observer object itself
+    if (callbacks?.useCancellable) observed.useCancellable = callbacks.useCancellable.bind(callbacks);
+    if (callbacks?.useResume) observed.useResume = callbacks.useResume.bind(callbacks);
+    this.inner.send(this.rewrite(path), body, options, observed);
   }
   request(path: string, body: unknown, options: SendOptions, started?: Parameters<Transport['request']>[3]): Promise<unknown> {
     return this.inner.request(this.rewrite(path), body, options, started) as Promise<unknown>;
@@ -129,6 +146,8 @@ export class Writer {
     private readonly api: WriteApi,
     private readonly batchSize: number,
     private readonly mapError: (e: unknown) => StorageError,
+    /** a database that went missing (dropped, or a server back on empty storage): create it again; true if it did */
+    private readonly recreateDatabase: () => Promise<boolean> = async () => false,
   ) {}
   get buffered(): number {
     return this.buffer.length;
@@ -144,14 +163,30 @@ export class Writer {
     this.buffer = [];
     let first: StorageError | undefined;
     for (let i = 0; i < lines.length; i += this.batchSize) {
-      this.api.writeRecords(lines.slice(i, i + this.batchSize));
+      const chunk = lines.slice(i, i + this.batchSize);
       try {
-        await this.api.flush();
+        await this.send(chunk);
       } catch (e) {
-        first ??= this.mapError(e);
+        first ??= e instanceof StorageError ? e : this.mapError(e);
       }
     }
     if (first) throw first;
+  }
+
+  private async send(chunk: string[]): Promise<void> {
+    this.api.writeRecords(chunk);
+    try {
+      await this.api.flush();
+    } catch (e) {
+      const error = this.mapError(e);
+      if (error.code !== 'database_missing' || !(await this.recreateDatabase())) throw error;
+      this.api.writeRecords(chunk);
+      try {
+        await this.api.flush();
+      } catch (again) {
+        throw this.mapError(again);
+      }
+    }
   }
   /** Flushes, then stops the client's pending retries. */
   async close(): Promise<void> {
@@ -174,6 +209,8 @@ export class InfluxStore {
   private constructor(
     readonly settings: InfluxSettings,
     readonly version: ServerVersion,
+    /** this machine's clock against InfluxDB's, learnt from every response */
+    readonly clock: ClockOffsetEstimator,
   ) {
     const { url, token, timeoutMs } = settings;
     // 1.x before 1.8 knows no `Token` scheme: `user:password` goes as basic auth there.
@@ -181,27 +218,59 @@ export class InfluxStore {
     this.authHeader = token === undefined ? {} : { Authorization: legacyBasic ? basicAuth(token) : `Token ${token}` };
     const clientToken = legacyBasic ? undefined : token;
     const inner = new InfluxDB({ url, token: clientToken, timeout: timeoutMs }).transport;
-    const transport = version.legacyWrite ? new LegacyWriteTransport(inner, settings.db) : inner;
+    const transport = new WriteTransport(inner, settings.db, version.legacyWrite, this.clock);
     this.client = new InfluxDB({ url, token: clientToken, timeout: timeoutMs, transport });
   }
 
+
   /** Pings the server, detects its version and, on 1.x, creates the database if missing. */
   static async open(settings: InfluxSettings, options: { createDatabase?: boolean } = {}): Promise<InfluxStore> {
-    const version = await InfluxStore.ping(settings);
-    const store = new InfluxStore(settings, version);
-    if (options.createDatabase !== false && version.major === 1) {
-      await store.query(iql`CREATE DATABASE ${ident(settings.db)}`, { db: false });
-    }
+    const clock = new ClockOffsetEstimator();
+    const version = await InfluxStore.ping(settings, clock);
+    const store = new InfluxStore(settings, version, clock);
+    store.createsDatabase = options.createDatabase !== false && version.major === 1;
+    if (store.createsDatabase) await store.createDatabase();
     return store;
   }
 
-  static async ping(settings: Pick<InfluxSettings, 'url' | 'timeoutMs'>): Promise<ServerVersion> {
+  /** whether this store creates its database (1.x; 2.x/3.x buckets are made by a person) */
+  private createsDatabase = false;
+  private recreating: Promise<boolean> | undefined;
+
+  private async createDatabase(): Promise<void> {
+    await this.query(iql`CREATE DATABASE ${ident(this.settings.db)}`, { db: false });
+  }
+
+  /**
+   * Creates the database again after it went missing (DROP DATABASE, a server back on empty
+   * storage), on 1.x; concurrent callers share one attempt. 2.x/3.x: false (the bucket must be
+   * created by a person; the error message says so).
+   */
+  async recreateDatabase(): Promise<boolean> {
+    if (!this.createsDatabase) return false;
+    this.recreating ??= this.createDatabase().then(
+      () => {
+        log.warn(`database "${this.db}" was missing on ${this.settings.url} (dropped?); created it again`);
+        return true;
+      },
+      () => false,
+    );
+    try {
+      return await this.recreating;
+    } finally {
+      this.recreating = undefined;
+    }
+  }
+
+  static async ping(settings: Pick<InfluxSettings, 'url' | 'timeoutMs'>, clock?: ClockOffsetEstimator): Promise<ServerVersion> {
     let res: HttpResponse;
+    const sentAt = Date.now();
     try {
       res = await send(new URL('/ping', settings.url), { timeoutMs: settings.timeoutMs });
     } catch (e) {
       throw InfluxStore.networkError(settings.url, e);
     }
+    clock?.observe(res.headers.date, sentAt, res.receivedAtMs);
     if (res.status >= 500) throw new StorageError('server', `InfluxDB at ${settings.url} answered /ping with ${res.status}`, res.status);
     const version = res.headers['x-influxdb-version'];
     return parseVersion(typeof version === 'string' ? version : null);
@@ -220,11 +289,22 @@ export class InfluxStore {
 
   /** Runs one or more `;`-separated statements; one result per statement. */
   async query(q: InfluxQL, options: { db?: boolean } = {}): Promise<StatementResult[]> {
+    try {
+      return await this.queryOnce(q, options);
+    } catch (e) {
+      // a dropped database is created again (1.x), then the query answers from it (empty)
+      if (e instanceof StorageError && e.code === 'database_missing' && options.db !== false && (await this.recreateDatabase())) return this.queryOnce(q, options);
+      throw e;
+    }
+  }
+
+  private async queryOnce(q: InfluxQL, options: { db?: boolean }): Promise<StatementResult[]> {
     if (!(q instanceof InfluxQL)) throw new TypeError('queries are built with iql`…`');
     const { url, db, timeoutMs } = this.settings;
     const params = new URLSearchParams({ q: q.text, epoch: 'ms' });
     if (options.db !== false) params.set('db', db);
     let res: HttpResponse;
+    const sentAt = Date.now();
     try {
       res = await send(new URL('/query', url), {
         method: 'POST',
@@ -235,6 +315,7 @@ export class InfluxStore {
     } catch (e) {
       throw InfluxStore.networkError(url, e);
     }
+    this.clock.observe(res.headers.date, sentAt, res.receivedAtMs);
     const text = res.body;
     let body: RawResponse = {};
     try {
@@ -279,7 +360,7 @@ export class InfluxStore {
       gzipThreshold: 64 * 1024,
       headers: this.version.legacyWrite ? this.authHeader : {},
     });
-    return new Writer(api, batchSize, (e) => mapWriteError(e, url, db));
+    return new Writer(api, batchSize, (e) => mapWriteError(e, url, db), () => this.recreateDatabase());
   }
 
   /** Writes samples now, retrying as the writer does; resolves once they are stored. */

@@ -11,12 +11,47 @@ describe('ChannelIntegrator', () => {
     expect(i).toMatchObject({ energyJ: 16, intervalS: 1, powerW: 16, minW: 16, maxW: 16, wraps: 1, resets: 0 });
   });
 
-  it('counts a counter that goes down with no known range as a reset, never as negative energy', () => {
+  it('counts a counter that goes down with no known range as a reset: that step is left out, energy and time', () => {
     const c = new ChannelIntegrator('counter');
     c.add(0, 50);
     c.add(1000, 10);
     c.add(2000, 30);
-    expect(c.cut()).toMatchObject({ energyJ: 20, intervalS: 2, resets: 1 });
+    expect(c.cut()).toMatchObject({ energyJ: 20, intervalS: 1, powerW: 20, resets: 1, wraps: 0 });
+  });
+
+  it('tells a wrap from a reset by the power each would imply', () => {
+    // a RAPL package: range 262143.328850 J, at most 500 W; read every 100 ms at 40 W
+    const range = 262143.32885;
+    const wrap = new ChannelIntegrator('counter', range, 500);
+    wrap.add(0, range - 2);
+    wrap.add(100, 2); // 2 J to the top, 2 J after: 4 J in 0.1 s is 40 W, a wrap
+    expect(wrap.cut()).toMatchObject({ energyJ: 4, intervalS: 0.1, wraps: 1, resets: 0 });
+
+    const reset = new ChannelIntegrator('counter', range, 500);
+    reset.add(0, 30_000);
+    reset.add(100, 30_004);
+    reset.add(200, 1.5); // driver reload: as a wrap this would be 232 kJ in 0.1 s (2.3 MW)
+    reset.add(300, 5.5);
+    const i = reset.cut();
+    expect(i).toMatchObject({ energyJ: 8, wraps: 0, resets: 1 });
+    expect(i?.intervalS).toBeCloseTo(0.2, 12);
+    expect(i?.powerW).toBeCloseTo(40, 9);
+
+    // a jump up that no device could draw is a reset too (a counter restarted at another base)
+    const jump = new ChannelIntegrator('counter', range, 500);
+    jump.add(0, 100);
+    jump.add(100, 104);
+    jump.add(200, 90_000);
+    expect(jump.cut()).toMatchObject({ energyJ: 4, resets: 1 });
+  });
+
+  it('reports an interval that was all reset with no length, counting its reset', () => {
+    const c = new ChannelIntegrator('counter', undefined, 500);
+    c.add(0, 50);
+    c.add(100, 10);
+    expect(c.cut()).toMatchObject({ intervalS: 0, energyJ: 0, resets: 1 });
+    c.add(200, 14);
+    expect(c.cut()).toMatchObject({ energyJ: 4, intervalS: 0.1, resets: 0 });
   });
 
   it('integrates sampled power with the trapezoid rule', () => {

@@ -11,22 +11,32 @@ export interface CollectorProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/**
+ * `wattscope collect` on a fixture host, as a user runs it: every setting at its default but
+ * what pins it to this test — the fixture's /proc and /sys (a container sets these too), its own
+ * spool (in the fixture's copy, as HOME is), a free port, a host name that names the test.
+ */
+export function collectorEnv(root: string, env: Record<string, string>): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: root,
+    WATTSCOPE_PROCFS_ROOT: join(root, 'proc'),
+    WATTSCOPE_SYSFS_ROOT: join(root, 'sys'),
+    WATTSCOPE_COLLECTOR_PORT: '0',
+    WATTSCOPE_HOST: 'e2e-host',
+    ...env,
+  };
+}
+
+/** The default spool directory of a collector started with `root` as its HOME. */
+export function defaultSpoolDir(root: string): string {
+  return join(root, '.local', 'share', 'wattscope', 'spool');
+}
+
+export const COLLECT_ARGS = [BIN, 'collect'];
+
 export async function spawnCollector(root: string, env: Record<string, string>): Promise<CollectorProcess> {
-  const child = spawn(process.execPath, [BIN, 'collect'], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: root,
-      WATTSCOPE_PROCFS_ROOT: join(root, 'proc'),
-      WATTSCOPE_SYSFS_ROOT: join(root, 'sys'),
-      WATTSCOPE_SPOOL_DIR: join(root, 'spool'),
-      WATTSCOPE_COLLECTOR_PORT: '0',
-      WATTSCOPE_FLUSH_INTERVAL_S: '1',
-      WATTSCOPE_HOST: 'e2e-host',
-      WATTSCOPE_PLATFORM: 'fixture',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(process.execPath, COLLECT_ARGS, { env: collectorEnv(root, env), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));

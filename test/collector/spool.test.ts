@@ -1,20 +1,26 @@
-import { appendFileSync, mkdtempSync, readdirSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Spool } from '../../collector/spool.js';
+import { Spool, type DropReason } from '../../collector/spool.js';
+import { lineProblem } from '../../common/storage/line-protocol.js';
+import { mountTmpfs } from './tmpfs.js';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'wattscope-spool-'));
 const lines = (from: number, n: number) => Array.from({ length: n }, (_, i) => `power,source=s energy_j=1 ${from + i}`);
 
-function drain(spool: Spool, batch = 1000): string[] {
+function drain(spool: Spool, batch = 1000, corrupt: string[] = []): string[] {
   const out: string[] = [];
   for (let b = spool.peek(batch); b; b = spool.peek(batch)) {
     out.push(...b.lines);
-    spool.commit(b.end);
+    corrupt.push(...b.corrupt.map((c) => c.why));
+    spool.commit(b.end, b.memoryEnd);
   }
   return out;
 }
+
+const segment = (d: string) => join(d, readdirSync(d).find((f) => f.startsWith('seg-')) as string);
+const validate = (line: string) => lineProblem(line, new Set(['power']));
 
 describe('Spool', () => {
   it('hands lines back in order, across segments, and forgets what was committed', () => {
@@ -74,5 +80,111 @@ describe('Spool', () => {
     expect(dropped).toBe(spool.droppedLines);
     expect(left.length + dropped).toBe(total);
     expect(left).toEqual(lines(total - left.length, left.length)); // the newest survive, in order
+  });
+
+  it('hands apart lines that cannot be points (a bad byte, a garbled name) and goes on after them', () => {
+    const d = dir();
+    const a = new Spool({ dir: d, maxBytes: 1024 * 1024, validate });
+    a.append(lines(0, 6));
+    a.close();
+    const file = segment(d);
+    const bytes = readFileSync(file);
+    const starts = [0];
+    for (let i = 0; i < bytes.length - 1; i++) if (bytes[i] === 0x0a) starts.push(i + 1);
+    bytes[(starts[1] as number) + 3] = 0xff; // line 1: not UTF-8 any more
+    bytes[(starts[3] as number) + 1] = 0x78; // line 3: "pxwer", a measurement we never write
+    writeFileSync(file, bytes);
+    const b = new Spool({ dir: d, maxBytes: 1024 * 1024, validate });
+    const corrupt: string[] = [];
+    expect(drain(b, 1000, corrupt)).toEqual([0, 2, 4, 5].map((i) => lines(i, 1)[0]));
+    expect(corrupt).toEqual(['not valid UTF-8', 'unknown measurement "pxwer"']);
+    expect(b.peek(10)).toBeUndefined();
+  });
+
+  it('resumes at a line boundary when the tail was cut after the cursor was saved (no half line is ever sent)', () => {
+    const d = dir();
+    const a = new Spool({ dir: d, maxBytes: 1024 * 1024, validate });
+    a.append(lines(0, 10));
+    a.commit(a.peek(8)!.end); // 8 sent, cursor saved at close
+    a.close();
+    const file = segment(d);
+    const size = readFileSync(file).length;
+    truncateSync(file, size - 60); // a power cut took the last line and a half
+    const repairs: string[] = [];
+    const b = new Spool({ dir: d, maxBytes: 1024 * 1024, validate, onRepair: (w) => repairs.push(w) });
+    b.append(lines(100, 3));
+    const corrupt: string[] = [];
+    expect(drain(b, 1000, corrupt)).toEqual(lines(100, 3));
+    expect(corrupt).toEqual([]);
+    expect(repairs.join('\n')).toMatch(/cut \d+ bytes of a half-written line/);
+    expect(repairs.join('\n')).toMatch(/cursor pointed past the end/);
+  });
+
+  it('resumes at the next whole line when the saved cursor points into a line', () => {
+    const d = dir();
+    const a = new Spool({ dir: d, maxBytes: 1024 * 1024, validate });
+    a.append(lines(0, 4));
+    a.close();
+    const lineLength = lines(0, 1)[0]!.length + 1;
+    writeFileSync(join(d, 'cursor.json'), JSON.stringify({ seq: 1, offset: lineLength + 5 }));
+    const repairs: string[] = [];
+    const b = new Spool({ dir: d, maxBytes: 1024 * 1024, validate, onRepair: (w) => repairs.push(w) });
+    expect(drain(b)).toEqual(lines(2, 2));
+    expect(repairs).toEqual([expect.stringMatching(/pointed into a line/)]);
+  });
+
+  it('keeps points in memory while its disk is full (a real tmpfs), sends them from there, and puts them on disk once space is back', () => {
+    const fs = mountTmpfs(256 * 1024);
+    try {
+      const errors: string[] = [];
+      const drops: Array<[number, DropReason]> = [];
+      const spool = new Spool({ dir: fs.dir, maxBytes: 1024 * 1024, validate, diskRetryMs: 0, memoryMaxBytes: 12_000, onDiskError: (code) => errors.push(code), onDrop: (n, r) => drops.push([n, r]) });
+      spool.append(lines(0, 10));
+      fs.fill();
+      spool.append(lines(10, 200)); // more than the page the segment has: refused, kept in memory
+      expect(errors).toContain('ENOSPC');
+      expect(spool.memoryLines).toBe(200);
+      // the disk's copy ends with a whole line: nothing half-written stays
+      expect(readFileSync(segment(fs.dir), 'utf8')).toBe(lines(0, 10).join('\n') + '\n');
+      // disk first, then memory, in order
+      const first = spool.peek(1000)!;
+      expect(first.lines).toEqual(lines(0, 10));
+      spool.commit(first.end, first.memoryEnd);
+      const fromMemory = spool.peek(4)!;
+      expect(fromMemory.lines).toEqual(lines(10, 4));
+      expect(fromMemory.memoryEnd).toBeDefined();
+      spool.commit(fromMemory.end, fromMemory.memoryEnd);
+      expect(spool.memoryLines).toBe(196);
+      // the memory buffer is bounded: past it, points are dropped and counted
+      spool.append(lines(300, 400));
+      const dropped = drops.filter(([, r]) => r === 'memory_full').reduce((a, [n]) => a + n, 0);
+      expect(dropped).toBeGreaterThan(100);
+      expect(spool.memoryLines + dropped).toBe(596);
+      const keptNew = spool.memoryLines - 196;
+      // space is back: the next append puts memory and new lines on disk, in order
+      fs.free();
+      spool.append(lines(1000, 2));
+      expect(spool.memoryLines).toBe(0);
+      expect(drain(spool)).toEqual([...lines(14, 196), ...lines(300, keptNew), ...lines(1000, 2)]);
+      spool.close();
+    } finally {
+      fs.unmount();
+    }
+  });
+
+  it('counts what a full disk still refuses at exit as lost', () => {
+    const fs = mountTmpfs(128 * 1024);
+    try {
+      const drops: Array<[number, DropReason]> = [];
+      const spool = new Spool({ dir: fs.dir, maxBytes: 1024 * 1024, validate, onDrop: (n, r) => drops.push([n, r]) });
+      spool.append(lines(0, 2));
+      fs.fill();
+      spool.append(lines(2, 300));
+      expect(spool.memoryLines).toBe(300);
+      spool.close();
+      expect(drops).toEqual([[300, 'disk_full_at_exit']]);
+    } finally {
+      fs.unmount();
+    }
   });
 });

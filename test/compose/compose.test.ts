@@ -57,6 +57,18 @@ describe('docker-compose.yml', () => {
     expect(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')).not.toMatch(/(TOKEN|PASSWORD):\s+(?!\$\{)\S/);
   });
 
+  it('keeps the collector’s /metrics on loopback (it shares the host’s network)', () => {
+    const config = compose(['config'], filledEnv()).stdout;
+    const collector = config.slice(config.indexOf('\n  collector:'), config.indexOf('\n  grafana:'));
+    expect(collector).toMatch(/network_mode: host/);
+    expect(collector).not.toMatch(/WATTSCOPE_COLLECTOR_BIND/);
+    // the image itself sets no bind address: the collector's default (127.0.0.1) holds
+    const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+    const stage = dockerfile.slice(dockerfile.indexOf('AS collector'));
+    expect(stage).not.toMatch(/WATTSCOPE_COLLECTOR_BIND=/);
+    expect(readFileSync(join(ROOT, 'common/config.ts'), 'utf8')).toMatch(/key: 'collector\.bind', env: 'WATTSCOPE_COLLECTOR_BIND', kind: 'string', default: '127\.0\.0\.1'/);
+  });
+
   it('mounts and builds only paths that exist in the repo', () => {
     const text = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');
     const mounts = [...text.matchAll(/^\s+- (\.\/[^:]+):/gm)].map((m) => m[1] as string);

@@ -53,7 +53,7 @@ describe('NVML', () => {
     const log = recordingLogger();
     const source = await nvmlSourceWith(() => api).discover(contextFor(host, { log }));
     expect(source?.channels().map((c) => `${c.id} ${c.method} ${c.domain} ${c.inTotal}`)).toEqual(['nvml/0 counter gpu true', 'nvml/1 sampled gpu true']);
-    expect(source?.deviceNames?.()).toEqual(['Tesla V100-SXM2-16GB', 'Tesla P100-PCIE-16GB']);
+    expect(source?.gpus?.().map((g) => g.name)).toEqual(['Tesla V100-SXM2-16GB', 'Tesla P100-PCIE-16GB']);
     expect(log.lines.map((l) => l.message).join()).toMatch(/GPU 1 \(Tesla P100-PCIE-16GB\) has no total-energy counter/);
     const clock = { t: 0 };
     const out: Sample[] = [];
@@ -113,7 +113,7 @@ describe('nvidia-smi', () => {
     const source = await nvidiaSmiSource.discover(contextFor(host, { env: { WATTSCOPE_NVIDIA_SMI: FAKE_SMI } }));
     try {
       expect(source?.channels().map((c) => `${c.id} ${c.method} ${c.inTotal}`)).toEqual(['nvidia-smi/0 sampled true', 'nvidia-smi/1 sampled true']);
-      expect(source?.deviceNames?.()).toEqual(['NVIDIA A100-SXM4-40GB', 'NVIDIA A100-SXM4-40GB']);
+      expect(source?.gpus?.().map((g) => g.name)).toEqual(['NVIDIA A100-SXM4-40GB', 'NVIDIA A100-SXM4-40GB']);
       const p1 = source?.channels()[1]?.read() as number;
       expect([312.8, 318.33]).toContain(p1);
       const gpus = source?.collect?.(5) ?? [];
@@ -180,6 +180,7 @@ describe('DCGM', () => {
     expect(gpus.get(0)).toEqual({
       index: 0,
       name: 'NVIDIA H100 80GB HBM3',
+      uuid: 'GPU-5d3a0b4c-1f2e-4a6b-9c8d-7e6f5a4b3c2d',
       energyMj: 9382741023,
       powerW: 402.118,
       utilPct: 97,

@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Agent } from '../../../collector/agent.js';
 import { CollectorMetrics } from '../../../collector/metrics.js';
-import { raplSource, zoneId, parseZoneDir } from '../../../collector/sources/rapl.js';
+import { raplSource, zoneId, zoneInTotal, parseZoneDir, discoverZones } from '../../../collector/sources/rapl.js';
 import type { Sample } from '../../../common/model.js';
 import { FIXTURES, contextFor, copyHost, recordingLogger, writeSysfs } from '../fixtures.js';
 
@@ -50,6 +50,55 @@ describe('RAPL discovery', () => {
     expect(zoneId(parseZoneDir('intel-rapl:1:0', 'dram')!)).toBe('rapl/dram-1');
     expect(zoneId(parseZoneDir('intel-rapl-mmio:0', 'package-0')!)).toBe('rapl-mmio/package-0');
     expect(parseZoneDir('intel-rapl', 'x')).toBeUndefined();
+  });
+
+  it('reads zone indices in hex, as the kernel names them ("%s:%x"): intel-rapl:a is zone 10', () => {
+    expect(parseZoneDir('intel-rapl:a', 'package-1-die-2')).toMatchObject({ zone: 10, sub: undefined });
+    expect(parseZoneDir('intel-rapl:a:0', 'core')).toMatchObject({ zone: 10, sub: 0 });
+    expect(parseZoneDir('intel-rapl:1f:b', 'dram')).toMatchObject({ zone: 31, sub: 11 });
+    expect(zoneId(parseZoneDir('intel-rapl:a:0', 'core')!)).toBe('rapl/core-10');
+    expect(parseZoneDir('intel-rapl:g', 'package-16')).toBeUndefined();
+  });
+
+  it('finds all 16 zones of a 2-socket, 8-CCD Zen4 server on Linux 6.10 (intel-rapl:0 … intel-rapl:f), counting one package view per socket', async () => {
+    const log = recordingLogger();
+    const root = join(FIXTURES, 'amd-epyc-2s-zen4');
+    const source = await raplSource.discover(contextFor(root, { log }));
+    const channels = source?.channels() ?? [];
+    expect(channels).toHaveLength(32);
+    const ids = channels.map((c) => c.id);
+    for (let die = 0; die < 8; die++) for (const pkg of [0, 1]) expect(ids).toContain(`rapl/package-${pkg}-die-${die}`);
+    // zones 10…15 (a…f) are there: before, they vanished without a word
+    expect(ids).toContain('rapl/package-1-die-2'); // intel-rapl:a
+    expect(ids).toContain('rapl/core-15'); // intel-rapl:f:0
+    // the 8 views of one socket's counter hold the same value: one per socket counts
+    expect(channels.filter((c) => c.inTotal).map((c) => c.id)).toEqual(['rapl/package-0-die-0', 'rapl/package-1-die-0']);
+    expect(channels.filter((c) => c.id.startsWith('rapl/core-')).every((c) => !c.inTotal)).toBe(true);
+    const messages = log.lines.map((l) => `${l.level}: ${l.message}`);
+    expect(messages).toContain('info: powercap: intel-rapl skipped: a powercap control type, not a zone');
+    expect(messages.filter((m) => m.startsWith('warn:'))).toEqual([expect.stringMatching(/once per CCD .*\(fixed in 6\.11\)/)]);
+  });
+
+  it('counts every die zone where the dies have counters of their own (Intel multi-die packages)', () => {
+    const { zones } = discoverZones(join(FIXTURES, 'amd-epyc-2s-zen4', 'sys', 'class', 'powercap'));
+    const packages = zones.filter((z) => z.name.startsWith('package'));
+    expect(packages).toHaveLength(16);
+    expect(packages.filter((z) => zoneInTotal(z, zones, 'GenuineIntel'))).toHaveLength(16);
+    expect(packages.filter((z) => zoneInTotal(z, zones, 'AuthenticAMD')).map((z) => z.name)).toEqual(['package-0-die-0', 'package-1-die-0']);
+  });
+
+  it('logs every powercap directory it does not use, and why', async () => {
+    const root = copyHost('server-xeon-2s');
+    const powercap = join(root, 'sys', 'class', 'powercap');
+    mkdirSync(join(powercap, 'dtpm'));
+    mkdirSync(join(powercap, 'intel-rapl:7'));
+    const log = recordingLogger();
+    await raplSource.discover(contextFor(root, { log }));
+    expect(log.lines.map((l) => l.message).sort()).toEqual([
+      'powercap: dtpm skipped: a powercap control type, not a zone',
+      'powercap: intel-rapl skipped: a powercap control type, not a zone',
+      'powercap: intel-rapl:7 skipped: its name file is missing or empty',
+    ]);
   });
 });
 
@@ -126,9 +175,12 @@ describe('RAPL counters', () => {
     expect(r.stderr).toBe('');
     const { ids, lines } = JSON.parse(r.stdout) as { ids: string[]; lines: string[] };
     expect(ids).toEqual(['rapl/package-0', 'rapl/dram-0', 'rapl/dram-1']);
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^error: cannot read .*intel-rapl:1\/energy_uj \(permission denied\)/);
-    expect(lines[0]).toMatch(/run the collector as root/);
-    expect(lines[0]).toMatch(/udev rule/);
+    const errors = lines.filter((l) => l.startsWith('error'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^error: cannot read .*intel-rapl:1\/energy_uj \(permission denied\)/);
+    expect(errors[0]).toMatch(/run the collector as root/);
+    expect(errors[0]).toMatch(/udev rule/);
+    // the control-type directory is not a zone, and says so
+    expect(lines.filter((l) => !l.startsWith('error'))).toEqual(['info: powercap: intel-rapl skipped: a powercap control type, not a zone']);
   });
 });
