@@ -8,73 +8,145 @@
     print(r.summary["energy_wh"], r.summary["composite_score"])
 
     @wattscope.measure(model="resnet50", params_m=25.6, macs_g=4.1)
-    def evaluate():
+    def evaluate() -> None:
         ...
         wattscope.current().record(inferences=n, accuracy=acc)
 
-Measuring never breaks your script: when the API cannot be reached, a warning is printed once
-and the script runs on, unmeasured. Under ``wattscope run`` (WATTSCOPE_RUN_ID set) the block
-attaches to that run and only records results into it.
+Measuring never breaks your script: when the API cannot be reached, a warning naming its URL is
+printed once and the script runs on, unmeasured; ``r.summary`` is then empty, and every figure in
+it reads as None (``r.measured`` is False). Under ``wattscope run`` (WATTSCOPE_RUN_ID set) the
+block attaches to that run and only records results into it.
 
 Configuration: WATTSCOPE_API_URL (default http://127.0.0.1:8080), WATTSCOPE_API_TOKEN,
-WATTSCOPE_HOST (default this machine's hostname, as the collector tags it).
+WATTSCOPE_HOST (default this machine's hostname, as the collector tags it),
+WATTSCOPE_API_TIMEOUT (seconds per request, default 10), WATTSCOPE_STOP_TIMEOUT (seconds for the
+stop, which waits for the collectors' last points; default 60).
 """
 
 import functools
 import json
+import math
 import os
 import socket
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Set, TypeVar, cast
 
-__all__ = ["run", "measure", "current", "Run", "HEARTBEAT_SECONDS"]
+__all__ = ["run", "measure", "current", "Run", "Summary", "HEARTBEAT_SECONDS"]
 __version__ = "0.1.0"
 
 HEARTBEAT_SECONDS = 60.0
-_warned = False
+# The stop answers once the collectors' last points are in; say why the script waits past this.
+WAIT_NOTICE_SECONDS = 1.0
+WAITING = "wattscope: waiting for the collectors' last points\u2026"
+
+_said: Set[str] = set()
 _local = threading.local()
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _warn_once(message: str) -> None:
-    global _warned
-    if not _warned:
-        _warned = True
-        sys.stderr.write("wattscope: %s; the script goes on unmeasured\n" % message)
+def _write(text: str) -> None:
+    """Writes to stderr; a closed or missing stderr (pythonw, daemons) must not break the script."""
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except Exception:  # noqa: BLE001 - nowhere left to report it
+        pass
+
+
+def _say_once(message: str) -> None:
+    # A script that starts a run per batch with the API down gets one line, not thousands.
+    if message not in _said:
+        _said.add(message)
+        _write("wattscope: %s\n" % message)
 
 
 def _api_url() -> str:
     return os.environ.get("WATTSCOPE_API_URL", "http://127.0.0.1:8080").rstrip("/")
 
 
-def _request(method: str, path: str, body: Optional[Dict[str, Any]] = None, timeout: float = 10.0) -> Any:
+def _seconds(name: str, default: float) -> float:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (value > 0 and math.isfinite(value)):
+        _say_once("%s=%s is not a number of seconds; using %g" % (name, text, default))
+        return default
+    return value
+
+
+class _Failure(Exception):
+    """A request that failed, told in words that name the API's URL."""
+
+
+def _explain(err: Exception) -> str:
+    if isinstance(err, _Failure):
+        return str(err)
+    # an answer of an unexpected shape (another service at that URL), or a bug here: still name the URL
+    return "talking to the Wattscope API at %s failed (%s: %s)" % (_api_url(), type(err).__name__, err)
+
+
+def _request(method: str, path: str, body: Optional[Dict[str, Any]] = None, timeout: Optional[float] = None,
+             timeout_variable: str = "WATTSCOPE_API_TIMEOUT") -> Any:
+    url = _api_url()
+    if timeout is None:
+        timeout = _seconds("WATTSCOPE_API_TIMEOUT", 10.0)
     data = None if body is None else json.dumps(body).encode("utf-8")
-    req = urllib.request.Request(_api_url() + path, data=data, method=method)
+    req = urllib.request.Request(url + path, data=data, method=method)
     req.add_header("accept", "application/json")
     if data is not None:
         req.add_header("content-type", "application/json")
     token = os.environ.get("WATTSCOPE_API_TOKEN")
     if token:
         req.add_header("authorization", "Bearer " + token)
-    with urllib.request.urlopen(req, timeout=timeout) as res:
-        text = res.read().decode("utf-8")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as res:
+            text = res.read().decode("utf-8")
         return json.loads(text) if text else None
+    except Exception as err:  # noqa: BLE001 - every failure becomes one message
+        raise _Failure(_describe(err, url, "%s %s" % (method, path), timeout, timeout_variable)) from None
 
 
-def _describe(err: Exception) -> str:
+def _describe(err: Exception, url: str, what: str, timeout: float, timeout_variable: str) -> str:
+    api = "the Wattscope API at %s" % url
+    reason = err.reason if isinstance(err, urllib.error.URLError) and not isinstance(err, urllib.error.HTTPError) else err
+    if isinstance(reason, socket.timeout):  # connect or read; TimeoutError from 3.10 on, the same class
+        return "%s did not answer %s within %g s (%s)" % (api, what, timeout, timeout_variable)
     if isinstance(err, urllib.error.HTTPError):
-        try:
-            detail = json.loads(err.read().decode("utf-8")).get("message", "")
-        except Exception:  # noqa: BLE001 - any body is fine for a message
-            detail = ""
         if err.code == 401:
-            return "the API at %s wants a token: set WATTSCOPE_API_TOKEN" % _api_url()
-        return "the API answered %d %s" % (err.code, detail)
+            return "%s wants a token: set WATTSCOPE_API_TOKEN" % api
+        try:
+            detail = ": " + str(json.loads(err.read().decode("utf-8"))["message"])
+        except Exception:  # noqa: BLE001 - any body, or none, is fine for a message
+            detail = ""
+        return "%s answered %d to %s%s" % (api, err.code, what, detail)
     if isinstance(err, urllib.error.URLError):
-        return "cannot reach the Wattscope API at %s (%s): start it with `wattscope up`, or set WATTSCOPE_API_URL" % (_api_url(), err.reason)
-    return "%s: %s" % (type(err).__name__, err)
+        return "cannot reach %s (%s): start it with `wattscope up`, or set WATTSCOPE_API_URL" % (api, err.reason)
+    if isinstance(err, ValueError):  # not JSON: something else answers at that URL
+        return "%s gave %s an answer that is not the Wattscope API's JSON" % (api, what)
+    return "%s failed on %s: %s: %s" % (api, what, type(err).__name__, err)
+
+
+class Summary(Dict[str, Any]):
+    """The API's summary of a run (energy per source, gross and net energy, every score).
+
+    Any key it does not hold reads as None instead of raising, so ``r.summary["energy_wh"]`` is
+    safe on a run that could not be measured (API down, stop failed); ``measured`` tells them apart.
+    """
+
+    def __init__(self, data: Optional[Dict[str, Any]] = None, measured: bool = False) -> None:
+        super().__init__(data or {})
+        self.measured = measured
+
+    def __missing__(self, key: str) -> None:
+        return None
 
 
 class Run:
@@ -92,10 +164,14 @@ class Run:
                 self._start[key] = value
         self._result: Dict[str, Any] = {}
         self.run_id: Optional[str] = None
-        self.summary: Optional[Dict[str, Any]] = None
+        self.summary = Summary()
         self._attached = False
         self._stop_heartbeat = threading.Event()
-        self._thread: Optional[threading.Thread] = None
+
+    @property
+    def measured(self) -> bool:
+        """Whether ``summary`` holds the API's figures for this run."""
+        return self.summary.measured
 
     def record(self, inferences: Optional[int] = None, correct: Optional[int] = None, accuracy: Optional[float] = None,
                labels: Optional[Dict[str, str]] = None) -> "Run":
@@ -111,11 +187,10 @@ class Run:
             if outer:
                 self.run_id, self._attached = outer, True
             else:
-                self.run_id = _request("POST", "/api/runs", self._start)["run_id"]
-                self._thread = threading.Thread(target=self._heartbeat, name="wattscope-heartbeat", daemon=True)
-                self._thread.start()
+                self.run_id = str(_request("POST", "/api/runs", self._start)["run_id"])
+                threading.Thread(target=self._heartbeat, name="wattscope-heartbeat", daemon=True).start()
         except Exception as err:  # noqa: BLE001 - measuring never breaks the script
-            _warn_once(_describe(err))
+            _say_once("%s; the script goes on unmeasured" % _explain(err))
             self.run_id = None
         stack = getattr(_local, "runs", [])
         stack.append(self)
@@ -129,31 +204,79 @@ class Run:
             except Exception:  # noqa: BLE001 - a missed heartbeat is not worth a traceback
                 pass
 
-    def stop(self, failed: bool = False) -> Optional[Dict[str, Any]]:
+    def stop(self, failed: bool = False) -> Summary:
+        """Stops the run and returns its summary (also in ``self.summary``); never raises."""
+        if self._stop_heartbeat.is_set():  # stopped already (stop() called inside the block): keep that answer
+            return self.summary
         stack = getattr(_local, "runs", [])
         if self in stack:
             stack.remove(self)
         self._stop_heartbeat.set()
         if self.run_id is None:
-            return None
+            return self.summary
         try:
             if self._attached:
-                if self._result:
-                    self.summary = _request("PATCH", "/api/runs/%s" % self.run_id, self._result)
+                # the outer `wattscope run` stops it; this block only adds its results
+                path = "/api/runs/%s" % self.run_id
+                answer = _request("PATCH", path, self._result) if self._result else _request("GET", path)
             else:
                 body = dict(self._result)
                 body["status"] = "failed" if failed else "completed"
-                self.summary = _request("POST", "/api/runs/%s/stop" % self.run_id, body, timeout=60.0)
-        except Exception as err:  # noqa: BLE001
-            _warn_once(_describe(err))
+                answer = _while_waiting(lambda: _request("POST", "/api/runs/%s/stop" % self.run_id, body,
+                                                         _seconds("WATTSCOPE_STOP_TIMEOUT", 60.0), "WATTSCOPE_STOP_TIMEOUT"))
+            self.summary = Summary(answer, measured=True)
+        except Exception as err:  # noqa: BLE001 - measuring never breaks the script
+            later = "" if self._attached else (
+                "; run %s may still be running: finish it later with `curl -X POST %s/api/runs/%s/stop`, then `wattscope runs show %s`"
+                % (self.run_id, _api_url(), self.run_id, self.run_id))
+            _say_once(_explain(err) + later)
         return self.summary
 
     def __enter__(self) -> "Run":
         return self.start()
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        # returns None: the script's own exceptions (KeyboardInterrupt included) go on as they were
         self.stop(failed=exc_type is not None)
-        return False  # the script's own exceptions go on as they were
+
+
+T = TypeVar("T")
+
+
+def _while_waiting(call: Callable[[], T]) -> T:
+    """Runs ``call``; past WAIT_NOTICE_SECONDS, tells stderr why the script waits, and for how long."""
+    done = threading.Event()
+    shown = threading.Event()
+    started = time.monotonic()
+    try:
+        live = sys.stderr.isatty()  # a ticking counter only where a person watches
+    except Exception:  # noqa: BLE001 - no stderr, or a replaced one without isatty
+        live = False
+
+    def notice() -> None:
+        if done.wait(WAIT_NOTICE_SECONDS):
+            return
+        shown.set()
+        _write(WAITING if live else WAITING + "\n")
+        while live and not done.wait(1.0):
+            _write("\r%s %d s" % (WAITING, time.monotonic() - started))
+
+    watcher = threading.Thread(target=notice, name="wattscope-waiting", daemon=True)
+    watcher.start()
+    ok = False
+    try:
+        answer = call()
+        ok = True
+        return answer
+    finally:
+        done.set()
+        watcher.join()
+        if shown.is_set():
+            took = "done in %.1f s" % (time.monotonic() - started)
+            if live:
+                _write("\r%s %s\n" % (WAITING, took) if ok else "\n")
+            elif ok:
+                _write("wattscope: \u2026 %s\n" % took)
 
 
 def run(model: str, **options: Any) -> Run:
@@ -161,21 +284,25 @@ def run(model: str, **options: Any) -> Run:
     return Run(model, **options)
 
 
-def current() -> Optional[Run]:
-    """The innermost run of this thread, for record() from deep inside the code."""
+def current() -> Run:
+    """The innermost run of this thread, for record() from deep inside the code.
+
+    Outside any run (another thread, or the function called without its decorator) it is a run
+    that was never started: record() on it goes nowhere, and nothing raises.
+    """
     stack = getattr(_local, "runs", [])
-    return stack[-1] if stack else None
+    return cast(Run, stack[-1]) if stack else Run("")
 
 
-def measure(model: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def measure(model: str, **options: Any) -> Callable[[F], F]:
     """Decorator: each call of the function is a run; call ``wattscope.current().record(...)`` inside."""
 
-    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def wrap(fn: F) -> F:
         @functools.wraps(fn)
         def inner(*args: Any, **kwargs: Any) -> Any:
             with Run(model, **options):
                 return fn(*args, **kwargs)
 
-        return inner
+        return cast(F, inner)
 
     return wrap
