@@ -10,6 +10,18 @@ import { powerPoints } from './harness.js';
 
 const B = 600_000;
 
+/** Truth for one point per second ending at fromMs + (i+1) s: each point's energy over the part of its second inside [t0, t1]. */
+function truth(fromMs: number, seconds: number, watts: (i: number) => number, t0: number, t1: number, skip: (i: number) => boolean = () => false): number {
+  let e = 0;
+  for (let i = 0; i < seconds; i++) {
+    if (skip(i)) continue;
+    const lo = Math.max(fromMs + i * 1000, t0);
+    const hi = Math.min(fromMs + (i + 1) * 1000, t1);
+    if (hi > lo) e += (watts(i) * (hi - lo)) / 1000;
+  }
+  return e;
+}
+
 describe('rollup buckets (pure)', () => {
   it('finds the whole buckets inside a window', () => {
     expect(bucketsInside(1, 3 * B + 5, B)).toEqual({ from: B, to: 3 * B, count: 2 });
@@ -64,18 +76,30 @@ describe('rollups against the real influxd', () => {
     const b = await rawOnly.window(['rh'], t0, t1);
     const ea = windowEnergy(a.series, t0, t1);
     const eb = windowEnergy(b.series, t0, t1);
-    expect(ea.energyJ).toBeCloseTo(eb.energyJ as number, 6);
-    expect(ea.coverage).toBeCloseTo(eb.coverage, 9);
+    // both against the truth: the GPU's points less the 20 s hole, and the package's
+    const seconds = hours * 3600;
+    const inHole = (i: number) => i >= 4000 && i < 4020;
+    const expected = truth(base, seconds, watts(0), t0, t1, inHole) + truth(base, seconds, watts(1), t0, t1);
+    expect(ea.energyJ).toBeCloseTo(expected, 6);
+    expect(eb.energyJ).toBeCloseTo(expected, 6);
+    const windowS = (t1 - t0) / 1000;
+    expect(ea.coverage).toBeCloseTo((windowS - 20) / windowS, 9);
+    expect(eb.coverage).toBeCloseTo((windowS - 20) / windowS, 9);
     expect(ea.sources.map((s) => s.source)).toEqual(['nvml/0', 'rapl/package-0']);
-    expect(a.metrics.avg_gpu_util_pct).toBeCloseTo(b.metrics.avg_gpu_util_pct as number, 9);
+    // the mean of the gpu points inside (t0, t1]: one every 10 s at i % 100 %
+    const utils = Array.from({ length: hours * 360 }, (_, i) => i).filter((i) => base + i * 10_000 > t0 && base + i * 10_000 <= t1).map((i) => i % 100);
+    const meanUtil = utils.reduce((x, y) => x + y, 0) / utils.length;
+    expect(a.metrics.avg_gpu_util_pct).toBeCloseTo(meanUtil, 9);
+    expect(b.metrics.avg_gpu_util_pct).toBeCloseTo(meanUtil, 9);
     expect(a.metrics.avg_gpu_mem_pct).toBeCloseTo(25, 9);
 
     // the late points arrive: the raw bucket picks them up, the rollups stay right
     await store.write(gpuHole);
     const late = windowEnergy((await withRollups.window(['rh'], t0, t1)).series, t0, t1);
     const lateRaw = windowEnergy((await rawOnly.window(['rh'], t0, t1)).series, t0, t1);
-    expect(late.energyJ).toBeCloseTo(lateRaw.energyJ as number, 6);
-    expect(late.energyJ as number).toBeGreaterThan(ea.energyJ as number);
+    const expectedLate = truth(base, seconds, watts(0), t0, t1) + truth(base, seconds, watts(1), t0, t1);
+    expect(late.energyJ).toBeCloseTo(expectedLate, 6);
+    expect(lateRaw.energyJ).toBeCloseTo(expectedLate, 6);
     expect(late.coverage).toBeCloseTo(1, 9);
   });
 });

@@ -129,9 +129,13 @@ describe('run energy (DESIGN §5)', () => {
     const id = r.json<{ run_id: string }>().run_id;
     h.clock.now = base + 160_000;
     expect((await post(`/api/runs/${id}/heartbeat`)).statusCode).toBe(200);
+    // another run, started 29 minutes before the check: not stale yet
+    h.clock.now = base + 160_000 + 2 * 60_000;
+    const fresh = (await post('/api/runs', { model: 'fresh', hosts: ['h6'] })).json<{ run_id: string }>().run_id;
     h.clock.now = base + 160_000 + 31 * 60_000;
     const n = await h.app.service.abandonStale(30 * 60_000);
     expect(n).toBeGreaterThanOrEqual(1);
+    expect((await h.app.fastify.inject(`/api/runs/${fresh}`)).json<RunSummary>().status).toBe('running');
     const s = (await h.app.fastify.inject(`/api/runs/${id}`)).json<RunSummary>();
     expect(s.status).toBe('abandoned');
     expect(s.duration_s).toBe(60);

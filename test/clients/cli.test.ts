@@ -33,7 +33,10 @@ describe('wattscope run', () => {
     const s = JSON.parse(r.stdout) as RunSummary;
     expect(s).toMatchObject({ model: 'cli-model', status: 'completed', hosts: ['cli-host'], accuracy: 0.76, inferences: 5000, labels: { team: 'energy' } });
     expect((s.energy_j as number) / (s.duration_s as number)).toBeCloseTo(120, 6);
-    expect(s.composite_score).toBeCloseTo(0.76 ** 2 / (s.energy_per_inference_uwh as number / 1000), 9);
+    // 1 µWh = 3.6 mJ; composite = accuracy² / mWh per inference
+    const perInferenceUwh = (s.energy_j as number) / 5000 / 3.6e-3;
+    expect(s.energy_per_inference_uwh).toBeCloseTo(perInferenceUwh, 9);
+    expect(s.composite_score).toBeCloseTo(0.76 ** 2 / (perInferenceUwh / 1000), 9);
     expect(readFileSync(join(dir, 'env'), 'utf8').trim()).toBe(`${s.run_id} ${server.url}`);
   });
 
@@ -122,6 +125,8 @@ describe('wattscope runs, compare, status', () => {
   it('records a baseline of idle power', async () => {
     const r = await cli(['baseline', '--seconds', '1']);
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/nvml\/0\s+counter\s+120/);
+    // the steady 120 W of the host, all of the window covered
+    expect(r.stdout).toMatch(/^nvml\/0\s+counter\s+120\s+100 %$/m);
+    expect(r.stdout).toMatch(/^baseline b-[\w-]+: 120 W idle in total$/m);
   });
 });

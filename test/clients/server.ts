@@ -1,8 +1,8 @@
 /** The real API listening on a loopback port, over its own database, with power data for a host. */
 import { loadConfig } from '../../common/config.js';
 import { buildApp, type App } from '../../api/app.js';
-import type { InfluxStore } from '../../common/storage/store.js';
-import { testStore } from '../helpers.js';
+import { InfluxStore } from '../../common/storage/store.js';
+import { testSettings } from '../helpers.js';
 import { powerPoints } from '../api/harness.js';
 
 export interface LiveServer {
@@ -13,8 +13,10 @@ export interface LiveServer {
 }
 
 export async function liveServer(prefix: string, env: Record<string, string> = {}): Promise<LiveServer> {
-  const store = await testStore(prefix);
   const config = loadConfig({ HOME: '/nonexistent', WATTSCOPE_HOST: 'client-host', WATTSCOPE_PLATFORM: 'test-gpu', WATTSCOPE_API_RATE_LIMIT: '100000', ...env });
+  // the server talks to InfluxDB with the configured token, as `wattscope serve` does (the
+  // suite's influxd has no auth and ignores it)
+  const store = await InfluxStore.open({ ...testSettings(prefix), token: config.influx.token });
   const app = await buildApp({ config, store });
   const url = await app.fastify.listen({ port: 0, host: '127.0.0.1' });
   return { url, app, store, close: () => app.fastify.close() };

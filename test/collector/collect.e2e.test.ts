@@ -11,7 +11,7 @@ import { startInfluxd } from '../../common/influxd.js';
 import { InfluxStore, ident, iql, str } from '../../common/storage/index.js';
 import { testSettings } from '../helpers.js';
 import { copyHost } from './fixtures.js';
-import { spawnCollector, startRaplDriver } from './process.js';
+import { expectPackageGauge, scrapeMetrics, spawnCollector, startRaplDriver } from './process.js';
 
 const RANGE_UJ = 262143328850;
 const PKG = 'sys/devices/virtual/powercap/intel-rapl/intel-rapl:0/energy_uj';
@@ -68,10 +68,12 @@ describe('wattscope collect, end to end', () => {
     const from = Date.now() + 1500;
     await sleep(33_500);
     const to = Date.now() - 500;
-    const metrics = await (await fetch(`http://127.0.0.1:${collector.port}/metrics`)).text();
+    const scrape = await scrapeMetrics(collector.port);
     expect(await collector.stop()).toBe(0);
     await driver.stop();
-    const rows = (await packagePoints(store)).filter((r) => r.time - r.interval_s * 1000 >= from && r.time <= to);
+    const all = await packagePoints(store);
+    expectPackageGauge(scrape, all, 40);
+    const rows = all.filter((r) => r.time - r.interval_s * 1000 >= from && r.time <= to);
     const energy = rows.reduce((a, r) => a + r.energy_j, 0);
     const seconds = rows.reduce((a, r) => a + r.interval_s, 0);
     expect(seconds).toBeGreaterThan(29);
@@ -79,7 +81,7 @@ describe('wattscope collect, end to end', () => {
     expect(Math.abs(energy - 40 * seconds) / (40 * seconds)).toBeLessThan(0.005);
     expectSteady(rows, 40);
     // the counter wrapped inside the window, and the collector says so
-    expect(metrics).toMatch(/wattscope_collector_counter_wraps_total\{source="rapl\/package-0"\} 1\n/);
+    expect(scrape.text).toMatch(/wattscope_collector_counter_wraps_total\{source="rapl\/package-0"\} 1\n/);
     expect(collector.output()).not.toMatch(/ERROR/);
     const nested = await store.rows(iql`SELECT count(${ident('energy_j')}) AS n FROM ${ident('power')} WHERE ${ident('in_total')} = ${str('false')}`);
     expect(nested[0]?.n).toBeGreaterThan(0);
@@ -102,12 +104,12 @@ describe('wattscope collect, end to end', () => {
       await sleep(60_000);
       server = await startInfluxd({ bin, dir, port });
       await sleep(8_000);
-      const metrics = await (await fetch(`http://127.0.0.1:${collector.port}/metrics`)).text();
-      expect(metrics).toMatch(/wattscope_collector_write_errors_total\{code="unreachable"\} [1-9]/);
-      expect(metrics).toMatch(/wattscope_power_watts\{source="rapl\/package-0",domain="cpu",method="counter",in_total="true"\} 39\.\d+|40(\.\d+)?/);
+      const scrape = await scrapeMetrics(collector.port);
+      expect(scrape.text).toMatch(/wattscope_collector_write_errors_total\{code="unreachable"\} [1-9]/);
       expect(await collector.stop()).toBe(0);
       const store = await InfluxStore.open({ url: server.url, org: '', db, timeoutMs: 5000 });
       const part1 = await packagePoints(store);
+      expectPackageGauge(scrape, part1, 40);
       expect(part1.length).toBeGreaterThan(70);
       expect(gaps(part1)).toEqual([]);
       const span1 = (part1.at(-1)!.time - part1[0]!.time) / 1000 + part1[0]!.interval_s;

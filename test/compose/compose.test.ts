@@ -75,8 +75,13 @@ describe('docker-compose.yml', () => {
     expect(mounts.length).toBe(3);
     for (const m of mounts) expect(existsSync(join(ROOT, m)), m).toBe(true);
     const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
-    for (const target of [...text.matchAll(/target: (\w+)/g)].map((m) => m[1])) expect(dockerfile).toMatch(new RegExp(`^FROM .* AS ${target}$`, 'm'));
-    for (const m of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
+    // the API and the collector each build their own stage (without a target both would get the last one)
+    const targets = [...text.matchAll(/target: (\w+)/g)].map((m) => m[1]);
+    expect(targets).toEqual(['api', 'collector']);
+    for (const target of targets) expect(dockerfile).toMatch(new RegExp(`^FROM .* AS ${target}$`, 'm'));
+    const copies = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)];
+    expect(copies.length).toBeGreaterThan(0);
+    for (const m of copies) {
       for (const src of (m[1] as string).split(' ')) {
         const path = src.replace(/\*\.ts$/, '');
         expect(existsSync(join(ROOT, path)), `Dockerfile COPY ${src}`).toBe(true);

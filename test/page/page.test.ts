@@ -2,6 +2,7 @@
  * The built-in live page in a real browser (Debian's Chromium through playwright-core), fed by
  * a real collector process and the real API over the real influxd.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
@@ -16,13 +17,17 @@ const CHROMIUM = '/usr/bin/chromium';
 const BIN = new URL('../../bin/wattscope.js', import.meta.url).pathname;
 const ARTIFACTS = new URL('../artifacts/', import.meta.url).pathname;
 
+/** Secrets the server is started with: neither may reach the browser. */
+const API_TOKEN = `page-api-token-${randomBytes(8).toString('hex')}`;
+const INFLUX_TOKEN = `page-influx-token-${randomBytes(8).toString('hex')}`;
+
 let server: LiveServer;
 let collector: CollectorProcess;
 let browser: Browser;
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error('the page tests need Debian’s Chromium: apt-get install -y chromium');
-  server = await liveServer('page');
+  server = await liveServer('page', { WATTSCOPE_API_TOKEN: API_TOKEN, WATTSCOPE_INFLUX_TOKEN: INFLUX_TOKEN });
   collector = await spawnCollector(copyHost('desktop-intel'), { WATTSCOPE_INFLUX_URL: server.store.settings.url, WATTSCOPE_INFLUX_DB: server.store.db, WATTSCOPE_HOST: 'page-host' });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -50,8 +55,28 @@ describe('live page', () => {
     page.on('console', (m) => {
       if (m.type() === 'error') consoleErrors.push(m.text());
     });
+    // everything that goes between the browser and the server: URLs, headers, bodies
     const requests: string[] = [];
-    page.on('request', (r) => requests.push(r.url()));
+    const traffic: string[] = [];
+    const bodies: string[] = [];
+    const unreadable: string[] = [];
+    const pending: Array<Promise<unknown>> = [];
+    page.on('request', (r) => {
+      requests.push(r.url());
+      traffic.push(`${r.method()} ${r.url()}\n${r.postData() ?? ''}`);
+      pending.push(r.allHeaders().then((h) => traffic.push(JSON.stringify(h))));
+    });
+    page.on('response', (r) => {
+      pending.push(
+        (async () => {
+          const headers = await r.allHeaders();
+          traffic.push(JSON.stringify(headers));
+          // the event stream never ends: its data is read from the server directly below
+          if ((headers['content-type'] ?? '').startsWith('text/event-stream')) return;
+          bodies.push((await r.body()).toString('utf8'));
+        })().catch((e: unknown) => unreadable.push(`${r.url()}: ${String(e)}`)),
+      );
+    });
     await page.goto(server.url);
     await page.waitForSelector('#live-chart canvas');
     await waitFor(async () => (await page.locator('#status').getAttribute('data-state')) === 'live', 10_000, 'the live stream');
@@ -68,13 +93,19 @@ describe('live page', () => {
       delays.push(Date.now() - next.seenAt);
     }
     expect(Math.max(...delays)).toBeLessThan(3000);
-    // the in_total sources add up to a total on the page
-    expect(await page.locator('#total').textContent()).toMatch(/^\d+(\.\d)? W$/);
+    // the in_total sources add up to a total on the page: the fixture desktop's amdgpu board at
+    // 23 W (sampled) and its RAPL package, whose counter stands still (0 W); the ACPI power
+    // meter's 98 W and the nested RAPL zones are not added
+    expect(await page.locator('#total').textContent()).toBe('23.0 W');
 
     // a run started from the CLI appears in the table with its score
+    // (writes need the server's token)
+    const refused = await fetch(`${server.url}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'no-token' }) });
+    expect(refused.status).toBe(401);
     const done = await runProcess(process.execPath, [BIN, 'run', '--model', 'page-model', '--inferences', '1000', '--accuracy', '0.9', '--', 'sleep', '2'], {
-      env: { PATH: process.env.PATH, HOME: '/nonexistent', WATTSCOPE_API_URL: server.url, WATTSCOPE_HOST: 'page-host' },
+      env: { PATH: process.env.PATH, HOME: '/nonexistent', WATTSCOPE_API_URL: server.url, WATTSCOPE_HOST: 'page-host', WATTSCOPE_API_TOKEN: API_TOKEN },
     });
+    expect(done.stderr).toBe('');
     expect(done.status).toBe(0);
     const row = page.locator('#runs tbody tr', { hasText: 'page-model' });
     // the table refreshes every 3 s: the run shows up, then as completed with its score
@@ -82,8 +113,20 @@ describe('live page', () => {
       const c = await row.locator('td').allTextContents();
       return c[3] === 'completed' ? c : undefined;
     }, 10_000, 'the CLI run, completed, in the runs table');
-    expect(Number(cells[9]?.replace(/,/g, ''))).toBeGreaterThan(0); // composite score
     expect(cells[8]).toBe('0.9');
+    // 23 W over the run's duration (the API's, unrounded), to 1 %: a run may lack 1 % of its
+    // window and still count as fully covered (FULL_COVERAGE), and the collector's points tile
+    // time only to a few ms (their timestamps are wall-clock report times, their lengths are
+    // measured on the monotonic clock), which at each edge of a 2 s run is a fraction of 1 %.
+    // The page shows the energy to 4 digits and the composite score, 0.9² / mWh per inference
+    // (Wh / 1000 inferences, in mWh: the energy's Wh), to 2 digits.
+    const runId = await row.getAttribute('data-run-id');
+    const duration = (await (await fetch(`${server.url}/api/runs/${runId}`)).json() as { duration_s: number }).duration_s;
+    expect(duration).toBeGreaterThan(2);
+    const energyWh = (23 * duration) / 3600;
+    expect(Math.abs(Number(cells[6]) - energyWh)).toBeLessThanOrEqual(0.01 * energyWh + 0.00005);
+    const composite = 0.81 / energyWh;
+    expect(Math.abs(Number(cells[9]?.replace(/,/g, '')) - composite)).toBeLessThanOrEqual(0.0102 * composite + 0.005);
 
     // sorting by a column puts the header in order
     await page.locator('#runs th[data-key="model"]').click();
@@ -96,9 +139,29 @@ describe('live page', () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'live-page.png'), fullPage: true });
     expect(consoleErrors).toEqual([]);
-    // nothing but this server was asked for anything, and no secret reaches the page
-    expect(requests.every((u) => u.startsWith(server.url))).toBe(true);
-    expect(await page.content()).not.toMatch(/token/i);
+    // nothing but this server was asked for anything
+    expect(requests.filter((u) => !u.startsWith(server.url))).toEqual([]);
+    // no secret reaches the page: not in what it shows or keeps, nor in any request or response
+    await Promise.all(pending);
+    expect(unreadable).toEqual([]);
+    // (what was captured is the real traffic: the page itself, the runs with the CLI's run)
+    expect(bodies.some((b) => b.includes('<title>Wattscope'))).toBe(true);
+    expect(bodies.some((b) => b.includes('"page-model"'))).toBe(true);
+    const stream = await fetch(`${server.url}/api/live/stream`);
+    const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+    let events = '';
+    const deadline = Date.now() + 5000;
+    while ((events.match(/event: power/g) ?? []).length < 2 && Date.now() < deadline) events += new TextDecoder().decode((await reader.read()).value);
+    await reader.cancel();
+    expect(events).toMatch(/event: power\ndata: \[\{/);
+    const content = await page.content();
+    const kept = await page.evaluate(() => JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage }, cookies: document.cookie }));
+    for (const secret of [API_TOKEN, INFLUX_TOKEN]) {
+      for (const [what, text] of [['page', content], ['storage', kept], ['requests and response headers', traffic.join('\n')], ['response bodies', bodies.join('\n')], ['event stream', events]] as const) {
+        expect(text, `${what} must not contain ${secret}`).not.toContain(secret);
+      }
+    }
+    expect(content).not.toMatch(/token/i);
   }, 90_000);
 
   it('runs one query per second for all viewers together', async () => {

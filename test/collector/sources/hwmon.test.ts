@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hwmonSource } from '../../../collector/sources/hwmon.js';
@@ -69,12 +70,18 @@ describe('estimated CPU power', () => {
 
   it('runs only where no CPU power sensor exists, labelled estimated, with the configured TDP', async () => {
     const log = recordingLogger();
-    const est = await estimateSource.discover(contextFor(join(FIXTURES, 'vm-epyc'), { log, env: { WATTSCOPE_CPU_TDP_W: '120', WATTSCOPE_CPU_IDLE_W: '20' } }));
+    const root = copyHost('vm-epyc');
+    const est = await estimateSource.discover(contextFor(root, { log, env: { WATTSCOPE_CPU_TDP_W: '120', WATTSCOPE_CPU_IDLE_W: '20' } }));
     const [channel] = est?.channels() ?? [];
     expect(channel).toMatchObject({ id: 'estimate/cpu', domain: 'cpu', method: 'estimated', inTotal: true });
-    const w = channel?.read() as number;
-    expect(w).toBeGreaterThanOrEqual(20);
-    expect(w).toBeLessThanOrEqual(120);
+    // no tick since discovery read /proc/stat: no utilisation yet, idle power
+    expect(channel?.read()).toBe(20);
+    // the machine's line: +30 user, +70 idle → 30 % busy → 20 + (120 − 20) × 0.3 = 50 W
+    const stat = join(root, 'proc', 'stat');
+    writeFileSync(stat, readFileSync(stat, 'utf8').replace(/^cpu {2}4487 0 814 118199 /m, 'cpu  4517 0 814 118269 '));
+    expect(channel?.read()).toBeCloseTo(50, 9);
+    // no tick since that read: the utilisation stays what it was
+    expect(channel?.read()).toBeCloseTo(50, 9);
     expect(log.lines.map((l) => l.message).join()).toMatch(/estimated CPU power/);
     const { raplChannels } = await discoverPower('desktop-intel');
     expect(await estimateSource.discover(contextFor(join(FIXTURES, 'desktop-intel'), { channelsSoFar: raplChannels }))).toBeUndefined();
