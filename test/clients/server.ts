@@ -12,8 +12,9 @@ export interface LiveServer {
   close(): Promise<void>;
 }
 
-export async function liveServer(prefix: string, env: Record<string, string> = {}): Promise<LiveServer> {
-  const store = await testStore(prefix);
+/** `store`: serve an existing database (an API that comes back, or one over another influxd) instead of a fresh one. */
+export async function liveServer(prefix: string, env: Record<string, string> = {}, options: { store?: InfluxStore } = {}): Promise<LiveServer> {
+  const store = options.store ?? (await testStore(prefix));
   const config = loadConfig({ HOME: '/nonexistent', WATTSCOPE_HOST: 'client-host', WATTSCOPE_PLATFORM: 'test-gpu', WATTSCOPE_API_RATE_LIMIT: '100000', ...env });
   const app = await buildApp({ config, store });
   const url = await app.fastify.listen({ port: 0, host: '127.0.0.1' });
