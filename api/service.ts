@@ -37,6 +37,7 @@ export interface ResultInput {
 
 export interface StopInput extends ResultInput {
   status?: 'completed' | 'failed' | undefined;
+  ended_at?: string | undefined;
 }
 
 export interface ImportInput {
@@ -104,6 +105,16 @@ function checkResult(input: ResultInput, inferences: number | null): void {
   if (input.correct !== undefined && n !== null && n !== undefined && input.correct > n) {
     throw new ApiError(400, `body/correct must be ≤ inferences (${n})`, { field: 'correct' });
   }
+}
+
+/** The end of a stopped run: `ended_at` when the stop comes after the fact, else now. */
+function endOf(run: Run, endedAt: string | undefined, now: number): number {
+  if (endedAt === undefined) return now;
+  const end = Date.parse(endedAt);
+  if (!Number.isFinite(end) || end < run.started_at_ms || end > now) {
+    throw new ApiError(400, `body/ended_at must be between the run’s start (${new Date(run.started_at_ms).toISOString()}) and now`, { field: 'ended_at' });
+  }
+  return end;
 }
 
 export class RunService {
@@ -227,7 +238,7 @@ export class RunService {
       const run = await this.get(runId);
       if (run.status !== 'running') throw new ApiError(409, `run "${runId}" was already stopped (${run.status})`, { run: this.summary(run) });
       checkResult(input, run.inferences);
-      const end = this.now();
+      const end = endOf(run, input.ended_at, this.now());
       let measured = await this.measure(run, end);
       const settle = this.opts.settleMs ?? 2500;
       if (settle > 0 && (measured.coverage ?? 0) < FULL_COVERAGE && measured.energy_j !== null) {

@@ -1,4 +1,4 @@
-/** Plain-text tables and numbers for the terminal. */
+/** Plain-text tables and numbers for the terminal, and the checks of options' values. */
 import { loadConfig, type Config } from '../common/config.js';
 import { WattscopeClient } from '../clients/ts/client.js';
 
@@ -25,15 +25,24 @@ export function pairs(items: Array<[string, string]>): string {
   return items.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
 }
 
-/** Repeated `--label k=v` into a map; throws on a label without `=`. */
+/** The API's limits on labels (schemas/runs.ts): checked here so that a run never starts with labels it would refuse. */
+const MAX_LABELS = 64;
+const MAX_LABEL_KEY = 128;
+const MAX_LABEL_VALUE = 1024;
+
+/** Repeated `--label k=v` into a map; throws on a label without `=` or past the API's limits. */
 export function parseLabels(values: readonly string[] | undefined): Record<string, string> | undefined {
   if (!values || values.length === 0) return undefined;
   const out: Record<string, string> = {};
   for (const v of values) {
     const eq = v.indexOf('=');
     if (eq <= 0) throw new UsageError(`--label takes key=value, got "${v}"`);
-    out[v.slice(0, eq)] = v.slice(eq + 1);
+    const key = v.slice(0, eq);
+    if (key.length > MAX_LABEL_KEY) throw new UsageError(`--label: the key "${key.slice(0, 20)}…" is longer than ${MAX_LABEL_KEY} characters`);
+    if (v.length - eq - 1 > MAX_LABEL_VALUE) throw new UsageError(`--label ${key}: the value is longer than ${MAX_LABEL_VALUE} characters`);
+    out[key] = v.slice(eq + 1);
   }
+  if (Object.keys(out).length > MAX_LABELS) throw new UsageError(`--label: at most ${MAX_LABELS} labels`);
   return out;
 }
 
@@ -41,9 +50,70 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export function numberOption(value: string | undefined, name: string, integer = false): number | undefined {
+/** What a numeric option accepts. */
+export interface NumberRule {
+  integer?: boolean;
+  min?: number;
+  /** min itself is not allowed (a positive number) */
+  minExclusive?: boolean;
+  max?: number;
+  /** said after the range when the value is refused, e.g. "a fraction: 0.76, not 76" */
+  hint?: string;
+}
+
+// The same ranges the API's schemas enforce, so that a bad value is refused before anything starts.
+export const COUNT: NumberRule = { integer: true, min: 0, max: 1e15 };
+export const FRACTION: NumberRule = { min: 0, max: 1, hint: 'a fraction: 0.76, not 76' };
+export const BATCH_SIZE: NumberRule = { integer: true, min: 1, max: 1e9 };
+export const PARAMS_M: NumberRule = { min: 0, minExclusive: true, max: 1e7 };
+export const MACS_G: NumberRule = { min: 0, minExclusive: true, max: 1e9 };
+
+export function describeRule(rule: NumberRule): string {
+  const what = rule.integer ? 'a whole number' : 'a number';
+  const lo = rule.min === undefined ? '' : rule.minExclusive ? `> ${rule.min}` : `≥ ${rule.min}`;
+  const hi = rule.max === undefined ? '' : `≤ ${rule.max >= 1e6 ? rule.max.toExponential().replace('e+', 'e') : rule.max}`;
+  const range = rule.min !== undefined && rule.max !== undefined && !rule.minExclusive && !rule.integer ? `from ${rule.min} to ${rule.max}` : [lo, hi].filter(Boolean).join(' and ');
+  return [what, range].filter(Boolean).join(' ') + (rule.hint ? ` (${rule.hint})` : '');
+}
+
+// decimal notation only: Number() would also take "", "0x1f" and "Infinity"
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+export function inRange(n: number, rule: NumberRule): boolean {
+  return (
+    Number.isFinite(n) &&
+    (!rule.integer || Number.isInteger(n)) &&
+    (rule.min === undefined || (rule.minExclusive ? n > rule.min : n >= rule.min)) &&
+    (rule.max === undefined || n <= rule.max)
+  );
+}
+
+/** A numeric option checked against `rule`; undefined when not given. Throws a UsageError naming the option. */
+export function numberOption(value: string | undefined, name: string, rule: NumberRule = {}): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new UsageError(`--${name} takes ${integer ? 'a whole number' : 'a number'}, got "${value}"`);
+  const n = DECIMAL.test(value.trim()) ? Number(value) : NaN;
+  if (!inRange(n, rule)) throw new UsageError(`--${name} takes ${describeRule(rule)}, got "${value}"`);
   return n;
+}
+
+/** --inferences, --correct and --accuracy as a run's results: ranges, and correct ≤ inferences. */
+export function resultOptions(values: { inferences?: string | undefined; correct?: string | undefined; accuracy?: string | undefined }): { inferences?: number; correct?: number; accuracy?: number } {
+  const out = {
+    inferences: numberOption(values.inferences, 'inferences', COUNT),
+    correct: numberOption(values.correct, 'correct', COUNT),
+    accuracy: numberOption(values.accuracy, 'accuracy', FRACTION),
+  };
+  if (out.correct !== undefined && out.inferences !== undefined && out.correct > out.inferences) {
+    throw new UsageError(`--correct (${out.correct}) cannot exceed --inferences (${out.inferences})`);
+  }
+  return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
+}
+
+/** An option that takes a time: ISO 8601 or epoch milliseconds, as the API's filters do; returned as ISO 8601. */
+export function timeOption(value: string | undefined, name: string): string | undefined {
+  if (value === undefined) return undefined;
+  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  // beyond ±8.64e15 ms there is no Date (toISOString would throw)
+  if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) throw new UsageError(`--${name} takes an ISO 8601 date-time or epoch milliseconds, got "${value}"`);
+  return new Date(ms).toISOString();
 }

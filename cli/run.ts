@@ -1,15 +1,20 @@
 /**
- * `wattscope run [options] -- <command…>`: runs a command as a measured run. The command gets
- * WATTSCOPE_RUN_ID and WATTSCOPE_API_URL; signals are forwarded; its exit status decides the
- * run's (0 → completed, else failed); the summary is printed at the end.
+ * `wattscope run [options] -- <command…>`: runs a command as a measured run. Every option is
+ * checked before the run starts or the command is spawned. The command gets WATTSCOPE_RUN_ID
+ * and WATTSCOPE_API_URL; signals are forwarded; its exit status decides the run's (0 →
+ * completed, else failed) and is always the exit status of `wattscope run` too. When the API
+ * cannot stop the run at the end, the command that stops it later is printed.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../common/config.js';
-import type { RunSummary } from '../clients/ts/client.js';
-import { client, num, numberOption, parseLabels, UsageError } from './format.js';
+import { findExecutable } from '../common/paths.js';
+import { ApiClientError, type LivePower, type RunSummary, type StopRun, type WattscopeClient } from '../clients/ts/client.js';
+import { BATCH_SIZE, client, COUNT, describeRule, FRACTION, inRange, MACS_G, num, numberOption, PARAMS_M, parseLabels, resultOptions, UsageError, type NumberRule } from './format.js';
 import { formatSummary } from './summary.js';
+import { BottomLine, WAITING_FOR_COLLECTORS, whilePending } from './terminal.js';
 import type { Command } from './command.js';
 
 const USAGE = `Usage: wattscope run [options] -- <command> [args…]
@@ -20,14 +25,14 @@ Options:
   --model M            model name (required)
   --dataset D          dataset name
   --kind K             inference (default), training or baseline
-  --inferences N       inferences the command does (for energy per inference)
-  --correct N          correct inferences (accuracy = correct / inferences)
-  --accuracy A         accuracy, 0–1
+  --inferences N       inferences the command does (for energy per inference), a whole number ≥ 0
+  --correct N          correct inferences (accuracy = correct / inferences), ≤ --inferences
+  --accuracy A         accuracy as a fraction, 0–1
   --accuracy-from F    read {"accuracy", "inferences", "correct"} from the JSON file F that the
                        command writes (read after it exits)
-  --batch-size B       batch size
-  --params-m P         parameters in millions (for NetScore, information density)
-  --macs-g M           multiply-accumulates per inference in billions (for NetScore)
+  --batch-size B       batch size, a whole number ≥ 1
+  --params-m P         parameters in millions (for NetScore, information density), > 0
+  --macs-g M           multiply-accumulates per inference in billions (for NetScore), > 0
   --platform P         platform label (default: WATTSCOPE_PLATFORM or the server's)
   --host H             host whose energy counts (repeatable; default this machine, WATTSCOPE_HOST)
   --label k=v          a label (repeatable)
@@ -35,29 +40,114 @@ Options:
   --json               print the summary as JSON
   -h, --help           this text
 
-The command sees WATTSCOPE_RUN_ID and WATTSCOPE_API_URL. Exit status: the command's.`;
+Every option is checked before anything starts: a bad one exits with status 2 and runs nothing.
+The API (WATTSCOPE_API_URL) must answer when the run starts: if it does not, wattscope run
+exits with status 1 without running the command (start it with \`wattscope up\`), so that a long
+evaluation never runs unmeasured by surprise. If it is gone when the command ends, the run id
+and the \`wattscope runs stop …\` command that finishes the run later are printed.
 
-interface ResultFile {
-  accuracy?: number;
-  inferences?: number;
-  correct?: number;
-}
+While the command runs on a terminal, its last row shows the power and energy so far. At the
+end the API waits for the collectors' last points (a few seconds) before it answers.
 
-function readResultFile(path: string): ResultFile {
+The command sees WATTSCOPE_RUN_ID and WATTSCOPE_API_URL. Exit status: the command's (128+N
+when a signal N killed it, 127 when it cannot be found).`;
+
+type Results = NonNullable<Pick<StopRun, 'inferences' | 'correct' | 'accuracy'>>;
+
+const RESULT_RULES: Record<keyof Results, NumberRule> = { inferences: COUNT, correct: COUNT, accuracy: FRACTION };
+
+/**
+ * The results the command wrote to `path`. The command has already run: a value the API would
+ * refuse is left out with a message rather than losing the run's stop over it.
+ */
+function readResultFile(path: string): { results: Results; problems: string[] } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new UsageError(`--accuracy-from ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'the command did not write this file' : `not valid JSON (${(e as Error).message})`}`);
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'the command did not write this file' : `not valid JSON (${(e as Error).message})`;
+    return { results: {}, problems: [`--accuracy-from ${path}: ${why}`] };
   }
-  const out: ResultFile = {};
+  const results: Results = {};
+  const problems: string[] = [];
   const obj = (parsed ?? {}) as Record<string, unknown>;
-  for (const k of ['accuracy', 'inferences', 'correct'] as const) {
-    if (obj[k] === undefined) continue;
-    if (typeof obj[k] !== 'number' || !Number.isFinite(obj[k])) throw new UsageError(`--accuracy-from ${path}: "${k}" must be a number`);
-    out[k] = obj[k];
+  for (const k of ['inferences', 'correct', 'accuracy'] as const) {
+    const v = obj[k];
+    if (v === undefined) continue;
+    if (typeof v === 'number' && inRange(v, RESULT_RULES[k])) results[k] = v;
+    else problems.push(`--accuracy-from ${path}: "${k}" must be ${describeRule(RESULT_RULES[k])}, got ${JSON.stringify(v)}`);
   }
-  return out;
+  return { results, problems };
+}
+
+/** API field → the option that set it, to name the option when the API refuses a start. */
+const FIELD_OPTIONS: Record<string, string> = {
+  model: 'model', dataset: 'dataset', kind: 'kind', hosts: 'host', platform: 'platform', batch_size: 'batch-size',
+  params_m: 'params-m', macs_g: 'macs-g', labels: 'label', run_id: 'run-id',
+};
+
+function refusedOption(e: ApiClientError): UsageError {
+  const body = (e.body ?? {}) as { field?: unknown; message?: unknown };
+  const option = FIELD_OPTIONS[String(body.field ?? '').split('/')[0] ?? ''];
+  const why = typeof body.message === 'string' ? body.message : e.message;
+  return new UsageError(`${option ? `--${option}: ` : ''}the API refused it (${why}); nothing was started`);
+}
+
+/** The exit status a shell gives: the command's, or 128 + the number of the signal that killed it. */
+function exitStatus(exit: { code: number | null; signal: NodeJS.Signals | null }): number {
+  if (exit.code !== null) return exit.code;
+  const signo = exit.signal ? constants.signals[exit.signal] : undefined;
+  return signo === undefined ? 1 : 128 + signo;
+}
+
+/** Power now on `host` (its in-total sources' latest values, which may sit in different columns) or undefined without data. */
+function latestPower(live: LivePower): number | undefined {
+  let watts: number | undefined;
+  for (const s of live.series) {
+    if (!s.in_total) continue;
+    const last = s.power_w.findLast((w) => w !== null);
+    if (last !== undefined && last !== null) watts = (watts ?? 0) + last;
+  }
+  return watts;
+}
+
+/** Draws elapsed time, power and energy so far on `line` each second; returns the function that stops it. */
+function followPower(line: BottomLine, api: WattscopeClient, host: string, startedAt: number): () => void {
+  let energyJ = 0;
+  let lastAt = startedAt;
+  let busy = false;
+  const tick = async () => {
+    if (busy) return; // a slow answer skips a tick, never stacks
+    busy = true;
+    const elapsed = () => `[wattscope] ${Math.round((Date.now() - startedAt) / 1000)} s`;
+    try {
+      const watts = latestPower(await api.livePower(host));
+      const now = Date.now();
+      if (watts === undefined) {
+        line.draw(`${elapsed()}  no power data from ${host} in the last minute: is \`wattscope collect\` running there?`);
+        return;
+      }
+      energyJ += (watts * (now - lastAt)) / 1000;
+      lastAt = now;
+      line.draw(`${elapsed()}  ${watts.toFixed(1)} W  ${(energyJ / 3600).toFixed(3)} Wh so far`);
+    } catch {
+      // a frozen figure would look like a measurement: say the API is not answering (it may come back)
+      line.draw(`${elapsed()}  the API does not answer: power unknown`);
+    } finally {
+      busy = false;
+    }
+  };
+  void tick();
+  const timer = setInterval(() => void tick(), 1000);
+  return () => clearInterval(timer);
+}
+
+/** The command that stops the run later with what this one would have sent. */
+function finishCommand(runId: string, stop: StopRun): string {
+  const words = ['wattscope', 'runs', 'stop', runId, '--status', stop.status ?? 'completed'];
+  for (const k of ['inferences', 'correct', 'accuracy'] as const) if (stop[k] !== undefined) words.push(`--${k}`, String(stop[k]));
+  if (stop.ended_at) words.push('--ended-at', stop.ended_at);
+  return words.join(' ');
 }
 
 export async function runCommand(argv: string[]): Promise<number> {
@@ -84,26 +174,51 @@ export async function runCommand(argv: string[]): Promise<number> {
       json: { type: 'boolean' },
     },
   });
+  // every option is checked here: a long evaluation must not run only to have its results refused
   if (!values.model) throw new UsageError('--model is required');
   if (command.length === 0) throw new UsageError('give the command to run after --, e.g. wattscope run --model m -- python eval.py');
   const kind = values.kind;
   if (kind !== undefined && kind !== 'inference' && kind !== 'training' && kind !== 'baseline') throw new UsageError(`--kind must be inference, training or baseline, got "${kind}"`);
+  const given = resultOptions(values);
+  const batchSize = numberOption(values['batch-size'], 'batch-size', BATCH_SIZE);
+  const paramsM = numberOption(values['params-m'], 'params-m', PARAMS_M);
+  const macsG = numberOption(values['macs-g'], 'macs-g', MACS_G);
+  const labels = parseLabels(values.label);
+  const program = command[0] as string;
+  if (!findExecutable(program)) {
+    const found = program.includes('/') && existsSync(program);
+    console.error(`wattscope run: ${program}: ${found ? 'not an executable file' : 'command not found'}; nothing was started`);
+    return found ? 126 : 127;
+  }
+
   const config = loadConfig();
   const api = client(config);
-  const { run_id } = await api.startRun({
-    model: values.model,
-    dataset: values.dataset,
-    kind,
-    hosts: values.host ?? [config.host],
-    platform: values.platform ?? (config.platform || undefined),
-    batch_size: numberOption(values['batch-size'], 'batch-size', true),
-    params_m: numberOption(values['params-m'], 'params-m'),
-    macs_g: numberOption(values['macs-g'], 'macs-g'),
-    labels: parseLabels(values.label),
-    run_id: values['run-id'],
-  });
+  const host = values.host?.[0] ?? config.host;
+  let started: { run_id: string; started_at: string };
+  try {
+    started = await api.startRun({
+      model: values.model,
+      dataset: values.dataset,
+      kind,
+      hosts: values.host ?? [config.host],
+      platform: values.platform ?? (config.platform || undefined),
+      batch_size: batchSize,
+      params_m: paramsM,
+      macs_g: macsG,
+      labels,
+      run_id: values['run-id'],
+    });
+  } catch (e) {
+    if (e instanceof ApiClientError && e.status === 400) throw refusedOption(e);
+    throw e;
+  }
+  const { run_id } = started;
+  // the run's end for a stop sent later: the server's start plus this process's monotonic clock,
+  // so that a clock offset between this host and the API's does not move it
+  const sinceStart = performance.now();
+  const endedAt = () => new Date(Date.parse(started.started_at) + (performance.now() - sinceStart)).toISOString();
   const startedAt = Date.now();
-  const child = spawn(command[0] as string, command.slice(1), {
+  const child = spawn(program, command.slice(1), {
     stdio: 'inherit',
     env: { ...process.env, WATTSCOPE_RUN_ID: run_id, WATTSCOPE_API_URL: config.api.url },
   });
@@ -111,52 +226,53 @@ export async function runCommand(argv: string[]): Promise<number> {
   const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
   for (const [s, h] of handlers) process.on(s, h);
   const heartbeat = setInterval(() => void api.heartbeat(run_id).catch(() => undefined), 60_000);
-  let energyJ = 0;
-  let lastPowerAt = startedAt;
-  const tty = process.stdout.isTTY === true;
-  const status = tty
-    ? setInterval(() => {
-        void api
-          .livePower(values.host?.[0] ?? config.host)
-          .then((live) => {
-            const last = live.times.length - 1;
-            if (last < 0) return;
-            const watts = live.series.filter((s) => s.in_total).reduce((a, s) => a + (s.power_w[last] ?? 0), 0);
-            const now = Date.now();
-            energyJ += (watts * (now - lastPowerAt)) / 1000;
-            lastPowerAt = now;
-            process.stdout.write(`\r\x1b[2K[wattscope] ${((now - startedAt) / 1000).toFixed(0)} s  ${watts.toFixed(1)} W  ${(energyJ / 3600).toFixed(3)} Wh so far`);
-          })
-          .catch(() => undefined);
-      }, 1000)
-    : undefined;
-  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
-    child.once('error', (error) => resolve({ code: 127, signal: null, error }));
+  const line = BottomLine.open(process.stdout);
+  const stopFollowing = line ? followPower(line, api, host, startedAt) : undefined;
+  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: NodeJS.ErrnoException }>((resolve) => {
+    child.once('error', (error: NodeJS.ErrnoException) => resolve({ code: error.code === 'ENOENT' ? 127 : 126, signal: null, error }));
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
+  const ended = endedAt();
   clearInterval(heartbeat);
-  clearInterval(status);
+  stopFollowing?.();
+  line?.close();
   for (const [s, h] of handlers) process.off(s, h);
-  if (tty) process.stdout.write('\r\x1b[2K');
-  if (exit.error) console.error(`wattscope run: cannot start ${command[0]}: ${exit.error.message}`);
-  const ok = exit.code === 0;
-  let result: ResultFile = {
-    inferences: numberOption(values.inferences, 'inferences', true),
-    correct: numberOption(values.correct, 'correct', true),
-    accuracy: numberOption(values.accuracy, 'accuracy'),
-  };
+  if (exit.error) console.error(`wattscope run: cannot start ${program}: ${exit.error.message}`);
+  const code = exitStatus(exit);
+  const how = exit.signal ? `was killed by ${exit.signal}` : `exited with ${exit.code}`;
+
+  let results: Results = given;
   if (values['accuracy-from']) {
-    try {
-      result = { ...result, ...readResultFile(values['accuracy-from']) };
-    } catch (e) {
-      console.error(`wattscope run: ${(e as Error).message}; the run is stopped without it`);
-    }
+    const file = readResultFile(values['accuracy-from']);
+    for (const p of file.problems) console.error(`wattscope run: ${p}; the run is stopped without it`);
+    results = { ...results, ...file.results };
   }
-  const clean = Object.fromEntries(Object.entries(result).filter(([, v]) => v !== undefined));
-  const summary: RunSummary = await api.stopRun(run_id, { ...clean, status: ok ? 'completed' : 'failed' });
+  if (results.correct !== undefined && results.inferences !== undefined && results.correct > results.inferences) {
+    console.error(`wattscope run: correct (${results.correct}) exceeds inferences (${results.inferences}); the run is stopped without correct`);
+    delete results.correct;
+  }
+  const stop: StopRun = { ...results, status: code === 0 ? 'completed' : 'failed' };
+  let summary: RunSummary;
+  try {
+    summary = await whilePending(api.stopRun(run_id, stop), WAITING_FOR_COLLECTORS);
+  } catch (e) {
+    if (!(e instanceof ApiClientError)) throw e;
+    if (e.status === 409) {
+      console.error(`wattscope run: the command ${how}; run ${run_id} had been stopped already: ${e.message}`);
+      return code;
+    }
+    console.error(
+      [
+        `wattscope run: the command ${how}, but run ${run_id} could not be stopped: ${e.message}`,
+        'Once the API answers again, finish the run (measured up to when the command ended) with:',
+        `  ${finishCommand(run_id, { ...stop, ended_at: ended })}`,
+      ].join('\n'),
+    );
+    return code;
+  }
   console.log(values.json ? JSON.stringify(summary, null, 2) : `\n${formatSummary(summary)}`);
-  if (!ok) console.error(`wattscope run: the command ${exit.signal ? `was killed by ${exit.signal}` : `exited with ${exit.code}`}; run ${run_id} marked failed (${num(summary.energy_j, 1)} J)`);
-  return exit.code ?? (exit.signal ? 128 + 15 : 1);
+  if (code !== 0) console.error(`wattscope run: the command ${how}; run ${run_id} marked failed (${num(summary.energy_j, 1)} J)`);
+  return code;
 }
 
 export const runCommandSpec: Command = {

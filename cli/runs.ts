@@ -1,18 +1,27 @@
-/** `wattscope runs ls|show|export` and `wattscope compare`. */
+/** `wattscope runs ls|show|stop|export` and `wattscope compare`. */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { ListRuns } from '../clients/ts/client.js';
-import { client, num, numberOption, table, UsageError } from './format.js';
+import type { ListRuns, RunSummary, WattscopeClient } from '../clients/ts/client.js';
+import { client, num, numberOption, parseLabels, resultOptions, table, timeOption, UsageError } from './format.js';
 import { formatSummary } from './summary.js';
+import { WAITING_FOR_COLLECTORS, whilePending } from './terminal.js';
 import type { Command } from './command.js';
 
 const RUNS_USAGE = `Usage:
   wattscope runs ls [--model M] [--platform P] [--kind K] [--status S] [--label k=v] [--from T] [--to T] [--limit N]
   wattscope runs show <run_id> [--json]
-  wattscope runs export --format csv|json [--out FILE] [filters as for ls]
+  wattscope runs stop <run_id> [--status completed|failed] [--inferences N] [--correct N] [--accuracy A]
+                      [--label k=v …] [--ended-at T] [--json]
+  wattscope runs export --format csv|json [--out FILE] [filters as for ls; --limit N: at most N runs]
 
-ls lists runs, newest first; show prints a run's summary (energy per source, every score);
-export writes runs as CSV or JSON (to stdout, or FILE).`;
+ls lists runs, newest first (--limit 1–1000, default 100). show prints a run's summary (energy
+per source, every score). stop stops a running run with its results and prints its summary;
+the API answers once the collectors' last points have arrived (a few seconds). --ended-at
+(default now) is when the run really ended: \`wattscope run\` prints this command, with it set,
+when the API was unreachable as its command ended. export writes every matching run that had
+started when it began, page after page, as CSV or JSON to stdout or FILE.
+
+T is an ISO 8601 date-time or epoch milliseconds.`;
 
 const filterOptions = {
   model: { type: 'string' },
@@ -25,7 +34,11 @@ const filterOptions = {
   limit: { type: 'string' },
 } as const;
 
-function filters(values: Record<string, string | string[] | boolean | undefined>): ListRuns {
+/** What the API answers on one page at most. */
+const PAGE_SIZE = 1000;
+
+/** The filters of ls and export; `maxLimit`: the most --limit may ask (none for export, which pages). */
+function filters(values: Record<string, string | string[] | boolean | undefined>, maxLimit: number | undefined): ListRuns {
   const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
   return {
     model: str('model'),
@@ -35,13 +48,58 @@ function filters(values: Record<string, string | string[] | boolean | undefined>
     from: str('from'),
     to: str('to'),
     label: Array.isArray(values.label) ? values.label : undefined,
-    limit: numberOption(str('limit'), 'limit', true),
+    limit: numberOption(str('limit'), 'limit', { integer: true, min: 1, max: maxLimit }),
   };
 }
 
+/**
+ * Fetches every run that matches `f`, page after page (at most `f.limit` runs): `fetchPage` gets
+ * one page's query and says how many runs came and where the next page starts.
+ */
+async function everyPage(api: WattscopeClient, f: ListRuns, fetchPage: (q: ListRuns) => Promise<{ count: number; next_offset: number | null }>): Promise<void> {
+  // runs that start during the export would shift the later pages' offsets: end at the newest
+  // run there is now (its time is the API's, so this host's clock does not matter)
+  const newest = f.to === undefined ? (await api.listRuns({ ...f, limit: 1, offset: 0 })).runs[0]?.started_at : undefined;
+  const q: ListRuns = { ...f, to: f.to ?? newest };
+  let got = 0;
+  let offset: number | null = 0;
+  while (offset !== null && (f.limit === undefined || got < f.limit)) {
+    const limit = f.limit === undefined ? PAGE_SIZE : Math.min(PAGE_SIZE, f.limit - got);
+    const page: { count: number; next_offset: number | null } = await fetchPage({ ...q, limit, offset });
+    got += page.count;
+    offset = page.next_offset;
+  }
+}
+
+async function exportRuns(api: WattscopeClient, f: ListRuns, format: 'csv' | 'json'): Promise<string> {
+  if (format === 'json') {
+    const runs: RunSummary[] = [];
+    await everyPage(api, f, async (q) => {
+      const page = await api.listRuns(q);
+      runs.push(...page.runs);
+      return { count: page.runs.length, next_offset: page.next_offset };
+    });
+    return JSON.stringify(runs, null, 2) + '\n';
+  }
+  let header = '';
+  const bodies: string[] = [];
+  await everyPage(api, f, async (q) => {
+    const page = await api.exportCsv(q);
+    // the header line once (it has no quotes, so its first CRLF ends it)
+    const eol = page.csv.indexOf('\r\n') + 2;
+    header = page.csv.slice(0, eol);
+    bodies.push(page.csv.slice(eol));
+    // a full page has `limit` rows; only the last can be short, and then next_offset is null
+    return { count: page.next_offset === null ? 0 : (q.limit as number), next_offset: page.next_offset };
+  });
+  return header + bodies.join('');
+}
+
+const isStopStatus = (s: string): s is 'completed' | 'failed' => s === 'completed' || s === 'failed';
+
 export const runsCommand: Command = {
   name: 'runs',
-  summary: 'list, show and export runs',
+  summary: 'list, show, stop and export runs',
   usage: RUNS_USAGE,
   async main(argv) {
     const [sub, ...rest] = argv;
@@ -52,7 +110,7 @@ export const runsCommand: Command = {
     const api = client();
     if (sub === 'ls') {
       const { values } = parseArgs({ args: rest, options: filterOptions });
-      const { runs } = await api.listRuns(filters(values));
+      const { runs } = await api.listRuns(filters(values, PAGE_SIZE));
       if (runs.length === 0) {
         console.log('no runs match');
         return 0;
@@ -73,12 +131,35 @@ export const runsCommand: Command = {
       console.log(values.json ? JSON.stringify(s, null, 2) : formatSummary(s));
       return 0;
     }
+    if (sub === 'stop') {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        options: {
+          status: { type: 'string' },
+          inferences: { type: 'string' },
+          correct: { type: 'string' },
+          accuracy: { type: 'string' },
+          label: { type: 'string', multiple: true },
+          'ended-at': { type: 'string' },
+          json: { type: 'boolean' },
+        },
+        allowPositionals: true,
+      });
+      const [id, ...extra] = positionals;
+      if (!id) throw new UsageError('wattscope runs stop needs a run_id');
+      if (extra.length > 0) throw new UsageError(`wattscope runs stop takes one run_id, got also "${extra.join(' ')}"`);
+      const status = values.status;
+      if (status !== undefined && !isStopStatus(status)) throw new UsageError(`--status must be completed or failed, got "${status}"`);
+      const stop = { ...resultOptions(values), status, labels: parseLabels(values.label), ended_at: timeOption(values['ended-at'], 'ended-at') };
+      const s = await whilePending(api.stopRun(id, stop), WAITING_FOR_COLLECTORS);
+      console.log(values.json ? JSON.stringify(s, null, 2) : formatSummary(s));
+      return 0;
+    }
     if (sub === 'export') {
       const { values } = parseArgs({ args: rest, options: { ...filterOptions, format: { type: 'string' }, out: { type: 'string' } } });
       const format = values.format ?? 'csv';
       if (format !== 'csv' && format !== 'json') throw new UsageError(`--format must be csv or json, got "${format}"`);
-      const f = { ...filters(values), limit: filters(values).limit ?? 1000 };
-      const text = format === 'csv' ? await api.exportCsv(f) : JSON.stringify((await api.listRuns(f)).runs, null, 2) + '\n';
+      const text = await exportRuns(api, filters(values, undefined), format);
       if (values.out) {
         writeFileSync(values.out, text);
         console.error(`wrote ${values.out}`);

@@ -1,13 +1,16 @@
 /** `wattscope baseline` and `wattscope status`. */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../common/config.js';
+import { ApiClientError } from '../clients/ts/client.js';
 import { client, num, numberOption, table, UsageError } from './format.js';
+import { countdown, WAITING_FOR_COLLECTORS, whilePending } from './terminal.js';
 import type { Command } from './command.js';
 
 const BASELINE_USAGE = `Usage: wattscope baseline --seconds N [--host H] [--platform P]
 
-Measures this host's idle power: waits N seconds (leave the machine idle), then records a
-baseline run over them. Net energy of later runs subtracts each source's idle power.`;
+Measures this host's idle power: counts down N seconds (leave the machine idle), then records a
+baseline run over them; the API answers once the collectors' points past the end have arrived
+(a few seconds). Net energy of later runs subtracts each source's idle power.`;
 
 export const baselineCommand: Command = {
   name: 'baseline',
@@ -15,15 +18,19 @@ export const baselineCommand: Command = {
   usage: BASELINE_USAGE,
   async main(argv) {
     const { values } = parseArgs({ args: argv, options: { seconds: { type: 'string' }, host: { type: 'string' }, platform: { type: 'string' } } });
-    const seconds = numberOption(values.seconds, 'seconds');
-    if (seconds === undefined || seconds < 1 || seconds > 86_400) throw new UsageError('--seconds N is required, 1–86400');
+    if (values.seconds === undefined) throw new UsageError('--seconds N is required (1–86400)');
+    const seconds = numberOption(values.seconds, 'seconds', { min: 1, max: 86_400 }) as number;
     const config = loadConfig();
     const host = values.host ?? config.host;
     const api = client(config);
-    await api.health();
-    console.error(`measuring idle power of ${host} for ${seconds} s; leave the machine idle…`);
-    await new Promise((r) => setTimeout(r, seconds * 1000 + 1500));
-    const run = await api.baseline(host, seconds, values.platform ?? (config.platform || undefined));
+    // fail before the wait, not after it
+    const health = await api.health();
+    if (!health.influxdb.reachable) throw new ApiClientError(`the API at ${config.api.url} cannot reach its InfluxDB (${health.influxdb.error ?? 'unknown error'}): see \`wattscope status\``);
+    await countdown(seconds, (left) =>
+      left === undefined ? `[wattscope] measuring idle power of ${host} for ${seconds} s; leave the machine idle…` : `[wattscope] measuring idle power of ${host}; leave the machine idle… ${left} s left`,
+    );
+    // the window is the last N seconds before this request: no extra sleep, the API waits for the points past its end
+    const run = await whilePending(api.baseline(host, seconds, values.platform ?? (config.platform || undefined)), WAITING_FOR_COLLECTORS);
     console.log(table(['source', 'method', 'idle W', 'coverage'], run.sources.map((s) => [s.source, s.method, num(s.avg_power_w, 2), `${num(s.coverage * 100, 1)} %`])));
     console.log(`\nbaseline ${run.run_id}: ${num(run.avg_power_w, 2)} W idle in total`);
     return 0;
@@ -45,6 +52,7 @@ export const statusCommand: Command = {
     const rows: string[][] = [];
     let healthy = true;
     try {
+      // a 503 is an answer: the API is up and says why its InfluxDB is not
       const h = await client(config).health();
       rows.push(['API', 'ok', config.api.url]);
       rows.push(['InfluxDB', h.influxdb.reachable ? 'ok' : 'DOWN', h.influxdb.reachable ? `${h.influxdb.version ?? ''} database ${h.influxdb.database ?? ''}` : (h.influxdb.error ?? '')]);

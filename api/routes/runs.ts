@@ -91,7 +91,7 @@ export function runRoutes(app: FastifyInstance, service: RunService): void {
     {
       schema: {
         tags: ['runs'],
-        summary: 'List runs (JSON, or CSV with Accept: text/csv or ?format=csv)',
+        summary: 'List runs (JSON, or CSV with Accept: text/csv or ?format=csv; a CSV page gives the next page’s offset in the x-next-offset header)',
         querystring: ListQuery,
         response: { 200: Type.Object({ runs: Type.Array(RunSummarySchema), next_offset: Type.Union([Type.Integer(), Type.Null()]) }), ...errors },
       },
@@ -113,12 +113,15 @@ export function runRoutes(app: FastifyInstance, service: RunService): void {
         offset,
       });
       const summaries = runs.map((r) => service.summary(r));
+      const nextOffset = runs.length === limit ? offset + limit : null;
       const wantsCsv = q.format === 'csv' || (q.format === undefined && (request.headers.accept ?? '').includes('text/csv'));
       if (wantsCsv) {
         const lines = [CSV_COLUMNS.join(','), ...summaries.map((s) => CSV_COLUMNS.map((c) => csvCell(s[c])).join(','))];
+        // CSV has no room for the paging cursor: it travels in a header (absent after the last page)
+        if (nextOffset !== null) reply.header('x-next-offset', String(nextOffset));
         return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="wattscope-runs.csv"').send(lines.join('\r\n') + '\r\n');
       }
-      return { runs: summaries, next_offset: runs.length === limit ? offset + limit : null };
+      return { runs: summaries, next_offset: nextOffset };
     },
   );
 

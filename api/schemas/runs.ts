@@ -64,7 +64,13 @@ const ResultFields = {
 };
 
 export const StopBody = Type.Object(
-  { ...ResultFields, status: Type.Optional(Type.Union([Type.Literal('completed'), Type.Literal('failed')], { default: 'completed' })) },
+  {
+    ...ResultFields,
+    status: Type.Optional(Type.Union([Type.Literal('completed'), Type.Literal('failed')], { default: 'completed' })),
+    ended_at: Type.Optional(
+      Type.String({ format: 'date-time', description: 'When the run really ended, for a stop sent after the fact (the API was unreachable when it ended); default now. Between the run’s start and now.' }),
+    ),
+  },
   { additionalProperties: false },
 );
 export type StopBody = Static<typeof StopBody>;

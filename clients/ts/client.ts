@@ -51,6 +51,31 @@ export class ApiClientError extends Error {
   }
 }
 
+export interface StopRun extends RunResult {
+  status?: 'completed' | 'failed';
+  /** when the run really ended (ISO 8601): for a run stopped after the fact; default the server's now */
+  ended_at?: string;
+}
+
+export interface Health {
+  status: string;
+  influxdb: { reachable: boolean; version?: string; database?: string; error?: string };
+}
+
+/**
+ * A stop or a baseline answers only once the collectors' points past its end have arrived (their
+ * flush interval, 5 s by default, plus a margin): these requests get far longer than the rest.
+ */
+export const SETTLE_TIMEOUT_MS = 120_000;
+
+interface RequestOptions {
+  body?: unknown;
+  accept?: string;
+  timeoutMs?: number;
+  /** non-2xx statuses whose body is an answer, not an error (/healthz's 503) */
+  answers?: readonly number[];
+}
+
 export class WattscopeClient {
   constructor(
     readonly baseUrl: string,
@@ -58,21 +83,26 @@ export class WattscopeClient {
     private readonly timeoutMs = 30_000,
   ) {}
 
-  private async request<T>(method: string, path: string, body?: unknown, accept = 'application/json'): Promise<T> {
+  private async send(method: string, path: string, options: RequestOptions): Promise<{ res: Response; text: string }> {
+    const { body, accept = 'application/json', timeoutMs = this.timeoutMs } = options;
     const headers: Record<string, string> = { accept };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     let res: Response;
+    let text: string;
     try {
-      res = await fetch(new URL(path, this.baseUrl), { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(this.timeoutMs) });
+      res = await fetch(new URL(path, this.baseUrl), { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
+      text = await res.text();
     } catch (e) {
+      if ((e as Error).name === 'TimeoutError') {
+        throw new ApiClientError(`the Wattscope API at ${this.baseUrl} did not answer ${method} ${path.split('?')[0]} within ${timeoutMs / 1000} s`);
+      }
       const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
       throw new ApiClientError(
         `cannot reach the Wattscope API at ${this.baseUrl} (${cause}): start it with \`wattscope up\` (or \`wattscope serve\`), or set WATTSCOPE_API_URL to where it runs`,
       );
     }
-    const text = await res.text();
-    if (!res.ok) {
+    if (!res.ok && !options.answers?.includes(res.status)) {
       let parsed: { message?: string } = {};
       try {
         parsed = JSON.parse(text) as { message?: string };
@@ -82,21 +112,30 @@ export class WattscopeClient {
       if (res.status === 401) throw new ApiClientError(`the API at ${this.baseUrl} wants a token: set WATTSCOPE_API_TOKEN to the token the server was started with`, 401, parsed);
       throw new ApiClientError(`${method} ${path}: ${res.status} ${parsed.message ?? res.statusText}`, res.status, parsed);
     }
-    if (accept !== 'application/json') return text as T;
-    return (text ? JSON.parse(text) : undefined) as T;
+    return { res, text };
+  }
+
+  private async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const { res, text } = await this.send(method, path, options);
+    if (options.accept !== undefined && options.accept !== 'application/json') return text as T;
+    try {
+      return (text ? JSON.parse(text) : undefined) as T;
+    } catch {
+      throw new ApiClientError(`${method} ${path}: ${res.status}, and the answer is not JSON: ${text.slice(0, 300)}`, res.status, text);
+    }
   }
 
   startRun(input: StartRun, callerHost?: string): Promise<{ run_id: string; started_at: string }> {
-    return this.request('POST', '/api/runs', { ...input, hosts: input.hosts ?? (callerHost ? [callerHost] : undefined) });
+    return this.request('POST', '/api/runs', { body: { ...input, hosts: input.hosts ?? (callerHost ? [callerHost] : undefined) } });
   }
   heartbeat(runId: string): Promise<{ run_id: string; heartbeat_at: string }> {
     return this.request('POST', `/api/runs/${encodeURIComponent(runId)}/heartbeat`);
   }
-  stopRun(runId: string, result: RunResult & { status?: 'completed' | 'failed' } = {}): Promise<RunSummary> {
-    return this.request('POST', `/api/runs/${encodeURIComponent(runId)}/stop`, result);
+  stopRun(runId: string, result: StopRun = {}): Promise<RunSummary> {
+    return this.request('POST', `/api/runs/${encodeURIComponent(runId)}/stop`, { body: result, timeoutMs: Math.max(this.timeoutMs, SETTLE_TIMEOUT_MS) });
   }
   patchRun(runId: string, result: RunResult): Promise<RunSummary> {
-    return this.request('PATCH', `/api/runs/${encodeURIComponent(runId)}`, result);
+    return this.request('PATCH', `/api/runs/${encodeURIComponent(runId)}`, { body: result });
   }
   getRun(runId: string): Promise<RunSummary> {
     return this.request('GET', `/api/runs/${encodeURIComponent(runId)}`);
@@ -110,20 +149,25 @@ export class WattscopeClient {
     params.set('format', format);
     return `/api/runs?${params.toString()}`;
   }
+  /** One page of runs; `next_offset` is where the next page starts (null after the last). */
   listRuns(q: ListRuns = {}): Promise<{ runs: RunSummary[]; next_offset: number | null }> {
     return this.request('GET', this.listQuery(q, 'json'));
   }
-  exportCsv(q: ListRuns = {}): Promise<string> {
-    return this.request('GET', this.listQuery(q, 'csv'), undefined, 'text/csv');
+  /** One page of runs as CSV (header line included); the next page's offset comes in the `x-next-offset` header. */
+  async exportCsv(q: ListRuns = {}): Promise<{ csv: string; next_offset: number | null }> {
+    const { res, text } = await this.send('GET', this.listQuery(q, 'csv'), { accept: 'text/csv' });
+    const next = res.headers.get('x-next-offset');
+    return { csv: text, next_offset: next === null || next === '' ? null : Number(next) };
   }
   compare(reference?: string): Promise<Comparison> {
     return this.request('GET', `/api/compare${reference ? `?reference=${encodeURIComponent(reference)}` : ''}`);
   }
   baseline(host: string, seconds: number, platform?: string): Promise<RunSummary> {
-    return this.request('POST', '/api/baselines', { host, seconds, platform });
+    return this.request('POST', '/api/baselines', { body: { host, seconds, platform }, timeoutMs: Math.max(this.timeoutMs, SETTLE_TIMEOUT_MS) });
   }
-  health(): Promise<{ status: string; influxdb: { reachable: boolean; version?: string; database?: string; error?: string } }> {
-    return this.request('GET', '/healthz');
+  /** The API's health; a 503 is an answer too (the API is up, its InfluxDB is not). */
+  health(): Promise<Health> {
+    return this.request('GET', '/healthz', { answers: [503] });
   }
   /** The latest power per source of `host` (what the live page shows). */
   livePower(host?: string): Promise<LivePower> {

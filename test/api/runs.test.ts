@@ -121,6 +121,24 @@ describe('run energy (DESIGN §5)', () => {
     expect((await h.app.service.get(id)).energy_j).toBeNull();
   });
 
+  it('stops a run after the fact at the ended_at given, which must lie between its start and now', async () => {
+    const base = Date.UTC(2026, 5, 8, 0, 0, 0);
+    await h.store.write(powerPoints('h9', 'nvml/0', base, 600, () => 70));
+    h.clock.now = base + 100_000;
+    const id = (await post('/api/runs', { model: 'late-stop', hosts: ['h9'] })).json<{ run_id: string }>().run_id;
+    h.clock.now = base + 400_000; // the stop comes 5 minutes after the run's real end
+    for (const bad of [new Date(base + 99_000).toISOString(), new Date(base + 401_000).toISOString(), 'soon']) {
+      const r = await post(`/api/runs/${id}/stop`, { ended_at: bad });
+      expect(r.statusCode, bad).toBe(400);
+      expect(r.json<{ field: string }>().field, bad).toBe('ended_at');
+    }
+    const stopped = await post(`/api/runs/${id}/stop`, { ended_at: new Date(base + 112_500).toISOString(), inferences: 10 });
+    expect(stopped.statusCode).toBe(200);
+    const s = stopped.json<RunSummary>();
+    expect(s).toMatchObject({ status: 'completed', duration_s: 12.5, ended_at: new Date(base + 112_500).toISOString(), inferences: 10 });
+    expect(s.energy_j).toBeCloseTo(70 * 12.5, 6);
+  });
+
   it('abandons a run without heartbeat, with energy up to its last heartbeat', async () => {
     const base = Date.UTC(2026, 5, 5, 0, 0, 0);
     await h.store.write(powerPoints('h6', 'nvml/0', base, 4000, () => 50));
@@ -276,5 +294,9 @@ describe('history', () => {
     expect(lines[0]).toMatch(/^run_id,model,platform,kind,status/);
     expect(lines).toHaveLength(6);
     expect(lines[1]).toContain('"{""odd key \\""q\\"""":""v,\\""1\\"""",""team"":""b""}"');
+    // CSV carries the paging cursor in a header: on a full page, not after the last
+    const csvPage = await h.app.fastify.inject(`/api/runs?from=${base}&limit=2&format=csv`);
+    expect(csvPage.headers['x-next-offset']).toBe('2');
+    expect((await h.app.fastify.inject(`/api/runs?from=${base}&limit=2&offset=4&format=csv`)).headers['x-next-offset']).toBeUndefined();
   });
 });

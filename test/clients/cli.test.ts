@@ -1,24 +1,53 @@
 /** The `wattscope` client commands against the real API and influxd. */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunSummary } from '../../clients/ts/client.js';
+import { startInfluxd } from '../../common/influxd.js';
+import { findExecutable } from '../../common/paths.js';
 import { liveServer, steadyPower, type LiveServer } from './server.js';
-import { runProcess } from '../helpers.js';
+import { runProcess, testStore, waitFor } from '../helpers.js';
+import { powerPoints } from '../api/harness.js';
 
 const BIN = new URL('../../bin/wattscope.js', import.meta.url).pathname;
+const WAITING = "[wattscope] waiting for the collectors' last points…";
 
 let server: LiveServer;
 beforeAll(async () => {
   server = await liveServer('cli');
-  await steadyPower(server.store, 'cli-host', 120);
+  await steadyPower(server.store, 'cli-host', 120, 900);
 });
 afterAll(async () => server.close());
 
 const env = () => ({ PATH: process.env.PATH, HOME: '/nonexistent', WATTSCOPE_API_URL: server.url, WATTSCOPE_HOST: 'cli-host', WATTSCOPE_COLLECTOR_PORT: '9' });
 const cli = (args: string[], extra: Record<string, string> = {}) => runProcess(process.execPath, [BIN, ...args], { env: { ...env(), ...extra } });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const runsOf = async (url: string, model: string) => ((await (await fetch(`${url}/api/runs?model=${model}`)).json()) as { runs: RunSummary[] }).runs;
+
+/** `line` under a pseudo-terminal of rows × 100 (util-linux `script`), as the bytes it printed there. */
+const inPty = (line: string, extra: Record<string, string> = {}) =>
+  runProcess('script', ['-qefc', `stty rows 24 cols 100; ${line}`, '/dev/null'], { env: { ...env(), TERM: 'xterm', ...extra } });
+
+/**
+ * `line` in a real terminal emulator (tmux, detached, on a socket of its own), to read the screen
+ * a user would see; `[exit N]` is printed when the line ends.
+ */
+async function terminal(line: string, extra: Record<string, string> = {}, size = { rows: 15, cols: 100 }) {
+  if (!findExecutable('tmux')) throw new Error('this test reads a real terminal’s screen and needs tmux: apt-get install -y tmux');
+  const socket = `wattscope-test-${process.pid}-${Date.now()}`;
+  const tmux = (...args: string[]) => runProcess('tmux', ['-L', socket, '-f', '/dev/null', ...args], { env: { ...env(), TERM: 'xterm', ...extra } });
+  const started = await tmux('new-session', '-d', '-x', String(size.cols), '-y', String(size.rows), `${line}; echo "[exit $?]"; sleep 600`);
+  if (started.status !== 0) throw new Error(`tmux: ${started.stderr}`);
+  return {
+    /** the rows on screen now (wrapped lines joined) */
+    screen: async () => (await tmux('capture-pane', '-p', '-J')).stdout.replace(/\n+$/, '').split('\n'),
+    /** everything the terminal shows and has scrolled away */
+    history: async () => (await tmux('capture-pane', '-p', '-J', '-S', '-')).stdout.replace(/\n+$/, '').split('\n'),
+    close: () => tmux('kill-server'),
+  };
+}
 
 describe('wattscope run', () => {
   it('wraps a command as a run: environment, accuracy from a file, summary with energy and score', async () => {
@@ -28,7 +57,8 @@ describe('wattscope run', () => {
       'run', '--model', 'cli-model', '--dataset', 'val', '--params-m', '25.6', '--macs-g', '4.1', '--label', 'team=energy', '--accuracy-from', out, '--json',
       '--', 'sh', '-c', `sleep 1.5; echo "$WATTSCOPE_RUN_ID $WATTSCOPE_API_URL" > ${join(dir, 'env')}; echo '{"accuracy": 0.76, "inferences": 5000}' > ${out}`,
     ]);
-    expect(r.stderr).toBe('');
+    // not on a terminal, the wait for the collectors' last points is one line on stderr, and nothing else is
+    expect(r.stderr).toBe(`${WAITING}\n`);
     expect(r.status).toBe(0);
     const s = JSON.parse(r.stdout) as RunSummary;
     expect(s).toMatchObject({ model: 'cli-model', status: 'completed', hosts: ['cli-host'], accuracy: 0.76, inferences: 5000, labels: { team: 'energy' } });
@@ -48,15 +78,42 @@ describe('wattscope run', () => {
     expect(r.stderr).toMatch(/exited with 3; run r-[\w-]+ marked failed/);
   });
 
-  it('shows one live status line (elapsed, power, energy so far) when stdout is a terminal', async () => {
-    // util-linux `script` gives the command a pseudo-terminal and records what it printed
-    const line = `${process.execPath} ${BIN} run --model cli-tty -- sleep 3.5`;
-    const r = await runProcess('script', ['-qefc', line, '/dev/null'], { env: { ...env(), TERM: 'dumb' } });
+  it('keeps the live status line on the terminal’s last row, under the command’s own output, and removes it at the end', async () => {
+    const child = 'for i in 1 2 3 4; do echo step $i; sleep 1; done; printf "progress 1/2"; sleep 1.2; printf "\\rprogress 2/2"; sleep 1.2; echo';
+    const term = await terminal(`${process.execPath} ${BIN} run --model cli-tty -- sh -c '${child}'`);
+    try {
+      const LIVE = /^\[wattscope\] \d+ s {2}120\.0 W {2}\d+\.\d{3} Wh so far$/;
+      // while the command prints: its lines whole, one live line, on the last row
+      const mid = await waitFor(async () => {
+        const rows = await term.screen();
+        return rows.includes('step 3') && LIVE.test(rows.at(-1) ?? '') ? rows : undefined;
+      }, 20_000, 'step 3 with the live line under it');
+      expect(mid.filter((r) => r.includes('step'))).toEqual(mid.filter((r) => /^step \d$/.test(r)));
+      expect(mid.filter((r) => r.includes('[wattscope]'))).toHaveLength(1);
+      const rows = await waitFor(async () => {
+        const h = await term.history();
+        return h.includes('[exit 0]') ? h : undefined;
+      }, 30_000, 'the run to end');
+      // at the end: every line of the command as it printed it, the summary, and no live line left behind
+      expect(rows.filter((r) => r.startsWith('step') || r.startsWith('progress'))).toEqual(['step 1', 'step 2', 'step 3', 'step 4', 'progress 2/2']);
+      expect(rows.some((r) => /\(inference, completed\)/.test(r))).toBe(true);
+      expect(rows.filter((r) => r.includes('[wattscope]'))).toEqual([]);
+    } finally {
+      await term.close();
+    }
+  });
+
+  it('on a terminal, shows the wait for the collectors’ last points, redrawn each second', async () => {
+    // gap-host's power starts 4 s from now: the run starts inside that gap, so its coverage is
+    // short of 99 % and the API waits for late points before it answers
+    const from = Date.now() + 4000;
+    await server.store.write(powerPoints('gap-host', 'nvml/0', from, 600, () => 80));
+    const r = await inPty(`${process.execPath} ${BIN} run --model cli-wait --host gap-host -- sleep 5`);
     expect(r.status).toBe(0);
-    const updates = r.stdout.split('\r').filter((l) => l.includes('[wattscope]'));
-    expect(updates.length).toBeGreaterThanOrEqual(2);
-    expect(updates.at(-1)).toMatch(/\[wattscope\] \d+ s {2}120\.0 W {2}\d+\.\d{3} Wh so far/);
-    expect(r.stdout).toMatch(/\(inference, completed\)/);
+    const waited = [...r.stdout.matchAll(/waiting for the collectors' last points… (\d+) s/g)].map((m) => Number(m[1]));
+    expect(waited[0]).toBe(0);
+    expect(waited).toContain(1);
+    expect(r.stdout).toMatch(/\(inference, completed, PARTIAL/);
   });
 
   it('forwards SIGTERM to the command', async () => {
@@ -71,9 +128,11 @@ describe('wattscope run', () => {
   });
 
   it('says what to do when the API is unreachable or wants a token', async () => {
-    const down = await cli(['run', '--model', 'm', '--', 'true'], { WATTSCOPE_API_URL: 'http://127.0.0.1:9' });
+    const marker = join(mkdtempSync(join(tmpdir(), 'wattscope-cli-')), 'ran');
+    const down = await cli(['run', '--model', 'm', '--', 'touch', marker], { WATTSCOPE_API_URL: 'http://127.0.0.1:9' });
     expect(down.status).toBe(1);
     expect(down.stderr).toMatch(/cannot reach the Wattscope API at http:\/\/127\.0\.0\.1:9 .*start it with `wattscope up`/);
+    expect(existsSync(marker)).toBe(false);
     const secured = await liveServer('cli_auth', { WATTSCOPE_API_TOKEN: 'cli-secret-token' });
     try {
       const denied = await cli(['run', '--model', 'm', '--', 'true'], { WATTSCOPE_API_URL: secured.url });
@@ -87,6 +146,86 @@ describe('wattscope run', () => {
     const usage = await cli(['run', '--', 'true']);
     expect(usage.status).toBe(2);
     expect(usage.stderr).toMatch(/--model is required/);
+  });
+  it('checks every option before anything starts: exit 2 naming the option, no run, the command not run', async () => {
+    const marker = join(mkdtempSync(join(tmpdir(), 'wattscope-cli-')), 'ran');
+    const cases: Array<[string[], RegExp]> = [
+      [['--inferences', '12k'], /--inferences takes a whole number ≥ 0 and ≤ 1e15, got "12k"/],
+      [['--inferences=-1'], /--inferences takes a whole number ≥ 0/],
+      [['--inferences', '2.5'], /--inferences takes a whole number/],
+      [['--correct', 'many'], /--correct takes a whole number/],
+      [['--accuracy', '76'], /--accuracy takes a number from 0 to 1 \(a fraction: 0\.76, not 76\), got "76"/],
+      [['--accuracy', ''], /--accuracy takes a number from 0 to 1/],
+      [['--inferences', '500', '--correct', '600'], /--correct \(600\) cannot exceed --inferences \(500\)/],
+      [['--batch-size', '0'], /--batch-size takes a whole number ≥ 1/],
+      [['--batch-size', '1.5'], /--batch-size takes a whole number/],
+      [['--params-m', 'abc'], /--params-m takes a number > 0/],
+      [['--macs-g=-4'], /--macs-g takes a number > 0/],
+      [['--label', 'team'], /--label takes key=value, got "team"/],
+      [['--kind', 'party'], /--kind must be inference, training or baseline/],
+      // what only the API knows to refuse, it refuses at the start: still before the command
+      [['--host', 'a,b'], /--host: the API refused it .*hosts\/0.*nothing was started/],
+      [['--run-id', '../etc'], /--run-id: the API refused it/],
+    ];
+    for (const [options, message] of cases) {
+      const r = await cli(['run', '--model', 'cli-refused', ...options, '--', 'touch', marker]);
+      expect(r.status, options.join(' ')).toBe(2);
+      expect(r.stderr, options.join(' ')).toMatch(message);
+      expect(existsSync(marker), options.join(' ')).toBe(false);
+    }
+    expect(await runsOf(server.url, 'cli-refused')).toEqual([]);
+    const stop = await cli(['runs', 'stop', 'r-any', '--accuracy', '1.5']);
+    expect(stop.status).toBe(2);
+    expect(stop.stderr).toMatch(/--accuracy takes a number from 0 to 1/);
+  });
+
+  it('exits as a shell would: 128 + the signal that killed the command, 127 for a command not found', async () => {
+    const killed = await cli(['run', '--model', 'cli-killed', '--', 'sh', '-c', 'kill -KILL $$']);
+    expect(killed.status).toBe(128 + 9);
+    expect(killed.stdout).toMatch(/\(inference, failed\)/);
+    expect(killed.stderr).toMatch(/was killed by SIGKILL; run r-[\w-]+ marked failed/);
+    const interrupted = await cli(['run', '--model', 'cli-killed', '--', 'sh', '-c', 'kill -INT $$']);
+    expect(interrupted.status).toBe(128 + 2);
+    const missing = await cli(['run', '--model', 'cli-missing', '--', 'no-such-command-wattscope']);
+    expect(missing.status).toBe(127);
+    expect(missing.stderr).toMatch(/no-such-command-wattscope: command not found; nothing was started/);
+    expect(await runsOf(server.url, 'cli-missing')).toEqual([]);
+  });
+
+  it('when the API is gone at the end, prints the command that finishes the run, and that command does', async () => {
+    const first = await liveServer('cli_away');
+    await steadyPower(first.store, 'away-host', 100, 900);
+    const running = cli(['run', '--model', 'cli-away', '--inferences', '50000', '--accuracy', '0.76', '--', 'sh', '-c', 'sleep 2; exit 5'], {
+      WATTSCOPE_API_URL: first.url,
+      WATTSCOPE_HOST: 'away-host',
+    });
+    await waitFor(async () => (await runsOf(first.url, 'cli-away')).length > 0, 10_000, 'the run to start');
+    await first.close();
+    const r = await running;
+    expect(r.status).toBe(5);
+    const printed = /^ {2}(wattscope runs stop .*)$/m.exec(r.stderr)?.[1] as string;
+    expect(printed).toMatch(/^wattscope runs stop r-[\w-]+ --status failed --inferences 50000 --accuracy 0\.76 --ended-at \S+Z$/);
+    const runId = printed.split(' ')[3] as string;
+    expect(r.stderr).toMatch(new RegExp(`exited with 5, but run ${runId} could not be stopped: cannot reach the Wattscope API`));
+    // a stop that took its own time as the run's end would add these seconds to the run
+    await sleep(3000);
+    const back = await liveServer('cli_away', {}, { store: first.store });
+    try {
+      const bin = mkdtempSync(join(tmpdir(), 'wattscope-bin-'));
+      symlinkSync(BIN, join(bin, 'wattscope'));
+      const done = await runProcess('sh', ['-c', printed], { env: { ...env(), PATH: `${bin}:${dirname(process.execPath)}:${process.env.PATH}`, WATTSCOPE_API_URL: back.url } });
+      expect(done.stderr).toBe(`${WAITING}\n`);
+      expect(done.status).toBe(0);
+      expect(done.stdout).toMatch(new RegExp(`run\\s+${runId}\\s+\\(inference, failed\\)`));
+      const s = (await (await fetch(`${back.url}/api/runs/${runId}`)).json()) as RunSummary;
+      expect(s).toMatchObject({ status: 'failed', inferences: 50000, accuracy: 0.76 });
+      // the command's 2 s (and its start), not the 3 s waited before the stop
+      expect(s.duration_s).toBeGreaterThanOrEqual(2);
+      expect(s.duration_s).toBeLessThan(4.5);
+      expect((s.energy_j as number) / (s.duration_s as number)).toBeCloseTo(100, 6);
+    } finally {
+      await back.close();
+    }
   });
 });
 
@@ -122,11 +261,70 @@ describe('wattscope runs, compare, status', () => {
     expect(st.stdout).toMatch(/collector\s+DOWN\s+nothing answers http:\/\/127\.0\.0\.1:9\/healthz/);
   });
 
-  it('records a baseline of idle power', async () => {
+  it('shows InfluxDB’s row when the API answers 503 because its InfluxDB is down', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wattscope-cli-influxd-'));
+    const influxd = await startInfluxd({ bin: inject('influxdBin'), dir });
+    const degraded = await liveServer('cli_degraded', {}, { store: await testStore('cli_degraded', influxd.url) });
+    try {
+      await influxd.stop();
+      const health = await fetch(`${degraded.url}/healthz`);
+      expect(health.status).toBe(503);
+      const st = await cli(['status'], { WATTSCOPE_API_URL: degraded.url });
+      expect(st.status).toBe(1);
+      expect(st.stdout).toMatch(/API\s+ok/);
+      expect(st.stdout).toContain(`cannot reach InfluxDB at ${influxd.url}`);
+      expect(st.stdout).toMatch(/InfluxDB\s+DOWN\s+cannot reach InfluxDB/);
+    } finally {
+      await degraded.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('records a baseline of idle power, counting down on a terminal and in one line elsewhere', async () => {
     const r = await cli(['baseline', '--seconds', '1']);
     expect(r.status).toBe(0);
     // the steady 120 W of the host, all of the window covered
     expect(r.stdout).toMatch(/^nvml\/0\s+counter\s+120\s+100 %$/m);
     expect(r.stdout).toMatch(/^baseline b-[\w-]+: 120 W idle in total$/m);
+    expect(r.stderr).toBe(`[wattscope] measuring idle power of cli-host for 1 s; leave the machine idle…\n${WAITING}\n`);
+    const tty = await inPty(`${process.execPath} ${BIN} baseline --seconds 2`);
+    expect(tty.status).toBe(0);
+    const left = [...tty.stdout.matchAll(/leave the machine idle… (\d) s left/g)].map((m) => Number(m[1]));
+    expect(left).toEqual([2, 1]);
+    expect(tty.stdout).toMatch(/nvml\/0\s+counter\s+120/);
+  });
+
+  it('exports every run, page after page with the CSV header once, or at most --limit', async () => {
+    const exp = await liveServer('cli_export');
+    try {
+      const newest = Date.now() - 3_600_000;
+      const items = Array.from({ length: 1100 }, (_, i) => ({
+        run_id: `exp-${String(i).padStart(4, '0')}`,
+        model: 'exp',
+        platform: 'P-exp',
+        inferences: 100,
+        energy_j: 1 + i,
+        started_at: new Date(newest - i * 1000).toISOString(),
+      }));
+      const imported = await fetch(`${exp.url}/api/runs/import`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(items) });
+      expect(imported.status).toBe(201);
+      const ids = items.map((i) => i.run_id); // newest first, as runs are listed
+      const at = { WATTSCOPE_API_URL: exp.url };
+      const csv = await cli(['runs', 'export', '--format', 'csv'], at);
+      expect(csv.status).toBe(0);
+      const lines = csv.stdout.split('\r\n');
+      expect(lines.at(-1)).toBe('');
+      expect(lines[0]).toMatch(/^run_id,model,platform/);
+      expect(lines.filter((l) => l.startsWith('run_id,'))).toHaveLength(1);
+      expect(lines.slice(1, -1).map((l) => l.split(',')[0])).toEqual(ids);
+      const json = await cli(['runs', 'export', '--format', 'json'], at);
+      expect((JSON.parse(json.stdout) as RunSummary[]).map((r) => r.run_id)).toEqual(ids);
+      const capped = await cli(['runs', 'export', '--format', 'json', '--limit', '1050'], at);
+      expect((JSON.parse(capped.stdout) as RunSummary[]).map((r) => r.run_id)).toEqual(ids.slice(0, 1050));
+      const cappedCsv = await cli(['runs', 'export', '--limit', '1001'], at);
+      expect(cappedCsv.stdout.trim().split('\r\n').slice(1).map((l) => l.split(',')[0])).toEqual(ids.slice(0, 1001));
+    } finally {
+      await exp.close();
+    }
   });
 });

@@ -12,11 +12,12 @@ export interface LiveServer {
   close(): Promise<void>;
 }
 
-export async function liveServer(prefix: string, env: Record<string, string> = {}): Promise<LiveServer> {
+/** `store`: serve an existing database (an API that comes back, or one over another influxd) instead of a fresh one. */
+export async function liveServer(prefix: string, env: Record<string, string> = {}, options: { store?: InfluxStore } = {}): Promise<LiveServer> {
   const config = loadConfig({ HOME: '/nonexistent', WATTSCOPE_HOST: 'client-host', WATTSCOPE_PLATFORM: 'test-gpu', WATTSCOPE_API_RATE_LIMIT: '100000', ...env });
   // the server talks to InfluxDB with the configured token, as `wattscope serve` does (the
   // suite's influxd has no auth and ignores it)
-  const store = await InfluxStore.open({ ...testSettings(prefix), token: config.influx.token });
+  const store = options.store ?? (await InfluxStore.open({ ...testSettings(prefix), token: config.influx.token }));
   const app = await buildApp({ config, store });
   const url = await app.fastify.listen({ port: 0, host: '127.0.0.1' });
   return { url, app, store, close: () => app.fastify.close() };
