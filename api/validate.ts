@@ -131,8 +131,8 @@ export const MIN_DURATION_S = 0.001;
 
 /** The input each derived number comes from (`energy` is whichever of energy_j and energy_per_inference_uwh was given). */
 const RUN_SOURCES = { started_at_ms: 'started_at', ended_at_ms: 'duration_s', duration_s: 'duration_s', avg_power_w: 'duration_s', energy_j: 'energy' } as const;
-const SCORE_SOURCES: Record<keyof Scores, 'energy' | 'duration_s' | 'params_m' | 'netscore'> = {
-  accuracy: 'energy', // never reached: accuracy is a given fraction
+const SCORE_SOURCES: Record<keyof Scores, 'accuracy' | 'energy' | 'duration_s' | 'params_m' | 'netscore'> = {
+  accuracy: 'accuracy', // a given fraction: always finite
   energy_per_inference_uwh: 'energy',
   inferences_per_s: 'duration_s',
   inferences_per_j: 'energy',
