@@ -9,7 +9,9 @@ import rateLimit from '@fastify/rate-limit';
 import type { Config } from '../common/config.js';
 import type { InfluxStore } from '../common/storage/store.js';
 import { ApiMetrics } from './metrics.js';
-import { bearerMatches, errorHandler, unstorableString } from './http.js';
+import { bearerMatches, errorHandler, needsToken, parseJsonBodies } from './http.js';
+import { bodyProblem } from './validate.js';
+import { openapi } from './openapi.js';
 import { PowerRepository } from './repo/power.js';
 import { RunRepository } from './repo/runs.js';
 import { RunService } from './service.js';
@@ -38,8 +40,6 @@ export interface App {
   rollups: RollupJob;
 }
 
-const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-
 export async function buildApp({ config, store, now, settleMs }: AppOptions): Promise<App> {
   const app = Fastify({
     logger: false,
@@ -59,26 +59,23 @@ export async function buildApp({ config, store, now, settleMs }: AppOptions): Pr
   });
 
   app.setErrorHandler(errorHandler);
+  parseJsonBodies(app);
+  // before any route: the document's security and optional bodies come from route options
+  const swaggerOptions = openapi(app, config.api);
   await app.register(rateLimit, { max: config.api.rateLimitPerMin, timeWindow: '1 minute' });
-  await app.register(swagger, {
-    openapi: {
-      info: { title: 'Wattscope API', version: '0.1.0', description: 'Tag ML runs, integrate their energy, score models by accuracy per energy.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-    },
-  });
+  await app.register(swagger, swaggerOptions);
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   app.addHook('onRequest', async (request, reply) => {
     const token = config.api.token;
-    if (!token || !request.url.startsWith('/api/')) return;
-    if (!WRITE_METHODS.has(request.method) && !config.api.protectReads) return;
+    if (!token || !needsToken(request.method, request.url, config.api)) return;
     if (!bearerMatches(request.headers.authorization, token)) {
       return reply.status(401).send({ statusCode: 401, error: 'Unauthorized', message: 'this route needs `Authorization: Bearer <token>` with the token set in WATTSCOPE_API_TOKEN' });
     }
   });
   app.addHook('preValidation', async (request, reply) => {
-    const bad = unstorableString(request.body);
-    if (bad) return reply.status(400).send({ statusCode: 400, error: 'Bad Request', message: `body/${bad} must not contain NUL characters or unpaired UTF-16 surrogates`, field: bad });
+    const bad = bodyProblem(request.body);
+    if (bad) return reply.status(400).send({ statusCode: 400, error: 'Bad Request', message: bad.message, field: bad.field });
   });
   app.addHook('onResponse', async (request, reply) => {
     metrics.requestDuration.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);

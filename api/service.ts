@@ -12,6 +12,7 @@ import { JOULES_PER_UWH, type NetScoreCoefficients } from './domain/scores.js';
 import { ApiError, notFound } from './errors.js';
 import type { PowerRepository } from './repo/power.js';
 import type { RunRepository } from './repo/runs.js';
+import { checkImportedRuns } from './validate.js';
 
 const log = logger('api');
 
@@ -276,14 +277,20 @@ export class RunService {
     });
   }
 
-  async import(items: readonly ImportInput[]): Promise<Run[]> {
+  /**
+   * Imports a batch whole or not at all: every item is checked (api/validate.ts) and no run_id
+   * may exist already, before one line is written. `batch`: the body was an array, so fields
+   * are named `<i>/<field>` as the schema's errors name them.
+   */
+  async import(items: readonly ImportInput[], options: { batch?: boolean } = {}): Promise<Run[]> {
     const now = this.now();
+    const field = (i: number, name: string) => ((options.batch ?? items.length > 1) ? `${i}/${name}` : name);
     const runs = items.map((item, i): Run => {
       if (item.energy_j === undefined && item.energy_per_inference_uwh === undefined) {
-        throw new ApiError(400, `body${items.length > 1 ? `/${i}` : ''} must have energy_j or energy_per_inference_uwh`, { field: 'energy_j' });
+        throw new ApiError(400, `body/${field(i, 'energy_j')} or energy_per_inference_uwh is required`, { field: field(i, 'energy_j') });
       }
       const started = item.started_at !== undefined ? Date.parse(item.started_at) : now - i;
-      if (!Number.isFinite(started)) throw new ApiError(400, `body/started_at must be an ISO 8601 date-time`, { field: 'started_at' });
+      if (!Number.isFinite(started)) throw new ApiError(400, `body/${field(i, 'started_at')} must be an ISO 8601 date-time`, { field: field(i, 'started_at') });
       const energy = item.energy_j ?? (item.energy_per_inference_uwh as number) * item.inferences * JOULES_PER_UWH;
       const duration = item.duration_s ?? null;
       return {
@@ -302,8 +309,28 @@ export class RunService {
         avg_power_w: duration ? energy / duration : null,
       };
     });
-    await this.runs.saveMany(runs, runs.map((r) => this.derived(r)));
-    return runs;
+    checkImportedRuns(items, runs, runs.map((r) => scoresOf(r, this.opts.netscore)), field);
+    const given = items.flatMap((item) => (item.run_id === undefined ? [] : [item.run_id]));
+    return this.exclusiveAll(given, async () => {
+      const taken = await this.runs.getMany(given);
+      const i = items.findIndex((item) => item.run_id !== undefined && taken.has(item.run_id));
+      if (i >= 0) {
+        const existing = taken.get(items[i]?.run_id as string) as Run;
+        throw new ApiError(409, `body/${field(i, 'run_id')}: run_id "${existing.run_id}" is already a run (of model "${existing.model}"); nothing of this import was stored`, {
+          field: field(i, 'run_id'),
+          run: this.summary(existing),
+        });
+      }
+      await this.runs.saveMany(runs, runs.map((r) => this.derived(r)));
+      return runs;
+    });
+  }
+
+  /** `exclusive` over several run ids at once, taken in sorted order so that two batches cannot wait on each other. */
+  private exclusiveAll<T>(runIds: readonly string[], fn: () => Promise<T>): Promise<T> {
+    const ids = [...new Set(runIds)].sort();
+    const take = (k: number): Promise<T> => (k === ids.length ? fn() : this.exclusive(ids[k] as string, () => take(k + 1)));
+    return take(0);
   }
 
   /** A completed baseline run over the last `seconds` of data on `host`: each source's idle power. */

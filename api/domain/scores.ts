@@ -6,7 +6,10 @@
 
 export type Score = { value: number; reason?: undefined } | { value: null; reason: string };
 
-const ok = (value: number): Score => (Number.isFinite(value) ? { value } : { value: null, reason: 'not a finite number' });
+/** The reason a score is null when its inputs overflow (an import's 1e-300 s duration, say). */
+export const NOT_FINITE = 'not a finite number';
+
+const ok = (value: number): Score => (Number.isFinite(value) ? { value } : { value: null, reason: NOT_FINITE });
 const none = (reason: string): Score => ({ value: null, reason });
 
 /** 1 µWh = 3.6 mJ */

@@ -122,6 +122,21 @@ export class RunRepository {
     return row ? rowToRun(row) : undefined;
   }
 
+  /** The runs among `runIds` that exist, by run_id (for an import, which must not reuse one). */
+  async getMany(runIds: readonly string[]): Promise<Map<string, Run>> {
+    const out = new Map<string, Run>();
+    const ids = [...new Set(runIds)];
+    // a few hundred ids per regular expression keeps each query small
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = await this.store.rows(iql`SELECT * FROM ${ident(MEASUREMENT.run)} WHERE ${ident(T.runId)} =~ ${anyOf(ids.slice(i, i + 500))}`);
+      for (const row of rows) {
+        const run = rowToRun(row);
+        if (!out.has(run.run_id)) out.set(run.run_id, run);
+      }
+    }
+    return out;
+  }
+
   async save(run: Run, derived: Record<string, number | null> = {}): Promise<void> {
     await this.store.write([runToSample(run, derived)]);
   }
@@ -141,9 +156,11 @@ export class RunRepository {
       // labels are stored as JSON with sorted keys: "k":"v" appears verbatim, followed by , or }
       conditions.push(iql`${ident(F.labels)} =~ ${literalRegex(`${JSON.stringify(k)}:${JSON.stringify(v)}`, false)}`);
     }
-    conditions.push(iql`time >= ${timeMs(filter.fromMs ?? 0)}`);
+    // no lower bound by default: an imported run may have started before 1970 (negative epoch)
+    if (filter.fromMs !== undefined) conditions.push(iql`time >= ${timeMs(filter.fromMs)}`);
     if (filter.toMs !== undefined) conditions.push(iql`time <= ${timeMs(filter.toMs)}`);
-    const q = iql`SELECT * FROM ${ident(MEASUREMENT.run)} WHERE ${join(conditions, ' AND ')} ORDER BY time DESC LIMIT ${numLit(filter.limit)} OFFSET ${numLit(filter.offset)}`;
+    const where = conditions.length > 0 ? iql` WHERE ${join(conditions, ' AND ')}` : iql``;
+    const q = iql`SELECT * FROM ${ident(MEASUREMENT.run)}${where} ORDER BY time DESC LIMIT ${numLit(filter.limit)} OFFSET ${numLit(filter.offset)}`;
     const rows = await this.store.rows(q);
     // label matches are checked again exactly: a regex on JSON text is only the server-side prefilter
     return rows.map(rowToRun).filter((r) => Object.entries(filter.labels ?? {}).every(([k, v]) => r.labels[k] === v));

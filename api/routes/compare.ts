@@ -3,14 +3,15 @@
 import type {} from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import { compare } from '../domain/compare.js';
-import { parseTime } from '../http.js';
+import { parseTime } from '../validate.js';
 import type { RunService } from '../service.js';
-import { CompareQuery, ErrorReply } from '../schemas/runs.js';
+import { CompareQuery, READ_ERRORS } from '../schemas/runs.js';
+import { CompareReply } from '../schemas/compare.js';
 
 export function compareRoutes(app: FastifyInstance, service: RunService): void {
   app.get<{ Querystring: CompareQuery }>(
     '/api/compare',
-    { schema: { tags: ['compare'], summary: 'Models × platforms: scores, ranks, relative factors, repeatability', querystring: CompareQuery, response: { 400: ErrorReply, 503: ErrorReply } } },
+    { schema: { tags: ['compare'], summary: 'Models × platforms: scores, ranks, relative factors, repeatability', querystring: CompareQuery, response: { 200: CompareReply, ...READ_ERRORS } } },
     async (request) => {
       const q = request.query;
       const filter = { model: q.model, platform: q.platform, fromMs: parseTime(q.from, 'from'), toMs: parseTime(q.to, 'to'), limit: 10_000, offset: 0 };

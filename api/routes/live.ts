@@ -5,7 +5,8 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { LiveHub } from '../live.js';
 import type { LiveRepository } from '../repo/live.js';
 import type { RunService } from '../service.js';
-import { ErrorReply, Host, RunParams } from '../schemas/runs.js';
+import { Host, READ_ERRORS, RUN_READ_ERRORS, RunParams } from '../schemas/runs.js';
+import { PowerTableReply, RunPowerReply, StreamReplies } from '../schemas/live.js';
 import { ApiError } from '../errors.js';
 
 const PowerQuery = Type.Object(
@@ -25,7 +26,7 @@ export function bucketFor(spanMs: number): number {
 export function liveRoutes(app: FastifyInstance, live: LiveRepository, hub: LiveHub, service: RunService): void {
   app.get<{ Querystring: PowerQuery }>(
     '/api/live/power',
-    { schema: { tags: ['live'], summary: 'Power per source over the last minutes (mean per bucket)', querystring: PowerQuery, response: { 400: ErrorReply } } },
+    { schema: { tags: ['live'], summary: 'Power per source over the last minutes (mean per bucket)', querystring: PowerQuery, response: { 200: PowerTableReply, ...READ_ERRORS } } },
     async (request) => {
       const minutes = request.query.minutes === undefined ? 15 : Number(request.query.minutes);
       if (minutes < 1 || minutes > 1440) throw new ApiError(400, 'querystring/minutes must be between 1 and 1440', { field: 'minutes' });
@@ -37,7 +38,7 @@ export function liveRoutes(app: FastifyInstance, live: LiveRepository, hub: Live
 
   app.get<{ Params: RunParams }>(
     '/api/runs/:id/power',
-    { schema: { tags: ['runs'], summary: 'A run’s power curve per source', params: RunParams, response: { 404: ErrorReply } } },
+    { schema: { tags: ['runs'], summary: 'A run’s power curve per source', params: RunParams, response: { 200: RunPowerReply, ...RUN_READ_ERRORS } } },
     async (request) => {
       const run = await service.get(request.params.id);
       const end = run.ended_at_ms ?? Date.now();
@@ -60,19 +61,23 @@ export function liveRoutes(app: FastifyInstance, live: LiveRepository, hub: Live
     for (const res of streams) res.end();
   });
 
-  app.get('/api/live/stream', { schema: { tags: ['live'], summary: 'Server-sent events: new power points as they land (one query per second for all viewers)' } }, (request, reply) => {
-    reply.hijack();
-    const res = reply.raw;
-    streams.add(res);
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    res.write('retry: 3000\n\n');
-    const unsubscribe = hub.subscribe((points) => res.write(`event: power\ndata: ${JSON.stringify(points)}\n\n`));
-    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-    keepAlive.unref();
-    request.raw.on('close', () => {
-      clearInterval(keepAlive);
-      unsubscribe();
-      streams.delete(res);
-    });
-  });
+  app.get(
+    '/api/live/stream',
+    { schema: { tags: ['live'], summary: 'Server-sent events: new power points as they land (one query per second for all viewers)', response: { 200: StreamReplies, ...READ_ERRORS } } },
+    (request, reply) => {
+      reply.hijack();
+      const res = reply.raw;
+      streams.add(res);
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      res.write('retry: 3000\n\n');
+      const unsubscribe = hub.subscribe((points) => res.write(`event: power\ndata: ${JSON.stringify(points)}\n\n`));
+      const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+      keepAlive.unref();
+      request.raw.on('close', () => {
+        clearInterval(keepAlive);
+        unsubscribe();
+        streams.delete(res);
+      });
+    },
+  );
 }

@@ -1,25 +1,32 @@
 /** /api/runs, /api/baselines: tag runs, stop them, fix their results later, list and export them. */
 // the OpenAPI fields of route schemas (tags, summary) come from @fastify/swagger's types
 import type {} from '@fastify/swagger';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, preValidationAsyncHookHandler } from 'fastify';
+import { Type } from '@sinclair/typebox';
 import { ApiError } from '../errors.js';
-import { csvCell, parseTime } from '../http.js';
+import { csvCell } from '../http.js';
+import { headerText, parseLabelFilter, parseTime } from '../validate.js';
 import type { RunService } from '../service.js';
 import type { RunSummary } from '../domain/run.js';
 import {
   BaselineBody,
-  ConflictReply,
   ErrorReply,
+  HeartbeatReply,
+  Host,
   ImportBody,
+  ImportReply,
   ListQuery,
+  ListReplies,
   PatchBody,
+  READ_ERRORS,
+  RUN_READ_ERRORS,
   RunParams,
   RunSummarySchema,
   StartBody,
   StartReply,
   StopBody,
+  WRITE_ERRORS,
 } from '../schemas/runs.js';
-import { Type } from '@sinclair/typebox';
 
 const CSV_COLUMNS: Array<keyof RunSummary> = [
   'run_id', 'model', 'platform', 'kind', 'status', 'dataset', 'started_at', 'ended_at', 'duration_s', 'energy_j', 'energy_wh', 'energy_net_j',
@@ -27,31 +34,40 @@ const CSV_COLUMNS: Array<keyof RunSummary> = [
   'info_density', 'avg_gpu_power_w', 'avg_gpu_util_pct', 'avg_gpu_mem_pct', 'avg_cpu_pct', 'hosts', 'labels',
 ];
 
-const errors = { 400: ErrorReply, 401: ErrorReply, 404: ErrorReply, 409: ConflictReply, 413: ErrorReply, 429: ErrorReply, 503: ErrorReply };
+const CALLER_HOST = 'x-wattscope-host';
 
-export function parseLabelFilter(label: string | string[] | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const item of label === undefined ? [] : Array.isArray(label) ? label : [label]) {
-    const eq = item.indexOf('=');
-    out[item.slice(0, eq)] = item.slice(eq + 1);
-  }
-  return out;
-}
+const StartHeaders = Type.Object({
+  [CALLER_HOST]: Type.Optional({ ...Host, description: 'The caller’s host, measured when the body names no hosts (UTF-8; no commas).' }),
+});
+
+/**
+ * Header bytes come as latin1 from Node; the caller's host is decoded as UTF-8 before the
+ * schema checks it (length, commas), so `café` is stored as `café`, not `cafÃ©`.
+ */
+const decodeCallerHost: preValidationAsyncHookHandler = async (request) => {
+  const raw = request.headers[CALLER_HOST];
+  if (typeof raw !== 'string') return;
+  const text = headerText(raw);
+  if (text === undefined) throw new ApiError(400, `headers/${CALLER_HOST} must be UTF-8 text`, { field: CALLER_HOST });
+  request.headers[CALLER_HOST] = text;
+};
 
 export function runRoutes(app: FastifyInstance, service: RunService): void {
-  app.post<{ Body: StartBody }>(
+  app.post<{ Body: StartBody; Headers: { [CALLER_HOST]?: string } }>(
     '/api/runs',
-    { schema: { tags: ['runs'], summary: 'Start a run', body: StartBody, response: { 200: StartReply, 201: StartReply, ...errors } } },
+    {
+      schema: { tags: ['runs'], summary: 'Start a run', headers: StartHeaders, body: StartBody, response: { 200: StartReply, 201: StartReply, ...WRITE_ERRORS } },
+      preValidation: decodeCallerHost,
+    },
     async (request, reply) => {
-      const callerHost = request.headers['x-wattscope-host'];
-      const { run, created } = await service.start(request.body, typeof callerHost === 'string' && callerHost ? callerHost : undefined);
+      const { run, created } = await service.start(request.body, request.headers[CALLER_HOST]);
       return reply.status(created ? 201 : 200).send({ run_id: run.run_id, started_at: new Date(run.started_at_ms).toISOString() });
     },
   );
 
   app.post<{ Params: RunParams }>(
     '/api/runs/:id/heartbeat',
-    { schema: { tags: ['runs'], summary: 'Say a run is still going', params: RunParams, response: { 200: Type.Object({ run_id: Type.String(), heartbeat_at: Type.String() }), ...errors } } },
+    { schema: { tags: ['runs'], summary: 'Say a run is still going', params: RunParams, response: { 200: HeartbeatReply, ...WRITE_ERRORS } } },
     async (request) => {
       const run = await service.heartbeat(request.params.id);
       return { run_id: run.run_id, heartbeat_at: new Date(run.heartbeat_at_ms ?? Date.now()).toISOString() };
@@ -60,28 +76,39 @@ export function runRoutes(app: FastifyInstance, service: RunService): void {
 
   app.post<{ Params: RunParams; Body: StopBody }>(
     '/api/runs/:id/stop',
-    { schema: { tags: ['runs'], summary: 'Stop a run: computes its energy and scores', params: RunParams, body: Type.Optional(StopBody), response: { 200: RunSummarySchema, ...errors } } },
-    async (request) => service.summary(await service.stop(request.params.id, request.body ?? {})),
+    {
+      schema: { tags: ['runs'], summary: 'Stop a run: computes its energy and scores (the body may be left out)', params: RunParams, body: StopBody, response: { 200: RunSummarySchema, ...WRITE_ERRORS } },
+      config: { optionalBody: true },
+    },
+    async (request) => service.summary(await service.stop(request.params.id, request.body)),
   );
 
   app.patch<{ Params: RunParams; Body: PatchBody }>(
     '/api/runs/:id',
-    { schema: { tags: ['runs'], summary: 'Set accuracy, counts or labels later; scores are recomputed', params: RunParams, body: PatchBody, response: { 200: RunSummarySchema, ...errors } } },
+    { schema: { tags: ['runs'], summary: 'Set accuracy, counts or labels later; scores are recomputed', params: RunParams, body: PatchBody, response: { 200: RunSummarySchema, ...WRITE_ERRORS } } },
     async (request) => service.summary(await service.patch(request.params.id, request.body)),
   );
 
   app.get<{ Params: RunParams }>(
     '/api/runs/:id',
-    { schema: { tags: ['runs'], summary: 'A run’s summary: Table I columns, energy per source, every score (so far, for a running run)', params: RunParams, response: { 200: RunSummarySchema, ...errors } } },
+    { schema: { tags: ['runs'], summary: 'A run’s summary: Table I columns, energy per source, every score (so far, for a running run)', params: RunParams, response: { 200: RunSummarySchema, ...RUN_READ_ERRORS } } },
     async (request) => service.summary(await service.current(request.params.id)),
   );
 
   app.post<{ Body: ImportBody }>(
     '/api/runs/import',
-    { schema: { tags: ['runs'], summary: 'Import runs measured elsewhere (kind=imported)', body: ImportBody, response: { 201: Type.Object({ runs: Type.Array(RunSummarySchema) }), ...errors } } },
+    {
+      schema: {
+        tags: ['runs'],
+        summary: 'Import runs measured elsewhere (kind=imported): all of a batch, or none',
+        description: 'A run_id that exists already is a 409; one given twice in a batch is a 400. Every derived number (average power, scores) must be finite.',
+        body: ImportBody,
+        response: { 201: ImportReply, ...WRITE_ERRORS },
+      },
+    },
     async (request, reply) => {
-      const items = Array.isArray(request.body) ? request.body : [request.body];
-      const runs = await service.import(items);
+      const body = request.body;
+      const runs = Array.isArray(body) ? await service.import(body, { batch: true }) : await service.import([body], { batch: false });
       return reply.status(201).send({ runs: runs.map((r) => service.summary(r)) });
     },
   );
@@ -93,7 +120,7 @@ export function runRoutes(app: FastifyInstance, service: RunService): void {
         tags: ['runs'],
         summary: 'List runs (JSON, or CSV with Accept: text/csv or ?format=csv; a CSV page gives the next page’s offset in the x-next-offset header)',
         querystring: ListQuery,
-        response: { 200: Type.Object({ runs: Type.Array(RunSummarySchema), next_offset: Type.Union([Type.Integer(), Type.Null()]) }), ...errors },
+        response: { 200: ListReplies, ...READ_ERRORS },
       },
     },
     async (request, reply) => {
@@ -127,7 +154,7 @@ export function runRoutes(app: FastifyInstance, service: RunService): void {
 
   app.post<{ Body: BaselineBody }>(
     '/api/baselines',
-    { schema: { tags: ['runs'], summary: 'Measure a host’s idle power over the last N seconds (a baseline run)', body: BaselineBody, response: { 201: RunSummarySchema, ...errors, 422: ErrorReply } } },
+    { schema: { tags: ['runs'], summary: 'Measure a host’s idle power over the last N seconds (a baseline run)', body: BaselineBody, response: { 201: RunSummarySchema, ...WRITE_ERRORS, 422: ErrorReply } } },
     async (request, reply) => reply.status(201).send(service.summary(await service.baseline(request.body.host, request.body.seconds, request.body.platform))),
   );
 }

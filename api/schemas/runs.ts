@@ -1,36 +1,50 @@
 /**
- * Request and response schemas (TypeBox → JSON Schema), used for validation and for the
- * OpenAPI document at /docs. Strings that become tags (model, platform, hosts, run_id) must be
- * representable in line protocol: no control characters, no trailing backslash.
+ * Request and response schemas (TypeBox → JSON Schema), used for validation, for serialising
+ * replies, and for the OpenAPI 3.1 document at /docs (whose schema dialect is JSON Schema, so
+ * these schemas appear there as they validate). Strings that become tags (model, platform,
+ * hosts, run_id) must be representable in line protocol: no control characters, no trailing
+ * backslash.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { RUN_KINDS, RUN_STATUSES } from '../../common/model.js';
 
 const NO_CONTROL = '[^\\u0000-\\u001f\\u007f]';
 const NO_CONTROL_NO_BACKSLASH = '[^\\\\\\u0000-\\u001f\\u007f]';
+const TAG_PATTERN = `^${NO_CONTROL}*${NO_CONTROL_NO_BACKSLASH}$`;
+const RUN_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
+const HOST_PATTERN = '^[^,\\u0000-\\u001f\\u007f]*[^,\\\\\\u0000-\\u001f\\u007f]$';
+const LABEL_KEY_PATTERN = '^[^=]+$';
+export const LABEL_KEY_MAX_LENGTH = 128;
+
+/** What each pattern means, for error messages a person can act on (a regex is not one). */
+export const PATTERN_RULES: ReadonlyMap<string, string> = new Map([
+  [TAG_PATTERN, 'must be printable text (no control characters) not ending with a backslash'],
+  [RUN_ID_PATTERN, 'must be letters, digits and . _ : - (1–128 characters, starting with a letter or digit)'],
+  [HOST_PATTERN, 'must be a host name without commas or control characters, not ending with a backslash'],
+  [LABEL_KEY_PATTERN, 'must not contain "=" (a label filter is key=value)'],
+]);
 
 /** A tag value: printable, 1–256 characters, not ending with a backslash. */
-export const TagString = (description: string) =>
-  Type.String({ minLength: 1, maxLength: 256, pattern: `^${NO_CONTROL}*${NO_CONTROL_NO_BACKSLASH}$`, description });
+export const TagString = (description: string) => Type.String({ minLength: 1, maxLength: 256, pattern: TAG_PATTERN, description });
 
 export const RunId = Type.String({
-  pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$',
+  pattern: RUN_ID_PATTERN,
   description: 'Letters, digits and . _ : - (1–128 characters, starting with a letter or digit).',
 });
 
 export const Host = Type.String({
   minLength: 1,
   maxLength: 253,
-  pattern: '^[^,\\u0000-\\u001f\\u007f]*[^,\\\\\\u0000-\\u001f\\u007f]$',
+  pattern: HOST_PATTERN,
   description: 'A host name as the collector tags it (WATTSCOPE_HOST); no commas.',
 });
 
 export const Labels = Type.Unsafe<Record<string, string>>({
   type: 'object',
   maxProperties: 64,
-  propertyNames: { minLength: 1, maxLength: 128 },
+  propertyNames: { minLength: 1, maxLength: LABEL_KEY_MAX_LENGTH, pattern: LABEL_KEY_PATTERN },
   additionalProperties: { type: 'string', maxLength: 1024 },
-  description: 'Free-form string labels (at most 64).',
+  description: 'Free-form string labels (at most 64); keys of 1–128 characters without "=".',
 });
 
 const Accuracy = Type.Number({ minimum: 0, maximum: 1, description: 'Top-1 accuracy as a fraction (0–1).' });
@@ -146,7 +160,7 @@ export const CompareQuery = Type.Object(
 );
 export type CompareQuery = Static<typeof CompareQuery>;
 
-const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 const N = Nullable(Type.Number());
 
 export const SourceEnergySchema = Type.Object({
@@ -159,49 +173,70 @@ export const SourceEnergySchema = Type.Object({
   coverage: Type.Number(),
 });
 
-export const RunSummarySchema = Type.Object({
-  run_id: Type.String(),
-  model: Type.String(),
-  platform: Type.String(),
-  kind: Type.String(),
-  status: Type.String(),
-  dataset: Nullable(Type.String()),
-  hosts: Type.Array(Type.String()),
-  labels: Type.Record(Type.String(), Type.String()),
-  batch_size: N,
-  params_m: N,
-  macs_g: N,
-  started_at: Type.String(),
-  ended_at: Nullable(Type.String()),
-  duration_s: N,
-  avg_gpu_power_w: N,
-  energy_wh: N,
-  avg_gpu_util_pct: N,
-  avg_gpu_mem_pct: N,
-  avg_cpu_pct: N,
-  energy_j: N,
-  energy_net_j: N,
-  avg_power_w: N,
-  coverage: N,
-  partial: Type.Boolean(),
-  sources: Type.Array(SourceEnergySchema),
-  inferences: N,
-  correct: N,
-  accuracy: N,
-  energy_per_inference_uwh: N,
-  inferences_per_s: N,
-  inferences_per_j: N,
-  composite_score: N,
-  netscore: N,
-  info_density: N,
-  null_reasons: Type.Record(Type.String(), Type.String()),
+export const RunSummarySchema = Type.Object(
+  {
+    run_id: Type.String(),
+    model: Type.String(),
+    platform: Type.String(),
+    kind: Type.Union(RUN_KINDS.map((k) => Type.Literal(k))),
+    status: Type.Union(RUN_STATUSES.map((s) => Type.Literal(s))),
+    dataset: Nullable(Type.String()),
+    hosts: Type.Array(Type.String()),
+    labels: Type.Record(Type.String(), Type.String()),
+    batch_size: N,
+    params_m: N,
+    macs_g: N,
+    started_at: Type.String({ format: 'date-time' }),
+    ended_at: Nullable(Type.String({ format: 'date-time' })),
+    duration_s: N,
+    avg_gpu_power_w: N,
+    energy_wh: N,
+    avg_gpu_util_pct: N,
+    avg_gpu_mem_pct: N,
+    avg_cpu_pct: N,
+    energy_j: N,
+    energy_net_j: N,
+    avg_power_w: N,
+    coverage: N,
+    partial: Type.Boolean(),
+    sources: Type.Array(SourceEnergySchema),
+    inferences: N,
+    correct: N,
+    accuracy: N,
+    energy_per_inference_uwh: N,
+    inferences_per_s: N,
+    inferences_per_j: N,
+    composite_score: N,
+    netscore: N,
+    info_density: N,
+    null_reasons: Type.Record(Type.String(), Type.String(), { description: 'Why each null score is null.' }),
+  },
+  { description: 'A run: Table I columns, energy per source, every score (null with its reason when it cannot be computed).' },
+);
+
+export const HeartbeatReply = Type.Object({ run_id: Type.String(), heartbeat_at: Type.String({ format: 'date-time' }) });
+
+export const ImportReply = Type.Object({ runs: Type.Array(RunSummarySchema) });
+
+export const ListReply = Type.Object({
+  runs: Type.Array(RunSummarySchema),
+  next_offset: Type.Union([Type.Integer(), Type.Null()], { description: 'The offset of the next page; null on the last.' }),
 });
+
+/** The list as JSON, or as CSV (`Accept: text/csv` or `?format=csv`): one header line, one line per run. */
+export const ListReplies = {
+  description: 'Runs, newest first.',
+  content: {
+    'application/json': { schema: ListReply },
+    'text/csv': { schema: Type.String({ description: 'RFC 4180 CSV: a header line of column names, then one line per run (CRLF line ends).' }) },
+  },
+};
 
 export const ErrorReply = Type.Object({
   statusCode: Type.Integer(),
   error: Type.String(),
-  message: Type.String(),
-  field: Type.Optional(Type.String()),
+  message: Type.String({ description: 'What is wrong and what to do.' }),
+  field: Type.Optional(Type.String({ description: 'The input at fault: a body path (`hosts/0`, `1/run_id`), a query parameter or a header name.' })),
 });
 
 export const ConflictReply = Type.Object({
@@ -211,3 +246,9 @@ export const ConflictReply = Type.Object({
   field: Type.Optional(Type.String()),
   run: Type.Optional(RunSummarySchema),
 });
+
+/** The errors any /api route may answer (401 only with WATTSCOPE_API_TOKEN set; 503 when InfluxDB is unavailable). */
+export const READ_ERRORS = { 400: ErrorReply, 401: ErrorReply, 429: ErrorReply, 503: ErrorReply };
+/** A route that names a run adds 404; a write adds 409, 413 and 415. */
+export const RUN_READ_ERRORS = { ...READ_ERRORS, 404: ErrorReply };
+export const WRITE_ERRORS = { ...READ_ERRORS, 404: ErrorReply, 409: ConflictReply, 413: ErrorReply, 415: ErrorReply };
