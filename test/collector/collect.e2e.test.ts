@@ -11,50 +11,10 @@ import { startInfluxd } from '../../common/influxd.js';
 import { InfluxStore, ident, iql, str } from '../../common/storage/index.js';
 import { testSettings } from '../helpers.js';
 import { copyHost } from './fixtures.js';
-import { expectPackageGauge, scrapeMetrics, spawnCollector, startRaplDriver } from './process.js';
+import { spawnCollector, startRaplDriver } from './process.js';
+import { expectPackageGauge, expectSteady, gaps, scrapeMetrics, sourcePoints as packagePoints, PKG_ENERGY as PKG, RAPL_RANGE_UJ as RANGE_UJ } from './power-points.js';
 
-const RANGE_UJ = 262143328850;
-const PKG = 'sys/devices/virtual/powercap/intel-rapl/intel-rapl:0/energy_uj';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface PowerRow {
-  time: number;
-  energy_j: number;
-  interval_s: number;
-  power_w: number;
-  [k: string]: number | string | boolean | null;
-}
-
-async function packagePoints(store: InfluxStore): Promise<PowerRow[]> {
-  return store.rows<PowerRow>(
-    iql`SELECT ${ident('energy_j')}, ${ident('interval_s')}, ${ident('power_w')} FROM ${ident('power')} WHERE ${ident('source')} = ${str('rapl/package-0')}`,
-  );
-}
-
-/**
- * Per point, the stand-in hardware's own scheduling shows: on a busy machine its 1 ms steps are
- * late now and then, and one interval gets part of its neighbour's energy (the sums are exact,
- * and checked to 0.5 %). Here: the typical point is right to 1 %, and no point is off by more
- * than a quarter, which still catches a mis-handled wrap (off by the counter's whole range).
- */
-function expectSteady(rows: readonly PowerRow[], watts: number): void {
-  const sorted = rows.map((r) => r.power_w).sort((a, b) => a - b);
-  const median = sorted[Math.floor(sorted.length / 2)] as number;
-  expect(Math.abs(median - watts) / watts).toBeLessThan(0.01);
-  for (const r of rows) expect(Math.abs(r.power_w - watts) / watts).toBeLessThan(0.25);
-}
-
-/** Each point's interval must start where the previous one ended (±30 ms): no gap, no overlap. */
-function gaps(rows: readonly PowerRow[]): number[] {
-  const out: number[] = [];
-  for (let i = 1; i < rows.length; i++) {
-    const prev = rows[i - 1] as PowerRow;
-    const row = rows[i] as PowerRow;
-    const start = row.time - row.interval_s * 1000;
-    if (Math.abs(start - prev.time) > 30) out.push(start - prev.time);
-  }
-  return out;
-}
 
 describe('wattscope collect, end to end', () => {
   it('stores energy within 0.5 % of the truth for a counter advanced at 40 W in 1 ms steps, across a wrap', async () => {

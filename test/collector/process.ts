@@ -1,7 +1,6 @@
 /** The real `wattscope collect` process and a stand-in for RAPL hardware, for end-to-end tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { expect } from 'vitest';
 
 const BIN = new URL('../../bin/wattscope.js', import.meta.url).pathname;
 
@@ -93,48 +92,4 @@ export function startRaplDriver(file: string, watts: number, startUj: number, ra
         child.kill('SIGTERM');
       }),
   };
-}
-
-/** One scrape of the collector's /metrics, with when it began and ended (wall clock). */
-export interface Scrape {
-  text: string;
-  startMs: number;
-  endMs: number;
-}
-
-export async function scrapeMetrics(port: number): Promise<Scrape> {
-  const startMs = Date.now();
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  return { text, startMs, endMs: Date.now() };
-}
-
-/** The value of the one sample of `name` with exactly these labels in a Prometheus text exposition. */
-export function metricValue(text: string, name: string, labels: Record<string, string>): number | undefined {
-  const want = JSON.stringify(Object.entries(labels).sort());
-  const values: number[] = [];
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const got = [...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]);
-    if (JSON.stringify(got.sort()) === want) values.push(Number(m[3]));
-  }
-  if (values.length > 1) throw new Error(`${name} ${want} appears ${values.length} times`);
-  return values[0];
-}
-
-/**
- * The collector's power gauge for the RAPL package, against the points it stored: the gauge
- * holds the power of the interval last reported before the scrape, so it is exactly the power_w
- * of the last point stored at or before the scrape began, or of one stored while it ran; and, as
- * every point in the end-to-end tests, it is within a quarter of the driven power (the stand-in's
- * 1 ms steps run late now and then on a busy machine; the stored points' median is checked to 1 %).
- */
-export function expectPackageGauge(scrape: Scrape, rows: ReadonlyArray<{ time: number; power_w: number }>, watts: number): void {
-  const gauge = metricValue(scrape.text, 'wattscope_power_watts', { source: 'rapl/package-0', domain: 'cpu', method: 'counter', in_total: 'true' });
-  expect(gauge, 'wattscope_power_watts of rapl/package-0').toBeTypeOf('number');
-  expect(Math.abs((gauge as number) - watts) / watts).toBeLessThan(0.25);
-  const lastBefore = rows.filter((r) => r.time <= scrape.startMs).at(-1);
-  const during = rows.filter((r) => r.time > scrape.startMs && r.time <= scrape.endMs);
-  expect(lastBefore, 'a point stored before the scrape').toBeDefined();
-  expect([lastBefore, ...during].map((r) => r?.power_w), 'the gauge is the power of the last reported interval').toContain(gauge);
 }
