@@ -14,9 +14,11 @@ import { bodyProblem } from './validate.js';
 import { openapi } from './openapi.js';
 import { PowerRepository } from './repo/power.js';
 import { RunRepository } from './repo/runs.js';
+import { HostRepository } from './repo/hosts.js';
 import { RunService } from './service.js';
 import { runRoutes } from './routes/runs.js';
 import { compareRoutes } from './routes/compare.js';
+import { hostRoutes } from './routes/hosts.js';
 import { systemRoutes } from './routes/system.js';
 import { liveRoutes } from './routes/live.js';
 import { pageRoutes } from './routes/page.js';
@@ -28,8 +30,12 @@ export interface AppOptions {
   config: Config;
   store: InfluxStore;
   now?: () => number;
-  /** see ServiceOptions.settleMs */
-  settleMs?: number;
+  /**
+   * The most a stop or a baseline waits for the collectors' last points (default: the config's
+   * api.stopWaitMaxS); 0 never waits — for tests that drive the API's clock themselves, where
+   * real time means nothing to the points.
+   */
+  stopWaitMs?: number;
 }
 
 export interface App {
@@ -40,7 +46,7 @@ export interface App {
   rollups: RollupJob;
 }
 
-export async function buildApp({ config, store, now, settleMs }: AppOptions): Promise<App> {
+export async function buildApp({ config, store, now, stopWaitMs }: AppOptions): Promise<App> {
   const app = Fastify({
     logger: false,
     bodyLimit: config.api.bodyLimitBytes,
@@ -48,13 +54,17 @@ export async function buildApp({ config, store, now, settleMs }: AppOptions): Pr
     routerOptions: { maxParamLength: 200 },
   });
   const runs = new RunRepository(store);
-  const metrics = new ApiMetrics(() => runs.countByStatus());
-  const service = new RunService(runs, new PowerRepository(store), {
+  const liveRepo = new LiveRepository(store);
+  const hub = new LiveHub(liveRepo);
+  const metrics = new ApiMetrics(() => runs.countByStatus(), () => hub.viewerCount);
+  const hostRepo = new HostRepository(store);
+  const service = new RunService(runs, new PowerRepository(store), hostRepo, {
     netscore: { alpha: config.api.netscoreAlpha, beta: config.api.netscoreBeta, gamma: config.api.netscoreGamma },
     defaultHost: config.host,
-    defaultPlatform: config.platform || 'unknown',
+    fallbackPlatform: config.platform,
     now,
-    settleMs,
+    maxWaitMs: stopWaitMs ?? config.api.stopWaitMaxS * 1000,
+    clockOffsetS: () => store.clock.estimate()?.offsetS,
     observeEnergyQuery: (s) => metrics.energyQuery.observe(s),
   });
 
@@ -83,11 +93,10 @@ export async function buildApp({ config, store, now, settleMs }: AppOptions): Pr
 
   runRoutes(app, service);
   compareRoutes(app, service);
+  hostRoutes(app, hostRepo);
   systemRoutes(app, store, metrics);
-  const liveRepo = new LiveRepository(store);
-  const hub = new LiveHub(liveRepo);
   app.addHook('onClose', async () => hub.close());
-  liveRoutes(app, liveRepo, hub, service);
+  liveRoutes(app, liveRepo, hub, service, { maxViewers: config.api.liveMaxViewers, onDropped: () => metrics.liveDropped.inc(), onRefused: () => metrics.liveRefused.inc() });
   pageRoutes(app);
   return { fastify: app, service, metrics, hub, rollups: new RollupJob(store) };
 }

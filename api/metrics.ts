@@ -1,5 +1,5 @@
 /** The API's own metrics (prom-client). */
-import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export class ApiMetrics {
   readonly registry = new Registry();
@@ -16,8 +16,14 @@ export class ApiMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.registry],
   });
+  readonly jobFailures = new Counter({ name: 'wattscope_api_job_failures_total', help: 'Failed runs of the periodic jobs (abandon, recompute, rollup).', labelNames: ['job'], registers: [this.registry] });
+  readonly liveViewers: Gauge;
+  readonly liveDropped = new Counter({ name: 'wattscope_api_live_viewers_dropped_total', help: 'Live-stream viewers cut off because they did not keep up (their buffer passed its bound).', registers: [this.registry] });
+  readonly liveRefused = new Counter({ name: 'wattscope_api_live_viewers_refused_total', help: 'Live-stream viewers refused (503) because WATTSCOPE_LIVE_MAX_VIEWERS were already watching.', registers: [this.registry] });
   readonly runsByStatus: Gauge;
-  constructor(countByStatus: () => Promise<Record<string, number>>) {
+  constructor(countByStatus: () => Promise<Record<string, number>>, viewers: () => number = () => 0) {
+    const live: Gauge = new Gauge({ name: 'wattscope_api_live_viewers', help: 'Viewers of the live stream now.', registers: [this.registry], collect: () => live.set(viewers()) });
+    this.liveViewers = live;
     collectDefaultMetrics({ register: this.registry });
     // prom-client exports these gauges with a `_total` suffix, which Prometheus keeps for
     // counters (`promtool check metrics` flags them); the same counts stay available per type

@@ -86,7 +86,8 @@ export class RollupJob {
       const n = Math.min(this.chunkBuckets, this.maxBuckets - done, (limit - from) / this.bucketMs);
       const to = from + n * this.bucketMs;
       await this.rollChunk(from, to);
-      await this.store.write([{ measurement: MEASUREMENT.state, tags: { [S.key]: S.rollupKey }, fields: { [S.watermarkMs]: to }, timeMs: 0 }]);
+      // at the time it is written: a 2.x bucket with a retention period refuses points at time 0
+      await this.store.write([{ measurement: MEASUREMENT.state, tags: { [S.key]: S.rollupKey }, fields: { [S.watermarkMs]: to }, timeMs: now }]);
       from = to;
       done += n;
     }

@@ -26,8 +26,8 @@ async function openStore(config: Config): Promise<InfluxStore> {
 
 export async function startServer(config: Config): Promise<RunningServer> {
   const store = await openStore(config);
-  const { fastify, service, rollups } = await buildApp({ config, store });
-  const jobs = startJobs(service, config.api.runTimeoutMin, rollups);
+  const { fastify, service, rollups, metrics } = await buildApp({ config, store });
+  const jobs = startJobs(service, config.api.runTimeoutMin, rollups, metrics);
   const address = await fastify.listen({ port: config.api.port, host: config.api.bind });
   log.info(`API listening on ${address} (OpenAPI docs at ${address}/docs)`, { influxdb: store.settings.url, database: store.db, auth: config.api.token ? 'bearer token on writes' : 'none' });
   return {

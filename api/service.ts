@@ -12,6 +12,10 @@ import { JOULES_PER_UWH, type NetScoreCoefficients } from './domain/scores.js';
 import { ApiError, notFound } from './errors.js';
 import type { PowerRepository } from './repo/power.js';
 import type { RunRepository } from './repo/runs.js';
+import type { HostRepository } from './repo/hosts.js';
+import { arrivalBudgetMs, clockOffsets, expectedSources, platformOf, stillMissing, type ExpectedSource } from './domain/arrival.js';
+import { partialReason, recomputePlan } from './domain/recompute.js';
+import type { HostRecord } from '../common/host-record.js';
 import { checkImportedRuns } from './validate.js';
 
 const log = logger('api');
@@ -61,17 +65,31 @@ export interface ServiceOptions {
   netscore: NetScoreCoefficients;
   /** the host a run measures when the caller names none */
   defaultHost: string;
-  /** the platform a run gets when the caller names none */
-  defaultPlatform: string;
+  /**
+   * the platform a run gets when the caller names none and its hosts' collectors say none
+   * (WATTSCOPE_PLATFORM of the API); `unknown` when unset
+   */
+  fallbackPlatform?: string | undefined;
   now?: () => number;
   /** told how long each energy computation took, in seconds */
   observeEnergyQuery?: (seconds: number) => void;
   /**
-   * How long a stop may wait for the points that cover the run's last moments (collectors
-   * report once per interval, so the point that ends after the run lands up to a second
-   * later). Default 2500 ms; 0 never waits.
+   * The most a stop (or a baseline) waits for the collectors' last points past its end: each
+   * host's flush and report intervals plus a margin, bounded by this. 0 never waits (tests that
+   * drive the clock themselves).
    */
-  settleMs?: number;
+  maxWaitMs?: number;
+  /** how often the arrival of the last points is checked while waiting */
+  pollMs?: number;
+  /** this API's clock minus InfluxDB's, seconds (for hosts whose clock lags) */
+  clockOffsetS?: () => number | undefined;
+}
+
+/** What a stop waited for and what it found. */
+export interface Arrival {
+  waitedMs: number;
+  /** expected sources that sent nothing past the end within the wait */
+  silent: ExpectedSource[];
 }
 
 function emptyRun(fields: Pick<Run, 'run_id' | 'model' | 'platform' | 'started_at_ms' | 'kind' | 'hosts'>): Run {
@@ -97,6 +115,10 @@ function emptyRun(fields: Pick<Run, 'run_id' | 'model' | 'platform' | 'started_a
     avg_gpu_util_pct: null,
     avg_gpu_mem_pct: null,
     avg_cpu_pct: null,
+    clock_offsets: {},
+    recompute_attempts: null,
+    partial_final: null,
+    revised_at_ms: null,
     ...fields,
   };
 }
@@ -126,6 +148,7 @@ export class RunService {
   constructor(
     readonly runs: RunRepository,
     private readonly power: PowerRepository,
+    readonly hosts: HostRepository,
     private readonly opts: ServiceOptions,
   ) {
     this.now = opts.now ?? Date.now;
@@ -169,14 +192,15 @@ export class RunService {
         return { run: existing, created: false };
       }
       const now = this.now();
+      const hosts = input.hosts ?? [callerHost ?? this.opts.defaultHost];
       const run: Run = {
         ...emptyRun({
           run_id: runId,
           model: input.model,
-          platform: input.platform ?? this.opts.defaultPlatform,
+          platform: input.platform ?? (await this.platformFor(hosts)),
           started_at_ms: now,
           kind: input.kind ?? 'inference',
-          hosts: input.hosts ?? [callerHost ?? this.opts.defaultHost],
+          hosts,
         }),
         dataset: input.dataset ?? null,
         batch_size: input.batch_size ?? null,
@@ -200,21 +224,68 @@ export class RunService {
     });
   }
 
-  /** Energy, coverage, host metrics and net energy of a run's window, ending at `endMs`. */
-  async measure(run: Run, endMs: number): Promise<Run> {
+  /**
+   * A run's platform when the caller names none: the one its hosts' collectors report (several
+   * hosts with different platforms: all of them, e.g. `A100-40G+EPYC`), else the API's
+   * WATTSCOPE_PLATFORM, else `unknown`.
+   */
+  async platformFor(hosts: readonly string[]): Promise<string> {
+    return platformOf(hosts, await this.hosts.latest(hosts)) ?? (this.opts.fallbackPlatform || 'unknown');
+  }
+
+  /**
+   * Energy, coverage, host metrics and net energy of a run's window, ending at `endMs`. The
+   * sources expected are the ones the hosts' records list over the window: one that sent
+   * nothing makes the run partial (coverage 0 for that source) instead of vanishing.
+   */
+  async measure(run: Run, endMs: number, records?: readonly HostRecord[]): Promise<Run> {
     const t0 = run.started_at_ms;
     const t1 = Math.max(t0, endMs);
     const started = performance.now();
-    const { series, metrics } = await this.power.window(run.hosts, t0, t1);
+    const [{ series, metrics }, described] = await Promise.all([this.power.window(run.hosts, t0, t1), records ?? this.hosts.during(run.hosts, t0, t1)]);
     this.opts.observeEnergyQuery?.((performance.now() - started) / 1000);
-    const gross = windowEnergy(series, t0, t1);
+    const gross = windowEnergy(series, t0, t1, expectedSources(described));
+    const latest = new Map<string, HostRecord>();
+    for (const r of described) if ((latest.get(r.host)?.timeMs ?? -Infinity) < r.timeMs) latest.set(r.host, r);
     const idle = new Map<string, number>();
     for (const host of run.hosts) {
       const baseline = await this.runs.latestBaseline(host, t0);
       for (const s of baseline?.sources ?? []) idle.set(`${s.host}\u0000${s.source}`, s.avgPowerW);
     }
     const seconds = (t1 - t0) / 1000;
-    return applyMeasured(run, { energy_j: gross.energyJ, energy_net_j: idle.size > 0 ? netEnergy(gross, idle, seconds) : gross.energyJ, coverage: gross.coverage, sources: gross.sources, ...metrics }, t1);
+    const measured = applyMeasured(run, { energy_j: gross.energyJ, energy_net_j: idle.size > 0 ? netEnergy(gross, idle, seconds) : gross.energyJ, coverage: gross.coverage, sources: gross.sources, ...metrics }, t1);
+    return { ...measured, clock_offsets: clockOffsets(run.hosts, latest) };
+  }
+
+  /**
+   * Waits until every source the hosts' records list has a point that ends at or after
+   * `endMs` — the points that cover a window's last seconds are up to a flush interval late —
+   * bounded by the hosts' flush and report intervals plus a margin. Hosts with no record: the
+   * sources already seen in the window are waited for, with the collector's default intervals.
+   */
+  async awaitArrival(hosts: readonly string[], t0: number, endMs: number): Promise<{ arrival: Arrival; records: HostRecord[] }> {
+    const records = await this.hosts.during(hosts, t0, endMs);
+    const maxWaitMs = this.opts.maxWaitMs ?? 30_000;
+    const latest = new Map<string, HostRecord>();
+    for (const r of records) if ((latest.get(r.host)?.timeMs ?? -Infinity) < r.timeMs) latest.set(r.host, r);
+    let expected = expectedSources(records);
+    const described = new Set(records.map((r) => r.host));
+    const started = performance.now();
+    const undescribed = hosts.filter((h) => !described.has(h));
+    if (undescribed.length > 0) {
+      // no record (a collector older than the record): what it sent in the window is what it reads
+      const seen = await this.hosts.lastPoints(undescribed, t0);
+      expected = [...expected, ...[...seen.keys()].map((k) => ({ host: k.split('\u0000')[0] as string, source: k.split('\u0000')[1] as string, domain: '', method: '' }))];
+    }
+    if (maxWaitMs <= 0 || expected.length === 0) return { arrival: { waitedMs: 0, silent: [] }, records };
+    const budgetMs = arrivalBudgetMs(hosts, latest, maxWaitMs, this.opts.clockOffsetS?.());
+    const pollMs = this.opts.pollMs ?? 250;
+    for (;;) {
+      const missing = stillMissing(expected, await this.hosts.lastPoints(hosts, t0 - 60_000), endMs);
+      const waited = performance.now() - started;
+      if (missing.length === 0 || waited >= budgetMs) return { arrival: { waitedMs: waited, silent: missing }, records };
+      await new Promise((r) => setTimeout(r, Math.min(pollMs, budgetMs - waited)));
+    }
   }
 
   /** Stored scores for Grafana's tables (the summary recomputes them with reasons). */
@@ -240,12 +311,8 @@ export class RunService {
       if (run.status !== 'running') throw new ApiError(409, `run "${runId}" was already stopped (${run.status})`, { run: this.summary(run) });
       checkResult(input, run.inferences);
       const end = endOf(run, input.ended_at, this.now());
-      let measured = await this.measure(run, end);
-      const settle = this.opts.settleMs ?? 2500;
-      if (settle > 0 && (measured.coverage ?? 0) < FULL_COVERAGE && measured.energy_j !== null) {
-        await new Promise((r) => setTimeout(r, settle));
-        measured = await this.measure(run, end);
-      }
+      const { records } = await this.awaitArrival(run.hosts, run.started_at_ms, end);
+      const measured = await this.measure(run, end, records);
       const stopped: Run = {
         ...measured,
         status: input.status ?? 'completed',
@@ -261,10 +328,15 @@ export class RunService {
     });
   }
 
-  async patch(runId: string, input: ResultInput): Promise<Run> {
+  /** Results given later, and a corrected platform (the point is written anew under it). */
+  async patch(runId: string, input: ResultInput & { platform?: string | undefined }): Promise<Run> {
     return this.exclusive(runId, async () => {
       const run = await this.get(runId);
       checkResult(input, run.inferences);
+      const retag = input.platform !== undefined && input.platform !== run.platform;
+      if (retag && !this.runs.canRetag) {
+        throw new ApiError(501, 'this InfluxDB cannot delete points (InfluxDB 3), so a run’s platform — a tag, part of the point’s identity — cannot be changed in place', { field: 'platform' });
+      }
       const updated: Run = {
         ...run,
         inferences: input.inferences ?? run.inferences,
@@ -272,6 +344,7 @@ export class RunService {
         accuracy: input.accuracy ?? run.accuracy,
         labels: { ...run.labels, ...input.labels },
       };
+      if (retag) return this.runs.retag(updated, input.platform as string, this.derived(updated), this.now());
       await this.persist(updated);
       return updated;
     });
@@ -333,11 +406,16 @@ export class RunService {
     return take(0);
   }
 
-  /** A completed baseline run over the last `seconds` of data on `host`: each source's idle power. */
+  /**
+   * A completed baseline run over the last `seconds` on `host`: each source's idle power. Like a
+   * stop, it first waits for the collector's points that cover the window's end.
+   */
   async baseline(host: string, seconds: number, platform: string | undefined): Promise<Run> {
     const end = this.now();
-    const run = emptyRun({ run_id: `b-${randomUUID()}`, model: 'idle', platform: platform ?? this.opts.defaultPlatform, started_at_ms: end - seconds * 1000, kind: 'baseline', hosts: [host] });
-    const measured = await this.measure(run, end);
+    const start = end - seconds * 1000;
+    const { records } = await this.awaitArrival([host], start, end);
+    const run = emptyRun({ run_id: `b-${randomUUID()}`, model: 'idle', platform: platform ?? (await this.platformFor([host])), started_at_ms: start, kind: 'baseline', hosts: [host] });
+    const measured = await this.measure(run, end, records);
     if (measured.energy_j === null) throw new ApiError(422, `no power data from host "${host}" in the last ${seconds} s: is its collector running?`, { field: 'host' });
     const done: Run = { ...measured, status: 'completed', ended_at_ms: end, heartbeat_at_ms: end };
     await this.persist(done);
@@ -346,11 +424,13 @@ export class RunService {
 
   /** Running runs without a heartbeat for `timeoutMs` become abandoned, with energy up to their last heartbeat. */
   async abandonStale(timeoutMs: number): Promise<number> {
-    const running = await this.runs.list({ status: 'running', limit: 10_000, offset: 0 });
+    const stale: Run[] = [];
+    for await (const run of this.runs.all({ status: 'running' })) {
+      if (this.now() - (run.heartbeat_at_ms ?? run.started_at_ms) >= timeoutMs) stale.push(run);
+    }
     let n = 0;
-    for (const run of running) {
+    for (const run of stale) {
       const last = run.heartbeat_at_ms ?? run.started_at_ms;
-      if (this.now() - last < timeoutMs) continue;
       await this.exclusive(run.run_id, async () => {
         const current = await this.runs.get(run.run_id);
         if (!current || current.status !== 'running') return;
@@ -363,24 +443,37 @@ export class RunService {
     return n;
   }
 
-  /** Ended runs of the last `days` whose coverage was partial are measured again (late points arrive from collector spools). */
+  /**
+   * Ended partial runs of the last `days` are measured again when late points may have arrived
+   * (collectors replay their spool after an outage), on a backoff schedule; once it gives up
+   * (./domain/recompute.ts) the run's partial state is final, with its reason.
+   */
   async recomputePartial(days = 7): Promise<number> {
-    const since = this.now() - days * 86_400_000;
-    let n = 0;
+    const now = this.now();
+    const since = now - days * 86_400_000;
+    const due: Run[] = [];
     for (const status of ['completed', 'failed', 'abandoned'] as RunStatus[]) {
-      const runs = await this.runs.list({ status, fromMs: since, limit: 10_000, offset: 0 });
-      for (const run of runs) {
-        if (run.kind === 'imported' || run.coverage === null || run.coverage >= FULL_COVERAGE || run.ended_at_ms === null) continue;
-        await this.exclusive(run.run_id, async () => {
-          const current = await this.runs.get(run.run_id);
-          if (!current || current.ended_at_ms === null) return;
-          const measured = await this.measure(current, current.ended_at_ms);
-          if ((measured.coverage ?? 0) <= (current.coverage ?? 0) + 1e-9) return;
-          await this.persist(measured);
-          n++;
-          log.info('partial run recomputed with late points', { run_id: run.run_id, coverage_before: current.coverage, coverage: measured.coverage });
-        });
+      for await (const run of this.runs.all({ status, fromMs: since })) {
+        if (recomputePlan(run, now).action !== 'wait') due.push(run);
       }
+    }
+    let n = 0;
+    for (const run of due) {
+      await this.exclusive(run.run_id, async () => {
+        const current = await this.runs.get(run.run_id);
+        if (!current || current.ended_at_ms === null) return;
+        const plan = recomputePlan(current, now);
+        if (plan.action === 'wait') return;
+        const measured = await this.measure(current, current.ended_at_ms);
+        const attempts = (current.recompute_attempts ?? 0) + 1;
+        const better = (measured.coverage ?? 0) > (current.coverage ?? 0) + 1e-9;
+        const next: Run = { ...(better ? measured : current), recompute_attempts: attempts };
+        if ((next.coverage ?? 0) < FULL_COVERAGE && plan.action === 'last') next.partial_final = partialReason(next, attempts, now);
+        await this.persist(next);
+        n++;
+        if (better) log.info('partial run recomputed with late points', { run_id: run.run_id, coverage_before: current.coverage, coverage: measured.coverage });
+        if (next.partial_final) log.info('partial run left as it is', { run_id: run.run_id, reason: next.partial_final });
+      });
     }
     return n;
   }

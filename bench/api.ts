@@ -75,7 +75,7 @@ export async function benchApi(): Promise<void> {
     const rollS = (performance.now() - rollStart) / 1000;
 
     const clock = { now: base + 1234 };
-    const app = await buildApp({ config: loadConfig({ HOME: work, WATTSCOPE_API_RATE_LIMIT: '1000000' }), store, now: () => clock.now, settleMs: 0 });
+    const app = await buildApp({ config: loadConfig({ HOME: work, WATTSCOPE_API_RATE_LIMIT: '1000000' }), store, now: () => clock.now, stopWaitMs: 0 });
     const started = await app.fastify.inject({ method: 'POST', url: '/api/runs', payload: { model: 'bench', hosts: ['bench-host'] } });
     const id = started.json<{ run_id: string }>().run_id;
     clock.now = base + SECONDS * 1000 - 567;
@@ -116,7 +116,7 @@ export async function benchApi(): Promise<void> {
     await app.fastify.close();
 
     // 200 concurrent start/stop pairs over HTTP, through a listening server
-    const live = await buildApp({ config: loadConfig({ HOME: work, WATTSCOPE_API_RATE_LIMIT: '1000000' }), store, settleMs: 0 });
+    const live = await buildApp({ config: loadConfig({ HOME: work, WATTSCOPE_API_RATE_LIMIT: '1000000' }), store, stopWaitMs: 0 });
     const url = await live.fastify.listen({ port: 0, host: '127.0.0.1' });
     const post = async (path: string, body: unknown) => {
       const t = performance.now();

@@ -1,4 +1,4 @@
-/** `wattscope runs ls|show|stop|export` and `wattscope compare`. */
+/** `wattscope runs ls|show|stop|export|set-platform` and `wattscope compare`. */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ListRuns, RunSummary, WattscopeClient } from '../clients/ts/client.js';
@@ -13,13 +13,16 @@ const RUNS_USAGE = `Usage:
   wattscope runs stop <run_id> [--status completed|failed] [--inferences N] [--correct N] [--accuracy A]
                       [--label k=v …] [--ended-at T] [--json]
   wattscope runs export --format csv|json [--out FILE] [filters as for ls; --limit N: at most N runs]
+  wattscope runs set-platform <platform> (<run_id>… | --from-platform P [filters as for ls])
 
 ls lists runs, newest first (--limit 1–1000, default 100). show prints a run's summary (energy
 per source, every score). stop stops a running run with its results and prints its summary;
 the API answers once the collectors' last points have arrived (a few seconds). --ended-at
 (default now) is when the run really ended: \`wattscope run\` prints this command, with it set,
 when the API was unreachable as its command ended. export writes every matching run that had
-started when it began, page after page, as CSV or JSON to stdout or FILE.
+started when it began, page after page, as CSV or JSON to stdout or FILE. set-platform files
+runs under another platform (e.g. runs stored as \`unknown\` by an older version): the named
+runs, or every run now under --from-platform that the filters match.
 
 T is an ISO 8601 date-time or epoch milliseconds.`;
 
@@ -99,7 +102,7 @@ const isStopStatus = (s: string): s is 'completed' | 'failed' => s === 'complete
 
 export const runsCommand: Command = {
   name: 'runs',
-  summary: 'list, show, stop and export runs',
+  summary: 'list, show, stop, export runs, and correct their platform',
   usage: RUNS_USAGE,
   async main(argv) {
     const [sub, ...rest] = argv;
@@ -153,6 +156,23 @@ export const runsCommand: Command = {
       const stop = { ...resultOptions(values), status, labels: parseLabels(values.label), ended_at: timeOption(values['ended-at'], 'ended-at') };
       const s = await whilePending(api.stopRun(id, stop), WAITING_FOR_COLLECTORS);
       console.log(values.json ? JSON.stringify(s, null, 2) : formatSummary(s));
+      return 0;
+    }
+    if (sub === 'set-platform') {
+      const { values, positionals } = parseArgs({ args: rest, options: { ...filterOptions, 'from-platform': { type: 'string' } }, allowPositionals: true });
+      const [platform, ...ids] = positionals;
+      if (!platform) throw new UsageError('wattscope runs set-platform needs the platform, then run ids or --from-platform');
+      const from = values['from-platform'];
+      if ((ids.length > 0) === (from !== undefined)) throw new UsageError('give either run ids or --from-platform P, not both and not neither');
+      if (values.platform !== undefined) throw new UsageError('--platform is the new platform here: give it first, as `set-platform NEW --from-platform OLD`');
+      const targets = ids.length > 0 ? ids : (JSON.parse(await exportRuns(api, { ...filters(values, undefined), platform: from }, 'json')) as RunSummary[]).map((r) => r.run_id);
+      let n = 0;
+      for (const id of targets) {
+        const s = await api.patchRun(id, { platform });
+        console.log(`${s.run_id}  ${s.model}  now on ${s.platform}`);
+        n++;
+      }
+      console.error(`${n} run${n === 1 ? '' : 's'} filed under ${platform}`);
       return 0;
     }
     if (sub === 'export') {

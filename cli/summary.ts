@@ -5,6 +5,7 @@ import { num, pairs, table } from './format.js';
 export function formatSummary(s: RunSummary): string {
   const head = pairs([
     ['run', `${s.run_id}  (${s.kind}, ${s.status}${s.partial ? ', PARTIAL: coverage below 99 %' : ''})`],
+    ['coverage', coverageLine(s)],
     ['model / platform', `${s.model} on ${s.platform}${s.dataset ? `, ${s.dataset}` : ''}`],
     ['duration', `${num(s.duration_s, 1)} s`],
     ['energy', `${num(s.energy_wh, 4)} Wh  (${num(s.energy_j, 1)} J gross, ${num(s.energy_net_j, 1)} J net of idle)`],
@@ -25,5 +26,17 @@ export function formatSummary(s: RunSummary): string {
           s.sources.map((x) => [x.host, x.source, x.method, num(x.energy_j, 1), num(x.avg_power_w, 1), `${num(x.coverage * 100, 1)} %`]),
         );
   const reasons = Object.entries(s.null_reasons);
-  return [head, '', sources, ...(reasons.length ? ['', ...reasons.map(([k, r]) => `${k}: ${r}`)] : [])].join('\n');
+  const notes = [
+    ...s.partial_sources.filter((p) => p.coverage === 0).map((p) => `PARTIAL: no points from ${p.source} on ${p.host} (is its collector running? its sensor readable?)`),
+    ...(s.partial_final ? [`partial for good: ${s.partial_final}`] : []),
+    ...Object.entries(s.clock_offsets).map(([host, offset]) => `clock: ${host} is ${Math.abs(offset).toFixed(1)} s ${offset > 0 ? 'ahead of' : 'behind'} InfluxDB; the run's window and its points disagree by that much (synchronise clocks: NTP, chrony)`),
+  ];
+  return [head, '', sources, ...(notes.length ? ['', ...notes] : []), ...(reasons.length ? ['', ...reasons.map(([k, r]) => `${k}: ${r}`)] : [])].join('\n');
+}
+
+/** `100 %`, or which sources fall short. */
+function coverageLine(s: RunSummary): string {
+  if (s.coverage === null) return '—';
+  const short = s.partial_sources.map((p) => `${p.host}/${p.source} ${num(p.coverage * 100, 1)} %`);
+  return short.length === 0 ? `${num(s.coverage * 100, 1)} %` : `${num(s.coverage * 100, 1)} %  (short: ${short.join(', ')})`;
 }

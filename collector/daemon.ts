@@ -146,6 +146,9 @@ export async function startCollector(config: Config): Promise<Collector> {
         timeMs: Date.now(),
       }),
     ]);
+    // sent at once, not at the next flush: the API files runs under this host's platform and
+    // waits for its sources only once it has this record
+    sender?.kick();
   };
 
   const agent = new Agent({

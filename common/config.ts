@@ -55,6 +55,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'api.token', env: 'WATTSCOPE_API_TOKEN', kind: 'secret', default: undefined, doc: 'When set, write routes require `Authorization: Bearer <token>`.' },
   { key: 'api.protectReads', env: 'WATTSCOPE_API_PROTECT_READS', kind: 'bool', default: false, doc: 'Also require the token on read routes.' },
   { key: 'api.runTimeoutMin', env: 'WATTSCOPE_RUN_TIMEOUT', kind: 'number', default: 30, min: 0.05, max: 100000, doc: 'Minutes without heartbeat after which a running run becomes `abandoned`.' },
+  { key: 'api.stopWaitMaxS', env: 'WATTSCOPE_STOP_WAIT_MAX_S', kind: 'number', default: 30, min: 0, max: 3600, doc: 'The most a run’s stop (and a baseline) waits for the collectors’ points that cover its end: each host’s flush and report intervals plus 2 s, bounded by this. Past it the run comes back partial, naming the silent sources, and is measured again as late points arrive. 0: never wait.' },
+  { key: 'api.liveMaxViewers', env: 'WATTSCOPE_LIVE_MAX_VIEWERS', kind: 'int', default: 100, min: 1, max: 100000, doc: 'Most viewers of the live stream at once; past it /api/live/stream answers 503 with Retry-After.' },
   { key: 'api.bodyLimitBytes', env: 'WATTSCOPE_API_BODY_LIMIT', kind: 'int', default: 1024 * 1024, min: 1024, max: 1024 ** 3, doc: 'Largest accepted request body (413 past it).' },
   { key: 'api.rateLimitPerMin', env: 'WATTSCOPE_API_RATE_LIMIT', kind: 'int', default: 6000, min: 1, max: 10_000_000, doc: 'Requests per minute per client address.' },
   { key: 'api.netscoreAlpha', env: 'WATTSCOPE_NETSCORE_ALPHA', kind: 'number', default: 2, min: 0, max: 100, doc: 'NetScore exponent α of accuracy.' },
@@ -93,6 +95,8 @@ export interface Config {
     token: string | undefined;
     protectReads: boolean;
     runTimeoutMin: number;
+    stopWaitMaxS: number;
+    liveMaxViewers: number;
     bodyLimitBytes: number;
     rateLimitPerMin: number;
     netscoreAlpha: number;

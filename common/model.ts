@@ -157,6 +157,14 @@ export const RUN = {
     avgCpuPct: 'avg_cpu_pct',
     /** accuracy as given, or correct / inferences */
     accuracyResolved: 'accuracy_resolved',
+    /** hosts whose clock was off InfluxDB's by more than 0.5 s (JSON: host → seconds) */
+    clockOffsets: 'clock_offsets',
+    /** times a partial run was measured again for late points */
+    recomputeAttempts: 'recompute_attempts',
+    /** set when a partial run will not be measured again: why it stays partial */
+    partialFinal: 'partial_final',
+    /** when the run was written anew under another platform (its tags changed) */
+    revisedAtMs: 'revised_at_ms',
   },
 } as const;
 

@@ -75,11 +75,20 @@ export interface WindowEnergy {
   sources: SourceEnergy[];
 }
 
-/** Sums the sources; coverage of the run is that of its least-covered source. */
-export function windowEnergy(series: readonly SeriesWindowData[], t0: number, t1: number): WindowEnergy {
-  const sources = series.map((s) => seriesEnergy(s, t0, t1)).filter((s) => s.coverage > 0);
+/**
+ * Sums the sources; coverage of the run is that of its least-covered source. `expected` are the
+ * sources the hosts' records list: one of them without a point in the window is there with
+ * coverage 0 (the run is partial, and says which source is silent), not left out.
+ */
+export function windowEnergy(series: readonly SeriesWindowData[], t0: number, t1: number, expected: ReadonlyArray<Pick<SourceEnergy, 'host' | 'source' | 'domain' | 'method'>> = []): WindowEnergy {
+  const found = series.map((s) => seriesEnergy(s, t0, t1));
+  const key = (s: { host: string; source: string }) => `${s.host}\u0000${s.source}`;
+  const isExpected = new Set(expected.map(key));
+  const sources = found.filter((s) => s.coverage > 0 || isExpected.has(key(s)));
+  const have = new Set(sources.map(key));
+  for (const e of expected) if (!have.has(key(e))) sources.push({ ...e, energyJ: 0, coverage: 0, avgPowerW: 0 });
   sources.sort((a, b) => a.host.localeCompare(b.host) || a.source.localeCompare(b.source));
-  if (sources.length === 0) return { energyJ: null, coverage: 0, sources: [] };
+  if (sources.every((s) => s.coverage === 0)) return { energyJ: null, coverage: 0, sources };
   return {
     energyJ: sources.reduce((a, s) => a + s.energyJ, 0),
     coverage: Math.min(...sources.map((s) => s.coverage)),

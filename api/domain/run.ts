@@ -48,6 +48,13 @@ export interface Run {
   avg_gpu_util_pct: number | null;
   avg_gpu_mem_pct: number | null;
   avg_cpu_pct: number | null;
+  /** hosts whose clock was off InfluxDB's by more than 0.5 s, seconds (host − InfluxDB) */
+  clock_offsets: Record<string, number>;
+  recompute_attempts: number | null;
+  /** why a partial run stays partial, once it is no longer measured again */
+  partial_final: string | null;
+  /** when its platform was corrected (the point written anew); the newest revision wins */
+  revised_at_ms: number | null;
 }
 
 /** What the energy computation and host metrics give for a window. */
@@ -137,6 +144,10 @@ export function summaryOf(run: Run, k: NetScoreCoefficients) {
     avg_power_w: run.avg_power_w,
     coverage: run.coverage,
     partial: run.coverage !== null && run.kind !== 'imported' && run.coverage < FULL_COVERAGE,
+    /** the sources that cover less than the whole window: a silent collector or source has 0 */
+    partial_sources: run.sources.filter((src) => src.coverage < FULL_COVERAGE).map((src) => ({ host: src.host, source: src.source, coverage: src.coverage })),
+    partial_final: run.partial_final,
+    clock_offsets: run.clock_offsets,
     sources: run.sources.map((src) => ({
       host: src.host,
       source: src.source,

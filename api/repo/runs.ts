@@ -60,7 +60,24 @@ export function rowToRun(row: Row): Run {
     avg_gpu_util_pct: num(row[F.avgGpuUtilPct]),
     avg_gpu_mem_pct: num(row[F.avgGpuMemPct]),
     avg_cpu_pct: num(row[F.avgCpuPct]),
+    clock_offsets: parseJson<Record<string, number>>(row[F.clockOffsets], {}),
+    recompute_attempts: num(row[F.recomputeAttempts]),
+    partial_final: text(row[F.partialFinal]),
+    revised_at_ms: num(row[F.revisedAtMs]),
   };
+}
+
+/**
+ * One run per run_id: a run whose platform was corrected is written anew before its old point
+ * is deleted, so for a moment (or after a failed delete) both exist; the newest revision wins.
+ */
+function newestRevisions(runs: readonly Run[]): Run[] {
+  const best = new Map<string, Run>();
+  for (const r of runs) {
+    const seen = best.get(r.run_id);
+    if (!seen || (r.revised_at_ms ?? 0) > (seen.revised_at_ms ?? 0)) best.set(r.run_id, r);
+  }
+  return runs.filter((r) => best.get(r.run_id) === r);
 }
 
 /** The stored fields of a run; nulls are left out (InfluxDB has no null, and keeps older values). */
@@ -89,6 +106,10 @@ export function runToSample(run: Run, derived: Record<string, number | null> = {
     [F.avgGpuUtilPct]: run.avg_gpu_util_pct,
     [F.avgGpuMemPct]: run.avg_gpu_mem_pct,
     [F.avgCpuPct]: run.avg_cpu_pct,
+    [F.clockOffsets]: Object.keys(run.clock_offsets).length > 0 ? JSON.stringify(run.clock_offsets) : null,
+    [F.recomputeAttempts]: run.recompute_attempts,
+    [F.partialFinal]: run.partial_final,
+    [F.revisedAtMs]: run.revised_at_ms,
     ...derived,
   };
   return {
@@ -118,8 +139,24 @@ export class RunRepository {
 
   async get(runId: string): Promise<Run | undefined> {
     const rows = await this.store.rows(iql`SELECT * FROM ${ident(MEASUREMENT.run)} WHERE ${ident(T.runId)} = ${str(runId)}`);
-    const row = rows[0];
-    return row ? rowToRun(row) : undefined;
+    return newestRevisions(rows.map(rowToRun))[0];
+  }
+
+  /** Whether a run's tags can be changed here (it needs a delete: InfluxDB 1.x and 2.x). */
+  get canRetag(): boolean {
+    return this.store.canDelete;
+  }
+
+  /**
+   * The run under another platform. The platform is a tag, part of the point's identity: the
+   * point is written anew under the new tag (newer revision), then the old one is deleted.
+   * Nothing is lost if the delete fails: the newest revision wins until it is retried.
+   */
+  async retag(run: Run, platform: string, derived: Record<string, number | null>, nowMs: number): Promise<Run> {
+    const revised: Run = { ...run, platform, revised_at_ms: nowMs };
+    await this.save(revised, derived);
+    await this.store.deletePoints(MEASUREMENT.run, { [T.runId]: run.run_id, [T.platform]: run.platform }, run.started_at_ms, run.started_at_ms);
+    return revised;
   }
 
   /** The runs among `runIds` that exist, by run_id (for an import, which must not reuse one). */
@@ -129,10 +166,7 @@ export class RunRepository {
     // a few hundred ids per regular expression keeps each query small
     for (let i = 0; i < ids.length; i += 500) {
       const rows = await this.store.rows(iql`SELECT * FROM ${ident(MEASUREMENT.run)} WHERE ${ident(T.runId)} =~ ${anyOf(ids.slice(i, i + 500))}`);
-      for (const row of rows) {
-        const run = rowToRun(row);
-        if (!out.has(run.run_id)) out.set(run.run_id, run);
-      }
+      for (const run of newestRevisions(rows.map(rowToRun))) out.set(run.run_id, run);
     }
     return out;
   }
@@ -146,6 +180,23 @@ export class RunRepository {
   }
 
   async list(filter: RunFilter): Promise<Run[]> {
+    return (await this.page(filter)).runs;
+  }
+
+  /** Every run the filter matches, page by page: no list is ever cut at a page's size. */
+  async *all(filter: Omit<RunFilter, 'limit' | 'offset'>, pageSize = 1000): AsyncGenerator<Run> {
+    for (let offset = 0; ; offset += pageSize) {
+      const { runs, more } = await this.page({ ...filter, limit: pageSize, offset });
+      yield* runs;
+      if (!more) return;
+    }
+  }
+
+  /**
+   * One page of runs, and whether another may follow (the page was full before the exact label
+   * check took out the regex's near misses: a short page is not the last one then).
+   */
+  async page(filter: RunFilter): Promise<{ runs: Run[]; more: boolean }> {
     const conditions: InfluxQL[] = [];
     if (filter.model !== undefined) conditions.push(iql`${ident(T.model)} = ${str(filter.model)}`);
     if (filter.platform !== undefined) conditions.push(iql`${ident(T.platform)} = ${str(filter.platform)}`);
@@ -163,7 +214,8 @@ export class RunRepository {
     const q = iql`SELECT * FROM ${ident(MEASUREMENT.run)}${where} ORDER BY time DESC LIMIT ${numLit(filter.limit)} OFFSET ${numLit(filter.offset)}`;
     const rows = await this.store.rows(q);
     // label matches are checked again exactly: a regex on JSON text is only the server-side prefilter
-    return rows.map(rowToRun).filter((r) => Object.entries(filter.labels ?? {}).every(([k, v]) => r.labels[k] === v));
+    const runs = newestRevisions(rows.map(rowToRun)).filter((r) => Object.entries(filter.labels ?? {}).every(([k, v]) => r.labels[k] === v));
+    return { runs, more: rows.length === filter.limit };
   }
 
   /** How many runs there are in each status (for /metrics). */

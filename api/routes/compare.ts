@@ -14,10 +14,10 @@ export function compareRoutes(app: FastifyInstance, service: RunService): void {
     { schema: { tags: ['compare'], summary: 'Models × platforms: scores, ranks, relative factors, repeatability', querystring: CompareQuery, response: { 200: CompareReply, ...READ_ERRORS } } },
     async (request) => {
       const q = request.query;
-      const filter = { model: q.model, platform: q.platform, fromMs: parseTime(q.from, 'from'), toMs: parseTime(q.to, 'to'), limit: 10_000, offset: 0 };
+      const filter = { model: q.model, platform: q.platform, fromMs: parseTime(q.from, 'from'), toMs: parseTime(q.to, 'to') };
       const kinds = q.kind ? [q.kind] : (['inference', 'imported'] as const);
       const runs = [];
-      for (const kind of kinds) runs.push(...(await service.runs.list({ ...filter, kind, status: 'completed' })));
+      for (const kind of kinds) for await (const run of service.runs.all({ ...filter, kind, status: 'completed' })) runs.push(run);
       return compare(runs.map((r) => service.summary(r)), q.reference);
     },
   );

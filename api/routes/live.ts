@@ -23,7 +23,19 @@ export function bucketFor(spanMs: number): number {
   return Math.max(1000, Math.ceil(spanMs / 600 / 1000) * 1000);
 }
 
-export function liveRoutes(app: FastifyInstance, live: LiveRepository, hub: LiveHub, service: RunService): void {
+const StreamQuery = Type.Object({ host: Type.Optional(Host) }, { additionalProperties: false });
+type StreamQuery = Static<typeof StreamQuery>;
+
+/** A viewer whose socket holds more unsent than this does not keep up, and is cut off (it reconnects and starts afresh). */
+export const VIEWER_BUFFER_BYTES = 1024 * 1024;
+
+export interface StreamLimits {
+  maxViewers: number;
+  onDropped(): void;
+  onRefused(): void;
+}
+
+export function liveRoutes(app: FastifyInstance, live: LiveRepository, hub: LiveHub, service: RunService, limits: StreamLimits): void {
   app.get<{ Querystring: PowerQuery }>(
     '/api/live/power',
     { schema: { tags: ['live'], summary: 'Power per source over the last minutes (mean per bucket)', querystring: PowerQuery, response: { 200: PowerTableReply, ...READ_ERRORS } } },
@@ -61,23 +73,53 @@ export function liveRoutes(app: FastifyInstance, live: LiveRepository, hub: Live
     for (const res of streams) res.end();
   });
 
-  app.get(
+  app.get<{ Querystring: StreamQuery }>(
     '/api/live/stream',
-    { schema: { tags: ['live'], summary: 'Server-sent events: new power points as they land (one query per second for all viewers)', response: { 200: StreamReplies, ...READ_ERRORS } } },
+    {
+      schema: {
+        tags: ['live'],
+        summary: 'Server-sent events: new power points as they land (one query per second for all viewers); ?host= only that host’s. At most WATTSCOPE_LIVE_MAX_VIEWERS at once (503 with Retry-After past it); a viewer that does not keep up is cut off.',
+        querystring: StreamQuery,
+        response: { 200: StreamReplies, ...READ_ERRORS },
+      },
+    },
     (request, reply) => {
+      if (hub.viewerCount >= limits.maxViewers) {
+        limits.onRefused();
+        return reply.status(503).header('retry-after', '10').send({ statusCode: 503, error: 'Service Unavailable', message: `the live stream has its ${limits.maxViewers} viewers (WATTSCOPE_LIVE_MAX_VIEWERS); try again later` });
+      }
       reply.hijack();
       const res = reply.raw;
       streams.add(res);
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
       res.write('retry: 3000\n\n');
-      const unsubscribe = hub.subscribe((points) => res.write(`event: power\ndata: ${JSON.stringify(points)}\n\n`));
-      const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-      keepAlive.unref();
-      request.raw.on('close', () => {
+      const host = request.query.host;
+      let closed = false;
+      const close = () => {
+        if (closed) return;
+        closed = true;
         clearInterval(keepAlive);
         unsubscribe();
         streams.delete(res);
+      };
+      // what a viewer has not read yet piles up in its socket: past the bound it is cut off,
+      // instead of holding the server's memory
+      const send = (text: string) => {
+        if (closed) return;
+        res.write(text);
+        if (res.writableLength > VIEWER_BUFFER_BYTES) {
+          limits.onDropped();
+          close();
+          res.destroy();
+        }
+      };
+      const unsubscribe = hub.subscribe((points) => {
+        const mine = host === undefined ? points : points.filter((p) => p.host === host);
+        if (mine.length > 0) send(`event: power\ndata: ${JSON.stringify(mine)}\n\n`);
       });
+      const keepAlive = setInterval(() => send(': keep-alive\n\n'), 15_000);
+      keepAlive.unref();
+      request.raw.on('close', close);
     },
   );
 }

@@ -85,7 +85,15 @@ export function runRoutes(app: FastifyInstance, service: RunService): void {
 
   app.patch<{ Params: RunParams; Body: PatchBody }>(
     '/api/runs/:id',
-    { schema: { tags: ['runs'], summary: 'Set accuracy, counts or labels later; scores are recomputed', params: RunParams, body: PatchBody, response: { 200: RunSummarySchema, ...WRITE_ERRORS } } },
+    {
+      schema: {
+        tags: ['runs'],
+        summary: 'Set accuracy, counts or labels later, or correct the platform the run is filed under; scores are recomputed',
+        params: RunParams,
+        body: PatchBody,
+        response: { 200: RunSummarySchema, ...WRITE_ERRORS, 501: ErrorReply },
+      },
+    },
     async (request) => service.summary(await service.patch(request.params.id, request.body)),
   );
 
@@ -128,7 +136,7 @@ export function runRoutes(app: FastifyInstance, service: RunService): void {
       const limit = q.limit === undefined ? 100 : Number(q.limit);
       if (limit < 1 || limit > 1000) throw new ApiError(400, 'querystring/limit must be between 1 and 1000', { field: 'limit' });
       const offset = q.offset === undefined ? 0 : Number(q.offset);
-      const runs = await service.runs.list({
+      const { runs, more } = await service.runs.page({
         model: q.model,
         platform: q.platform,
         kind: q.kind,
@@ -140,7 +148,7 @@ export function runRoutes(app: FastifyInstance, service: RunService): void {
         offset,
       });
       const summaries = runs.map((r) => service.summary(r));
-      const nextOffset = runs.length === limit ? offset + limit : null;
+      const nextOffset = more ? offset + limit : null;
       const wantsCsv = q.format === 'csv' || (q.format === undefined && (request.headers.accept ?? '').includes('text/csv'));
       if (wantsCsv) {
         const lines = [CSV_COLUMNS.join(','), ...summaries.map((s) => CSV_COLUMNS.map((c) => csvCell(s[c])).join(','))];

@@ -89,7 +89,10 @@ export const StopBody = Type.Object(
 );
 export type StopBody = Static<typeof StopBody>;
 
-export const PatchBody = Type.Object(ResultFields, { additionalProperties: false, minProperties: 1 });
+export const PatchBody = Type.Object(
+  { ...ResultFields, platform: Type.Optional(TagString('Correct the platform the run is filed under (e.g. a run stored as `unknown`).')) },
+  { additionalProperties: false, minProperties: 1 },
+);
 export type PatchBody = Static<typeof PatchBody>;
 
 export const ImportItem = Type.Object(
@@ -199,6 +202,9 @@ export const RunSummarySchema = Type.Object(
     avg_power_w: N,
     coverage: N,
     partial: Type.Boolean(),
+    partial_sources: Type.Array(Type.Object({ host: Type.String(), source: Type.String(), coverage: Type.Number() }), { description: 'Sources that cover less than 99 % of the run (0: no point at all — a silent collector or source).' }),
+    partial_final: Nullable(Type.String({ description: 'Why a partial run stays partial, once late points are no longer waited for.' })),
+    clock_offsets: Type.Record(Type.String(), Type.Number(), { description: 'Hosts whose clock was off InfluxDB’s by more than 0.5 s: seconds, host minus InfluxDB.' }),
     sources: Type.Array(SourceEnergySchema),
     inferences: N,
     correct: N,

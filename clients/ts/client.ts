@@ -134,7 +134,7 @@ export class WattscopeClient {
   stopRun(runId: string, result: StopRun = {}): Promise<RunSummary> {
     return this.request('POST', `/api/runs/${encodeURIComponent(runId)}/stop`, { body: result, timeoutMs: Math.max(this.timeoutMs, SETTLE_TIMEOUT_MS) });
   }
-  patchRun(runId: string, result: RunResult): Promise<RunSummary> {
+  patchRun(runId: string, result: RunResult & { platform?: string }): Promise<RunSummary> {
     return this.request('PATCH', `/api/runs/${encodeURIComponent(runId)}`, { body: result });
   }
   getRun(runId: string): Promise<RunSummary> {

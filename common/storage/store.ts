@@ -13,7 +13,7 @@ import type { Sample } from '../model.js';
 import { logger } from '../log.js';
 import type { Config } from '../config.js';
 import { DEFAULT_INFLUX_URL } from '../config.js';
-import { InfluxQL, iql, ident } from './influxql.js';
+import { InfluxQL, iql, ident, join, str, timeMs } from './influxql.js';
 import { toLines } from './line-protocol.js';
 import { StorageError, databaseMissing, fromHttp, unreachable } from './errors.js';
 import { send, type HttpResponse } from './http.js';
@@ -334,6 +334,42 @@ export class InfluxStore {
         series: (r.series ?? []).map((s) => ({ name: s.name ?? '', tags: s.tags ?? {}, columns: s.columns ?? [], values: s.values ?? [] })),
       };
     });
+  }
+
+  /** Whether points can be deleted here (1.x: InfluxQL DELETE; 2.x: /api/v2/delete; InfluxDB 3 cannot). */
+  get canDelete(): boolean {
+    return this.version.major === 1 || this.version.major === 2;
+  }
+
+  /**
+   * Deletes the points of `measurement` whose tags equal `tags`, in [fromMs, toMs]: on 1.x with
+   * InfluxQL's DELETE, on 2.x through /api/v2/delete and its predicate (untested here: no 2.x
+   * server can be had; the request follows InfluxDB's documentation of the endpoint).
+   */
+  async deletePoints(measurement: string, tags: Readonly<Record<string, string>>, fromMs: number, toMs: number): Promise<void> {
+    if (this.version.major === 1) {
+      const conditions = Object.entries(tags).map(([k, v]) => iql`${ident(k)} = ${str(v)}`);
+      await this.query(iql`DELETE FROM ${ident(measurement)} WHERE ${join([...conditions, iql`time >= ${timeMs(fromMs)}`, iql`time <= ${timeMs(toMs)}`], ' AND ')}`);
+      return;
+    }
+    if (this.version.major !== 2) throw new StorageError('server', `InfluxDB ${this.version.raw} cannot delete points`, 501);
+    const quote = (v: string) => `"${v.replace(/["\\]/g, (c) => `\\${c}`)}"`;
+    const predicate = [`_measurement=${quote(measurement)}`, ...Object.entries(tags).map(([k, v]) => `${k}=${quote(v)}`)].join(' AND ');
+    const { url, org, db, timeoutMs } = this.settings;
+    const params = new URLSearchParams({ org, bucket: db });
+    let res: HttpResponse;
+    try {
+      res = await send(new URL(`/api/v2/delete?${params.toString()}`, url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...this.authHeader },
+        // the stop is exclusive in 2.x: one millisecond past the last
+        body: JSON.stringify({ start: new Date(fromMs).toISOString(), stop: new Date(toMs + 1).toISOString(), predicate }),
+        timeoutMs,
+      });
+    } catch (e) {
+      throw InfluxStore.networkError(url, e);
+    }
+    if (res.status !== 204 && res.status !== 200) throw fromHttp(res.status, res.body.slice(0, 500), { url, db });
   }
 
   /** Rows of the first statement, every series flattened, tags merged into each row. */

@@ -16,9 +16,9 @@ export interface Harness {
 export async function apiHarness(prefix: string, env: Record<string, string> = {}, beforeReady?: (app: App) => void): Promise<Harness> {
   const store = await testStore(prefix);
   const clock = { now: Date.UTC(2026, 5, 1, 12, 0, 0) };
-  const config = loadConfig({ HOME: '/nonexistent', WATTSCOPE_HOST: 'h1', WATTSCOPE_PLATFORM: 'test-gpu', WATTSCOPE_API_RATE_LIMIT: '1000000', ...env });
+  const config = loadConfig({ HOME: '/nonexistent', WATTSCOPE_HOST: 'h1', WATTSCOPE_API_RATE_LIMIT: '1000000', ...env });
   // the clock is the test's: stops never wait for late points in real time
-  const app = await buildApp({ config, store, now: () => clock.now, settleMs: 0 });
+  const app = await buildApp({ config, store, now: () => clock.now, stopWaitMs: 0 });
   beforeReady?.(app);
   await app.fastify.ready();
   return { app, store, clock, close: () => app.fastify.close() };

@@ -270,7 +270,7 @@ describe('storage errors', () => {
     try {
       const store = await InfluxStore.open({ url: server.url, org: '', db: 'down', timeoutMs: 3000 });
       const config = loadConfig({ HOME: '/nonexistent', WATTSCOPE_HOST: 'h1', WATTSCOPE_API_RATE_LIMIT: '1000000' });
-      const app = await buildApp({ config, store, settleMs: 0 });
+      const app = await buildApp({ config, store, stopWaitMs: 0 });
       try {
         expect((await app.fastify.inject('/api/runs')).statusCode).toBe(200);
         await server.stop();

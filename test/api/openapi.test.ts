@@ -17,6 +17,7 @@ import type { OpenAPIV3_1 } from 'openapi-types';
 import { openapiPath } from '../../api/openapi.js';
 import { runProcess } from '../helpers.js';
 import { apiHarness, powerPoints, type Harness } from './harness.js';
+import { hostRecordSample } from '../../common/host-record.js';
 
 type Doc = OpenAPIV3_1.Document;
 type Operation = OpenAPIV3_1.OperationObject;
@@ -236,6 +237,16 @@ describe('reply schemas are honest', () => {
     await check('/api/runs?limit=50', 200);
     await check({ url: '/api/runs?limit=50', headers: { accept: 'text/csv' } }, 200);
     await check('/api/compare?reference=A100', 200);
+    await check({ method: 'PATCH', url: `/api/runs/${id}`, payload: { platform: 'oa-platform' } }, 200);
+    await h.store.write([
+      hostRecordSample({
+        host: 'oa-host', platform: 'H100', cpuModel: 'AMD EPYC 9654', gpus: [{ index: 0, name: 'NVIDIA H100 80GB HBM3', uuid: 'GPU-1' }],
+        sources: [{ id: 'nvml/0', domain: 'gpu', method: 'counter', in_total: true, gpu: 0 }], sampleHz: 10, reportIntervalS: 1, flushIntervalS: 5,
+        version: '0.1.0', clockOffsetS: 0.01, clockOffsetErrorS: 0.05, startedAtMs: base - 700_000, timeMs: base - 650_000,
+      }),
+    ]);
+    const hosts = await check('/api/hosts', 200);
+    expect(hosts.json<{ hosts: Array<{ host: string; platform: string }> }>().hosts).toEqual([expect.objectContaining({ host: 'oa-host', platform: 'H100' })]);
     const live = await check('/api/live/power?minutes=5&host=oa-host', 200);
     expect(live.json<{ series: unknown[] }>().series.length).toBeGreaterThan(0);
     // errors go through the same schemas

@@ -81,7 +81,8 @@ describe('run energy (DESIGN §5)', () => {
     expect(s.coverage).toBeCloseTo(0.75, 9);
     // the collector's spool replays the missing interval; the cron job recomputes
     await h.store.write(missing);
-    h.clock.now = base + 120_000;
+    // the first recomputation comes a minute after the run's end (api/domain/recompute.ts)
+    h.clock.now = base + 90_000 + 60_000;
     const jobs = startJobs(h.app.service, 30);
     try {
       await jobs[1]?.execute();

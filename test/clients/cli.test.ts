@@ -10,6 +10,7 @@ import { findExecutable } from '../../common/paths.js';
 import { liveServer, steadyPower, type LiveServer } from './server.js';
 import { runProcess, testStore, waitFor } from '../helpers.js';
 import { powerPoints } from '../api/harness.js';
+import { hostRecordSample } from '../../common/host-record.js';
 
 const BIN = new URL('../../bin/wattscope.js', import.meta.url).pathname;
 const WAITING = "[wattscope] waiting for the collectors' last points…";
@@ -103,17 +104,27 @@ describe('wattscope run', () => {
     }
   });
 
-  it('on a terminal, shows the wait for the collectors’ last points, redrawn each second', async () => {
-    // gap-host's power starts 4 s from now: the run starts inside that gap, so its coverage is
-    // short of 99 % and the API waits for late points before it answers
-    const from = Date.now() + 4000;
-    await server.store.write(powerPoints('gap-host', 'nvml/0', from, 600, () => 80));
-    const r = await inPty(`${process.execPath} ${BIN} run --model cli-wait --host gap-host -- sleep 5`);
+  it('on a terminal, shows the wait for the collectors’ last points, redrawn each second, then final figures', async () => {
+    // late-host's collector sends every 5 s (its record says so): when the command ends, the
+    // points that cover its last seconds are not in InfluxDB yet; they land ~2.5 s later
+    const now = Math.floor(Date.now() / 1000) * 1000;
+    await server.store.write([
+      hostRecordSample({ host: 'late-host', platform: 'late-gpu', cpuModel: null, gpus: [], sources: [{ id: 'nvml/0', domain: 'gpu', method: 'counter', in_total: true, gpu: 0 }], sampleHz: 10, reportIntervalS: 1, flushIntervalS: 5, version: '0.1.0', clockOffsetS: 0, clockOffsetErrorS: 0.05, startedAtMs: now - 120_000, timeMs: now - 60_000 }),
+      ...powerPoints('late-host', 'nvml/0', now - 60_000, 63, () => 80),
+    ]);
+    const late = new Promise<void>((resolve) => setTimeout(() => void server.store.write(powerPoints('late-host', 'nvml/0', now + 3000, 30, () => 80)).then(() => resolve()), 7500));
+    const r = await inPty(`${process.execPath} ${BIN} run --model cli-wait --host late-host -- sleep 4`);
+    await late;
     expect(r.status).toBe(0);
     const waited = [...r.stdout.matchAll(/waiting for the collectors' last points… (\d+) s/g)].map((m) => Number(m[1]));
     expect(waited[0]).toBe(0);
     expect(waited).toContain(1);
-    expect(r.stdout).toMatch(/\(inference, completed, PARTIAL/);
+    expect(waited).toContain(2);
+    // the figures printed are final: the whole run covered, on the platform its collector reports
+    expect(r.stdout).toMatch(/\(inference, completed\)/);
+    expect(r.stdout).not.toMatch(/PARTIAL/);
+    expect(r.stdout).toMatch(/model \/ platform\s+cli-wait on late-gpu/);
+    expect(r.stdout).toMatch(/coverage\s+100 %/);
   });
 
   it('forwards SIGTERM to the command', async () => {
@@ -251,6 +262,27 @@ describe('wattscope runs, compare, status', () => {
     const missing = await cli(['runs', 'show', 'no-such-run']);
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(/404 no run with run_id "no-such-run"/);
+  });
+
+  it('files stored runs under a corrected platform, named or by the platform they are under', async () => {
+    for (const model of ['plat-a', 'plat-b', 'plat-c']) expect((await cli(['run', '--model', model, '--', 'true'])).status).toBe(0);
+    const ls = await cli(['runs', 'ls', '--platform', 'unknown']);
+    const id = (model: string) => new RegExp(`(r-[0-9a-f-]+)\\s+${model}`).exec(ls.stdout)?.[1] as string;
+    // one run by its id, then what is left under `unknown` of one model, by the platform
+    const one = await cli(['runs', 'set-platform', 'RTX-4090', id('plat-a')]);
+    expect(one.status).toBe(0);
+    expect(one.stdout).toMatch(new RegExp(`^${id('plat-a')}  plat-a  now on RTX-4090$`, 'm'));
+    const bulk = await cli(['runs', 'set-platform', 'A100-40G', '--from-platform', 'unknown', '--model', 'plat-b']);
+    expect(bulk.status).toBe(0);
+    expect(bulk.stderr).toBe('1 run filed under A100-40G\n');
+    expect((await cli(['runs', 'ls', '--platform', 'RTX-4090'])).stdout).toContain('plat-a');
+    expect((await cli(['runs', 'ls', '--platform', 'A100-40G'])).stdout).toContain('plat-b');
+    const left = (await cli(['runs', 'ls', '--platform', 'unknown'])).stdout;
+    expect(left).toContain('plat-c');
+    expect(left).not.toMatch(/plat-[ab]/);
+    const usage = await cli(['runs', 'set-platform', 'X']);
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toMatch(/either run ids or --from-platform/);
   });
 
   it('reports the stack’s health, naming what is down', async () => {

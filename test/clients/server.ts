@@ -14,7 +14,7 @@ export interface LiveServer {
 
 /** `store`: serve an existing database (an API that comes back, or one over another influxd) instead of a fresh one. */
 export async function liveServer(prefix: string, env: Record<string, string> = {}, options: { store?: InfluxStore } = {}): Promise<LiveServer> {
-  const config = loadConfig({ HOME: '/nonexistent', WATTSCOPE_HOST: 'client-host', WATTSCOPE_PLATFORM: 'test-gpu', WATTSCOPE_API_RATE_LIMIT: '100000', ...env });
+  const config = loadConfig({ HOME: '/nonexistent', WATTSCOPE_HOST: 'client-host', WATTSCOPE_API_RATE_LIMIT: '100000', ...env });
   // the server talks to InfluxDB with the configured token, as `wattscope serve` does (the
   // suite's influxd has no auth and ignores it)
   const store = options.store ?? (await InfluxStore.open({ ...testSettings(prefix), token: config.influx.token }));

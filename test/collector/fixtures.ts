@@ -59,7 +59,6 @@ export function configFor(root: string, env: Record<string, string> = {}): Confi
     WATTSCOPE_PROCFS_ROOT: join(root, 'proc'),
     WATTSCOPE_SYSFS_ROOT: join(root, 'sys'),
     WATTSCOPE_HOST: 'fixture-host',
-    WATTSCOPE_PLATFORM: 'fixture',
     ...env,
   });
 }

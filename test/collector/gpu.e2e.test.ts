@@ -41,7 +41,6 @@ describe('wattscope collect with GPUs', () => {
       WATTSCOPE_DCGM_URL: url,
       WATTSCOPE_NVIDIA_SMI: join(GPU, 'bin', 'nvidia-smi'),
       NVIDIA_SMI_REPLAY: join(GPU, 'nvidia-smi', 'a100x2.csv'),
-      WATTSCOPE_PLATFORM: '',
     });
     await new Promise((r) => setTimeout(r, 12_000));
     expect(await collector.stop()).toBe(0);

@@ -8,10 +8,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DASHBOARDS, render } from '../../dashboards/dashboards.js';
-import { InfluxQL, type InfluxStore } from '../../common/storage/index.js';
+import { InfluxQL, ident, iql, type InfluxStore } from '../../common/storage/index.js';
 import { loadConfig } from '../../common/config.js';
 import { buildApp } from '../../api/app.js';
-import { testStore } from '../helpers.js';
+import { testStore, waitFor } from '../helpers.js';
 import { FIXTURES, copyHost } from '../collector/fixtures.js';
 import { spawnCollector } from '../collector/process.js';
 
@@ -83,12 +83,16 @@ describe('every query of every dashboard against real data', () => {
       WATTSCOPE_INFLUX_URL: store.settings.url,
       WATTSCOPE_INFLUX_DB: store.db,
       WATTSCOPE_HOST: 'dash-host',
-      WATTSCOPE_PLATFORM: 'dash-platform',
+      // the label a user gives this machine's runs (else it is worked out from the CPU and GPUs)
+      WATTSCOPE_PLATFORM: 'dash-platform', // as a user labels a machine
       WATTSCOPE_NVIDIA_SMI: join(FIXTURES, '..', 'gpu', 'bin', 'nvidia-smi'),
       NVIDIA_SMI_REPLAY: join(FIXTURES, '..', 'gpu', 'nvidia-smi', 'a100x2.csv'),
     });
-    // a few runs through the API, over the same data
-    const app = await buildApp({ config: loadConfig({ HOME: '/nonexistent', WATTSCOPE_PLATFORM: 'dash-platform' }), store, settleMs: 0 });
+    // its host record (written as it starts) tells the API the platform and the sources
+    await waitFor(async () => (await store.rows(iql`SELECT * FROM ${ident('host')}`)).length > 0, 15_000, 'the collector’s host record');
+    // a few runs through the API on its defaults, over the same data: each stop waits for the
+    // collector's points past its end, and the runs take the platform the collector reports
+    const app = await buildApp({ config: loadConfig({ HOME: '/nonexistent' }), store });
     const ids: string[] = [];
     for (const [model, accuracy] of [['resnet50', 0.76], ['mobilenet_v2', 0.72]] as const) {
       const r = await app.fastify.inject({ method: 'POST', url: '/api/runs', payload: { model, hosts: ['dash-host'], params_m: 3.5, macs_g: 0.3 } });

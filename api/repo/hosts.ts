@@ -1,0 +1,72 @@
+/**
+ * The collectors' `host` records (docs/DATA-MODEL.md "host"): what the API knows of each host —
+ * its platform, the power sources it reads, how late its points can arrive, its clock.
+ */
+import { HOST_TAGS, MEASUREMENT, POWER } from '../../common/model.js';
+import { hostRecordFromRow, type HostRecord } from '../../common/host-record.js';
+import { anyOf, ident, iql, join, str, timeMs } from '../../common/storage/influxql.js';
+import { seriesRows, type InfluxStore } from '../../common/storage/store.js';
+
+/** When the newest in-total point of each host's source ends, for sources with points since `sinceMs`. */
+export type LastPoints = Map<string, number>;
+
+export const sourceKey = (host: string, source: string) => `${host}\u0000${source}`;
+
+export class HostRepository {
+  constructor(private readonly store: InfluxStore) {}
+
+  /** The newest record of each of `hosts` written at or before `atMs` (all time when omitted). */
+  async latest(hosts: readonly string[], atMs?: number): Promise<Map<string, HostRecord>> {
+    const out = new Map<string, HostRecord>();
+    if (hosts.length === 0) return out;
+    const until = atMs === undefined ? iql`` : iql` AND time <= ${timeMs(atMs)}`;
+    const [r] = await this.store.query(
+      iql`SELECT * FROM ${ident(MEASUREMENT.host)} WHERE ${ident(HOST_TAGS.host)} =~ ${anyOf(hosts)}${until} GROUP BY ${ident(HOST_TAGS.host)} ORDER BY time DESC LIMIT 1`,
+    );
+    for (const row of seriesRows(r?.series ?? [])) {
+      const record = hostRecordFromRow(row);
+      const seen = out.get(record.host);
+      if (!seen || seen.timeMs < record.timeMs) out.set(record.host, record);
+    }
+    return out;
+  }
+
+  /**
+   * The records that describe `hosts` over [t0, t1]: the newest written at or before t0, and
+   * every one written inside (a source found or lost during the window is in one of them).
+   */
+  async during(hosts: readonly string[], t0: number, t1: number): Promise<HostRecord[]> {
+    if (hosts.length === 0) return [];
+    const match = iql`${ident(HOST_TAGS.host)} =~ ${anyOf(hosts)}`;
+    const [before, inside] = await this.store.query(
+      join(
+        [
+          iql`SELECT * FROM ${ident(MEASUREMENT.host)} WHERE ${match} AND time <= ${timeMs(t0)} GROUP BY ${ident(HOST_TAGS.host)} ORDER BY time DESC LIMIT 1`,
+          iql`SELECT * FROM ${ident(MEASUREMENT.host)} WHERE ${match} AND time > ${timeMs(t0)} AND time <= ${timeMs(t1)}`,
+        ],
+        '; ',
+      ),
+    );
+    return [...seriesRows(before?.series ?? []), ...seriesRows(inside?.series ?? [])].map(hostRecordFromRow);
+  }
+
+  /** Every host's newest record. */
+  async all(): Promise<HostRecord[]> {
+    const [r] = await this.store.query(iql`SELECT * FROM ${ident(MEASUREMENT.host)} GROUP BY ${ident(HOST_TAGS.host)} ORDER BY time DESC LIMIT 1`);
+    return seriesRows(r?.series ?? []).map(hostRecordFromRow).sort((a, b) => a.host.localeCompare(b.host));
+  }
+
+  /** The end time of the newest in-total `power` point per host and source, since `sinceMs`. */
+  async lastPoints(hosts: readonly string[], sinceMs: number): Promise<LastPoints> {
+    const out: LastPoints = new Map();
+    if (hosts.length === 0) return out;
+    const [r] = await this.store.query(
+      iql`SELECT last(${ident(POWER.fields.energyJ)}) FROM ${ident(MEASUREMENT.power)} WHERE ${ident(HOST_TAGS.host)} =~ ${anyOf(hosts)} AND ${ident(POWER.tags.inTotal)} = ${str('true')} AND time > ${timeMs(sinceMs)} GROUP BY ${ident(HOST_TAGS.host)}, ${ident(POWER.tags.source)}`,
+    );
+    for (const s of r?.series ?? []) {
+      const t = s.values[0]?.[0];
+      if (typeof t === 'number') out.set(sourceKey(s.tags.host ?? '', s.tags.source ?? ''), t);
+    }
+    return out;
+  }
+}

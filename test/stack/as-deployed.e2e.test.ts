@@ -1,0 +1,125 @@
+/**
+ * The stack as a user deploys it, and what the user reads at the end of a run: `wattscope
+ * collect` and `wattscope serve` as separate processes on their defaults (the collector sends
+ * every 5 s; nobody sets a platform — the collector works it out), a RAPL counter driven at a
+ * known power, and then the clients: `wattscope run -- sleep 10`, the Python README's with-block,
+ * `wattscope baseline --seconds 3`. The figures printed must be final: within 1 % of the truth,
+ * the collector's platform, coverage 100 %, not partial.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunSummary } from '../../clients/ts/client.js';
+import { testSettings, runProcess } from '../helpers.js';
+import { copyHost } from '../collector/fixtures.js';
+import { spawnCollector, startRaplDriver, type CollectorProcess } from '../collector/process.js';
+import { PKG_ENERGY, RAPL_RANGE_UJ } from '../collector/power-points.js';
+
+const BIN = new URL('../../bin/wattscope.js', import.meta.url).pathname;
+const PYTHON_CLIENT = new URL('../../clients/python/', import.meta.url).pathname;
+/** desktop-intel's in-total sources: the RAPL package (driven) and the amdgpu board's 23 W (its file stands still) */
+const PACKAGE_W = 40;
+const HOST_W = PACKAGE_W + 23;
+
+interface Api {
+  url: string;
+  child: ChildProcess;
+  output: () => string;
+}
+
+async function spawnApi(env: NodeJS.ProcessEnv): Promise<Api> {
+  const child = spawn(process.execPath, [BIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the API did not start:\n${out}`)), 20_000);
+    child.stderr?.on('data', () => {
+      const m = /API listening on (http:\/\/[\d.]+:\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1] as string);
+      }
+    });
+    child.once('exit', () => reject(new Error(`the API exited:\n${out}`)));
+  });
+  return { url, child, output: () => out };
+}
+
+let collector: CollectorProcess;
+let api: Api;
+let driver: { stop(): Promise<void> };
+let clientEnv: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  const root = copyHost('desktop-intel');
+  const settings = testSettings('as_deployed');
+  driver = startRaplDriver(join(root, PKG_ENERGY), PACKAGE_W, 1e9, RAPL_RANGE_UJ);
+  // where InfluxDB is, and this machine's name: all a user sets (the collector also reads the
+  // fixture's /proc and /sys in place of this machine's)
+  const influx = { WATTSCOPE_INFLUX_URL: settings.url, WATTSCOPE_INFLUX_DB: settings.db };
+  collector = await spawnCollector(root, { ...influx, WATTSCOPE_HOST: 'lab-node' });
+  api = await spawnApi({ PATH: process.env.PATH, HOME: root, ...influx, WATTSCOPE_API_PORT: '0' });
+  clientEnv = { PATH: process.env.PATH, HOME: root, WATTSCOPE_API_URL: api.url, WATTSCOPE_HOST: 'lab-node' };
+}, 60_000);
+
+afterAll(async () => {
+  api?.child.kill('SIGTERM');
+  await collector?.stop();
+  await driver?.stop();
+});
+
+describe('a run, as deployed', () => {
+  it('wattscope run -- sleep 10 prints final energy within 1 % of the truth, on the collector’s platform, fully covered', async () => {
+    const r = await runProcess(process.execPath, [BIN, 'run', '--model', 'deployed', '--inferences', '1000', '--json', '--', 'sleep', '10'], { env: clientEnv, timeoutMs: 60_000 });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe("[wattscope] waiting for the collectors' last points…\n");
+    const s = JSON.parse(r.stdout) as RunSummary;
+    expect(s.platform).toBe('EPYC'); // worked out by the collector from the CPU model
+    expect(collector.output()).toMatch(/collecting host=lab-node platform=EPYC/);
+    expect(s.partial).toBe(false);
+    expect(s.coverage).toBeCloseTo(1, 9);
+    expect(s.partial_sources).toEqual([]);
+    expect(s.sources.map((x) => x.source).sort()).toEqual(['hwmon/amdgpu-0/power1', 'rapl/package-0']);
+    expect(s.duration_s).toBeGreaterThan(10);
+    expect(Math.abs((s.energy_j as number) - HOST_W * (s.duration_s as number)) / (HOST_W * (s.duration_s as number))).toBeLessThan(0.01);
+    const pkg = s.sources.find((x) => x.source === 'rapl/package-0');
+    expect(Math.abs((pkg?.energy_j as number) - PACKAGE_W * (s.duration_s as number)) / (PACKAGE_W * (s.duration_s as number))).toBeLessThan(0.01);
+    // and the same in the table a user reads
+    const shown = await runProcess(process.execPath, [BIN, 'runs', 'show', s.run_id], { env: clientEnv });
+    expect(shown.stdout).toMatch(/model \/ platform\s+deployed on EPYC/);
+    expect(shown.stdout).toMatch(/^coverage\s+100 %$/m);
+    expect(shown.stdout).not.toMatch(/PARTIAL/);
+  }, 90_000);
+
+  it('the Python README example gives the same final figures', async () => {
+    const script = `
+import json, time, wattscope
+with wattscope.run(model="resnet50", dataset="imagenet-val", params_m=25.6, macs_g=4.1) as r:
+    time.sleep(4)  # correct = evaluate(model, loader)
+    r.record(inferences=50000, correct=38000)
+print(json.dumps(r.summary))
+`;
+    const r = await runProcess('python3', ['-c', script], { env: { ...clientEnv, PYTHONPATH: PYTHON_CLIENT }, timeoutMs: 60_000 });
+    expect(r.status).toBe(0);
+    const s = JSON.parse(r.stdout) as RunSummary;
+    expect(s.energy_j).not.toBeNull();
+    expect(s.platform).toBe('EPYC');
+    expect(s.partial).toBe(false);
+    expect(s.coverage).toBeCloseTo(1, 9);
+    expect(Math.abs((s.energy_j as number) - HOST_W * (s.duration_s as number)) / (HOST_W * (s.duration_s as number))).toBeLessThan(0.01);
+    expect(s.accuracy).toBe(0.76);
+  }, 90_000);
+
+  it('wattscope baseline --seconds 3 succeeds while the collector runs, with each source’s idle power', async () => {
+    const r = await runProcess(process.execPath, [BIN, 'baseline', '--seconds', '3'], { env: clientEnv, timeoutMs: 60_000 });
+    expect(r.stderr).toMatch(/measuring idle power of lab-node for 3 s/);
+    expect(r.status).toBe(0);
+    const rows = Object.fromEntries([...r.stdout.matchAll(/^(\S+)\s+(counter|sampled)\s+([\d.]+)\s+([\d.]+) %$/gm)].map((m) => [m[1], { watts: Number(m[3]), coverage: Number(m[4]) }]));
+    expect(Math.abs((rows['rapl/package-0']?.watts as number) - PACKAGE_W) / PACKAGE_W).toBeLessThan(0.01);
+    expect(rows['hwmon/amdgpu-0/power1']?.watts).toBeCloseTo(23, 6);
+    expect(rows['rapl/package-0']?.coverage).toBe(100);
+    const total = Number(/baseline b-[\w-]+: ([\d.]+) W idle in total/.exec(r.stdout)?.[1]);
+    expect(Math.abs(total - HOST_W) / HOST_W).toBeLessThan(0.01);
+  }, 90_000);
+});
