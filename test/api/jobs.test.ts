@@ -119,6 +119,25 @@ describe('job failures', () => {
   });
 });
 
+describe('a dropped database', () => {
+  it('is created again by the API’s next write or read: no 503 until a restart', async () => {
+    const h = await apiHarness('dropped');
+    try {
+      await h.store.query(iql`DROP DATABASE ${ident(h.store.db)}`, { db: false });
+      const listed = await h.app.fastify.inject('/api/runs');
+      expect(listed.statusCode).toBe(200);
+      expect(listed.json<{ runs: unknown[] }>().runs).toEqual([]);
+      await h.store.query(iql`DROP DATABASE ${ident(h.store.db)}`, { db: false });
+      const started = await h.app.fastify.inject({ method: 'POST', url: '/api/runs', payload: { model: 'after-drop', hosts: ['d1'] } });
+      expect(started.statusCode).toBe(201);
+      const id = started.json<{ run_id: string }>().run_id;
+      expect((await h.app.fastify.inject(`/api/runs/${id}`)).json<RunSummary>().model).toBe('after-drop');
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('live stream limits', () => {
   let server: LiveServer;
   beforeAll(async () => {

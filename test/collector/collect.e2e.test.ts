@@ -12,7 +12,7 @@ import { InfluxStore, ident, iql, str } from '../../common/storage/index.js';
 import { testSettings } from '../helpers.js';
 import { copyHost } from './fixtures.js';
 import { spawnCollector, startRaplDriver } from './process.js';
-import { expectPackageGauge, expectSteady, gaps, scrapeMetrics, sourcePoints as packagePoints, PKG_ENERGY as PKG, RAPL_RANGE_UJ as RANGE_UJ } from './power-points.js';
+import { expectPackageGauge, expectSteady, gaps, metricValue, scrapeMetrics, sourcePoints as packagePoints, PKG_ENERGY as PKG, RAPL_RANGE_UJ as RANGE_UJ } from './power-points.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -45,6 +45,39 @@ describe('wattscope collect, end to end', () => {
     expect(collector.output()).not.toMatch(/ERROR/);
     const nested = await store.rows(iql`SELECT count(${ident('energy_j')}) AS n FROM ${ident('power')} WHERE ${ident('in_total')} = ${str('false')}`);
     expect(nested[0]?.n).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('takes a counter reset (a driver reload) for a reset, not a wrap: that step left out, counted and said once; a counter that stands still flagged', async () => {
+    const root = copyHost('desktop-intel');
+    const settings = testSettings('e2e_reset');
+    const store = await InfluxStore.open(settings);
+    // 30 kJ into the counter, then, 6 s on, the driver reloads and it starts again from 0
+    const driver = startRaplDriver(join(root, PKG), 40, 30_000e6, RANGE_UJ, { resetAfterS: 6 });
+    const collector = await spawnCollector(root, { WATTSCOPE_INFLUX_URL: settings.url, WATTSCOPE_INFLUX_DB: settings.db });
+    await sleep(14_000);
+    const metrics = (await scrapeMetrics(collector.port)).text;
+    expect(await collector.stop()).toBe(0);
+    await driver.stop();
+    const rows = await packagePoints(store);
+    // taken for a wrap, the reset would add 232 kJ (the range less 30 kJ): no point comes near
+    expect(Math.max(...rows.map((r) => r.energy_j))).toBeLessThan(60);
+    const stretch = rows.slice(1, -1);
+    expect(stretch.length).toBeGreaterThanOrEqual(10);
+    // the reset's step (one sample period, 0.1 s) is out of its interval: energy and time alike
+    const shortened = stretch.filter((r) => r.interval_s < 0.95);
+    expect(shortened).toHaveLength(1);
+    expect(shortened[0]!.interval_s).toBeGreaterThan(0.8);
+    expectSteady(stretch, 40);
+    const e = stretch.reduce((a, r) => a + r.energy_j, 0);
+    const t = stretch.reduce((a, r) => a + r.interval_s, 0);
+    expect(Math.abs(e - 40 * t) / (40 * t)).toBeLessThan(0.005);
+    expect(metricValue(metrics, 'wattscope_collector_counter_resets_total', { source: 'rapl/package-0' })).toBe(1);
+    expect(metricValue(metrics, 'wattscope_collector_counter_wraps_total', { source: 'rapl/package-0' })).toBeUndefined();
+    expect(collector.output().match(/the energy counter of rapl\/package-0 was reset/g)).toHaveLength(1);
+    // the fixture's other zones stand still (nothing drives them): flagged, the driven one not
+    expect(metricValue(metrics, 'wattscope_collector_energy_stuck', { source: 'rapl/core-0' })).toBe(1);
+    expect(metricValue(metrics, 'wattscope_collector_energy_stuck', { source: 'rapl/package-0' })).toBeUndefined();
+    expect(collector.output()).toMatch(/the energy counter of rapl\/core-0 has not moved for 5 s/);
   }, 60_000);
 
   it('loses no interval and repeats none through a 60 s InfluxDB outage, and after a SIGKILL', async () => {

@@ -68,9 +68,11 @@ export async function spawnCollector(root: string, env: Record<string, string>):
 /**
  * Advances a RAPL counter at a known power in 1 ms steps, from a process of its own: the file
  * holds E0 + P × t (µJ, modulo the counter's range), rewritten in place in one write of a
- * fixed width, as sysfs presents a changing attribute.
+ * fixed width, as sysfs presents a changing attribute. `resetAfterS`: at that time the counter
+ * starts again from 0, as after a driver reload.
  */
-export function startRaplDriver(file: string, watts: number, startUj: number, rangeUj: number): { stop(): Promise<void> } {
+export function startRaplDriver(file: string, watts: number, startUj: number, rangeUj: number, opts: { resetAfterS?: number } = {}): { stop(): Promise<void> } {
+  const reset = opts.resetAfterS ?? Infinity;
   const script = `
     const fs = require('node:fs');
     const fd = fs.openSync(${JSON.stringify(file)}, 'r+');
@@ -79,7 +81,7 @@ export function startRaplDriver(file: string, watts: number, startUj: number, ra
     process.on('SIGTERM', () => { stop = true; });
     const step = () => {
       const s = Number(process.hrtime.bigint() - t0) / 1e9;
-      const uj = Math.floor((${startUj} + ${watts} * s * 1e6) % ${rangeUj});
+      const uj = s < ${reset} ? Math.floor((${startUj} + ${watts} * s * 1e6) % ${rangeUj}) : Math.floor(${watts} * (s - ${reset}) * 1e6);
       fs.writeSync(fd, String(uj).padStart(20, '0') + '\\n', 0);
       if (!stop) setTimeout(step, 1); else process.exit(0);
     };
