@@ -7,13 +7,14 @@ import { randomUUID } from 'node:crypto';
 import { RUN, type RunStatus } from '../common/model.js';
 import { logger } from '../common/log.js';
 import { netEnergy, windowEnergy } from './domain/energy.js';
-import { FULL_COVERAGE, applyMeasured, scoresOf, summaryOf, type Run, type RunSummary } from './domain/run.js';
+import { FULL_COVERAGE, applyMeasured, scoresOf, summaryOf, type Run, type RunSummary, type ScoreEnergy } from './domain/run.js';
 import { JOULES_PER_UWH, type NetScoreCoefficients } from './domain/scores.js';
 import { ApiError, notFound } from './errors.js';
 import type { PowerRepository } from './repo/power.js';
 import type { RunRepository } from './repo/runs.js';
 import type { HostRepository } from './repo/hosts.js';
 import { arrivalBudgetMs, clockOffsets, expectedSources, platformOf, stillMissing, type ExpectedSource } from './domain/arrival.js';
+import { inScope, resolveScope } from './domain/scope.js';
 import { partialReason, recomputePlan } from './domain/recompute.js';
 import type { HostRecord } from '../common/host-record.js';
 import { checkImportedRuns } from './validate.js';
@@ -31,6 +32,9 @@ export interface StartInput {
   params_m?: number | undefined;
   macs_g?: number | undefined;
   labels?: Record<string, string> | undefined;
+  gpus?: string[] | undefined;
+  gpus_from?: 'CUDA_VISIBLE_DEVICES' | 'NVIDIA_VISIBLE_DEVICES' | 'given' | undefined;
+  score_energy?: ScoreEnergy | undefined;
 }
 
 export interface ResultInput {
@@ -119,6 +123,12 @@ function emptyRun(fields: Pick<Run, 'run_id' | 'model' | 'platform' | 'started_a
     recompute_attempts: null,
     partial_final: null,
     revised_at_ms: null,
+    gpus: null,
+    gpus_from: null,
+    energy_host_j: null,
+    energy_attributed_j: null,
+    attributed: null,
+    score_energy: 'scoped',
     ...fields,
   };
 }
@@ -193,11 +203,19 @@ export class RunService {
       }
       const now = this.now();
       const hosts = input.hosts ?? [callerHost ?? this.opts.defaultHost];
+      const records = await this.hosts.latest(hosts);
+      if (input.gpus) {
+        const { unresolved } = resolveScope(input.gpus, hosts, records);
+        if (unresolved.length > 0) {
+          const listed = hosts.map((h) => `${h}: ${records.get(h)?.gpus.map((g) => `${g.index} ${g.uuid ?? ''}`.trim()).join(', ') || 'none'}`).join('; ');
+          throw new ApiError(400, `body/gpus: ${unresolved.join(', ')} is not a GPU of the run's hosts as their collectors list them (${listed})`, { field: 'gpus' });
+        }
+      }
       const run: Run = {
         ...emptyRun({
           run_id: runId,
           model: input.model,
-          platform: input.platform ?? (await this.platformFor(hosts)),
+          platform: input.platform ?? platformOf(hosts, records) ?? (this.opts.fallbackPlatform || 'unknown'),
           started_at_ms: now,
           kind: input.kind ?? 'inference',
           hosts,
@@ -208,6 +226,9 @@ export class RunService {
         macs_g: input.macs_g ?? null,
         labels: input.labels ?? {},
         heartbeat_at_ms: now,
+        gpus: input.gpus ?? null,
+        gpus_from: input.gpus === undefined ? null : (input.gpus_from ?? 'given'),
+        score_energy: input.score_energy ?? 'scoped',
       };
       await this.runs.save(run);
       return { run, created: true };
@@ -242,20 +263,39 @@ export class RunService {
     const t0 = run.started_at_ms;
     const t1 = Math.max(t0, endMs);
     const started = performance.now();
-    const [{ series, metrics }, described] = await Promise.all([this.power.window(run.hosts, t0, t1), records ?? this.hosts.during(run.hosts, t0, t1)]);
-    this.opts.observeEnergyQuery?.((performance.now() - started) / 1000);
-    const gross = windowEnergy(series, t0, t1, expectedSources(described));
+    const described = records ?? (await this.hosts.during(run.hosts, t0, t1));
     const latest = new Map<string, HostRecord>();
     for (const r of described) if ((latest.get(r.host)?.timeMs ?? -Infinity) < r.timeMs) latest.set(r.host, r);
+    // the run's GPUs, as its hosts' collectors number them (every GPU when it names none)
+    const scope = resolveScope(run.gpus, run.hosts, latest);
+    const gpuInRun = (host: string, gpu: number) => scope.indices.get(host)?.has(gpu) ?? true;
+    const [{ series, metrics }, attributed] = await Promise.all([this.power.window(run.hosts, t0, t1, gpuInRun), this.power.attributed(run.run_id, run.hosts, t0, t1)]);
+    this.opts.observeEnergyQuery?.((performance.now() - started) / 1000);
+    const gross = windowEnergy(series, t0, t1, expectedSources(described), (s) => inScope(s.host, s.source, s.domain, scope, latest));
     const idle = new Map<string, number>();
     for (const host of run.hosts) {
       const baseline = await this.runs.latestBaseline(host, t0);
       for (const s of baseline?.sources ?? []) idle.set(`${s.host}\u0000${s.source}`, s.avgPowerW);
     }
     const seconds = (t1 - t0) / 1000;
-    const measured = applyMeasured(run, { energy_j: gross.energyJ, energy_net_j: idle.size > 0 ? netEnergy(gross, idle, seconds) : gross.energyJ, coverage: gross.coverage, sources: gross.sources, ...metrics }, t1);
+    if (scope.unresolved.length > 0) log.once(`unresolved:${run.run_id}`, 'warn', 'GPUs of a run’s scope are not on its hosts as their collectors list them; not counted', { run_id: run.run_id, gpus: scope.unresolved.join(',') });
+    const notes = [...new Set(attributed.map((a) => a.note && `${a.host}/${a.source}: ${a.note}`).filter((n): n is string => !!n))];
+    const measured = applyMeasured(
+      run,
+      {
+        energy_j: gross.energyJ,
+        energy_host_j: gross.hostEnergyJ,
+        energy_net_j: idle.size > 0 ? netEnergy(gross, idle, seconds) : gross.energyJ,
+        coverage: gross.coverage,
+        sources: gross.sources,
+        attributed: attributed.length > 0 || notes.length > 0 ? { sources: attributed.map((a) => ({ host: a.host, source: a.source, domain: a.domain, energy_j: a.energyJ, share: a.share })), notes } : null,
+        ...metrics,
+      },
+      t1,
+    );
     return { ...measured, clock_offsets: clockOffsets(run.hosts, latest) };
   }
+
 
   /**
    * Waits until every source the hosts' records list has a point that ends at or after

@@ -11,7 +11,8 @@ import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../common/config.js';
 import { findExecutable } from '../common/paths.js';
-import { ApiClientError, type LivePower, type RunSummary, type StopRun, type WattscopeClient } from '../clients/ts/client.js';
+import { ApiClientError, CollectorClient, type LivePower, type RunSummary, type StopRun, type WattscopeClient } from '../clients/ts/client.js';
+import { scopeFromEnv, visibleDevices } from '../common/visible-devices.js';
 import { BATCH_SIZE, client, COUNT, describeRule, FRACTION, inRange, MACS_G, num, numberOption, PARAMS_M, parseLabels, resultOptions, UsageError, type NumberRule } from './format.js';
 import { formatSummary } from './summary.js';
 import { BottomLine, WAITING_FOR_COLLECTORS, whilePending } from './terminal.js';
@@ -36,6 +37,13 @@ Options:
   --platform P         platform label (default: WATTSCOPE_PLATFORM or the server's)
   --host H             host whose energy counts (repeatable; default this machine, WATTSCOPE_HOST)
   --label k=v          a label (repeatable)
+  --gpus LIST          the GPUs the command uses, as CUDA names them: indices or UUIDs, comma
+                       separated (default: CUDA_VISIBLE_DEVICES, else NVIDIA_VISIBLE_DEVICES, of
+                       this environment; neither set: every GPU). The run's energy counts these
+                       GPUs and the host's CPU, DRAM and other sources; the other GPUs are listed
+                       apart
+  --score-energy E     scoped (default: the run's devices) or attributed (the share of a shared
+                       host that the command's own processes used) for the scores
   --run-id ID          choose the run id (retrying the same id is safe)
   --json               print the summary as JSON
   -h, --help           this text
@@ -48,6 +56,10 @@ and the \`wattscope runs stop …\` command that finishes the run later are prin
 
 While the command runs on a terminal, its last row shows the power and energy so far. At the
 end the API waits for the collectors' last points (a few seconds) before it answers.
+
+The collector on this host (WATTSCOPE_COLLECTOR_PORT) is told this process's id: it follows the
+process tree below it (the command and its children) and attributes to the run its share of the
+host's energy, shown beside the host's in the summary.
 
 The command sees WATTSCOPE_RUN_ID and WATTSCOPE_API_URL. Exit status: the command's (128+N
 when a signal N killed it, 127 when it cannot be found).`;
@@ -150,6 +162,16 @@ function finishCommand(runId: string, stop: StopRun): string {
   return words.join(' ');
 }
 
+/** The run's GPUs: --gpus, else the environment the command inherits; undefined: every GPU. */
+function gpuScope(option: string | undefined): { gpus: string[] | null; from: 'CUDA_VISIBLE_DEVICES' | 'NVIDIA_VISIBLE_DEVICES' | 'given' } | undefined {
+  if (option === undefined) return scopeFromEnv(process.env);
+  if (option.trim() === 'all') return { gpus: null, from: 'given' };
+  const gpus = visibleDevices(option) ?? [];
+  const entries = option.split(',').map((p) => p.trim()).filter(Boolean);
+  if (gpus.length !== entries.length) throw new UsageError(`--gpus takes GPU indices or UUIDs, comma separated (or all), got "${option}"`);
+  return { gpus, from: 'given' };
+}
+
 export async function runCommand(argv: string[]): Promise<number> {
   const sep = argv.indexOf('--');
   const own = sep < 0 ? argv : argv.slice(0, sep);
@@ -171,6 +193,8 @@ export async function runCommand(argv: string[]): Promise<number> {
       host: { type: 'string', multiple: true },
       label: { type: 'string', multiple: true },
       'run-id': { type: 'string' },
+      gpus: { type: 'string' },
+      'score-energy': { type: 'string' },
       json: { type: 'boolean' },
     },
   });
@@ -184,6 +208,9 @@ export async function runCommand(argv: string[]): Promise<number> {
   const paramsM = numberOption(values['params-m'], 'params-m', PARAMS_M);
   const macsG = numberOption(values['macs-g'], 'macs-g', MACS_G);
   const labels = parseLabels(values.label);
+  const scope = gpuScope(values.gpus);
+  const scoreEnergy = values['score-energy'];
+  if (scoreEnergy !== undefined && scoreEnergy !== 'scoped' && scoreEnergy !== 'attributed') throw new UsageError(`--score-energy must be scoped or attributed, got "${scoreEnergy}"`);
   const program = command[0] as string;
   if (!findExecutable(program)) {
     const found = program.includes('/') && existsSync(program);
@@ -207,6 +234,8 @@ export async function runCommand(argv: string[]): Promise<number> {
       macs_g: macsG,
       labels,
       run_id: values['run-id'],
+      ...(scope && scope.gpus !== null ? { gpus: scope.gpus, gpus_from: scope.from } : {}),
+      score_energy: scoreEnergy,
     });
   } catch (e) {
     if (e instanceof ApiClientError && e.status === 400) throw refusedOption(e);
@@ -222,6 +251,10 @@ export async function runCommand(argv: string[]): Promise<number> {
     stdio: 'inherit',
     env: { ...process.env, WATTSCOPE_RUN_ID: run_id, WATTSCOPE_API_URL: config.api.url },
   });
+  // the collector follows this process and everything below it: the command, its children, and
+  // what they leave behind once reaped (a child's CPU time passes to its parent's)
+  const collector = new CollectorClient(`http://127.0.0.1:${config.collector.port}`);
+  const followed = collector.follow(run_id, [process.pid]);
   const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
   const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
   for (const [s, h] of handlers) process.on(s, h);
@@ -233,6 +266,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
   const ended = endedAt();
+  if (await followed) await collector.forget(run_id);
   clearInterval(heartbeat);
   stopFollowing?.();
   line?.close();

@@ -8,7 +8,10 @@ export function formatSummary(s: RunSummary): string {
     ['coverage', coverageLine(s)],
     ['model / platform', `${s.model} on ${s.platform}${s.dataset ? `, ${s.dataset}` : ''}`],
     ['duration', `${num(s.duration_s, 1)} s`],
+    ['GPUs', scopeLine(s)],
     ['energy', `${num(s.energy_wh, 4)} Wh  (${num(s.energy_j, 1)} J gross, ${num(s.energy_net_j, 1)} J net of idle)`],
+    ['host energy', `${num(s.energy_host_j, 1)} J  (every source of ${s.hosts.join(', ')}, its GPUs or not)`],
+    ['attributed', attributedLine(s)],
     ['average power', `${num(s.avg_power_w, 1)} W  (GPU ${num(s.avg_gpu_power_w, 1)} W)`],
     ['utilisation', `GPU ${num(s.avg_gpu_util_pct, 1)} %, GPU memory ${num(s.avg_gpu_mem_pct, 1)} %, CPU ${num(s.avg_cpu_pct, 1)} %`],
     ['inferences', `${num(s.inferences, 0)}  (${num(s.inferences_per_s, 1)}/s, ${num(s.inferences_per_j, 3)}/J)`],
@@ -22,16 +25,32 @@ export function formatSummary(s: RunSummary): string {
     s.sources.length === 0
       ? 'no power data covers this run: is `wattscope collect` running on its host?'
       : table(
-          ['host', 'source', 'method', 'energy J', 'avg W', 'coverage'],
-          s.sources.map((x) => [x.host, x.source, x.method, num(x.energy_j, 1), num(x.avg_power_w, 1), `${num(x.coverage * 100, 1)} %`]),
+          ['host', 'source', 'method', 'energy J', 'avg W', 'coverage', 'in run'],
+          s.sources.map((x) => [x.host, x.source, x.method, num(x.energy_j, 1), num(x.avg_power_w, 1), `${num(x.coverage * 100, 1)} %`, x.in_run ? 'yes' : 'no (not in this run)']),
         );
   const reasons = Object.entries(s.null_reasons);
   const notes = [
     ...s.partial_sources.filter((p) => p.coverage === 0).map((p) => `PARTIAL: no points from ${p.source} on ${p.host} (is its collector running? its sensor readable?)`),
     ...(s.partial_final ? [`partial for good: ${s.partial_final}`] : []),
+    ...(s.attributed?.notes ?? []).map((n) => `attributed: ${n}`),
     ...Object.entries(s.clock_offsets).map(([host, offset]) => `clock: ${host} is ${Math.abs(offset).toFixed(1)} s ${offset > 0 ? 'ahead of' : 'behind'} InfluxDB; the run's window and its points disagree by that much (synchronise clocks: NTP, chrony)`),
   ];
   return [head, '', sources, ...(notes.length ? ['', ...notes] : []), ...(reasons.length ? ['', ...reasons.map(([k, r]) => `${k}: ${r}`)] : [])].join('\n');
+}
+
+/** The GPUs the run counts: its scope and where it came from, or every GPU. */
+function scopeLine(s: RunSummary): string {
+  if (s.gpus === null) return 'every GPU of its hosts (none named: CUDA_VISIBLE_DEVICES and NVIDIA_VISIBLE_DEVICES unset)';
+  if (s.gpus.length === 0) return `none (${s.gpus_from ?? 'given'})`;
+  const out = s.sources.filter((x) => x.domain === 'gpu' && !x.in_run).map((x) => x.source);
+  return `${s.gpus.join(', ')} (${s.gpus_from ?? 'given'})${out.length ? `; not in this run: ${out.join(', ')}` : ''}`;
+}
+
+/** The run's own share of shared hosts, and the model; or why there is none. */
+function attributedLine(s: RunSummary): string {
+  if (s.attributed === null || s.energy_attributed_j === null) return '— (no collector on its hosts followed the run’s processes)';
+  const parts = s.attributed.sources.map((a) => `${a.source} ${num(a.energy_j, 1)} J at ${num(a.share * 100, 1)} %`);
+  return `${num(s.energy_attributed_j, 1)} J to the run’s own processes${s.score_energy === 'attributed' ? ' (the scores use it)' : ''}: ${parts.join(', ')}`;
 }
 
 /** `100 %`, or which sources fall short. */

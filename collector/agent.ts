@@ -9,6 +9,7 @@ import type { Logger } from '../common/log.js';
 import { ChannelIntegrator, PLAUSIBLE_MAX_W } from './integrate.js';
 import type { CollectorMetrics } from './metrics.js';
 import { SourceError, type PowerChannel, type Source } from './source.js';
+import type { ChannelInterval } from './attribution.js';
 
 interface ChannelState {
   channel: PowerChannel;
@@ -37,6 +38,8 @@ export interface AgentOptions {
   emit: (samples: Sample[]) => void;
   metrics: CollectorMetrics;
   log: Logger;
+  /** points attributed to runs from the intervals just reported (./attribution.ts) */
+  attribute?: (intervals: readonly ChannelInterval[]) => Sample[];
   /** monotonic clock in ms (tests may drive it) */
   now?: () => number;
   wallNow?: () => number;
@@ -160,6 +163,7 @@ export class Agent {
    */
   report(wallMs: number = this.wallNow(), monoNow: number = this.now()): Sample[] {
     const out: Sample[] = [];
+    const reported: ChannelInterval[] = [];
     const { metrics } = this.opts;
     for (const state of this.states) {
       const interval = state.integrator.cut();
@@ -179,6 +183,8 @@ export class Agent {
         [POWER.tags.method]: channel.method,
         [POWER.tags.inTotal]: String(channel.inTotal),
       };
+      const timeMs = wallMs - Math.max(0, monoNow - interval.endT);
+      reported.push({ channel, source: state.source, energyJ: interval.energyJ, intervalS: interval.intervalS, timeMs });
       out.push({
         measurement: MEASUREMENT.power,
         tags,
@@ -189,13 +195,20 @@ export class Agent {
           [POWER.fields.powerMinW]: interval.minW,
           [POWER.fields.powerMaxW]: interval.maxW,
         },
-        timeMs: wallMs - Math.max(0, monoNow - interval.endT),
+        timeMs,
       });
       const labels = { source: channel.id, domain: channel.domain, method: channel.method, in_total: String(channel.inTotal) };
       state.gauge ??= metrics.power.labels(labels);
       state.gauge.set(interval.powerW);
       state.energy ??= metrics.energy.labels(labels);
       state.energy.inc(interval.energyJ);
+    }
+    if (this.opts.attribute) {
+      try {
+        out.push(...this.opts.attribute(reported));
+      } catch (e) {
+        this.opts.log.once('attribute', 'warn', 'attributing energy to runs failed; will keep trying', { error: e });
+      }
     }
     for (const source of this.sources) {
       if (!source.collect) continue;

@@ -15,6 +15,8 @@ import { HOST_TAGS, MEASUREMENT, type Sample } from '../common/model.js';
 import { hostRecordSample, type HostGpu } from '../common/host-record.js';
 import { VERSION } from '../common/version.js';
 import { Agent } from './agent.js';
+import { RunTracker } from './attribution.js';
+import { runRegistration } from './runs-endpoint.js';
 import { DeadLetters } from './dead-letter.js';
 import { discoverSources } from './discover.js';
 import { CollectorMetrics } from './metrics.js';
@@ -151,6 +153,7 @@ export async function startCollector(config: Config): Promise<Collector> {
     sender?.kick();
   };
 
+  const tracker = new RunTracker(config.collector.procfsRoot, hostTags);
   const agent = new Agent({
     sources,
     hostTags,
@@ -159,6 +162,7 @@ export async function startCollector(config: Config): Promise<Collector> {
     metrics,
     log,
     emit,
+    attribute: (intervals) => tracker.attribute(intervals),
   });
   agent.start();
   writeHostRecord();
@@ -228,7 +232,11 @@ export async function startCollector(config: Config): Promise<Collector> {
       );
       return;
     }
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics or /healthz\n');
+    if (url === '/runs' || url.startsWith('/runs/')) {
+      runRegistration(req, res, tracker, log);
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /healthz or /runs\n');
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -12,6 +12,7 @@ import type { Config } from '../common/config.js';
 import type { Logger } from '../common/log.js';
 import type { PowerDomain, PowerMethod, Sample } from '../common/model.js';
 import type { HostGpu } from '../common/host-record.js';
+import type { GpuProcessUse } from './attribution.js';
 
 export interface PowerChannel {
   /** stable id, e.g. `rapl/package-0`, `hwmon/amdgpu-0/power1`, `nvml/0` */
@@ -40,6 +41,11 @@ export interface Source {
   collect?(timeMs: number): Sample[];
   /** the GPUs it found (index, model name, UUID), for the platform tag and the host record */
   gpus?(): HostGpu[];
+  /**
+   * per-process use of one of its GPUs since `sinceUs` (µs since the epoch), for attributing a
+   * shared GPU to a run's processes; undefined where the device cannot tell (./attribution.ts)
+   */
+  gpuProcessUse?(gpu: number, sinceUs: number): GpuProcessUse | undefined;
   close?(): Promise<void> | void;
 }
 

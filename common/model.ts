@@ -79,6 +79,10 @@ export const POWER = {
     intervalS: 'interval_s',
     powerMinW: 'power_min_w',
     powerMaxW: 'power_max_w',
+    /** attributed points: the run's share of the source's energy in the interval (0–1) */
+    share: 'share',
+    /** attributed points: how a share was found when it is not the usual way (a shared GPU attributed whole) */
+    note: 'note',
   },
 } as const;
 
@@ -118,9 +122,11 @@ export type PowerDomain = (typeof POWER_DOMAINS)[number];
 /**
  * counter: a hardware energy counter, differenced (exact);
  * sampled: instantaneous power integrated at the edge at a high rate;
- * estimated: a model (TDP × utilisation) where no sensor exists.
+ * estimated: a model (TDP × utilisation) where no sensor exists;
+ * attributed: a run's share of a source's energy (docs/SCIENCE.md "Attribution"), tagged with
+ * the run's `run_id`, never in the host's total.
  */
-export const POWER_METHODS = ['counter', 'sampled', 'estimated'] as const;
+export const POWER_METHODS = ['counter', 'sampled', 'estimated', 'attributed'] as const;
 export type PowerMethod = (typeof POWER_METHODS)[number];
 
 export const RUN = {
@@ -165,6 +171,17 @@ export const RUN = {
     partialFinal: 'partial_final',
     /** when the run was written anew under another platform (its tags changed) */
     revisedAtMs: 'revised_at_ms',
+    /** the GPUs the run used, as it named them (JSON: indices or UUIDs); absent: every GPU */
+    gpus: 'gpus',
+    /** where that scope came from: CUDA_VISIBLE_DEVICES, NVIDIA_VISIBLE_DEVICES or given */
+    gpusFrom: 'gpus_from',
+    /** the energy of every in-total source of the run's hosts (energy_j counts the run's GPUs only) */
+    energyHostJ: 'energy_host_j',
+    /** the energy attributed to the run's own processes (JSON per source in `attributed`) */
+    energyAttributedJ: 'energy_attributed_j',
+    attributed: 'attributed',
+    /** which energy the scores use: `scoped` (the run's devices, default) or `attributed` */
+    scoreEnergy: 'score_energy',
   },
 } as const;
 

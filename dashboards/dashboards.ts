@@ -186,6 +186,9 @@ const RUN_COLUMNS = [
   n(R.compositeScore),
   n(R.netscore),
   n(R.infoDensity),
+  n(R.gpus),
+  `${n(R.energyHostJ)} / 3600 AS ${n('host_energy_wh')}`,
+  `${n(R.energyAttributedJ)} / 3600 AS ${n('attributed_energy_wh')}`,
   n(R.endedAtMs),
 ].join(', ');
 
@@ -214,6 +217,8 @@ export function runsDashboard(): dashboard.Dashboard {
         .overrideByName(RUN.tags.runId, [{ id: 'links', value: [{ title: 'Run detail', url: '/d/wattscope-run/run-detail?var-run_id=${__value.raw}&from=${__data.fields.Time:raw}&to=${__data.fields.ended_at_ms:raw}' }] }])
         .overrideByName('duration_s', [{ id: 'unit', value: unit(R.durationS) }])
         .overrideByName('energy_wh', [{ id: 'unit', value: 'watth' }])
+        .overrideByName('host_energy_wh', [{ id: 'unit', value: 'watth' }])
+        .overrideByName('attributed_energy_wh', [{ id: 'unit', value: 'watth' }])
         .overrideByName('ended_at_ms', [{ id: 'custom.hidden', value: true }])
         .height(12)
         .span(24),
@@ -252,10 +257,13 @@ export function runDetailDashboard(): dashboard.Dashboard {
         .datasource(DATASOURCE)
         .withTarget(
           influxql(
-            `SELECT ${n(RUN.tags.model)}, ${n(RUN.tags.platform)}, ${n(R.status)}, ${n(R.durationS)}, ${n(R.energyJ)}, ${n(R.energyNetJ)}, ${n(R.avgPowerW)}, ${n(R.avgGpuPowerW)}, ${n(R.coverage)}, ${n(R.inferences)}, ${n(R.accuracyResolved)} AS ${n('accuracy')}, ${n(R.energyPerInferenceUwh)}, ${n(R.compositeScore)}, ${n(R.netscore)}, ${n(R.infoDensity)} FROM ${n(MEASUREMENT.run)} WHERE ${byRun}`,
+            `SELECT ${n(RUN.tags.model)}, ${n(RUN.tags.platform)}, ${n(R.status)}, ${n(R.durationS)}, ${n(R.gpus)}, ${n(R.energyJ)}, ${n(R.energyHostJ)}, ${n(R.energyAttributedJ)}, ${n(R.energyNetJ)}, ${n(R.avgPowerW)}, ${n(R.avgGpuPowerW)}, ${n(R.coverage)}, ${n(R.inferences)}, ${n(R.accuracyResolved)} AS ${n('accuracy')}, ${n(R.energyPerInferenceUwh)}, ${n(R.compositeScore)}, ${n(R.netscore)}, ${n(R.infoDensity)} FROM ${n(MEASUREMENT.run)} WHERE ${byRun}`,
           ).format('table'),
         )
+        .description('The run’s energy counts its GPUs (gpus; empty: every GPU) and its hosts’ other sources; energy_host_j every source of its hosts; energy_attributed_j the share its own processes used.')
         .overrideByName(R.energyJ, [{ id: 'unit', value: unit(R.energyJ) }])
+        .overrideByName(R.energyHostJ, [{ id: 'unit', value: unit(R.energyJ) }])
+        .overrideByName(R.energyAttributedJ, [{ id: 'unit', value: unit(R.energyJ) }])
         .overrideByName(R.avgPowerW, [{ id: 'unit', value: unit(R.avgPowerW) }])
         .height(5)
         .span(24),
@@ -267,6 +275,16 @@ export function runDetailDashboard(): dashboard.Dashboard {
         P.powerW,
         '$tag_host $tag_source',
         10,
+        24,
+      ),
+    )
+    .withPanel(
+      timeseries(
+        'Power attributed to the run’s own processes',
+        `SELECT mean(${n(P.powerW)}) FROM ${n(MEASUREMENT.power)} WHERE ${byRun} AND ${n(POWER.tags.method)} = ${s('attributed')} AND $timeFilter GROUP BY time($__interval), ${n(HOST_TAGS.host)}, ${n(POWER.tags.source)} fill(null)`,
+        P.powerW,
+        '$tag_host $tag_source',
+        8,
         24,
       ),
     )

@@ -29,6 +29,8 @@ export interface SourceEnergy {
   source: string;
   domain: string;
   method: string;
+  /** false for a GPU outside the run's scope: listed, not counted (absent in runs stored before scopes: true) */
+  inRun?: boolean;
   energyJ: number;
   /** seconds of the window covered by points / window length, 0–1 */
   coverage: number;
@@ -70,7 +72,10 @@ export function seriesEnergy(d: SeriesWindowData, t0: number, t1: number): Sourc
 }
 
 export interface WindowEnergy {
+  /** the run's own sources: its GPUs and every other in-total source */
   energyJ: number | null;
+  /** every in-total source of the hosts */
+  hostEnergyJ: number | null;
   coverage: number;
   sources: SourceEnergy[];
 }
@@ -78,20 +83,32 @@ export interface WindowEnergy {
 /**
  * Sums the sources; coverage of the run is that of its least-covered source. `expected` are the
  * sources the hosts' records list: one of them without a point in the window is there with
- * coverage 0 (the run is partial, and says which source is silent), not left out.
+ * coverage 0 (the run is partial, and says which source is silent), not left out. `inRun`
+ * tells the run's own sources (its GPUs, and every other source) from the GPUs outside its
+ * scope: those are listed (`inRun: false`) and counted only in the host's energy.
  */
-export function windowEnergy(series: readonly SeriesWindowData[], t0: number, t1: number, expected: ReadonlyArray<Pick<SourceEnergy, 'host' | 'source' | 'domain' | 'method'>> = []): WindowEnergy {
+export function windowEnergy(
+  series: readonly SeriesWindowData[],
+  t0: number,
+  t1: number,
+  expected: ReadonlyArray<Pick<SourceEnergy, 'host' | 'source' | 'domain' | 'method'>> = [],
+  inRun: (s: Pick<SourceEnergy, 'host' | 'source' | 'domain'>) => boolean = () => true,
+): WindowEnergy {
   const found = series.map((s) => seriesEnergy(s, t0, t1));
   const key = (s: { host: string; source: string }) => `${s.host}\u0000${s.source}`;
   const isExpected = new Set(expected.map(key));
   const sources = found.filter((s) => s.coverage > 0 || isExpected.has(key(s)));
   const have = new Set(sources.map(key));
   for (const e of expected) if (!have.has(key(e))) sources.push({ ...e, energyJ: 0, coverage: 0, avgPowerW: 0 });
+  for (const s of sources) s.inRun = inRun(s);
   sources.sort((a, b) => a.host.localeCompare(b.host) || a.source.localeCompare(b.source));
-  if (sources.every((s) => s.coverage === 0)) return { energyJ: null, coverage: 0, sources };
+  const mine = sources.filter((s) => s.inRun);
+  const hostEnergyJ = sources.some((s) => s.coverage > 0) ? sources.reduce((a, s) => a + s.energyJ, 0) : null;
+  if (mine.every((s) => s.coverage === 0)) return { energyJ: null, hostEnergyJ, coverage: 0, sources };
   return {
-    energyJ: sources.reduce((a, s) => a + s.energyJ, 0),
-    coverage: Math.min(...sources.map((s) => s.coverage)),
+    energyJ: mine.reduce((a, s) => a + s.energyJ, 0),
+    hostEnergyJ,
+    coverage: Math.min(...mine.map((s) => s.coverage)),
     sources,
   };
 }
@@ -100,6 +117,6 @@ export function windowEnergy(series: readonly SeriesWindowData[], t0: number, t1
 export function netEnergy(gross: WindowEnergy, idlePowerW: ReadonlyMap<string, number>, seconds: number): number | null {
   if (gross.energyJ === null) return null;
   let idle = 0;
-  for (const s of gross.sources) idle += (idlePowerW.get(`${s.host}\u0000${s.source}`) ?? 0) * seconds * s.coverage;
+  for (const s of gross.sources) if (s.inRun !== false) idle += (idlePowerW.get(`${s.host}\u0000${s.source}`) ?? 0) * seconds * s.coverage;
   return Math.max(0, gross.energyJ - idle);
 }

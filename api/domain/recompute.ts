@@ -21,7 +21,7 @@ export function recomputePlan(run: Pick<Run, 'kind' | 'coverage' | 'ended_at_ms'
 
 /** Why a run stays partial once it is no longer measured again: the sources that never covered it. */
 export function partialReason(run: Pick<Run, 'sources' | 'ended_at_ms'>, attempts: number, nowMs: number): string {
-  const short = run.sources.filter((s) => s.coverage < FULL_COVERAGE).map((s) => `${s.host}/${s.source} at ${(s.coverage * 100).toFixed(1)} %`);
+  const short = run.sources.filter((s) => s.inRun !== false && s.coverage < FULL_COVERAGE).map((s) => `${s.host}/${s.source} at ${(s.coverage * 100).toFixed(1)} %`);
   const hours = run.ended_at_ms === null ? 0 : (nowMs - run.ended_at_ms) / 3_600_000;
   return `measured ${attempts} times over ${hours.toFixed(0)} h after its end, still partial: ${short.join(', ') || 'no source covers it'}`;
 }

@@ -55,11 +55,35 @@ export interface Run {
   partial_final: string | null;
   /** when its platform was corrected (the point written anew); the newest revision wins */
   revised_at_ms: number | null;
+  /** the GPUs it used, as named (indices or UUIDs); null: every GPU */
+  gpus: string[] | null;
+  gpus_from: string | null;
+  /** every in-total source of its hosts, its GPUs or not */
+  energy_host_j: number | null;
+  /** what its own processes were attributed, and how */
+  energy_attributed_j: number | null;
+  attributed: Attributed | null;
+  /** which energy the scores use */
+  score_energy: ScoreEnergy;
 }
+
+export type ScoreEnergy = 'scoped' | 'attributed';
+
+/** Energy attributed to a run's own processes on shared hosts (collector/attribution.ts). */
+export interface Attributed {
+  sources: Array<{ host: string; source: string; domain: string; energy_j: number; share: number }>;
+  notes: string[];
+}
+
+/** How attributed energy is found, in words (docs/SCIENCE.md "Attribution"). */
+export const ATTRIBUTION_MODEL =
+  'CPU and DRAM energy × the run’s processes’ share of the host’s busy CPU time (children included); a GPU’s energy × the run’s share of its per-process SM utilisation (NVML), or the whole GPU when the run has it alone';
 
 /** What the energy computation and host metrics give for a window. */
 export interface Measured {
   energy_j: number | null;
+  energy_host_j: number | null;
+  attributed: Attributed | null;
   energy_net_j: number | null;
   coverage: number;
   sources: SourceEnergy[];
@@ -70,7 +94,7 @@ export interface Measured {
 
 export function applyMeasured(run: Run, m: Measured, endMs: number): Run {
   const duration = Math.max(0, (endMs - run.started_at_ms) / 1000);
-  const gpu = m.sources.filter((s) => s.domain === 'gpu');
+  const gpu = m.sources.filter((s) => s.domain === 'gpu' && s.inRun !== false);
   return {
     ...run,
     duration_s: duration,
@@ -79,6 +103,9 @@ export function applyMeasured(run: Run, m: Measured, endMs: number): Run {
     avg_power_w: m.energy_j !== null && duration > 0 ? m.energy_j / duration : null,
     coverage: m.coverage,
     sources: m.sources,
+    energy_host_j: m.energy_host_j,
+    attributed: m.attributed,
+    energy_attributed_j: m.attributed && m.attributed.sources.length > 0 ? m.attributed.sources.reduce((a, s) => a + s.energy_j, 0) : null,
     avg_gpu_power_w: gpu.length > 0 && duration > 0 ? gpu.reduce((a, s) => a + s.energyJ, 0) / duration : null,
     avg_gpu_util_pct: m.avg_gpu_util_pct,
     avg_gpu_mem_pct: m.avg_gpu_mem_pct,
@@ -96,14 +123,20 @@ export interface Scores {
   info_density: Score;
 }
 
+/** The energy scores use: the run's devices, or what its own processes were attributed when it asks for that. */
+export function scoreEnergyOf(run: Pick<Run, 'energy_j' | 'energy_attributed_j' | 'score_energy'>): number | null {
+  return run.score_energy === 'attributed' ? run.energy_attributed_j : run.energy_j;
+}
+
 export function scoresOf(run: Run, k: NetScoreCoefficients): Scores {
   const accuracy = accuracyOf(run);
-  const perInference = energyPerInferenceUwh(run.energy_j, run.inferences);
+  const energy = scoreEnergyOf(run);
+  const perInference = energyPerInferenceUwh(energy, run.inferences);
   return {
     accuracy,
     energy_per_inference_uwh: perInference,
     inferences_per_s: perSecond(run.inferences, run.duration_s),
-    inferences_per_j: perJoule(run.inferences, run.energy_j),
+    inferences_per_j: perJoule(run.inferences, energy),
     composite_score: compositeScore(accuracy, perInference),
     netscore: netScore(accuracy, run.params_m, run.macs_g, k),
     info_density: infoDensity(accuracy, run.params_m),
@@ -145,7 +178,7 @@ export function summaryOf(run: Run, k: NetScoreCoefficients) {
     coverage: run.coverage,
     partial: run.coverage !== null && run.kind !== 'imported' && run.coverage < FULL_COVERAGE,
     /** the sources that cover less than the whole window: a silent collector or source has 0 */
-    partial_sources: run.sources.filter((src) => src.coverage < FULL_COVERAGE).map((src) => ({ host: src.host, source: src.source, coverage: src.coverage })),
+    partial_sources: run.sources.filter((src) => src.inRun !== false && src.coverage < FULL_COVERAGE).map((src) => ({ host: src.host, source: src.source, coverage: src.coverage })),
     partial_final: run.partial_final,
     clock_offsets: run.clock_offsets,
     sources: run.sources.map((src) => ({
@@ -153,10 +186,19 @@ export function summaryOf(run: Run, k: NetScoreCoefficients) {
       source: src.source,
       domain: src.domain,
       method: src.method,
+      in_run: src.inRun !== false,
       energy_j: src.energyJ,
       avg_power_w: src.avgPowerW,
       coverage: src.coverage,
     })),
+    // the devices: the run's GPUs (null: every GPU) and the energy of the whole hosts beside it
+    gpus: run.gpus,
+    gpus_from: run.gpus_from,
+    energy_host_j: run.energy_host_j,
+    // the run's own share of shared hosts
+    energy_attributed_j: run.energy_attributed_j,
+    attributed: run.attributed === null ? null : { ...run.attributed, model: ATTRIBUTION_MODEL },
+    score_energy: run.score_energy,
     // work and scores
     inferences: run.inferences,
     correct: run.correct,

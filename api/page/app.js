@@ -144,6 +144,7 @@ function renderRuns() {
       cell(r.model), cell(r.platform), cell(r.kind), cell(r.status), cell(new Date(r.started_at).toLocaleString()),
       cell(r.duration_s, 1), cell(r.energy_wh, 4), cell(r.energy_per_inference_uwh, 2), cell(r.accuracy, 4),
       cell(r.composite_score, 2), cell(r.netscore, 2), cell(r.info_density, 3),
+      cell(r.gpus_label), cell(r.energy_host_wh, 4), cell(r.energy_attributed_wh, 4),
     );
     tr.addEventListener('click', () => void openRun(r.run_id));
     body.append(tr);
@@ -152,10 +153,18 @@ function renderRuns() {
   for (const th of document.querySelectorAll('#runs th')) th.setAttribute('aria-sort', th.dataset.key === key ? (dir > 0 ? 'ascending' : 'descending') : 'none');
 }
 
+/** The run's GPUs in a few characters: "all", "none", or the ones it named. */
+function gpusLabel(r) {
+  if (r.gpus === null || r.gpus === undefined) return 'all';
+  return r.gpus.length === 0 ? 'none' : r.gpus.join(',');
+}
+
+const wh = (j) => (j === null || j === undefined ? null : j / 3600);
+
 async function loadRuns() {
   const res = await fetch('/api/runs?limit=200');
   if (!res.ok) return;
-  state.runs = (await res.json()).runs;
+  state.runs = (await res.json()).runs.map((r) => ({ ...r, gpus_label: gpusLabel(r), energy_host_wh: wh(r.energy_host_j), energy_attributed_wh: wh(r.energy_attributed_j) }));
   renderRuns();
 }
 
@@ -168,6 +177,11 @@ async function openRun(id) {
   dl.textContent = '';
   const items = [
     ['duration', `${fmt(summary.duration_s, 1)} s`], ['energy', `${fmt(summary.energy_wh, 4)} Wh (${fmt(summary.energy_j, 1)} J)`], ['net energy', `${fmt(summary.energy_net_j, 1)} J`],
+    ['GPUs', summary.gpus === null ? 'every GPU of its hosts' : `${gpusLabel(summary)} (${summary.gpus_from})`],
+    ['not in this run', summary.sources.filter((s) => !s.in_run).map((s) => s.source).join(', ') || '—'],
+    ['host energy', `${fmt(summary.energy_host_j, 1)} J`],
+    ['attributed', summary.energy_attributed_j === null ? '— (no collector followed its processes)' : `${fmt(summary.energy_attributed_j, 1)} J to its own processes${summary.score_energy === 'attributed' ? ' (scores use it)' : ''}`],
+    ['attributed by', summary.attributed ? summary.attributed.model : '—'],
     ['average power', `${fmt(summary.avg_power_w, 1)} W`], ['average GPU power', `${fmt(summary.avg_gpu_power_w, 1)} W`], ['GPU utilisation', `${fmt(summary.avg_gpu_util_pct, 1)} %`],
     ['GPU memory', `${fmt(summary.avg_gpu_mem_pct, 1)} %`], ['CPU', `${fmt(summary.avg_cpu_pct, 1)} %`], ['coverage', `${fmt(summary.coverage === null ? null : summary.coverage * 100, 1)} %${summary.partial ? ' (partial)' : ''}`],
     ['inferences', fmt(summary.inferences, 0)], ['accuracy', fmt(summary.accuracy, 4)], ['µWh / inference', fmt(summary.energy_per_inference_uwh, 3)],

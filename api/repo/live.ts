@@ -1,6 +1,6 @@
 /** Reads for the live page: recent power per source, a run's power curve, the hosts seen. */
 import { HOST_TAGS, MEASUREMENT, POWER } from '../../common/model.js';
-import { durationMs, ident, iql, literalRegex, timeMs, type InfluxQL } from '../../common/storage/influxql.js';
+import { durationMs, ident, iql, literalRegex, str, timeMs, type InfluxQL } from '../../common/storage/influxql.js';
 import type { InfluxStore, Series } from '../../common/storage/store.js';
 
 export interface PowerSeries {
@@ -55,8 +55,13 @@ export function toTable(series: readonly Series[]): PowerTable {
 export class LiveRepository {
   constructor(private readonly store: InfluxStore) {}
 
+  /**
+   * The host's own sources: a host's points, not those attributed to runs (each a share of one
+   * of them, per run; the run summary has those), and only `host` when given.
+   */
   private hostFilter(host: string | undefined): InfluxQL {
-    return host === undefined ? iql`` : iql` AND ${ident(HOST_TAGS.host)} =~ ${literalRegex(host)}`;
+    const own = iql` AND ${ident(POWER.tags.method)} != ${str('attributed')}`;
+    return host === undefined ? own : iql`${own} AND ${ident(HOST_TAGS.host)} =~ ${literalRegex(host)}`;
   }
 
   /** Mean power per source in buckets of `bucketMs` over [from, to]. */
@@ -70,7 +75,7 @@ export class LiveRepository {
   /** Raw points written in the last `windowMs` (the live stream's one query per tick). */
   async recentPoints(windowMs: number, nowMs: number): Promise<LivePoint[]> {
     const [r] = await this.store.query(
-      iql`SELECT ${ident(POWER.fields.powerW)} FROM ${ident(MEASUREMENT.power)} WHERE time > ${timeMs(nowMs - windowMs)} GROUP BY ${GROUP_TAGS}`,
+      iql`SELECT ${ident(POWER.fields.powerW)} FROM ${ident(MEASUREMENT.power)} WHERE time > ${timeMs(nowMs - windowMs)}${this.hostFilter(undefined)} GROUP BY ${GROUP_TAGS}`,
     );
     const out: LivePoint[] = [];
     for (const s of r?.series ?? []) {

@@ -5,7 +5,7 @@
  * rolled up for every one of them, and from raw points where it is not, so the work stays
  * small however long the run, and the result is the same as summing every raw point.
  */
-import { CPU, GPU, HOST_TAGS, MEASUREMENT, POWER, ROLLUP } from '../../common/model.js';
+import { CPU, GPU, HOST_TAGS, MEASUREMENT, POWER, ROLLUP, RUN } from '../../common/model.js';
 import { anyOf, ident, iql, join, str, timeMs, type InfluxQL } from '../../common/storage/influxql.js';
 import { seriesRows, type InfluxStore, type Row, type Series, type StatementResult } from '../../common/storage/store.js';
 import type { EdgePoint, SeriesWindowData } from '../domain/energy.js';
@@ -52,11 +52,20 @@ function addSums(into: Map<string, { tags: Record<string, string>; sums: Sums }>
   }
 }
 
-/** Adds the first row's numeric columns of a result into `into`. */
-function addMetricSums(into: MetricSums, result: StatementResult | undefined): void {
-  const row: Row | undefined = seriesRows(result?.series ?? [])[0];
-  for (const [k, v] of Object.entries(row ?? {})) if (k !== 'time' && typeof v === 'number') into[k] = (into[k] ?? 0) + v;
+/**
+ * Adds the numeric columns of a result's rows into `into`; the GPU statements come grouped by
+ * host and GPU, and only the GPUs `keep` takes count (a run's scope).
+ */
+function addMetricSums(into: MetricSums, result: StatementResult | undefined, keep: GpuFilter = () => true): void {
+  for (const row of seriesRows<Row>(result?.series ?? [])) {
+    const gpu = row[GPU.tags.gpu];
+    if (typeof gpu === 'string' && !keep(String(row[HOST_TAGS.host] ?? ''), Number(gpu))) continue;
+    for (const [k, v] of Object.entries(row)) if (k !== 'time' && typeof v === 'number') into[k] = (into[k] ?? 0) + v;
+  }
 }
+
+/** Whether a GPU counts in the averages (a run's scope); every GPU when not given. */
+export type GpuFilter = (host: string, gpu: number) => boolean;
 
 function metricsOf(m: MetricSums): HostMetrics {
   const mean = (field: string) => {
@@ -68,13 +77,40 @@ function metricsOf(m: MetricSums): HostMetrics {
   return { avg_gpu_util_pct: mean(GPU.fields.utilPct), avg_gpu_mem_pct: used !== null && total ? (100 * used) / total : null, avg_cpu_pct: mean(CPU.fields.usagePct) };
 }
 
+/** Energy attributed to one run's processes, per host and source (collector/attribution.ts). */
+export interface AttributedRow {
+  host: string;
+  source: string;
+  domain: string;
+  energyJ: number;
+  intervalS: number;
+  share: number;
+  note: string | null;
+}
+
 export class PowerRepository {
   constructor(
     private readonly store: InfluxStore,
     private readonly bucketMs: number = ROLLUP.bucketMs,
   ) {}
 
-  async window(hosts: readonly string[], t0: number, t1: number): Promise<{ series: SeriesWindowData[]; metrics: HostMetrics }> {
+  /**
+   * What the collectors attributed to a run's own processes over its window: server-side sums
+   * per host and source, whatever the run's length. The last point may end a report interval
+   * after the run (the collector's last attribution once the run is over): `slackMs`.
+   */
+  async attributed(runId: string, hosts: readonly string[], t0: number, t1: number, slackMs = 2000): Promise<AttributedRow[]> {
+    if (hosts.length === 0) return [];
+    const [r] = await this.store.query(
+      iql`SELECT sum(${ident(F.energyJ)}) AS e, sum(${ident(F.intervalS)}) AS s, mean(${ident(F.share)}) AS share, last(${ident(F.note)}) AS note FROM ${ident(MEASUREMENT.power)} WHERE ${ident(RUN.tags.runId)} = ${str(runId)} AND ${ident(POWER.tags.method)} = ${str('attributed')} AND ${ident(HOST_TAGS.host)} =~ ${anyOf(hosts)} AND time > ${timeMs(t0)} AND time <= ${timeMs(t1 + slackMs)} GROUP BY ${ident(HOST_TAGS.host)}, ${ident(POWER.tags.source)}, ${ident(POWER.tags.domain)}`,
+    );
+    return (r?.series ?? []).map((s) => {
+      const row = seriesRows([s])[0] ?? {};
+      return { host: s.tags.host ?? '', source: (s.tags.source ?? '').replace(/^attributed\//, ''), domain: s.tags.domain ?? '', energyJ: num(row.e) ?? 0, intervalS: num(row.s) ?? 0, share: num(row.share) ?? 0, note: typeof row.note === 'string' ? row.note : null };
+    });
+  }
+
+  async window(hosts: readonly string[], t0: number, t1: number, gpuFilter?: GpuFilter): Promise<{ series: SeriesWindowData[]; metrics: HostMetrics }> {
     if (hosts.length === 0) return { series: [], metrics: { avg_gpu_util_pct: null, avg_gpu_mem_pct: null, avg_cpu_pct: null } };
     const hostMatch = iql`${ident(HOST_TAGS.host)} =~ ${anyOf(hosts)}`;
     const where = iql`${hostMatch} AND ${ident(POWER.tags.inTotal)} = ${str('true')}`;
@@ -83,7 +119,7 @@ export class PowerRepository {
     const sumsOf = (from: InfluxQL, range: InfluxQL, extra: InfluxQL = iql``) =>
       iql`SELECT sum(${ident(F.energyJ)}) AS e, sum(${ident(F.intervalS)}) AS s, count(${ident(F.energyJ)}) AS n FROM ${from} WHERE ${where}${extra} AND ${range} ${groupBy}`;
     const metricStatements = (range: InfluxQL, rolled: boolean) => [
-      iql`SELECT ${sumAndCount(ROLLED_GPU_FIELDS, rolled)} FROM ${ident(rolled ? MEASUREMENT.gpuRollup : MEASUREMENT.gpu)} WHERE ${hostMatch} AND ${range}`,
+      iql`SELECT ${sumAndCount(ROLLED_GPU_FIELDS, rolled)} FROM ${ident(rolled ? MEASUREMENT.gpuRollup : MEASUREMENT.gpu)} WHERE ${hostMatch} AND ${range} GROUP BY ${ident(HOST_TAGS.host)}, ${ident(GPU.tags.gpu)}`,
       iql`SELECT ${sumAndCount(ROLLED_CPU_FIELDS, rolled)} FROM ${ident(rolled ? MEASUREMENT.cpuRollup : MEASUREMENT.cpu)} WHERE ${hostMatch} AND ${ident(CPU.tags.cpu)} = ${str(CPU.all)} AND ${range}`,
     ];
     const edges = [
@@ -102,7 +138,7 @@ export class PowerRepository {
       const results = await this.store.query(join([sumsOf(power, whole), ...edges, ...metricStatements(whole, false)], '; '));
       addSums(inside, results[0]);
       [, firsts, afters] = results;
-      addMetricSums(metricSums, results[3]);
+      addMetricSums(metricSums, results[3], gpuFilter);
       addMetricSums(metricSums, results[4]);
     } else {
       const left = iql`time > ${timeMs(t0)} AND time < ${timeMs(mid.from)}`;
@@ -137,9 +173,9 @@ export class PowerRepository {
       addSums(inside, rolled, (tags) => !fullyRolled.has(hostSource(tags)));
       const wm = num(seriesRows(results[11]?.series ?? [])[0]?.w);
       const metricsRolled = wm !== null && wm >= mid.to;
-      for (const i of [5, 6, 7, 8]) addMetricSums(metricSums, results[i]);
+      for (const i of [5, 6, 7, 8]) addMetricSums(metricSums, results[i], gpuFilter);
       if (metricsRolled) {
-        addMetricSums(metricSums, results[9]);
+        addMetricSums(metricSums, results[9], gpuFilter);
         addMetricSums(metricSums, results[10]);
       }
       const extra = [
@@ -149,7 +185,7 @@ export class PowerRepository {
       if (extra.length > 0) {
         const more = await this.store.query(join(extra, '; '));
         more.slice(0, rawMiddle.length).forEach((r) => addSums(inside, r));
-        for (const r of more.slice(rawMiddle.length)) addMetricSums(metricSums, r);
+        for (const r of more.slice(rawMiddle.length)) addMetricSums(metricSums, r, gpuFilter);
       }
     }
 

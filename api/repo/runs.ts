@@ -7,7 +7,7 @@ import { MEASUREMENT, RUN, RUN_KINDS, RUN_STATUSES, type FieldValue, type RunKin
 import { anyOf, ident, iql, join, listItemRegex, literalRegex, num as numLit, str, timeMs, type InfluxQL } from '../../common/storage/influxql.js';
 import type { InfluxStore, Row } from '../../common/storage/store.js';
 import type { SourceEnergy } from '../domain/energy.js';
-import type { Run } from '../domain/run.js';
+import type { Attributed, Run } from '../domain/run.js';
 
 const F = RUN.fields;
 const T = RUN.tags;
@@ -64,6 +64,12 @@ export function rowToRun(row: Row): Run {
     recompute_attempts: num(row[F.recomputeAttempts]),
     partial_final: text(row[F.partialFinal]),
     revised_at_ms: num(row[F.revisedAtMs]),
+    gpus: typeof row[F.gpus] === 'string' ? parseJson<string[]>(row[F.gpus], []) : null,
+    gpus_from: text(row[F.gpusFrom]),
+    energy_host_j: num(row[F.energyHostJ]),
+    energy_attributed_j: num(row[F.energyAttributedJ]),
+    attributed: typeof row[F.attributed] === 'string' ? parseJson<Attributed>(row[F.attributed], { sources: [], notes: [] }) : null,
+    score_energy: row[F.scoreEnergy] === 'attributed' ? 'attributed' : 'scoped',
   };
 }
 
@@ -110,6 +116,12 @@ export function runToSample(run: Run, derived: Record<string, number | null> = {
     [F.recomputeAttempts]: run.recompute_attempts,
     [F.partialFinal]: run.partial_final,
     [F.revisedAtMs]: run.revised_at_ms,
+    [F.gpus]: run.gpus === null ? null : JSON.stringify(run.gpus),
+    [F.gpusFrom]: run.gpus_from,
+    [F.energyHostJ]: run.energy_host_j,
+    [F.energyAttributedJ]: run.energy_attributed_j,
+    [F.attributed]: run.attributed === null ? null : JSON.stringify(run.attributed),
+    [F.scoreEnergy]: run.score_energy,
     ...derived,
   };
   return {

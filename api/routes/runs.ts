@@ -32,6 +32,7 @@ const CSV_COLUMNS: Array<keyof RunSummary> = [
   'run_id', 'model', 'platform', 'kind', 'status', 'dataset', 'started_at', 'ended_at', 'duration_s', 'energy_j', 'energy_wh', 'energy_net_j',
   'avg_power_w', 'coverage', 'inferences', 'correct', 'accuracy', 'energy_per_inference_uwh', 'inferences_per_s', 'composite_score', 'netscore',
   'info_density', 'avg_gpu_power_w', 'avg_gpu_util_pct', 'avg_gpu_mem_pct', 'avg_cpu_pct', 'hosts', 'labels',
+  'gpus', 'gpus_from', 'energy_host_j', 'energy_attributed_j', 'score_energy',
 ];
 
 const CALLER_HOST = 'x-wattscope-host';

@@ -63,6 +63,15 @@ export const StartBody = Type.Object(
     params_m: Type.Optional(Positive(1e7, 'Parameters in millions.')),
     macs_g: Type.Optional(Positive(1e9, 'Multiply-accumulates per inference in billions.')),
     labels: Type.Optional(Labels),
+    gpus: Type.Optional(
+      Type.Array(Type.String({ pattern: '^([0-9]{1,4}|(GPU|MIG)-[0-9a-fA-F-]{1,64})$' }), {
+        maxItems: 64,
+        uniqueItems: true,
+        description: 'The GPUs the run uses, as CUDA_VISIBLE_DEVICES names them: indices or UUIDs (or UUID prefixes). Its energy counts these GPUs and every other in-total source; the other GPUs are listed apart. [] no GPU; absent: every GPU.',
+      }),
+    ),
+    gpus_from: Type.Optional(Type.Union([Type.Literal('CUDA_VISIBLE_DEVICES'), Type.Literal('NVIDIA_VISIBLE_DEVICES'), Type.Literal('given')], { description: 'Where `gpus` came from (the clients say).' })),
+    score_energy: Type.Optional(Type.Union([Type.Literal('scoped'), Type.Literal('attributed')], { default: 'scoped', description: 'The energy the scores use: the run’s devices (default), or what its own processes were attributed on shared hosts.' })),
   },
   { additionalProperties: false },
 );
@@ -171,6 +180,7 @@ export const SourceEnergySchema = Type.Object({
   source: Type.String(),
   domain: Type.String(),
   method: Type.String(),
+  in_run: Type.Boolean({ description: 'false for a GPU outside the run’s scope: listed, counted only in energy_host_j.' }),
   energy_j: Type.Number(),
   avg_power_w: Type.Number(),
   coverage: Type.Number(),
@@ -206,6 +216,18 @@ export const RunSummarySchema = Type.Object(
     partial_final: Nullable(Type.String({ description: 'Why a partial run stays partial, once late points are no longer waited for.' })),
     clock_offsets: Type.Record(Type.String(), Type.Number(), { description: 'Hosts whose clock was off InfluxDB’s by more than 0.5 s: seconds, host minus InfluxDB.' }),
     sources: Type.Array(SourceEnergySchema),
+    gpus: Nullable(Type.Array(Type.String())),
+    gpus_from: Nullable(Type.String()),
+    energy_host_j: Nullable(Type.Number({ description: 'Every in-total source of the run’s hosts, its GPUs or not.' })),
+    energy_attributed_j: Nullable(Type.Number({ description: 'What the run’s own processes were attributed on shared hosts.' })),
+    attributed: Nullable(
+      Type.Object({
+        sources: Type.Array(Type.Object({ host: Type.String(), source: Type.String(), domain: Type.String(), energy_j: Type.Number(), share: Type.Number() })),
+        notes: Type.Array(Type.String()),
+        model: Type.String(),
+      }),
+    ),
+    score_energy: Type.Union([Type.Literal('scoped'), Type.Literal('attributed')]),
     inferences: N,
     correct: N,
     accuracy: N,

@@ -17,6 +17,13 @@ printed once and the script runs on, unmeasured; ``r.summary`` is then empty, an
 it reads as None (``r.measured`` is False). Under ``wattscope run`` (WATTSCOPE_RUN_ID set) the
 block attaches to that run and only records results into it.
 
+The run's GPUs are the ones CUDA_VISIBLE_DEVICES (else NVIDIA_VISIBLE_DEVICES) names when the
+block starts, or ``gpus=[...]`` (indices or UUIDs); neither: every GPU of the host. The collector
+on this host (WATTSCOPE_COLLECTOR_URL, default http://127.0.0.1:$WATTSCOPE_COLLECTOR_PORT or
+9101) is told this process's id and attributes to the run the share of the host's energy that
+this process and its children used (``r.summary["energy_attributed_j"]``);
+``score_energy="attributed"`` makes the scores use that share.
+
 Configuration: WATTSCOPE_API_URL (default http://127.0.0.1:8080), WATTSCOPE_API_TOKEN,
 WATTSCOPE_HOST (default this machine's hostname, as the collector tags it),
 WATTSCOPE_API_TIMEOUT (seconds per request, default 10), WATTSCOPE_STOP_TIMEOUT (seconds for the
@@ -33,7 +40,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from typing import Any, Callable, Dict, List, Optional, Set, TypeVar, cast
+from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple, TypeVar, cast
 
 __all__ = ["run", "measure", "current", "Run", "Summary", "HEARTBEAT_SECONDS"]
 __version__ = "0.1.0"
@@ -80,6 +87,52 @@ def _seconds(name: str, default: float) -> float:
         _say_once("%s=%s is not a number of seconds; using %g" % (name, text, default))
         return default
     return value
+
+
+def _visible_devices(value: Optional[str]) -> Optional[Tuple[Optional[List[str]]]]:
+    """CUDA_VISIBLE_DEVICES as CUDA reads it: indices or UUIDs up to the first invalid entry;
+    "all" every GPU (None), "", "none", "void" or -1 no GPU ([]); unset: None (no answer)."""
+    if value is None:
+        return None
+    v = value.strip()
+    if v == "all":
+        return (None,)
+    if v in ("", "none", "void"):
+        return ([],)
+    out: List[str] = []
+    for part in (p.strip() for p in v.split(",")):
+        if part.isdigit() or (part[:4] in ("GPU-", "MIG-") and all(c in "0123456789abcdefABCDEF-" for c in part[4:]) and len(part) > 4):
+            out.append(part)
+        else:
+            break
+    return (out,)
+
+
+def _scope_from_env(env: Mapping[str, str]) -> Optional[Tuple[Optional[List[str]], str]]:
+    """The run's GPUs from CUDA_VISIBLE_DEVICES, else NVIDIA_VISIBLE_DEVICES; None when neither is set."""
+    for name in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"):
+        found = _visible_devices(env.get(name))
+        if found is not None:
+            return (found[0], name)
+    return None
+
+
+def _collector_url() -> str:
+    return os.environ.get("WATTSCOPE_COLLECTOR_URL") or "http://127.0.0.1:%s" % (os.environ.get("WATTSCOPE_COLLECTOR_PORT") or "9101")
+
+
+def _collector(method: str, path: str, body: Optional[Dict[str, Any]] = None) -> bool:
+    """Tells the collector on this host about the run's process; best effort, quiet: without a
+    collector here the run just has no attributed energy (its summary says why)."""
+    data = None if body is None else json.dumps(body).encode("utf-8")
+    req = urllib.request.Request(_collector_url().rstrip("/") + path, data=data, method=method)
+    if data is not None:
+        req.add_header("content-type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=2.0) as res:
+            return 200 <= int(res.status) < 300
+    except Exception:  # noqa: BLE001 - attribution is optional
+        return False
 
 
 class _Failure(Exception):
@@ -154,18 +207,23 @@ class Run:
 
     def __init__(self, model: str, dataset: Optional[str] = None, kind: str = "inference", hosts: Optional[List[str]] = None,
                  platform: Optional[str] = None, batch_size: Optional[int] = None, params_m: Optional[float] = None,
-                 macs_g: Optional[float] = None, labels: Optional[Dict[str, str]] = None, run_id: Optional[str] = None) -> None:
+                 macs_g: Optional[float] = None, labels: Optional[Dict[str, str]] = None, run_id: Optional[str] = None,
+                 gpus: Optional[List[str]] = None, score_energy: Optional[str] = None) -> None:
         self.model = model
         self._start: Dict[str, Any] = {"model": model, "kind": kind,
                                        "hosts": hosts or [os.environ.get("WATTSCOPE_HOST") or socket.gethostname()]}
         for key, value in (("dataset", dataset), ("platform", platform), ("batch_size", batch_size), ("params_m", params_m),
-                           ("macs_g", macs_g), ("labels", labels), ("run_id", run_id)):
+                           ("macs_g", macs_g), ("labels", labels), ("run_id", run_id), ("score_energy", score_energy)):
             if value is not None:
                 self._start[key] = value
+        if gpus is not None:
+            self._start["gpus"] = [str(g) for g in gpus]
+            self._start["gpus_from"] = "given"
         self._result: Dict[str, Any] = {}
         self.run_id: Optional[str] = None
         self.summary = Summary()
         self._attached = False
+        self._followed = False
         self._stop_heartbeat = threading.Event()
 
     @property
@@ -187,7 +245,13 @@ class Run:
             if outer:
                 self.run_id, self._attached = outer, True
             else:
-                self.run_id = str(_request("POST", "/api/runs", self._start)["run_id"])
+                start = dict(self._start)
+                if "gpus" not in start:
+                    scope = _scope_from_env(os.environ)
+                    if scope is not None and scope[0] is not None:
+                        start["gpus"], start["gpus_from"] = scope
+                self.run_id = str(_request("POST", "/api/runs", start)["run_id"])
+                self._followed = _collector("POST", "/runs", {"run_id": self.run_id, "pids": [os.getpid()]})
                 threading.Thread(target=self._heartbeat, name="wattscope-heartbeat", daemon=True).start()
         except Exception as err:  # noqa: BLE001 - measuring never breaks the script
             _say_once("%s; the script goes on unmeasured" % _explain(err))
@@ -220,6 +284,8 @@ class Run:
                 path = "/api/runs/%s" % self.run_id
                 answer = _request("PATCH", path, self._result) if self._result else _request("GET", path)
             else:
+                if self._followed:
+                    _collector("DELETE", "/runs/%s" % self.run_id)
                 body = dict(self._result)
                 body["status"] = "failed" if failed else "completed"
                 answer = _while_waiting(lambda: _request("POST", "/api/runs/%s/stop" % self.run_id, body,

@@ -19,6 +19,10 @@ export interface StartRun {
   params_m?: number;
   macs_g?: number;
   labels?: Record<string, string>;
+  /** the GPUs it uses (indices or UUIDs); absent: every GPU */
+  gpus?: string[];
+  gpus_from?: 'CUDA_VISIBLE_DEVICES' | 'NVIDIA_VISIBLE_DEVICES' | 'given';
+  score_energy?: 'scoped' | 'attributed';
 }
 
 export interface RunResult {
@@ -179,4 +183,34 @@ export interface LivePower {
   /** epoch ms of each column */
   times: number[];
   series: Array<{ host: string; source: string; domain: string; method: string; in_total: boolean; power_w: Array<number | null> }>;
+}
+
+/**
+ * The collector on this host, told which processes are a run's so that it attributes their
+ * share of the host's energy to it (POST/DELETE /runs on its loopback port). Best effort: a
+ * host without a collector just has no attributed energy, and the summary says why.
+ */
+export class CollectorClient {
+  constructor(
+    readonly baseUrl: string,
+    private readonly timeoutMs = 2000,
+  ) {}
+
+  /** Whether the collector follows these processes now. */
+  async follow(runId: string, pids: readonly number[]): Promise<boolean> {
+    try {
+      const res = await fetch(new URL('/runs', this.baseUrl), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ run_id: runId, pids }), signal: AbortSignal.timeout(this.timeoutMs) });
+      return res.status === 201;
+    } catch {
+      return false;
+    }
+  }
+
+  async forget(runId: string): Promise<void> {
+    try {
+      await fetch(new URL(`/runs/${encodeURIComponent(runId)}`, this.baseUrl), { method: 'DELETE', signal: AbortSignal.timeout(this.timeoutMs) });
+    } catch {
+      // the collector forgets a run whose processes are gone by itself
+    }
+  }
 }

@@ -9,7 +9,11 @@ import { join } from 'node:path';
 
 export const NVML_SUCCESS = 0;
 export const NVML_ERROR_NOT_SUPPORTED = 3;
+export const NVML_ERROR_NOT_FOUND = 6;
+export const NVML_ERROR_INSUFFICIENT_SIZE = 7;
 export const NVML_ERROR_GPU_IS_LOST = 15;
+/** NVML's "unknown function" for a symbol an older driver does not have */
+export const NVML_ERROR_FUNCTION_NOT_FOUND = 13;
 
 export class NvmlError extends Error {
   override name = 'NvmlError';
@@ -34,6 +38,10 @@ export interface NvmlApi {
   smClockMhz(index: number): number | undefined;
   /** `GPU-…` (the id CUDA_VISIBLE_DEVICES may name); undefined where not supported */
   uuid?(index: number): string | undefined;
+  /** processes with a compute context on the GPU; undefined where not supported */
+  computeProcesses?(index: number): number[] | undefined;
+  /** per-process SM utilisation samples since `sinceUs` (µs since the epoch); undefined where not supported */
+  processUtilization?(index: number, sinceUs: number): Array<{ pid: number; smUtil: number; timeStampUs: number }> | undefined;
   shutdown(): void;
 }
 
@@ -80,7 +88,24 @@ interface NvmlFunctions {
   getMemory: Fn;
   getTemp: Fn;
   getClock: Fn;
+  /** absent from drivers older than the _v3 API */
+  getProcesses: Fn | undefined;
+  getProcessUtil: Fn | undefined;
 }
+
+/** A function an older driver may not export: undefined then, instead of failing the binding. */
+function optionalFunc(lib: ReturnType<Koffi['load']>, prototype: string): Fn | undefined {
+  try {
+    return lib.func(prototype);
+  } catch {
+    return undefined;
+  }
+}
+
+/** nvmlProcessInfo_t (v3): pid u32, usedGpuMemory u64, gpuInstanceId u32, computeInstanceId u32 */
+const PROCESS_INFO_BYTES = 24;
+/** nvmlProcessUtilizationSample_t: pid u32, timeStamp u64, smUtil, memUtil, encUtil, decUtil u32 */
+const UTIL_SAMPLE_BYTES = 32;
 
 let koffiTypesDeclared = false;
 const boundLibraries = new Map<string, NvmlFunctions | undefined>();
@@ -121,6 +146,9 @@ function bind(library: string): NvmlFunctions | undefined {
     getMemory: lib.func('int nvmlDeviceGetMemoryInfo(nvmlDevice_t device, _Out_ nvmlMemory_t *memory)'),
     getTemp: lib.func('int nvmlDeviceGetTemperature(nvmlDevice_t device, int sensor, _Out_ unsigned int *temp)'),
     getClock: lib.func('int nvmlDeviceGetClockInfo(nvmlDevice_t device, int type, _Out_ unsigned int *clock)'),
+    // arrays of structs come back in Buffers, read by offset (x86-64 layout, see below)
+    getProcesses: optionalFunc(lib, 'int nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, _Inout_ unsigned int *count, uint8_t *infos)'),
+    getProcessUtil: optionalFunc(lib, 'int nvmlDeviceGetProcessUtilization(nvmlDevice_t device, uint8_t *samples, _Inout_ unsigned int *count, unsigned long long lastSeenTimeStamp)'),
   };
   boundLibraries.set(library, fns);
   return fns;
@@ -135,7 +163,7 @@ export function loadNvml(library: string): NvmlApi | undefined {
   if (!nvmlPresent(library)) return undefined;
   const fns = bind(library);
   if (!fns) return undefined;
-  const { init, shutdown, errorString, getCount, getHandle, getName, getUuid, getEnergy, getPower, getUtil, getMemory, getTemp, getClock } = fns;
+  const { init, shutdown, errorString, getCount, getHandle, getName, getUuid, getEnergy, getPower, getUtil, getMemory, getTemp, getClock, getProcesses, getProcessUtil } = fns;
 
   const check = (rc: number, what: string): boolean => {
     if (rc === NVML_SUCCESS) return true;
@@ -184,6 +212,35 @@ export function loadNvml(library: string): NvmlApi | undefined {
     memory(i) {
       const out: { used?: number | bigint; total?: number | bigint } = {};
       return check(getMemory(handle(i), out) as number, 'nvmlDeviceGetMemoryInfo') ? { used: Number(out.used), total: Number(out.total) } : undefined;
+    },
+    computeProcesses(i) {
+      if (!getProcesses) return undefined;
+      for (let room = 16; ; room *= 4) {
+        const count = [room];
+        const buf = Buffer.alloc(room * PROCESS_INFO_BYTES);
+        const rc = getProcesses(handle(i), count, buf) as number;
+        if (rc === NVML_ERROR_INSUFFICIENT_SIZE && room < 4096) continue;
+        if (!check(rc, 'nvmlDeviceGetComputeRunningProcesses_v3')) return undefined;
+        return Array.from({ length: Number(count[0]) }, (_, k) => buf.readUInt32LE(k * PROCESS_INFO_BYTES));
+      }
+    },
+    processUtilization(i, sinceUs) {
+      if (!getProcessUtil) return undefined;
+      const count = [0];
+      let rc = getProcessUtil(handle(i), null, count, BigInt(Math.floor(sinceUs))) as number;
+      if (rc === NVML_ERROR_NOT_FOUND) return []; // no sample since then: nothing ran
+      if (rc !== NVML_ERROR_INSUFFICIENT_SIZE && !check(rc, 'nvmlDeviceGetProcessUtilization')) return undefined;
+      const n = Number(count[0]);
+      if (n === 0) return [];
+      const buf = Buffer.alloc(n * UTIL_SAMPLE_BYTES);
+      rc = getProcessUtil(handle(i), buf, count, BigInt(Math.floor(sinceUs))) as number;
+      if (rc === NVML_ERROR_NOT_FOUND) return [];
+      if (!check(rc, 'nvmlDeviceGetProcessUtilization')) return undefined;
+      return Array.from({ length: Number(count[0]) }, (_, k) => ({
+        pid: buf.readUInt32LE(k * UTIL_SAMPLE_BYTES),
+        timeStampUs: Number(buf.readBigUInt64LE(k * UTIL_SAMPLE_BYTES + 8)),
+        smUtil: buf.readUInt32LE(k * UTIL_SAMPLE_BYTES + 16),
+      }));
     },
     temperatureC: (i) => scalar((h, o) => getTemp(h, 0, o) as number, i, 'nvmlDeviceGetTemperature'),
     smClockMhz: (i) => scalar((h, o) => getClock(h, 1, o) as number, i, 'nvmlDeviceGetClockInfo'),

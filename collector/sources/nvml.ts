@@ -10,6 +10,7 @@ import type { Logger } from '../../common/log.js';
 import { loadNvml, NvmlError, NVML_ERROR_GPU_IS_LOST, type NvmlApi } from '../gpu/nvml-binding.js';
 import { gpuSample } from '../gpu/sample.js';
 import type { PowerChannel, Source, SourceFactory } from '../source.js';
+import type { GpuProcessUse } from '../attribution.js';
 
 interface Device {
   index: number;
@@ -74,6 +75,19 @@ class NvmlSource implements Source {
   }
   gpus() {
     return this.devices.map((d) => ({ index: d.index, name: d.name, uuid: d.uuid }));
+  }
+  gpuProcessUse(gpu: number, sinceUs: number): GpuProcessUse | undefined {
+    try {
+      const processes = this.api.computeProcesses?.(gpu);
+      if (processes === undefined) return undefined;
+      const smUtilByPid = new Map<number, number>();
+      for (const s of this.api.processUtilization?.(gpu, sinceUs) ?? []) smUtilByPid.set(s.pid, (smUtilByPid.get(s.pid) ?? 0) + s.smUtil);
+      return { smUtilByPid, processes };
+    } catch (e) {
+      const device = this.devices.find((d) => d.index === gpu);
+      if (device) reportNvmlError(this.log, device, e);
+      return undefined;
+    }
   }
   collect(timeMs: number): Sample[] {
     const out: Sample[] = [];

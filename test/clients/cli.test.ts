@@ -264,6 +264,31 @@ describe('wattscope runs, compare, status', () => {
     expect(missing.stderr).toMatch(/404 no run with run_id "no-such-run"/);
   });
 
+  it('counts the GPUs of CUDA_VISIBLE_DEVICES (or --gpus), lists the others apart, and says so', async () => {
+    const now = Math.floor(Date.now() / 1000) * 1000;
+    const sources = [0, 1].map((gpu) => ({ id: `nvml/${gpu}`, domain: 'gpu' as const, method: 'counter' as const, in_total: true, gpu }));
+    await server.store.write([
+      hostRecordSample({ host: 'gpu-box', platform: '2xH100', cpuModel: null, gpus: [{ index: 0, name: 'H100', uuid: 'GPU-aaaa0000' }, { index: 1, name: 'H100', uuid: 'GPU-bbbb1111' }], sources, sampleHz: 10, reportIntervalS: 1, flushIntervalS: 5, version: '0.1.0', clockOffsetS: 0, clockOffsetErrorS: 0.05, startedAtMs: now - 120_000, timeMs: now - 60_000 }),
+      ...powerPoints('gpu-box', 'nvml/0', now - 60_000, 400, () => 300),
+      ...powerPoints('gpu-box', 'nvml/1', now - 60_000, 400, () => 100),
+    ]);
+    const scoped = await cli(['run', '--model', 'scoped', '--host', 'gpu-box', '--json', '--', 'sleep', '1'], { CUDA_VISIBLE_DEVICES: '1' });
+    expect(scoped.status).toBe(0);
+    const s = JSON.parse(scoped.stdout) as RunSummary;
+    expect(s).toMatchObject({ gpus: ['1'], gpus_from: 'CUDA_VISIBLE_DEVICES' });
+    expect((s.energy_j as number) / (s.duration_s as number)).toBeCloseTo(100, 6);
+    expect((s.energy_host_j as number) / (s.duration_s as number)).toBeCloseTo(400, 6);
+    const text = await cli(['run', '--model', 'scoped', '--host', 'gpu-box', '--gpus', 'GPU-aaaa', '--', 'sleep', '1']);
+    expect(text.stdout).toMatch(/^GPUs\s+GPU-aaaa \(given\); not in this run: nvml\/1$/m);
+    expect(text.stdout).toMatch(/^host energy\s+[\d,.]+ J {2}\(every source of gpu-box, its GPUs or not\)$/m);
+    expect(text.stdout).toMatch(/nvml\/1\s+counter\s+[\d,.]+\s+100\s+100 %\s+no \(not in this run\)/);
+    const all = await cli(['run', '--model', 'scoped', '--host', 'gpu-box', '--', 'sleep', '1']);
+    expect(all.stdout).toMatch(/^GPUs\s+every GPU of its hosts \(none named: CUDA_VISIBLE_DEVICES and NVIDIA_VISIBLE_DEVICES unset\)$/m);
+    const bad = await cli(['run', '--model', 'scoped', '--gpus', 'first', '--', 'true']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--gpus takes GPU indices or UUIDs/);
+  });
+
   it('files stored runs under a corrected platform, named or by the platform they are under', async () => {
     for (const model of ['plat-a', 'plat-b', 'plat-c']) expect((await cli(['run', '--model', model, '--', 'true'])).status).toBe(0);
     const ls = await cli(['runs', 'ls', '--platform', 'unknown']);

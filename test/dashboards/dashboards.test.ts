@@ -97,7 +97,11 @@ describe('every query of every dashboard against real data', () => {
     for (const [model, accuracy] of [['resnet50', 0.76], ['mobilenet_v2', 0.72]] as const) {
       const r = await app.fastify.inject({ method: 'POST', url: '/api/runs', payload: { model, hosts: ['dash-host'], params_m: 3.5, macs_g: 0.3 } });
       ids.push(r.json<{ run_id: string }>().run_id);
+      // the run's process (this test's) is followed by the collector: attributed power for the run detail
+      const follow = await fetch(`http://127.0.0.1:${collector.port}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ run_id: ids.at(-1), pids: [process.pid] }) });
+      expect(follow.status).toBe(201);
       await new Promise((res) => setTimeout(res, 3000));
+      await fetch(`http://127.0.0.1:${collector.port}/runs/${ids.at(-1)}`, { method: 'DELETE' });
       await app.fastify.inject({ method: 'POST', url: `/api/runs/${ids.at(-1)}/stop`, payload: { inferences: 1000, accuracy } });
     }
     runId = ids[0] as string;
