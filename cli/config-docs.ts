@@ -4,7 +4,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { OPTIONS, type OptionSpec } from '../common/config.js';
+import { CORE_OPTIONS, OPTIONS, type OptionSpec } from '../common/config.js';
+import { SOURCES } from '../collector/sources/index.js';
 import { packageRoot } from '../common/paths.js';
 
 /** Defaults that depend on the machine are shown by what they are, not by this machine's value. */
@@ -17,9 +18,18 @@ function shownDefault(o: OptionSpec): string {
   return `\`${String(o.default)}\``;
 }
 
+const row = (o: OptionSpec, first = '') => `|${first} \`${o.env}\` | \`${o.key}\` | ${shownDefault(o)} | ${o.doc.replace(/\|/g, '\\|')} |`;
+
+/** The options of the collector, the API and the clients; then each source's own, by source. */
 export function optionsTable(): string {
-  return OPTIONS.map((o) => `| \`${o.env}\` | \`${o.key}\` | ${shownDefault(o)} | ${o.doc.replace(/\|/g, '\\|')} |`).join('\n');
+  const core = CORE_OPTIONS.map((o) => row(o)).join('\n');
+  const bySource = SOURCES.flatMap((s) => (s.options ?? []).map((o) => row(o, ` [${s.name}](../collector/sources/${s.name}/README.md) |`))).join('\n');
+  return `${HEAD}\n${core}\n\n${SOURCE_INTRO}\n\n${SOURCE_HEAD}\n${bySource}`;
 }
+
+const HEAD = '| environment | config file key | default | meaning |\n| --- | --- | --- | --- |';
+const SOURCE_INTRO = 'Each source declares its own options beside its code (`collector/sources/<name>/`); they are read like the others:';
+const SOURCE_HEAD = '| source | environment | config file key | default | meaning |\n| --- | --- | --- | --- | --- |';
 
 export function sampleConfig(): string {
   const out: Record<string, unknown> = {};
@@ -33,14 +43,14 @@ export function sampleConfig(): string {
   return JSON.stringify(out, null, 2) + '\n';
 }
 
-const BEGIN = '| --- | --- | --- | --- |\n';
+const BEGIN = '| environment | config file key';
 const END = '\n\n`wattscope up` also reads';
 
 if (process.argv[1]?.endsWith('config-docs.js')) {
   const root = packageRoot();
   const docsFile = join(root, 'docs', 'CONFIGURATION.md');
   const docs = readFileSync(docsFile, 'utf8');
-  const start = docs.indexOf(BEGIN) + BEGIN.length;
+  const start = docs.indexOf(BEGIN);
   writeFileSync(docsFile, docs.slice(0, start) + optionsTable() + docs.slice(docs.indexOf(END)));
   writeFileSync(join(root, 'collector', 'sample-config.json'), sampleConfig());
   console.log('wrote docs/CONFIGURATION.md and collector/sample-config.json');

@@ -14,7 +14,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CPU, MEASUREMENT, POWER, RUN, type PowerDomain, type Sample } from '../common/model.js';
-import { parseProcStat, type CpuTimes } from './sources/cpu.js';
+import { parseProcStat, type CpuTimes } from './sources/cpu/index.js';
 import type { PowerChannel, Source } from './source.js';
 
 export interface ProcStat {

@@ -4,27 +4,26 @@
  */
 import { createServer, type Server } from 'node:http';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import cron from 'node-cron';
 import type { Config } from '../common/config.js';
 import { logger } from '../common/log.js';
-import { cpuModelFromCpuinfo, derivePlatform } from '../common/platform.js';
 import { lineProblem, toLines } from '../common/storage/line-protocol.js';
 import { InfluxStore, settingsFromConfig } from '../common/storage/store.js';
 import { HOST_TAGS, MEASUREMENT, type Sample } from '../common/model.js';
-import { hostRecordSample, type HostGpu } from '../common/host-record.js';
+import { hostRecordSample } from '../common/host-record.js';
 import { VERSION } from '../common/version.js';
 import { Agent } from './agent.js';
 import { RunTracker } from './attribution.js';
 import { runRegistration } from './runs-endpoint.js';
 import { DeadLetters } from './dead-letter.js';
 import { discoverSources } from './discover.js';
+import { cpuModelOf, gpusOf, hostSources, platformOf } from './host.js';
+import { SharedResources } from './resources/index.js';
 import { CollectorMetrics } from './metrics.js';
 import { Sender } from './sender.js';
 import { Spool } from './spool.js';
 import { SpoolLock } from './spool-lock.js';
 import type { Source } from './source.js';
-import { readTrimmed } from './sysfs.js';
 
 const log = logger('collector');
 
@@ -50,10 +49,6 @@ function channelKey(sources: readonly Source[]): string {
     .join(',');
 }
 
-/** The GPUs as the first source that names them sees them (NVML before nvidia-smi and DCGM). */
-function gpusOf(sources: readonly Source[]): HostGpu[] {
-  return sources.map((s) => s.gpus?.() ?? []).find((gpus) => gpus.length > 0) ?? [];
-}
 
 export async function startCollector(config: Config): Promise<Collector> {
   const startedAt = Date.now();
@@ -61,15 +56,17 @@ export async function startCollector(config: Config): Promise<Collector> {
   mkdirSync(config.collector.spoolDir, { recursive: true });
   const lock = SpoolLock.acquire(config.collector.spoolDir);
   const hostTags: Record<string, string> = { [HOST_TAGS.host]: config.host, [HOST_TAGS.platform]: '' };
+  const resources = new SharedResources(log);
   let sources: Source[];
   try {
-    sources = await discoverSources(config, hostTags, log);
+    sources = await discoverSources(config, { hostTags, log, resources });
   } catch (e) {
     lock.release();
+    resources.close();
     throw e;
   }
-  const cpuModel = cpuModelFromCpuinfo(readTrimmed(join(config.collector.procfsRoot, 'cpuinfo')) ?? '') ?? null;
-  hostTags[HOST_TAGS.platform] = config.platform || derivePlatform(cpuModel ?? undefined, gpusOf(sources).map((g) => g.name));
+  const cpuModel = cpuModelOf(config);
+  hostTags[HOST_TAGS.platform] = platformOf(config, cpuModel, sources);
   const metrics = new CollectorMetrics();
   const spool = new Spool({
     dir: config.collector.spoolDir,
@@ -137,7 +134,7 @@ export async function startCollector(config: Config): Promise<Collector> {
         platform: hostTags[HOST_TAGS.platform] ?? '',
         cpuModel,
         gpus: gpusOf(sources),
-        sources: sources.flatMap((s) => s.channels().map((c) => ({ id: c.id, domain: c.domain, method: c.method, in_total: c.inTotal, ...(c.gpu === undefined ? {} : { gpu: c.gpu }) }))),
+        sources: hostSources(sources),
         sampleHz: config.collector.sampleHz,
         reportIntervalS: config.collector.reportIntervalS,
         flushIntervalS: config.collector.flushIntervalS,
@@ -176,7 +173,7 @@ export async function startCollector(config: Config): Promise<Collector> {
   });
 
   const rediscover = cron.schedule('* * * * *', async () => {
-    const found = await discoverSources(config, hostTags, log);
+    const found = await discoverSources(config, { hostTags, log, resources });
     if (channelKey(found) === channelKey(sources)) {
       for (const s of found) await s.close?.();
     } else {
@@ -264,6 +261,7 @@ export async function startCollector(config: Config): Promise<Collector> {
       spool.close();
       lock.release();
       for (const s of sources) await s.close?.();
+      resources.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections?.();
     },

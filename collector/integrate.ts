@@ -7,7 +7,10 @@
  * implies more power than the channel can draw — a decrease that a wrap would not explain
  * plausibly, or a jump — is a **reset** (driver reload, suspend/resume, a device restarting
  * its counter): its energy is unknown, so that step is left out of the interval (energy and
- * covered time alike) instead of adding up to a whole counter range. A `sampled`
+ * covered time alike) instead of adding up to a whole counter range. A counter that updates
+ * more slowly than it is read (DCGM's, refreshed once per scrape) moves in steps that hold all
+ * the energy since it last moved: its power is judged over that time, not over one sample
+ * period (which would make a 700 W board look like a 7 kW reset). A `sampled`
  * or `estimated` channel reports power (W), integrated by the trapezoid rule. `cut(t)` closes
  * the interval that ends at the last reading and returns its energy, so that consecutive
  * intervals tile time without gap or overlap.
@@ -38,6 +41,8 @@ export const PLAUSIBLE_MAX_W: Readonly<Record<string, number>> = { cpu: 2000, dr
 export class ChannelIntegrator {
   private lastT: number | undefined;
   private lastValue: number | undefined;
+  /** counters: the time of the reading at which the value last changed */
+  private movedT: number | undefined;
   private startT: number | undefined;
   private energy = 0;
   private minW = Infinity;
@@ -61,6 +66,7 @@ export class ChannelIntegrator {
     const prevV = this.lastValue;
     if (prevT !== undefined && tMs <= prevT) return; // time must move forward
     this.startT ??= tMs;
+    if (prevT === undefined) this.movedT = tMs;
     if (prevT !== undefined && prevV !== undefined) {
       const dt = (tMs - prevT) / 1000;
       let segmentJ: number;
@@ -71,17 +77,24 @@ export class ChannelIntegrator {
           d += this.wrapJ;
           wrapped = true;
         }
-        if (d < 0 || d / dt > this.maxPowerW) {
+        // the energy of this step accrued since the counter last moved
+        const since = Math.max(this.movedT ?? prevT, this.startT);
+        const spanS = (tMs - since) / 1000;
+        if (d === 0) {
+          segmentJ = 0;
+        } else if (d < 0 || d / spanS > this.maxPowerW) {
           // a reset: this step's energy is unknown; leave it out rather than guess
           this.resets++;
-          this.unknownMs += tMs - prevT;
+          this.unknownMs += tMs - since;
           segmentJ = 0;
+          this.movedT = tMs;
         } else {
           if (wrapped) this.wraps++;
           segmentJ = d;
-          const p = d / dt;
+          const p = d / spanS;
           this.minW = Math.min(this.minW, p);
           this.maxW = Math.max(this.maxW, p);
+          this.movedT = tMs;
         }
       } else {
         segmentJ = ((prevV + value) / 2) * dt;

@@ -1,31 +1,48 @@
 /**
- * The one small interface every sensor implements (one file each under ./sources/).
+ * The one small interface every sensor implements: a plugin in its own folder under
+ * ./sources/<name>/ (its code, its options, a README, testdata of real files and a golden file
+ * of the points it produces on them), listed once in ./sources/index.ts.
  *
- * A source is found by `discover()`, which returns undefined when its hardware is not here: a
- * quiet, normal outcome. A source then offers
+ * A plugin's `discover()` returns undefined when its hardware is not here: a quiet, normal
+ * outcome. A source then offers
  * - power channels, read at the fast sample rate and integrated at the edge (./integrate.ts):
- *   a `counter` returns its running energy in joules, a `sampled` or `estimated` one returns watts;
+ *   a `counter` returns its running energy in joules, a `sampled` or `estimated` one returns
+ *   watts. Each says what it measures; which channels add up to the host's total is decided
+ *   for all of them at once by ./total.ts — a source never looks at another's channels;
  * - host metrics (cpu, mem, disk, net, gpu), collected once per report interval as samples.
  * Sources never see InfluxDB: the agent owns batching, the spool and retries.
  */
-import type { Config } from '../common/config.js';
+import type { Config, OptionSpec } from '../common/config.js';
 import type { Logger } from '../common/log.js';
 import type { PowerDomain, PowerMethod, Sample } from '../common/model.js';
 import type { HostGpu } from '../common/host-record.js';
 import type { GpuProcessUse } from './attribution.js';
+import type { SharedResources } from './resources/index.js';
+import type { Measurand } from './total.js';
 
 export interface PowerChannel {
   /** stable id, e.g. `rapl/package-0`, `hwmon/amdgpu-0/power1`, `nvml/0` */
   readonly id: string;
   readonly domain: PowerDomain;
   readonly method: PowerMethod;
-  /** true for the non-overlapping channels whose sum is the host's energy (docs/DATA-MODEL.md) */
-  readonly inTotal: boolean;
+  /** what it measures, for the host-total policy (./total.ts) */
+  readonly measures: Measurand;
+  /** among readings of the same thing by the same method, lower is preferred */
+  readonly rank: number;
+  /**
+   * true for the non-overlapping channels whose sum is the host's energy: set by the
+   * host-total policy once every source is discovered (docs/DATA-MODEL.md)
+   */
+  inTotal: boolean;
+  /** a fallback (the CPU estimate): left out altogether where the policy does not count it */
+  readonly onlyIfCounted?: boolean;
+  /** such a fallback's message, logged once where the policy counts it */
+  readonly whenCounted?: string;
   /** counters only: the value at which the counter wraps to zero, in joules */
   readonly wrapJ?: number;
   /**
    * counters only: the most this channel can plausibly draw, in watts; a step implying more is
-   * a counter reset, not a wrap (default: PLAUSIBLE_MAX_W of its domain, collector/integrate.ts)
+   * a counter reset, not a wrap (default: PLAUSIBLE_MAX_W of its domain, ./integrate.ts)
    */
   readonly maxPowerW?: number;
   /** per-GPU channels: the index of the GPU they measure (as in the `gpu` tag) */
@@ -56,16 +73,32 @@ export interface SourceContext {
   log: Logger;
   /** tags every host point carries */
   hostTags: Record<string, string>;
-  /** power channels found by the sources discovered before this one */
-  channelsSoFar: readonly PowerChannel[];
+  /** what several sources share, owned once (the NVML binding, the nvidia-smi process) */
+  resources: SharedResources;
+  /** the collector's monotonic clock (ms), the one the agent reads on: for rates over an interval */
+  now: () => number;
 }
 
 export interface SourceFactory {
   readonly name: string;
+  /** its options, merged into the one config table (common/config.ts) and its docs */
+  readonly options?: readonly OptionSpec[];
   discover(ctx: SourceContext): Promise<Source | undefined>;
 }
 
 /** Thrown by a read that failed for a reason a person must fix (logged once, source kept). */
 export class SourceError extends Error {
   override name = 'SourceError';
+}
+
+/** A GPU's PCI address as `dddd:bb:dd.f` (lower case, 4-digit domain), from NVML's, DCGM's or sysfs' spelling. */
+export function pciAddress(text: string | undefined): string | undefined {
+  const m = /([0-9a-f]{4,8}):([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$/i.exec(text?.trim() ?? '');
+  return m ? `${(m[1] as string).slice(-4)}:${m[2]}:${m[3]}.${m[4]}`.toLowerCase() : undefined;
+}
+
+/** What a GPU channel measures: the board at its PCI address, else the NVIDIA index. */
+export function gpuMeasurand(pci: string | undefined, index: number): Measurand {
+  const address = pciAddress(pci);
+  return { kind: 'device', key: address ? `gpu:${address}` : `gpu:nvidia-${index}` };
 }

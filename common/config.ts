@@ -9,8 +9,9 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { dataDir, defaultConfigFile } from './paths.js';
 import { registerSecret } from './log.js';
+import { SOURCE_NAMES, SOURCE_OPTIONS } from '../collector/sources/index.js';
 
-type Kind = 'string' | 'secret' | 'int' | 'number' | 'bool' | 'list';
+export type Kind = 'string' | 'secret' | 'int' | 'number' | 'bool' | 'list';
 
 export interface OptionSpec {
   /** dotted key in the config file, e.g. `collector.port` */
@@ -23,7 +24,8 @@ export interface OptionSpec {
   doc: string;
 }
 
-export const OPTIONS: readonly OptionSpec[] = [
+/** The options of the collector's core, the API and the clients; the sources declare theirs. */
+export const CORE_OPTIONS: readonly OptionSpec[] = [
   { key: 'influx.url', env: 'WATTSCOPE_INFLUX_URL', kind: 'string', default: undefined, doc: 'InfluxDB base URL. Unset: `wattscope up` starts its own influxd; other commands use http://127.0.0.1:8086.' },
   { key: 'influx.token', env: 'WATTSCOPE_INFLUX_TOKEN', kind: 'secret', default: undefined, doc: 'InfluxDB 2.x/3.x token (sent as `Authorization: Token …`); for 1.x with auth, `user:password`. Never logged, never sent to a browser.' },
   { key: 'influx.org', env: 'WATTSCOPE_INFLUX_ORG', kind: 'string', default: '', doc: 'InfluxDB 2.x organisation (ignored by 1.x).' },
@@ -42,13 +44,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'collector.spoolMaxBytes', env: 'WATTSCOPE_SPOOL_MAX_BYTES', kind: 'int', default: 2 * 1024 ** 3, min: 1024 * 1024, max: 1024 ** 4, doc: 'Bound of the spool; past it the oldest segment is dropped first, sent or not (counted in wattscope_collector_points_dropped_total). At default rates a 64-core host with 8 GPUs and 16 power sources spools ~1.7 GB a day (per-core CPU points are most of it), a 2-core VM ~0.2 GB: the 2 GiB default holds 24 h of either.' },
   { key: 'collector.spoolMemoryBytes', env: 'WATTSCOPE_SPOOL_MEMORY_BYTES', kind: 'int', default: 16 * 1024 * 1024, min: 0, max: 1024 ** 3, doc: 'While the spool’s disk refuses writes (full), points wait in memory up to this many bytes (past it they are dropped and counted), go to disk once it takes writes again, and are sent from memory meanwhile.' },
   { key: 'collector.unhealthyAfterS', env: 'WATTSCOPE_COLLECTOR_UNHEALTHY_AFTER_S', kind: 'number', default: 60, min: 1, max: 86400, doc: 'The collector’s /healthz turns unhealthy (503) once InfluxDB has not taken points for this many seconds; spooling goes on.' },
-  { key: 'collector.sources', env: 'WATTSCOPE_SOURCES', kind: 'list', default: [], doc: 'Comma list of sources to run (cpu,mem,disk,net,rapl,hwmon,estimate,nvml,nvidia-smi,dcgm). Empty: all that find their hardware.' },
-  { key: 'collector.cpuTdpW', env: 'WATTSCOPE_CPU_TDP_W', kind: 'number', default: 65, min: 0, max: 10000, doc: 'CPU TDP for the estimate used only where no CPU power sensor exists.' },
-  { key: 'collector.cpuIdleW', env: 'WATTSCOPE_CPU_IDLE_W', kind: 'number', default: 10, min: 0, max: 10000, doc: 'CPU idle power for that estimate.' },
-  { key: 'collector.nvml', env: 'WATTSCOPE_NVML', kind: 'string', default: 'auto', doc: '`auto` loads libnvidia-ml.so.1 when present; `off` disables NVML.' },
-  { key: 'collector.nvmlLibrary', env: 'WATTSCOPE_NVML_LIBRARY', kind: 'string', default: 'libnvidia-ml.so.1', doc: 'Path or soname of the NVML library.' },
-  { key: 'collector.nvidiaSmi', env: 'WATTSCOPE_NVIDIA_SMI', kind: 'string', default: 'nvidia-smi', doc: 'nvidia-smi executable, used only when NVML cannot be loaded.' },
-  { key: 'collector.dcgmUrl', env: 'WATTSCOPE_DCGM_URL', kind: 'string', default: '', doc: 'dcgm-exporter metrics URL (e.g. http://localhost:9400/metrics). Empty: no DCGM source.' },
+  { key: 'collector.sources', env: 'WATTSCOPE_SOURCES', kind: 'list', default: [], doc: `Comma list of sources to run (${SOURCE_NAMES.join(',')}). Empty: all that find their hardware.` },
   { key: 'api.port', env: 'WATTSCOPE_API_PORT', kind: 'int', default: 8080, min: 0, max: 65535, doc: 'Port of the API and the built-in page.' },
   { key: 'api.bind', env: 'WATTSCOPE_API_BIND', kind: 'string', default: '127.0.0.1', doc: 'Address the API binds (0.0.0.0 in a container).' },
   { key: 'api.url', env: 'WATTSCOPE_API_URL', kind: 'string', default: 'http://127.0.0.1:8080', doc: 'Where clients (CLI, Python) reach the API.' },
@@ -63,6 +59,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'api.netscoreBeta', env: 'WATTSCOPE_NETSCORE_BETA', kind: 'number', default: 0.5, min: 0, max: 100, doc: 'NetScore exponent β of parameters.' },
   { key: 'api.netscoreGamma', env: 'WATTSCOPE_NETSCORE_GAMMA', kind: 'number', default: 0.5, min: 0, max: 100, doc: 'NetScore exponent γ of MACs.' },
 ];
+
+export const OPTIONS: readonly OptionSpec[] = [...CORE_OPTIONS, ...SOURCE_OPTIONS];
 
 export interface Config {
   influx: { url: string | undefined; token: string | undefined; org: string; db: string; timeoutMs: number };
@@ -81,12 +79,7 @@ export interface Config {
     spoolMemoryBytes: number;
     unhealthyAfterS: number;
     sources: string[];
-    cpuTdpW: number;
-    cpuIdleW: number;
-    nvml: string;
-    nvmlLibrary: string;
-    nvidiaSmi: string;
-    dcgmUrl: string;
+    // each source's own options (collector/sources/<name>/options.ts) are read with optionValue()
   };
   api: {
     port: number;

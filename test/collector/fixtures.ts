@@ -1,18 +1,52 @@
-/** Helpers for tests on the fixture hosts (test/fixtures/hosts). */
-import { closeSync, cpSync, mkdtempSync, openSync, writeSync } from 'node:fs';
+/**
+ * Helpers for tests on the fixture hosts (test/fixtures/hosts): whole machines whose files are
+ * the sources' own testdata (collector/sources/<name>/testdata/), linked into place.
+ */
+import { closeSync, copyFileSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readlinkSync, statSync, symlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { loadConfig, type Config } from '../../common/config.js';
 import type { Logger, LogLevel } from '../../common/log.js';
-import type { PowerChannel, SourceContext } from '../../collector/source.js';
+import type { PowerChannel, Source, SourceContext, SourceFactory } from '../../collector/source.js';
+import { SharedResources } from '../../collector/resources/index.js';
+import { discoverSources } from '../../collector/discover.js';
 
 export const FIXTURES = new URL('../fixtures/hosts/', import.meta.url).pathname;
 
-/** A writable copy of a fixture host, for tests that advance its counters. */
+/** A file or folder of a source's testdata (collector/sources/<source>/testdata/…). */
+export function testdata(source: string, ...parts: string[]): string {
+  return new URL(`../../collector/sources/${source}/testdata/${parts.join('/')}`, import.meta.url).pathname;
+}
+
+/**
+ * A writable copy of a fixture host, for tests that advance its counters. Links within the host
+ * (sysfs' class → devices) stay links, as the kernel has them; links out to a source's testdata
+ * become the files themselves.
+ */
 export function copyHost(name: string): string {
   const dir = mkdtempSync(join(tmpdir(), `wattscope-${name}-`));
-  cpSync(join(FIXTURES, name), dir, { recursive: true, verbatimSymlinks: true });
+  copyTree(join(FIXTURES, name), dir, dir);
   return dir;
+}
+
+/** Copies `from` (followed) to `to`; a link whose target, seen from its place in the copy, stays inside `root` is kept as a link. */
+export function copyTree(from: string, to: string, root: string): void {
+  mkdirSync(to, { recursive: true });
+  for (const name of readdirSync(from)) {
+    const src = join(from, name);
+    const dst = join(to, name);
+    if (lstatSync(src).isSymbolicLink()) {
+      const target = readlinkSync(src);
+      const rel = relative(root, resolve(dirname(dst), target));
+      const inside = rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+      if (inside) {
+        symlinkSync(target, dst);
+        continue;
+      }
+    }
+    if (statSync(src).isDirectory()) copyTree(src, dst, root);
+    else copyFileSync(src, dst);
+  }
 }
 
 /**
@@ -63,14 +97,33 @@ export function configFor(root: string, env: Record<string, string> = {}): Confi
   });
 }
 
-export function contextFor(root: string, opts: { channelsSoFar?: readonly PowerChannel[]; log?: Logger; env?: Record<string, string> } = {}): SourceContext {
+export interface ContextOptions {
+  log?: Logger;
+  env?: Record<string, string>;
+  /** the shared NVML binding and nvidia-smi process (tests hand recorded NVML values through here) */
+  resources?: SharedResources;
+}
+
+export function contextFor(root: string, opts: ContextOptions = {}): SourceContext {
   const config = configFor(root, opts.env);
+  const log = opts.log ?? recordingLogger();
   return {
     config,
     procfs: config.collector.procfsRoot,
     sysfs: config.collector.sysfsRoot,
-    log: opts.log ?? recordingLogger(),
+    log,
     hostTags: { host: 'fixture-host', platform: 'fixture' },
-    channelsSoFar: opts.channelsSoFar ?? [],
+    resources: opts.resources ?? new SharedResources(log),
+    now: () => performance.now(),
   };
+}
+
+/**
+ * Discovers these plugins on a fixture host as the collector does: every one, then the one
+ * host-total policy over all their channels (collector/total.ts). Close `resources` after.
+ */
+export async function discoverOn(root: string, factories: readonly SourceFactory[], opts: ContextOptions = {}): Promise<{ sources: Source[]; channels: PowerChannel[]; resources: SharedResources }> {
+  const ctx = contextFor(root, opts);
+  const sources = await discoverSources(ctx.config, { hostTags: ctx.hostTags, log: ctx.log, resources: ctx.resources, factories });
+  return { sources, channels: sources.flatMap((s) => [...s.channels()]), resources: ctx.resources };
 }

@@ -4,20 +4,18 @@
  */
 import { createServer, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InfluxStore, ident, iql, str } from '../../common/storage/index.js';
 import { testSettings } from '../helpers.js';
-import { FIXTURES, copyHost } from './fixtures.js';
+import { copyHost, testdata } from './fixtures.js';
 import { spawnCollector } from './process.js';
 
-const GPU = join(FIXTURES, '..', 'gpu');
 const WATTS = 250;
 
 let server: Server;
 let url = '';
 beforeAll(async () => {
-  const text = readFileSync(join(GPU, 'dcgm/h100x2.prom'), 'utf8');
+  const text = readFileSync(testdata('dcgm', 'h100x2.prom'), 'utf8');
   const t0 = performance.now();
   server = createServer((_req, res) => {
     // GPU 0's counter: 250 W since the stand-in started, in mJ, as dcgm-exporter reports it
@@ -39,8 +37,8 @@ describe('wattscope collect with GPUs', () => {
       WATTSCOPE_INFLUX_DB: settings.db,
       WATTSCOPE_SOURCES: 'nvidia-smi,dcgm',
       WATTSCOPE_DCGM_URL: url,
-      WATTSCOPE_NVIDIA_SMI: join(GPU, 'bin', 'nvidia-smi'),
-      NVIDIA_SMI_REPLAY: join(GPU, 'nvidia-smi', 'a100x2.csv'),
+      WATTSCOPE_NVIDIA_SMI: testdata('nvidia-smi', 'bin', 'nvidia-smi'),
+      NVIDIA_SMI_REPLAY: testdata('nvidia-smi', 'a100x2.csv'),
     });
     await new Promise((r) => setTimeout(r, 12_000));
     expect(await collector.stop()).toBe(0);
@@ -59,9 +57,10 @@ describe('wattscope collect with GPUs', () => {
     );
     expect(smi.length).toBeGreaterThan(8);
     for (const r of smi.slice(1)) expect(r.power_w).toBeGreaterThan(312.7);
-    expect(smi[0]).toMatchObject({ method: 'sampled', in_total: 'true' });
-    // dcgm counts the same GPUs as nvidia-smi here: reported, not added
-    expect(rows[0]).toMatchObject({ method: 'counter', in_total: 'false' });
+    // both read the same boards (the same PCI addresses): DCGM's energy counter counts, the
+    // sampled reading of nvidia-smi is reported, not added
+    expect(smi[0]).toMatchObject({ method: 'sampled', in_total: 'false' });
+    expect(rows[0]).toMatchObject({ method: 'counter', in_total: 'true' });
     const gpus = await store.rows(iql`SELECT last(${ident('util_pct')}) FROM ${ident('gpu')} GROUP BY ${ident('gpu')}`);
     expect(gpus.length).toBe(2);
   }, 60_000);

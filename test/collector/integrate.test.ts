@@ -45,6 +45,23 @@ describe('ChannelIntegrator', () => {
     expect(jump.cut()).toMatchObject({ energyJ: 4, resets: 1 });
   });
 
+  it('judges a counter that updates more slowly than it is read by the time since it last moved (DCGM: once per scrape)', () => {
+    // an H100 at 700 W, its DCGM counter refreshed once a second, read at 10 Hz: each move holds a
+    // second of energy; judged over one 0.1 s read it would look like 7 kW, beyond a GPU's 3 kW
+    const c = new ChannelIntegrator('counter', undefined, 3000);
+    let j = 1_000_000;
+    for (let t = 0; t <= 3000; t += 100) {
+      if (t > 0 && t % 1000 === 0) j += 700;
+      c.add(t, j);
+    }
+    const i = c.cut();
+    expect(i).toMatchObject({ energyJ: 2100, intervalS: 3, powerW: 700, minW: 700, maxW: 700, resets: 0 });
+    // a real reset is still one: the counter back near zero
+    c.add(3100, j);
+    c.add(3200, 5);
+    expect(c.cut()).toMatchObject({ energyJ: 0, resets: 1 });
+  });
+
   it('reports an interval that was all reset with no length, counting its reset', () => {
     const c = new ChannelIntegrator('counter', undefined, 500);
     c.add(0, 50);

@@ -1,10 +1,12 @@
-/** Builds the stand-in libnvidia-ml.so.1 (test/fixtures/gpu/nvml-standin.c) with gcc, once per test process. */
+/** Builds the stand-in libnvidia-ml.so.1 (collector/sources/nvml/testdata/nvml-standin.c) with gcc, once per test process. */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { testdata } from './fixtures.js';
 
-const SOURCE = new URL('../fixtures/gpu/nvml-standin.c', import.meta.url).pathname;
+const SOURCE = testdata('nvml', 'nvml-standin.c');
+
 let built: string | undefined;
 
 /** The path of the built library (named as the real one, so a folder of it can go on LD_LIBRARY_PATH). */

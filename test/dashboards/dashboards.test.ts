@@ -12,7 +12,7 @@ import { InfluxQL, ident, iql, type InfluxStore } from '../../common/storage/ind
 import { loadConfig } from '../../common/config.js';
 import { buildApp } from '../../api/app.js';
 import { testStore, waitFor } from '../helpers.js';
-import { FIXTURES, copyHost } from '../collector/fixtures.js';
+import { copyHost, testdata } from '../collector/fixtures.js';
 import { spawnCollector } from '../collector/process.js';
 
 const JSON_DIR = new URL('../../dashboards/json/', import.meta.url).pathname;
@@ -85,8 +85,8 @@ describe('every query of every dashboard against real data', () => {
       WATTSCOPE_HOST: 'dash-host',
       // the label a user gives this machine's runs (else it is worked out from the CPU and GPUs)
       WATTSCOPE_PLATFORM: 'dash-platform', // as a user labels a machine
-      WATTSCOPE_NVIDIA_SMI: join(FIXTURES, '..', 'gpu', 'bin', 'nvidia-smi'),
-      NVIDIA_SMI_REPLAY: join(FIXTURES, '..', 'gpu', 'nvidia-smi', 'a100x2.csv'),
+      WATTSCOPE_NVIDIA_SMI: testdata('nvidia-smi', 'bin', 'nvidia-smi'),
+      NVIDIA_SMI_REPLAY: testdata('nvidia-smi', 'a100x2.csv'),
     });
     // its host record (written as it starts) tells the API the platform and the sources
     await waitFor(async () => (await store.rows(iql`SELECT * FROM ${ident('host')}`)).length > 0, 15_000, 'the collector’s host record');

@@ -4,19 +4,23 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../../collector/agent.js';
 import { CollectorMetrics } from '../../../collector/metrics.js';
-import { NvmlError, NVML_ERROR_GPU_IS_LOST, type NvmlApi } from '../../../collector/gpu/nvml-binding.js';
-import { nvmlSource, nvmlSourceWith } from '../../../collector/sources/nvml.js';
-import { nvidiaSmiSource, parseSmiLine } from '../../../collector/sources/nvidia-smi.js';
-import { dcgmGpus, dcgmSource, parsePromText } from '../../../collector/sources/dcgm.js';
+import { NvmlError, NVML_ERROR_GPU_IS_LOST, type NvmlApi } from '../../../collector/resources/nvml.js';
+import { nvmlSource } from '../../../collector/sources/nvml/index.js';
+import { nvidiaSmiSource } from '../../../collector/sources/nvidia-smi/index.js';
+import { parseSmiLine } from '../../../collector/resources/nvidia-smi.js';
+import { SharedResources } from '../../../collector/resources/index.js';
+import { dcgmGpus, dcgmSource, parsePromText } from '../../../collector/sources/dcgm/index.js';
 import type { Sample } from '../../../common/model.js';
 import type { Source } from '../../../collector/source.js';
-import { contextFor, recordingLogger, FIXTURES } from '../fixtures.js';
+import { contextFor, discoverOn, recordingLogger, FIXTURES, testdata, type RecordingLogger } from '../fixtures.js';
 
-const GPU_FIXTURES = join(FIXTURES, '..', 'gpu');
-const FAKE_SMI = join(GPU_FIXTURES, 'bin', 'nvidia-smi');
+const FAKE_SMI = testdata('nvidia-smi', 'bin', 'nvidia-smi');
 const host = join(FIXTURES, 'vm-epyc');
 
-/** Recorded NVML values: a V100 with the energy counter, a P100 without it. */
+/**
+ * Recorded NVML values: a V100 with the energy counter, a P100 without it (at the PCI addresses
+ * the DCGM fixture's two GPUs have, so that both readers name the same boards).
+ */
 function recordedNvml(): NvmlApi & { energy: number[]; lost: Set<number>; shutdowns: number } {
   const api = {
     energy: [5_000_000, 0],
@@ -24,6 +28,7 @@ function recordedNvml(): NvmlApi & { energy: number[]; lost: Set<number>; shutdo
     shutdowns: 0,
     deviceCount: () => 2,
     name: (i: number) => ['Tesla V100-SXM2-16GB', 'Tesla P100-PCIE-16GB'][i] as string,
+    pciBusId: (i: number) => ['00000000:18:00.0', '00000000:2A:00.0'][i],
     totalEnergyMj(i: number) {
       if (api.lost.has(i)) throw new NvmlError(NVML_ERROR_GPU_IS_LOST, 'GPU is lost (NVML error 15)');
       return i === 0 ? api.energy[0] : undefined;
@@ -43,6 +48,9 @@ function recordedNvml(): NvmlApi & { energy: number[]; lost: Set<number>; shutdo
   return api;
 }
 
+/** The collector's shared resources, with NVML answering from recorded values. */
+const withNvml = (api: NvmlApi, log: RecordingLogger = recordingLogger()) => new SharedResources(log, () => api);
+
 function agentFor(sources: Source[], clock: { t: number }, out: Sample[]) {
   return new Agent({ sources, hostTags: { host: 'h', platform: 'p' }, sampleHz: 10, reportIntervalS: 1, emit: (s) => out.push(...s), metrics: new CollectorMetrics(), log: recordingLogger(), now: () => clock.t, wallNow: () => 1_800_000_000_000 + clock.t });
 }
@@ -51,7 +59,8 @@ describe('NVML', () => {
   it('uses the total-energy counter where the GPU has one and samples power where not', async () => {
     const api = recordedNvml();
     const log = recordingLogger();
-    const source = await nvmlSourceWith(() => api).discover(contextFor(host, { log }));
+    const resources = withNvml(api, log);
+    const { sources: [source] } = await discoverOn(host, [nvmlSource], { log, resources });
     expect(source?.channels().map((c) => `${c.id} ${c.method} ${c.domain} ${c.inTotal}`)).toEqual(['nvml/0 counter gpu true', 'nvml/1 sampled gpu true']);
     expect(source?.gpus?.().map((g) => g.name)).toEqual(['Tesla V100-SXM2-16GB', 'Tesla P100-PCIE-16GB']);
     expect(log.lines.map((l) => l.message).join()).toMatch(/GPU 1 \(Tesla P100-PCIE-16GB\) has no total-energy counter/);
@@ -75,14 +84,17 @@ describe('NVML', () => {
     const gpu1 = out.find((s) => s.measurement === 'gpu' && s.tags.gpu === '1');
     expect(gpu1).toMatchObject({ tags: { gpu_name: 'Tesla P100-PCIE-16GB' }, fields: { util_pct: 12, mem_util_pct: 3, mem_used_bytes: 2 * 1024 ** 3, mem_total_bytes: 16 * 1024 ** 3, temp_c: 55 } });
     expect(gpu1?.fields).not.toHaveProperty('sm_clock_mhz');
+    // the binding is the collector's, not the source's: closed once, at exit
     await source?.close?.();
+    expect(api.shutdowns).toBe(0);
+    resources.close();
     expect(api.shutdowns).toBe(1);
   });
 
   it('keeps going when a GPU falls off the bus, with one warning', async () => {
     const api = recordedNvml();
     const log = recordingLogger();
-    const source = await nvmlSourceWith(() => api).discover(contextFor(host, { log }));
+    const source = await nvmlSource.discover(contextFor(host, { log, resources: withNvml(api, log) }));
     api.lost.add(0);
     const [c0, c1] = source?.channels() ?? [];
     expect(c0?.read()).toBeUndefined();
@@ -100,10 +112,10 @@ describe('NVML', () => {
 
 describe('nvidia-smi', () => {
   it('parses the CSV rows as the tool prints them, unsupported values left out', () => {
-    const [a, b] = readFileSync(join(GPU_FIXTURES, 'nvidia-smi/a100x2.csv'), 'utf8').split('\n').map(parseSmiLine);
-    expect(a).toEqual({ index: 0, name: 'NVIDIA A100-SXM4-40GB', powerW: 61.45, utilPct: 0, memUtilPct: 0, memUsedBytes: 4 * 1024 ** 2, memTotalBytes: 40960 * 1024 ** 2, tempC: 32, smClockMhz: 210 });
+    const [a, b] = readFileSync(testdata('nvidia-smi', 'a100x2.csv'), 'utf8').split('\n').map(parseSmiLine);
+    expect(a).toEqual({ index: 0, pci: '00000000:18:00.0', name: 'NVIDIA A100-SXM4-40GB', powerW: 61.45, utilPct: 0, memUtilPct: 0, memUsedBytes: 4 * 1024 ** 2, memTotalBytes: 40960 * 1024 ** 2, tempC: 32, smClockMhz: 210 });
     expect(b?.powerW).toBe(312.8);
-    const [t4, gtx, quadro] = readFileSync(join(GPU_FIXTURES, 'nvidia-smi/mixed-na.csv'), 'utf8').split('\n').map(parseSmiLine);
+    const [t4, gtx, quadro] = readFileSync(testdata('nvidia-smi', 'mixed-na.csv'), 'utf8').split('\n').map(parseSmiLine);
     expect(t4?.powerW).toBe(27.74);
     expect(gtx).toMatchObject({ name: 'NVIDIA GeForce GTX 1080 Ti', powerW: undefined, smClockMhz: undefined, utilPct: 3 });
     expect(quadro).toMatchObject({ powerW: undefined, utilPct: undefined, memUsedBytes: 350 * 1024 ** 2 });
@@ -112,8 +124,8 @@ describe('nvidia-smi', () => {
   });
 
   it('streams one long-lived process, several GPUs, gpu points and sampled power', async () => {
-    process.env.NVIDIA_SMI_REPLAY = join(GPU_FIXTURES, 'nvidia-smi/a100x2.csv');
-    const source = await nvidiaSmiSource.discover(contextFor(host, { env: { WATTSCOPE_NVIDIA_SMI: FAKE_SMI } }));
+    process.env.NVIDIA_SMI_REPLAY = testdata('nvidia-smi', 'a100x2.csv');
+    const { sources: [source], resources } = await discoverOn(host, [nvidiaSmiSource], { env: { WATTSCOPE_NVIDIA_SMI: FAKE_SMI } });
     try {
       expect(source?.channels().map((c) => `${c.id} ${c.method} ${c.inTotal}`)).toEqual(['nvidia-smi/0 sampled true', 'nvidia-smi/1 sampled true']);
       expect(source?.gpus?.().map((g) => g.name)).toEqual(['NVIDIA A100-SXM4-40GB', 'NVIDIA A100-SXM4-40GB']);
@@ -124,21 +136,25 @@ describe('nvidia-smi', () => {
       expect(gpus[1]?.fields.mem_used_bytes).toBe(30211 * 1024 ** 2);
     } finally {
       await source?.close?.();
+      resources.close(); // the process is the collector's: stopped at exit
     }
   });
 
   it('shows N/A and Not Supported as missing values, and a GPU that drops out as no reading', async () => {
-    process.env.NVIDIA_SMI_REPLAY = join(GPU_FIXTURES, 'nvidia-smi/mixed-na.csv');
-    const mixed = await nvidiaSmiSource.discover(contextFor(host, { env: { WATTSCOPE_NVIDIA_SMI: FAKE_SMI } }));
+    process.env.NVIDIA_SMI_REPLAY = testdata('nvidia-smi', 'mixed-na.csv');
+    const mixedCtx = contextFor(host, { env: { WATTSCOPE_NVIDIA_SMI: FAKE_SMI } });
+    const mixed = await nvidiaSmiSource.discover(mixedCtx);
     try {
       expect(mixed?.channels().map((c) => c.read())).toEqual([27.74, undefined, undefined]);
     } finally {
       await mixed?.close?.();
+      mixedCtx.resources.close();
     }
-    process.env.NVIDIA_SMI_REPLAY = join(GPU_FIXTURES, 'nvidia-smi/drop-out.csv');
+    process.env.NVIDIA_SMI_REPLAY = testdata('nvidia-smi', 'drop-out.csv');
     process.env.NVIDIA_SMI_STOP_AFTER = '3';
     const log = recordingLogger();
-    const dropping = await nvidiaSmiSource.discover(contextFor(host, { log, env: { WATTSCOPE_NVIDIA_SMI: FAKE_SMI, WATTSCOPE_SAMPLE_HZ: '20' } }));
+    const droppingCtx = contextFor(host, { log, env: { WATTSCOPE_NVIDIA_SMI: FAKE_SMI, WATTSCOPE_SAMPLE_HZ: '20' } });
+    const dropping = await nvidiaSmiSource.discover(droppingCtx);
     try {
       expect(dropping?.channels().map((c) => c.id)).toEqual(['nvidia-smi/0', 'nvidia-smi/1']);
       // the tool exits (as it does when a GPU is lost); readings go stale, the source restarts it
@@ -150,6 +166,7 @@ describe('nvidia-smi', () => {
     } finally {
       delete process.env.NVIDIA_SMI_STOP_AFTER;
       await dropping?.close?.();
+      droppingCtx.resources.close();
     }
   });
 
@@ -157,8 +174,8 @@ describe('nvidia-smi', () => {
     const log = recordingLogger();
     expect(await nvidiaSmiSource.discover(contextFor(host, { log, env: { WATTSCOPE_NVIDIA_SMI: '/nonexistent/nvidia-smi' } }))).toBeUndefined();
     expect(log.lines).toEqual([]);
-    const nvml = await nvmlSourceWith(() => recordedNvml()).discover(contextFor(host));
-    expect(await nvidiaSmiSource.discover(contextFor(host, { channelsSoFar: nvml?.channels(), env: { WATTSCOPE_NVIDIA_SMI: FAKE_SMI } }))).toBeUndefined();
+    // where NVML works the tool is not started: NVML reads the same GPUs
+    expect(await nvidiaSmiSource.discover(contextFor(host, { resources: withNvml(recordedNvml()), env: { WATTSCOPE_NVIDIA_SMI: FAKE_SMI } }))).toBeUndefined();
   });
 });
 
@@ -167,7 +184,7 @@ describe('DCGM', () => {
   let url = '';
   let energyMj = 9_382_741_023;
   beforeAll(async () => {
-    const text = readFileSync(join(GPU_FIXTURES, 'dcgm/h100x2.prom'), 'utf8');
+    const text = readFileSync(testdata('dcgm', 'h100x2.prom'), 'utf8');
     server = createServer((req, res) => {
       if (req.url !== '/metrics') return void res.writeHead(404).end();
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text.replace('} 9382741023', `} ${energyMj}`));
@@ -179,11 +196,12 @@ describe('DCGM', () => {
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
   it('parses dcgm-exporter text: counter in mJ, framebuffer in MiB, per GPU', () => {
-    const gpus = dcgmGpus(parsePromText(readFileSync(join(GPU_FIXTURES, 'dcgm/h100x2.prom'), 'utf8')));
+    const gpus = dcgmGpus(parsePromText(readFileSync(testdata('dcgm', 'h100x2.prom'), 'utf8')));
     expect(gpus.get(0)).toEqual({
       index: 0,
       name: 'NVIDIA H100 80GB HBM3',
       uuid: 'GPU-5d3a0b4c-1f2e-4a6b-9c8d-7e6f5a4b3c2d',
+      pci: '00000000:18:00.0',
       energyMj: 9382741023,
       powerW: 402.118,
       utilPct: 97,
@@ -197,7 +215,7 @@ describe('DCGM', () => {
   });
 
   it('scrapes the endpoint, differences the energy counter, and is not added twice beside NVML', async () => {
-    const source = await dcgmSource.discover(contextFor(host, { env: { WATTSCOPE_DCGM_URL: url } }));
+    const { sources: [source] } = await discoverOn(host, [dcgmSource], { env: { WATTSCOPE_DCGM_URL: url } });
     try {
       expect(source?.channels().map((c) => `${c.id} ${c.method} ${c.inTotal}`)).toEqual(['dcgm/0 counter true', 'dcgm/1 counter true']);
       const clock = { t: 0 };
@@ -214,10 +232,11 @@ describe('DCGM', () => {
     } finally {
       await source?.close?.();
     }
-    const nvml = await nvmlSourceWith(() => recordedNvml()).discover(contextFor(host));
-    const beside = await dcgmSource.discover(contextFor(host, { channelsSoFar: nvml?.channels(), env: { WATTSCOPE_DCGM_URL: url } }));
-    expect(beside?.channels().map((c) => `${c.id} ${c.method} ${c.inTotal}`)).toEqual(['dcgm/0 counter false', 'dcgm/1 counter false']);
-    await beside?.close?.();
+    // beside NVML, the same boards (by PCI address) count once: NVML's counter, then DCGM's
+    // counter before NVML's sampled reading of the P100
+    const both = await discoverOn(host, [nvmlSource, dcgmSource], { resources: withNvml(recordedNvml()), env: { WATTSCOPE_DCGM_URL: url } });
+    expect(both.channels.map((c) => `${c.id} ${c.method} ${c.inTotal}`)).toEqual(['nvml/0 counter true', 'nvml/1 sampled false', 'dcgm/0 counter false', 'dcgm/1 counter true']);
+    for (const s of both.sources) await s.close?.();
   });
 
   it('says once when the endpoint does not answer', async () => {

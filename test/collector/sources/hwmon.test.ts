@@ -1,19 +1,18 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hwmonSource } from '../../../collector/sources/hwmon.js';
-import { raplSource } from '../../../collector/sources/rapl.js';
-import { estimateSource, estimatedPowerW } from '../../../collector/sources/estimate.js';
+import { hwmonSource } from '../../../collector/sources/hwmon/index.js';
+import { raplSource } from '../../../collector/sources/rapl/index.js';
+import { estimateSource, estimatedPowerW } from '../../../collector/sources/estimate/index.js';
 import type { PowerChannel } from '../../../collector/source.js';
-import { FIXTURES, contextFor, copyHost, recordingLogger, writeSysfs } from '../fixtures.js';
+import { FIXTURES, contextFor, copyHost, discoverOn, recordingLogger, writeSysfs } from '../fixtures.js';
 
 const summary = (channels: readonly PowerChannel[]) => channels.map((c) => `${c.id} ${c.domain} ${c.method} ${c.inTotal ? 'total' : 'nested'}`);
 
+/** hwmon beside RAPL, as the collector discovers them: the host-total policy over both. */
 async function discoverPower(host: string, root = join(FIXTURES, host)) {
-  const rapl = await raplSource.discover(contextFor(root));
-  const raplChannels = rapl?.channels() ?? [];
-  const hwmon = await hwmonSource.discover(contextFor(root, { channelsSoFar: [...raplChannels] }));
-  return { raplChannels, hwmon };
+  const { sources } = await discoverOn(root, [raplSource, hwmonSource]);
+  return { hwmon: sources.find((s) => s.name === 'hwmon') };
 }
 
 describe('hwmon', () => {
@@ -34,8 +33,8 @@ describe('hwmon', () => {
     ]);
     expect(hwmon?.channels()[4]?.read()).toBeCloseTo(37700.119, 9);
     // without RAPL the socket counter is the CPU's energy
-    const alone = await hwmonSource.discover(contextFor(join(FIXTURES, 'amd-epyc')));
-    expect(alone?.channels().filter((c) => c.inTotal).map((c) => c.id)).toEqual(['hwmon/amd_energy-0/energy5']);
+    const { channels: alone } = await discoverOn(join(FIXTURES, 'amd-epyc'), [hwmonSource]);
+    expect(alone.filter((c) => c.inTotal).map((c) => c.id)).toEqual(['hwmon/amd_energy-0/energy5']);
   });
 
   it('computes Jetson INA3221 rail power from voltage × current; the input rail is the total', async () => {
@@ -71,8 +70,7 @@ describe('estimated CPU power', () => {
   it('runs only where no CPU power sensor exists, labelled estimated, with the configured TDP', async () => {
     const log = recordingLogger();
     const root = copyHost('vm-epyc');
-    const est = await estimateSource.discover(contextFor(root, { log, env: { WATTSCOPE_CPU_TDP_W: '120', WATTSCOPE_CPU_IDLE_W: '20' } }));
-    const [channel] = est?.channels() ?? [];
+    const { channels: [channel] } = await discoverOn(root, [estimateSource], { log, env: { WATTSCOPE_CPU_TDP_W: '120', WATTSCOPE_CPU_IDLE_W: '20' } });
     expect(channel).toMatchObject({ id: 'estimate/cpu', domain: 'cpu', method: 'estimated', inTotal: true });
     // no tick since discovery read /proc/stat: no utilisation yet, idle power
     expect(channel?.read()).toBe(20);
@@ -83,7 +81,8 @@ describe('estimated CPU power', () => {
     // no tick since that read: the utilisation stays what it was
     expect(channel?.read()).toBeCloseTo(50, 9);
     expect(log.lines.map((l) => l.message).join()).toMatch(/estimated CPU power/);
-    const { raplChannels } = await discoverPower('desktop-intel');
-    expect(await estimateSource.discover(contextFor(join(FIXTURES, 'desktop-intel'), { channelsSoFar: raplChannels }))).toBeUndefined();
+    // beside RAPL the estimate is not counted, so the collector leaves it out altogether
+    const { sources } = await discoverOn(join(FIXTURES, 'desktop-intel'), [raplSource, estimateSource]);
+    expect(sources.map((s) => s.name)).toEqual(['rapl']);
   });
 });

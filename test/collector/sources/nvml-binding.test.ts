@@ -7,8 +7,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { loadNvml } from '../../../collector/gpu/nvml-binding.js';
-import { nvmlSource } from '../../../collector/sources/nvml.js';
+import { loadNvml } from '../../../collector/resources/nvml.js';
+import { nvmlSource } from '../../../collector/sources/nvml/index.js';
+import { discoverSources } from '../../../collector/discover.js';
 import { buildNvmlStandin } from '../nvml-standin.js';
 import { contextFor, FIXTURES, recordingLogger } from '../fixtures.js';
 
@@ -54,8 +55,9 @@ describe('NVML through koffi', () => {
     const lib = buildNvmlStandin();
     const log = recordingLogger();
     const ctx = contextFor(join(FIXTURES, 'vm-epyc'), { log, env: { WATTSCOPE_NVML_LIBRARY: lib } });
-    const first = await nvmlSource.discover(ctx);
-    const second = await nvmlSource.discover(ctx);
+    const discover = async () => (await discoverSources(ctx.config, { hostTags: ctx.hostTags, log, resources: ctx.resources, factories: [nvmlSource] }))[0];
+    const first = await discover();
+    const second = await discover();
     for (const source of [first, second]) {
       expect(source?.channels().map((c) => `${c.id} ${c.method} ${c.domain} ${c.inTotal} gpu=${c.gpu}`)).toEqual(['nvml/0 counter gpu true gpu=0', 'nvml/1 counter gpu true gpu=1']);
       expect(source?.gpus?.()).toEqual([
@@ -70,6 +72,7 @@ describe('NVML through koffi', () => {
     await sleep(200);
     expect((channel.read() as number) - j0).toBeGreaterThan(0);
     await second?.close?.();
-    expect(log.lines.filter((l) => l.level !== 'info')).toEqual([]);
+    ctx.resources.close();
+    expect(log.lines.filter((l) => l.level === 'warn' || l.level === 'error')).toEqual([]);
   });
 });

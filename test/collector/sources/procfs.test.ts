@@ -2,10 +2,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Sample } from '../../../common/model.js';
-import { cpuSource, cpuUsage, parseProcStat } from '../../../collector/sources/cpu.js';
-import { diskSource, parseDiskstats } from '../../../collector/sources/disk.js';
-import { memFields, memSource, parseMeminfo } from '../../../collector/sources/mem.js';
-import { netSource, parseNetDev } from '../../../collector/sources/net.js';
+import { cpuSource, cpuUsage, parseProcStat } from '../../../collector/sources/cpu/index.js';
+import { diskSource, parseDiskstats } from '../../../collector/sources/disk/index.js';
+import { memFields, memSource, parseMeminfo } from '../../../collector/sources/mem/index.js';
+import { netSource, parseNetDev } from '../../../collector/sources/net/index.js';
 import { cpuModelFromCpuinfo, derivePlatform } from '../../../common/platform.js';
 import { FIXTURES, contextFor, copyHost } from '../fixtures.js';
 

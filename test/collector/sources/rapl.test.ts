@@ -4,40 +4,40 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Agent } from '../../../collector/agent.js';
 import { CollectorMetrics } from '../../../collector/metrics.js';
-import { raplSource, zoneId, zoneInTotal, parseZoneDir, discoverZones } from '../../../collector/sources/rapl.js';
+import { raplSource, zoneId, zoneMeasurand, parseZoneDir, discoverZones } from '../../../collector/sources/rapl/index.js';
 import type { Sample } from '../../../common/model.js';
-import { FIXTURES, contextFor, copyHost, recordingLogger, writeSysfs } from '../fixtures.js';
+import { FIXTURES, contextFor, copyHost, discoverOn, recordingLogger, writeSysfs } from '../fixtures.js';
 
 const summary = (channels: readonly { id: string; domain: string; method: string; inTotal: boolean; wrapJ?: number }[]) =>
   channels.map((c) => `${c.id} ${c.domain} ${c.method} ${c.inTotal ? 'total' : 'nested'}`);
 
 describe('RAPL discovery', () => {
   it('finds every zone and subzone, named from their name files, and never adds overlapping ones', async () => {
-    const source = await raplSource.discover(contextFor(join(FIXTURES, 'desktop-intel')));
-    expect(summary(source?.channels() ?? [])).toEqual([
+    const { channels } = await discoverOn(join(FIXTURES, 'desktop-intel'), [raplSource]);
+    expect(summary(channels)).toEqual([
       'rapl-mmio/package-0 cpu counter nested',
       'rapl/package-0 cpu counter total',
       'rapl/core-0 cpu counter nested',
       'rapl/uncore-0 soc counter nested',
       'rapl/psys system counter nested',
     ]);
-    expect(source?.channels()[1]?.wrapJ).toBeCloseTo(262143.32885, 6);
+    expect(channels[1]?.wrapJ).toBeCloseTo(262143.32885, 6);
   });
 
   it('counts both packages and their DRAM on a two-socket server', async () => {
-    const source = await raplSource.discover(contextFor(join(FIXTURES, 'server-xeon-2s')));
-    expect(summary(source?.channels() ?? [])).toEqual([
+    const { channels } = await discoverOn(join(FIXTURES, 'server-xeon-2s'), [raplSource]);
+    expect(summary(channels)).toEqual([
       'rapl/package-0 cpu counter total',
       'rapl/dram-0 dram counter total',
       'rapl/package-1 cpu counter total',
       'rapl/dram-1 dram counter total',
     ]);
-    expect(source?.channels()[1]?.wrapJ).toBeCloseTo(65712.999613, 6);
+    expect(channels[1]?.wrapJ).toBeCloseTo(65712.999613, 6);
   });
 
   it('reads AMD packages exposed through the same driver', async () => {
-    const source = await raplSource.discover(contextFor(join(FIXTURES, 'amd-epyc')));
-    expect(summary(source?.channels() ?? [])).toEqual(['rapl/package-0 cpu counter total', 'rapl/core-0 cpu counter nested']);
+    const { channels } = await discoverOn(join(FIXTURES, 'amd-epyc'), [raplSource]);
+    expect(summary(channels)).toEqual(['rapl/package-0 cpu counter total', 'rapl/core-0 cpu counter nested']);
   });
 
   it('is quietly absent where there is no powercap', async () => {
@@ -63,8 +63,7 @@ describe('RAPL discovery', () => {
   it('finds all 16 zones of a 2-socket, 8-CCD Zen4 server on Linux 6.10 (intel-rapl:0 … intel-rapl:f), counting one package view per socket', async () => {
     const log = recordingLogger();
     const root = join(FIXTURES, 'amd-epyc-2s-zen4');
-    const source = await raplSource.discover(contextFor(root, { log }));
-    const channels = source?.channels() ?? [];
+    const { channels } = await discoverOn(root, [raplSource], { log });
     expect(channels).toHaveLength(32);
     const ids = channels.map((c) => c.id);
     for (let die = 0; die < 8; die++) for (const pkg of [0, 1]) expect(ids).toContain(`rapl/package-${pkg}-die-${die}`);
@@ -79,12 +78,18 @@ describe('RAPL discovery', () => {
     expect(messages.filter((m) => m.startsWith('warn:'))).toEqual([expect.stringMatching(/once per CCD .*\(fixed in 6\.11\)/)]);
   });
 
-  it('counts every die zone where the dies have counters of their own (Intel multi-die packages)', () => {
+  it('names a device per die where the dies have counters of their own (Intel multi-die packages), one per socket on AMD', () => {
     const { zones } = discoverZones(join(FIXTURES, 'amd-epyc-2s-zen4', 'sys', 'class', 'powercap'));
     const packages = zones.filter((z) => z.name.startsWith('package'));
     expect(packages).toHaveLength(16);
-    expect(packages.filter((z) => zoneInTotal(z, zones, 'GenuineIntel'))).toHaveLength(16);
-    expect(packages.filter((z) => zoneInTotal(z, zones, 'AuthenticAMD')).map((z) => z.name)).toEqual(['package-0-die-0', 'package-1-die-0']);
+    const keys = (vendor: string) => new Set(packages.map((z) => JSON.stringify(zoneMeasurand(z, zones, vendor))));
+    expect(keys('GenuineIntel').size).toBe(16);
+    expect([...keys('AuthenticAMD')].map((k) => JSON.parse(k) as unknown)).toEqual([
+      { kind: 'device', key: 'cpu-package:0', cpu: true },
+      { kind: 'device', key: 'cpu-package:1', cpu: true },
+    ]);
+    const core = zones.find((z) => z.name === 'core' && z.zone === 10);
+    expect(core && zoneMeasurand(core, zones, 'AuthenticAMD')).toEqual({ kind: 'part', of: 'cpu-package:1' });
   });
 
   it('logs every powercap directory it does not use, and why', async () => {
@@ -107,7 +112,7 @@ describe('RAPL counters', () => {
     const root = copyHost('desktop-intel');
     const pkg = join(root, 'sys/devices/virtual/powercap/intel-rapl/intel-rapl:0/energy_uj');
     writeSysfs(pkg, 262143328850 - 5_000_000); // 5 J before the wrap
-    const source = await raplSource.discover(contextFor(root));
+    const { sources: [source] } = await discoverOn(root, [raplSource]);
     let t = 0;
     const out: Sample[] = [];
     const agent = new Agent({
@@ -164,10 +169,10 @@ describe('RAPL counters', () => {
     chmodSync(root, 0o755);
     // root reads any file; the check runs as an unprivileged user, as the collector would
     const script = `
-      const { raplSource } = await import(${JSON.stringify(new URL('../../../dist/collector/sources/rapl.js', import.meta.url).href)});
+      const { raplSource } = await import(${JSON.stringify(new URL('../../../dist/collector/sources/rapl/index.js', import.meta.url).href)});
       const lines = [];
       const log = { debug() {}, info() {}, warn() {}, error() {}, once(k, level, m) { lines.push(level + ': ' + m); } };
-      const s = await raplSource.discover({ sysfs: ${JSON.stringify(join(root, 'sys'))}, procfs: '', log, hostTags: {}, channelsSoFar: [], config: {} });
+      const s = await raplSource.discover({ sysfs: ${JSON.stringify(join(root, 'sys'))}, procfs: '', log, hostTags: {}, config: {}, resources: {} });
       s.channels().forEach((c) => c.read());
       console.log(JSON.stringify({ ids: s.channels().map((c) => c.id), lines }));`;
     const uid = process.getuid?.() === 0 ? 65534 : undefined;

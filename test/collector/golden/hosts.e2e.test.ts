@@ -1,0 +1,86 @@
+/**
+ * The golden output, as deployed: the real `wattscope collect` process over every fixture host,
+ * on its defaults, into the real influxd; the series it writes (measurement and tags) are the
+ * series of the host's golden file. The values are the in-process golden test's to pin (its
+ * clock is the test's); this one shows that the process, its spool and the storage layer write
+ * the same points.
+ */
+import { createServer, type Server } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { InfluxStore, iql } from '../../../common/storage/index.js';
+import { testSettings } from '../../helpers.js';
+import { copyHost, FIXTURES, testdata } from '../fixtures.js';
+import { buildNvmlStandin } from '../nvml-standin.js';
+import { spawnCollector } from '../process.js';
+import { applyLater, fixtureHosts } from './harness.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The series of a golden file: each line's measurement and tags. */
+function goldenSeries(host: string): string[] {
+  const lines = readFileSync(join(FIXTURES, host, 'golden.lp'), 'utf8').split('\n');
+  return [...new Set(lines.filter((l) => l && !l.startsWith('#')).map((l) => l.slice(0, l.search(/(?<!\\) /))))].sort();
+}
+
+const servers: Server[] = [];
+afterAll(async () => {
+  for (const s of servers) await new Promise<void>((r) => s.close(() => r()));
+});
+
+/** A dcgm-exporter stand-in serving the host's testdata scrape. */
+async function dcgmExporter(file: string): Promise<string> {
+  const text = readFileSync(file, 'utf8');
+  const server = createServer((_req, res) => void res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text));
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}/metrics`;
+}
+
+/** What a user of that machine has: its GPU tools where the host's gpu.json says so, nothing else of this machine's. */
+async function gpuEnv(host: string): Promise<Record<string, string>> {
+  let setup: Record<string, string> = {};
+  try {
+    setup = JSON.parse(readFileSync(join(FIXTURES, host, 'gpu.json'), 'utf8')) as Record<string, string>;
+  } catch {
+    // no GPUs on this host
+  }
+  const env: Record<string, string> = {};
+  const [smiOwner, smiFile] = (setup['nvidia-smi'] ?? '').split('/');
+  // nvidia-smi on PATH, as the driver installs it; NVML not found (a driver without the library on the loader's path)
+  if (smiOwner && smiFile) Object.assign(env, { PATH: `${testdata('nvidia-smi', 'bin')}:${process.env.PATH}`, NVIDIA_SMI_REPLAY: testdata(smiOwner, smiFile), NVIDIA_SMI_HOLD: '1' });
+  // libnvidia-ml.so.1 found by its soname, as the driver installs it (the stand-in: the same boards)
+  if (setup.nvml) env.LD_LIBRARY_PATH = dirname(buildNvmlStandin());
+  // a user running dcgm-exporter says where it is
+  const [dcgmOwner, dcgmFile] = (setup.dcgm ?? '').split('/');
+  if (dcgmOwner && dcgmFile) env.WATTSCOPE_DCGM_URL = await dcgmExporter(testdata(dcgmOwner, dcgmFile));
+  return env;
+}
+
+describe('golden, as deployed: wattscope collect over every fixture host', () => {
+  it('writes the series of each host’s golden file', async () => {
+    const hosts = fixtureHosts();
+    // two at a time: this machine has two cores
+    for (let i = 0; i < hosts.length; i += 2) {
+      await Promise.all(
+        hosts.slice(i, i + 2).map(async (host) => {
+          const settings = testSettings(`golden_${host.replace(/-/g, '_')}`);
+          const store = await InfluxStore.open(settings);
+          // the host tag of the golden files; the fixture's /proc and /sys, as a container sets them
+          const root = copyHost(host);
+          const collector = await spawnCollector(root, { ...(await gpuEnv(host)), WATTSCOPE_INFLUX_URL: settings.url, WATTSCOPE_INFLUX_DB: settings.db, WATTSCOPE_HOST: 'golden' });
+          // the machine moves on (CPU ticks, disk and network counters), then two more reports;
+          // the stop sends what is spooled
+          await sleep(1500);
+          applyLater(host, root);
+          await sleep(2500);
+          expect(await collector.stop(), collector.output()).toBe(0);
+          const rows = await store.rows<{ key: string }>(iql`SHOW SERIES`);
+          const written = rows.map((r) => r.key).sort();
+          expect(written, `${host}: the series written differ from golden.lp's\n${collector.output()}`).toEqual(goldenSeries(host));
+        }),
+      );
+    }
+  }, 120_000);
+});
