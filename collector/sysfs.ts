@@ -42,8 +42,8 @@ export class AttributeReader {
   private fd: number | undefined;
   private readonly buf = Buffer.alloc(64);
   constructor(readonly path: string) {}
-  /** The attribute as a number; undefined when it is empty or not a number. */
-  readNumber(): number | undefined {
+  /** The attribute's text, trimmed (a short word such as a battery's `Discharging`). */
+  readString(): string {
     let n: number;
     try {
       this.fd ??= openSync(this.path, 'r');
@@ -52,7 +52,11 @@ export class AttributeReader {
       this.close();
       throw e;
     }
-    const text = this.buf.toString('latin1', 0, n).trim();
+    return this.buf.toString('latin1', 0, n).trim();
+  }
+  /** The attribute as a number; undefined when it is empty or not a number. */
+  readNumber(): number | undefined {
+    const text = this.readString();
     if (text === '') return undefined;
     const v = Number(text);
     return Number.isFinite(v) ? v : undefined;

@@ -13,9 +13,10 @@ import { hwmonSource } from './hwmon/index.js';
 import { nvmlSource } from './nvml/index.js';
 import { nvidiaSmiSource } from './nvidia-smi/index.js';
 import { dcgmSource } from './dcgm/index.js';
+import { batterySource } from './battery/index.js';
 import { estimateSource } from './estimate/index.js';
 
-export const SOURCES: readonly SourceFactory[] = [cpuSource, memSource, diskSource, netSource, raplSource, hwmonSource, nvmlSource, nvidiaSmiSource, dcgmSource, estimateSource];
+export const SOURCES: readonly SourceFactory[] = [cpuSource, memSource, diskSource, netSource, raplSource, hwmonSource, nvmlSource, nvidiaSmiSource, dcgmSource, batterySource, estimateSource];
 
 export const SOURCE_NAMES: readonly string[] = SOURCES.map((s) => s.name);
 

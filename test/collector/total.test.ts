@@ -106,7 +106,7 @@ const CASES: Case[] = [
   },
   {
     name: 'the CPU estimate steps aside for a whole-machine reading',
-    channels: [ch('estimate/cpu', 'estimated', ESTIMATE), ch('battery/BAT0', 'sampled', whole('battery:BAT0'))],
+    channels: [ch('estimate/cpu', 'estimated', ESTIMATE), ch('battery/BAT0', 'sampled', whole('battery'))],
     counted: ['battery/BAT0'],
   },
   {
@@ -121,12 +121,12 @@ const CASES: Case[] = [
   },
   {
     name: 'a laptop’s battery while discharging is the whole machine, but never on top of RAPL’s package',
-    channels: [ch('rapl/package-0', 'counter', pkg(0)), ch('rapl/psys', 'counter', whole('platform')), ch('battery/BAT0', 'sampled', whole('battery:BAT0'))],
+    channels: [ch('rapl/package-0', 'counter', pkg(0)), ch('rapl/psys', 'counter', whole('platform')), ch('battery/BAT0', 'sampled', whole('battery'))],
     counted: ['rapl/package-0'],
   },
   {
     name: 'of two whole-machine readings the better counts alone: psys’s counter over the battery’s sampled power',
-    channels: [ch('rapl/psys', 'counter', whole('platform')), ch('battery/BAT0', 'sampled', whole('battery:BAT0'))],
+    channels: [ch('rapl/psys', 'counter', whole('platform')), ch('battery/BAT0', 'sampled', whole('battery'))],
     counted: ['rapl/psys'],
   },
   {
