@@ -3,13 +3,15 @@
  * InfluxDB computes the sums; only two edge points per series travel. Over long windows the
  * whole 10-minute buckets inside are summed from rollups (./../rollups.ts) where a series is
  * rolled up for every one of them, and from raw points where it is not, so the work stays
- * small however long the run, and the result is the same as summing every raw point.
+ * small however long the run, and the result is the same as summing every raw point. Which
+ * parts come from where is planned by ../domain/window-plan.ts (pure); the statements here are
+ * sent together and their results read by name.
  */
 import { CPU, GPU, HOST_TAGS, MEASUREMENT, POWER, ROLLUP, RUN } from '../../common/model.js';
-import { anyOf, ident, iql, join, str, timeMs, type InfluxQL } from '../../common/storage/influxql.js';
+import { anyOf, ident, iql, str, timeMs, type InfluxQL } from '../../common/storage/influxql.js';
 import { seriesRows, type InfluxStore, type Row, type Series, type StatementResult } from '../../common/storage/store.js';
 import type { EdgePoint, SeriesWindowData } from '../domain/energy.js';
-import { bucketsInside } from '../domain/rollup.js';
+import { hostSourceKey, metricsFromRollups, planWindow, splitMiddle, type TimeRange } from '../domain/window-plan.js';
 import { ROLLED_CPU_FIELDS, ROLLED_GPU_FIELDS, sumAndCount } from '../rollups.js';
 
 export interface HostMetrics {
@@ -26,7 +28,18 @@ const COUNT = ROLLUP.fields.countSuffix;
 const F = POWER.fields;
 
 const seriesKey = (tags: Record<string, string>) => SERIES_TAGS.map((t) => tags[t] ?? '').join('\u0000');
-const hostSource = (tags: Record<string, string>) => `${tags.host ?? ''}\u0000${tags.source ?? ''}`;
+
+/** A planned time range as an InfluxQL condition. */
+function within(r: TimeRange): InfluxQL {
+  const lower = r.fromInclusive ? iql`time >= ${timeMs(r.from)}` : iql`time > ${timeMs(r.from)}`;
+  const upper = r.toInclusive ? iql`time <= ${timeMs(r.to)}` : iql`time < ${timeMs(r.to)}`;
+  return iql`${lower} AND ${upper}`;
+}
+
+/** The rollup job's watermark: buckets before it are rolled up (../rollups.ts). */
+function watermarkQuery(): InfluxQL {
+  return iql`SELECT last(${ident(ROLLUP.state.watermarkMs)}) AS w FROM ${ident(MEASUREMENT.state)} WHERE ${ident(ROLLUP.state.key)} = ${str(ROLLUP.state.rollupKey)}`;
+}
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
 function edge(series: Series): EdgePoint | undefined {
@@ -116,77 +129,63 @@ export class PowerRepository {
     const where = iql`${hostMatch} AND ${ident(POWER.tags.inTotal)} = ${str('true')}`;
     const groupBy = iql`GROUP BY ${ident(HOST_TAGS.host)}, ${ident(POWER.tags.source)}, ${ident(POWER.tags.domain)}, ${ident(POWER.tags.method)}`;
     const power = ident(MEASUREMENT.power);
-    const sumsOf = (from: InfluxQL, range: InfluxQL, extra: InfluxQL = iql``) =>
-      iql`SELECT sum(${ident(F.energyJ)}) AS e, sum(${ident(F.intervalS)}) AS s, count(${ident(F.energyJ)}) AS n FROM ${from} WHERE ${where}${extra} AND ${range} ${groupBy}`;
-    const metricStatements = (range: InfluxQL, rolled: boolean) => [
-      iql`SELECT ${sumAndCount(ROLLED_GPU_FIELDS, rolled)} FROM ${ident(rolled ? MEASUREMENT.gpuRollup : MEASUREMENT.gpu)} WHERE ${hostMatch} AND ${range} GROUP BY ${ident(HOST_TAGS.host)}, ${ident(GPU.tags.gpu)}`,
-      iql`SELECT ${sumAndCount(ROLLED_CPU_FIELDS, rolled)} FROM ${ident(rolled ? MEASUREMENT.cpuRollup : MEASUREMENT.cpu)} WHERE ${hostMatch} AND ${ident(CPU.tags.cpu)} = ${str(CPU.all)} AND ${range}`,
-    ];
-    const edges = [
-      iql`SELECT ${ident(F.energyJ)}, ${ident(F.intervalS)} FROM ${power} WHERE ${where} AND time > ${timeMs(t0)} AND time <= ${timeMs(t1)} ${groupBy} ORDER BY time ASC LIMIT 1`,
-      iql`SELECT ${ident(F.energyJ)}, ${ident(F.intervalS)} FROM ${power} WHERE ${where} AND time > ${timeMs(t1)} AND time <= ${timeMs(t1 + AFTER_SLACK_MS)} ${groupBy} ORDER BY time ASC LIMIT 1`,
-    ];
+    const sumsOf = (from: InfluxQL, range: TimeRange, extra: InfluxQL = iql``) =>
+      iql`SELECT sum(${ident(F.energyJ)}) AS e, sum(${ident(F.intervalS)}) AS s, count(${ident(F.energyJ)}) AS n FROM ${from} WHERE ${where}${extra} AND ${within(range)} ${groupBy}`;
+    const gpuMeans = (range: TimeRange, rolled: boolean) =>
+      iql`SELECT ${sumAndCount(ROLLED_GPU_FIELDS, rolled)} FROM ${ident(rolled ? MEASUREMENT.gpuRollup : MEASUREMENT.gpu)} WHERE ${hostMatch} AND ${within(range)} GROUP BY ${ident(HOST_TAGS.host)}, ${ident(GPU.tags.gpu)}`;
+    const cpuMeans = (range: TimeRange, rolled: boolean) =>
+      iql`SELECT ${sumAndCount(ROLLED_CPU_FIELDS, rolled)} FROM ${ident(rolled ? MEASUREMENT.cpuRollup : MEASUREMENT.cpu)} WHERE ${hostMatch} AND ${ident(CPU.tags.cpu)} = ${str(CPU.all)} AND ${within(range)}`;
+    // the first point ending inside the window, and the first ending after it (it straddles the end)
+    const edges = {
+      firstInside: iql`SELECT ${ident(F.energyJ)}, ${ident(F.intervalS)} FROM ${power} WHERE ${where} AND time > ${timeMs(t0)} AND time <= ${timeMs(t1)} ${groupBy} ORDER BY time ASC LIMIT 1`,
+      firstAfter: iql`SELECT ${ident(F.energyJ)}, ${ident(F.intervalS)} FROM ${power} WHERE ${where} AND time > ${timeMs(t1)} AND time <= ${timeMs(t1 + AFTER_SLACK_MS)} ${groupBy} ORDER BY time ASC LIMIT 1`,
+    };
 
     const inside = new Map<string, { tags: Record<string, string>; sums: Sums }>();
     const metricSums: MetricSums = {};
     let firsts: StatementResult | undefined;
     let afters: StatementResult | undefined;
-    const mid = bucketsInside(t0, t1, this.bucketMs);
+    const plan = planWindow(t0, t1, this.bucketMs);
 
-    if (!mid || mid.count < 2) {
-      const whole = iql`time > ${timeMs(t0)} AND time <= ${timeMs(t1)}`;
-      const results = await this.store.query(join([sumsOf(power, whole), ...edges, ...metricStatements(whole, false)], '; '));
-      addSums(inside, results[0]);
-      [, firsts, afters] = results;
-      addMetricSums(metricSums, results[3], gpuFilter);
-      addMetricSums(metricSums, results[4]);
+    if (plan.kind === 'raw') {
+      const r = await this.store.queryNamed({ sums: sumsOf(power, plan.whole), ...edges, gpu: gpuMeans(plan.whole, false), cpu: cpuMeans(plan.whole, false) });
+      addSums(inside, r.sums);
+      [firsts, afters] = [r.firstInside, r.firstAfter];
+      addMetricSums(metricSums, r.gpu, gpuFilter);
+      addMetricSums(metricSums, r.cpu);
     } else {
-      const left = iql`time > ${timeMs(t0)} AND time < ${timeMs(mid.from)}`;
-      const middle = iql`time >= ${timeMs(mid.from)} AND time < ${timeMs(mid.to)}`;
-      const right = iql`time >= ${timeMs(mid.to)} AND time <= ${timeMs(t1)}`;
-      const showSources = hosts.map((h) => iql`SHOW TAG VALUES FROM ${power} WITH KEY = ${ident(POWER.tags.source)} WHERE ${ident(HOST_TAGS.host)} = ${str(h)} AND ${ident(POWER.tags.inTotal)} = ${str('true')}`);
-      const results = await this.store.query(
-        join(
-          [
-            sumsOf(power, left),
-            sumsOf(ident(MEASUREMENT.powerRollup), middle),
-            sumsOf(power, right),
-            ...edges,
-            ...metricStatements(left, false),
-            ...metricStatements(right, false),
-            ...metricStatements(middle, true),
-            iql`SELECT last(${ident(ROLLUP.state.watermarkMs)}) AS w FROM ${ident(MEASUREMENT.state)} WHERE ${ident(ROLLUP.state.key)} = ${str(ROLLUP.state.rollupKey)}`,
-            ...showSources,
-          ],
-          '; ',
-        ),
-      );
-      const [leftSums, rolled, rightSums] = results;
-      firsts = results[3];
-      afters = results[4];
-      // a host+source is summed from rollups only when one of its series is rolled up for every bucket
-      const fullyRolled = new Set((rolled?.series ?? []).filter((s) => num(seriesRows([s])[0]?.n) === mid.count).map((s) => hostSource(s.tags)));
-      const candidates = hosts.flatMap((host, i) => seriesRows(results[12 + i]?.series ?? []).map((r) => ({ host, source: String(r.value) })));
-      const rawMiddle = candidates.filter((c) => !fullyRolled.has(hostSource(c)));
-      addSums(inside, leftSums);
-      addSums(inside, rightSums);
-      addSums(inside, rolled, (tags) => !fullyRolled.has(hostSource(tags)));
-      const wm = num(seriesRows(results[11]?.series ?? [])[0]?.w);
-      const metricsRolled = wm !== null && wm >= mid.to;
-      for (const i of [5, 6, 7, 8]) addMetricSums(metricSums, results[i], gpuFilter);
-      if (metricsRolled) {
-        addMetricSums(metricSums, results[9], gpuFilter);
-        addMetricSums(metricSums, results[10]);
+      const { left, middle, right } = plan;
+      const r = await this.store.queryNamed({
+        leftSums: sumsOf(power, left),
+        rolledSums: sumsOf(ident(MEASUREMENT.powerRollup), middle),
+        rightSums: sumsOf(power, right),
+        ...edges,
+        edgeMetrics: [gpuMeans(left, false), cpuMeans(left, false), gpuMeans(right, false), cpuMeans(right, false)],
+        rolledGpu: gpuMeans(middle, true),
+        rolledCpu: cpuMeans(middle, true),
+        watermark: watermarkQuery(),
+        // the in-total sources of each host: those not rolled up in every bucket are summed raw
+        sources: hosts.map((h) => iql`SHOW TAG VALUES FROM ${power} WITH KEY = ${ident(POWER.tags.source)} WHERE ${ident(HOST_TAGS.host)} = ${str(h)} AND ${ident(POWER.tags.inTotal)} = ${str('true')}`),
+      });
+      [firsts, afters] = [r.firstInside, r.firstAfter];
+      const rolled = (r.rolledSums?.series ?? []).map((s) => ({ host: s.tags.host ?? '', source: s.tags.source ?? '', buckets: num(seriesRows([s])[0]?.n) ?? 0 }));
+      const candidates = hosts.flatMap((host, i) => seriesRows(r.sources[i]?.series ?? []).map((row) => ({ host, source: String(row.value) })));
+      const { fromRollups, raw } = splitMiddle(candidates, rolled, plan.buckets);
+      addSums(inside, r.leftSums);
+      addSums(inside, r.rightSums);
+      addSums(inside, r.rolledSums, (tags) => !fromRollups.has(hostSourceKey({ host: tags.host ?? '', source: tags.source ?? '' })));
+      r.edgeMetrics.forEach((m) => addMetricSums(metricSums, m, gpuFilter));
+      const rolledMetrics = metricsFromRollups(num(seriesRows(r.watermark?.series ?? [])[0]?.w), middle);
+      if (rolledMetrics) {
+        addMetricSums(metricSums, r.rolledGpu, gpuFilter);
+        addMetricSums(metricSums, r.rolledCpu);
       }
-      const extra = [
-        ...rawMiddle.map((c) => sumsOf(power, middle, iql` AND ${ident(HOST_TAGS.host)} = ${str(c.host)} AND ${ident(POWER.tags.source)} = ${str(c.source)}`)),
-        ...(metricsRolled ? [] : metricStatements(middle, false)),
-      ];
-      if (extra.length > 0) {
-        const more = await this.store.query(join(extra, '; '));
-        more.slice(0, rawMiddle.length).forEach((r) => addSums(inside, r));
-        for (const r of more.slice(rawMiddle.length)) addMetricSums(metricSums, r, gpuFilter);
-      }
+      const more = await this.store.queryNamed({
+        rawMiddle: raw.map((c) => sumsOf(power, middle, iql` AND ${ident(HOST_TAGS.host)} = ${str(c.host)} AND ${ident(POWER.tags.source)} = ${str(c.source)}`)),
+        middleMetrics: rolledMetrics ? [] : [gpuMeans(middle, false), cpuMeans(middle, false)],
+      });
+      for (const m of more.rawMiddle) addSums(inside, m);
+      for (const m of more.middleMetrics) addMetricSums(metricSums, m, gpuFilter);
     }
 
     const byKey = new Map<string, SeriesWindowData>();

@@ -202,6 +202,10 @@ function basicAuth(token: string): string {
   return 'Basic ' + Buffer.from(token).toString('base64');
 }
 
+/** Statements by name, for {@link InfluxStore.queryNamed}: one, or a list under one name. */
+export type NamedStatements = Record<string, InfluxQL | readonly InfluxQL[]>;
+export type NamedResults<N extends NamedStatements> = { [K in keyof N]: N[K] extends readonly InfluxQL[] ? Array<StatementResult | undefined> : StatementResult | undefined };
+
 export class InfluxStore {
   private readonly client: InfluxDB;
   private readonly authHeader: Record<string, string>;
@@ -370,6 +374,25 @@ export class InfluxStore {
       throw InfluxStore.networkError(url, e);
     }
     if (res.status !== 204 && res.status !== 200) throw fromHttp(res.status, res.body.slice(0, 500), { url, db });
+  }
+
+  /**
+   * Several statements in one request, each under a name (a list of them under one name): the
+   * results come back by the same names, never by position.
+   */
+  async queryNamed<N extends NamedStatements>(named: N): Promise<NamedResults<N>> {
+    const entries = Object.entries(named).filter(([, q]) => !Array.isArray(q) || q.length > 0);
+    const flat = entries.flatMap(([, q]) => (Array.isArray(q) ? q : [q as InfluxQL]));
+    const results = flat.length > 0 ? await this.query(join(flat, '; ')) : [];
+    const out: Record<string, StatementResult | undefined | Array<StatementResult | undefined>> = {};
+    let i = 0;
+    for (const [name, q] of Object.entries(named)) {
+      if (Array.isArray(q)) {
+        out[name] = q.map((_, k) => results[i + k]);
+        i += q.length;
+      } else out[name] = results[i++];
+    }
+    return out as NamedResults<N>;
   }
 
   /** Rows of the first statement, every series flattened, tags merged into each row. */
