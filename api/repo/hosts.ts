@@ -4,7 +4,7 @@
  */
 import { HOST_TAGS, MEASUREMENT, POWER } from '../../common/model.js';
 import { hostRecordFromRow, type HostRecord } from '../../common/host-record.js';
-import { anyOf, ident, iql, join, str, timeMs } from '../../common/storage/influxql.js';
+import { anyOf, ident, iql, str, timeMs } from '../../common/storage/influxql.js';
 import { seriesRows, type InfluxStore } from '../../common/storage/store.js';
 
 /** When the newest in-total point of each host's source ends, for sources with points since `sinceMs`. */
@@ -38,15 +38,10 @@ export class HostRepository {
   async during(hosts: readonly string[], t0: number, t1: number): Promise<HostRecord[]> {
     if (hosts.length === 0) return [];
     const match = iql`${ident(HOST_TAGS.host)} =~ ${anyOf(hosts)}`;
-    const [before, inside] = await this.store.query(
-      join(
-        [
-          iql`SELECT * FROM ${ident(MEASUREMENT.host)} WHERE ${match} AND time <= ${timeMs(t0)} GROUP BY ${ident(HOST_TAGS.host)} ORDER BY time DESC LIMIT 1`,
-          iql`SELECT * FROM ${ident(MEASUREMENT.host)} WHERE ${match} AND time > ${timeMs(t0)} AND time <= ${timeMs(t1)}`,
-        ],
-        '; ',
-      ),
-    );
+    const { before, inside } = await this.store.queryNamed({
+      before: iql`SELECT * FROM ${ident(MEASUREMENT.host)} WHERE ${match} AND time <= ${timeMs(t0)} GROUP BY ${ident(HOST_TAGS.host)} ORDER BY time DESC LIMIT 1`,
+      inside: iql`SELECT * FROM ${ident(MEASUREMENT.host)} WHERE ${match} AND time > ${timeMs(t0)} AND time <= ${timeMs(t1)}`,
+    });
     return [...seriesRows(before?.series ?? []), ...seriesRows(inside?.series ?? [])].map(hostRecordFromRow);
   }
 

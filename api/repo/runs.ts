@@ -5,7 +5,7 @@
  */
 import { MEASUREMENT, RUN, RUN_KINDS, RUN_STATUSES, type FieldValue, type RunKind, type RunStatus, type Sample } from '../../common/model.js';
 import { anyOf, ident, iql, join, listItemRegex, literalRegex, num as numLit, str, timeMs, type InfluxQL } from '../../common/storage/influxql.js';
-import type { InfluxStore, Row } from '../../common/storage/store.js';
+import { seriesRows, type InfluxStore, type Row } from '../../common/storage/store.js';
 import type { SourceEnergy } from '../domain/energy.js';
 import type { Attributed, Run } from '../domain/run.js';
 
@@ -232,9 +232,8 @@ export class RunRepository {
 
   /** How many runs there are in each status (for /metrics). */
   async countByStatus(): Promise<Record<string, number>> {
-    const statements = RUN_STATUSES.map((st) => iql`SELECT count(${ident(F.kind)}) AS n FROM ${ident(MEASUREMENT.run)} WHERE ${ident(F.status)} = ${str(st)}`);
-    const results = await this.store.query(join(statements, '; '));
-    return Object.fromEntries(RUN_STATUSES.map((st, i) => [st, Number(results[i]?.series[0]?.values[0]?.[1] ?? 0)]));
+    const results = await this.store.queryNamed(Object.fromEntries(RUN_STATUSES.map((st) => [st, iql`SELECT count(${ident(F.kind)}) AS n FROM ${ident(MEASUREMENT.run)} WHERE ${ident(F.status)} = ${str(st)}`])));
+    return Object.fromEntries(RUN_STATUSES.map((st) => [st, Number(seriesRows(results[st]?.series ?? [])[0]?.n ?? 0)]));
   }
 
   /** Latest completed baseline run on `host` that started before `beforeMs`. */
