@@ -110,7 +110,12 @@ export function planBench(values: Record<string, string | string[] | boolean | u
   const cd = str('cooldown') ?? 'auto';
   const maxS = numberOption(str('cooldown-max'), 'cooldown-max', { min: 1, max: 86_400 }) ?? DEFAULT_COOLDOWN_MAX_S;
   if (cd !== 'auto' && str('cooldown-max') !== undefined) throw new UsageError('--cooldown-max goes with --cooldown auto');
-  const cooldown = cd === 'auto' ? ({ kind: 'auto', maxS } as const) : ({ kind: 'fixed', seconds: numberOption(cd, 'cooldown', { min: 0, max: 86_400 }) as number } as const);
+  let cooldown: BenchPlan['cooldown'] = { kind: 'auto', maxS };
+  if (cd !== 'auto') {
+    const seconds = /^\d+(\.\d+)?$/.test(cd.trim()) ? Number(cd) : NaN;
+    if (!(seconds >= 0 && seconds <= 86_400)) throw new UsageError(`--cooldown takes auto or a number of seconds ≥ 0 (and ≤ 86400), got "${cd}"`);
+    cooldown = { kind: 'fixed', seconds };
+  }
   const baselineS = numberOption(str('baseline'), 'baseline', { min: 1, max: 86_400 });
   const seriesId = str('series');
   if (seriesId !== undefined && !SERIES_ID.test(seriesId)) throw new UsageError(`--series takes letters, digits and . _ : - (1–128 characters, starting with a letter or digit), got "${seriesId}"`);
