@@ -191,7 +191,8 @@ async function fixedCooldown(api: WattscopeClient, host: string, idleW: number, 
 
 /** One line per run: what it was, its energy, and its steady part. */
 function runLine(role: string, s: RunSummary): string {
-  const steady = s.energy_per_inference_steady_uwh === null ? `no steady part (${s.steady_reason ?? '—'})` : `steady ${num(s.energy_per_inference_steady_uwh, 3)} µWh/inf (trimmed ${num(s.steady_rise_s, 1)} s + ${num(s.steady_tail_s, 1)} s)`;
+  // the reason's first words say enough on this line; `runs show` has it whole
+  const steady = s.energy_per_inference_steady_uwh === null ? `steady — (${(s.steady_reason ?? 'none').split(':')[0]})` : `steady ${num(s.energy_per_inference_steady_uwh, 3)} µWh/inf (trimmed ${num(s.steady_rise_s, 1)} s + ${num(s.steady_tail_s, 1)} s)`;
   return `${role}  ${s.run_id}  ${num(s.duration_s, 2)} s  ${num(s.energy_j, 2)} J  ${num(s.energy_per_inference_uwh, 3)} µWh/inf  ${steady}`;
 }
 

@@ -219,6 +219,35 @@ describe('wattscope bench --until-cv', () => {
     expect(s.stats.energy_per_inference_uwh.cv).toBeCloseTo(cv(epi), 9);
   }, 150_000);
 
+  it('on a terminal, the last row says which run is measured, and the cooldown with the power now against idle', async () => {
+    const socket = `wattscope-bench-${process.pid}-${Date.now()}`;
+    const termEnv = { PATH: process.env.PATH, HOME: '/nonexistent', WATTSCOPE_API_URL: synthetic.url, WATTSCOPE_HOST: 'cv-host', WATTSCOPE_COLLECTOR_PORT: '9', TERM: 'xterm' };
+    const tmux = (...args: string[]) => runProcess('tmux', ['-L', socket, '-f', '/dev/null', ...args], { env: termEnv });
+    const line = `${process.execPath} ${BIN} bench --model tty --inferences 100 --repeat 2 --warmup 1 --cooldown 2 --baseline 1 -- sh -c 'for i in 1 2 3; do echo work $i; sleep 1; done'; echo "[exit $?]"; sleep 600`;
+    expect((await tmux('new-session', '-d', '-x', '110', '-y', '20', line)).status).toBe(0);
+    try {
+      const lastRows = new Set<string>();
+      const screen = await waitFor(async () => {
+        const rows = (await tmux('capture-pane', '-p', '-J')).stdout.replace(/\n+$/, '').split('\n');
+        lastRows.add(rows.at(-1) ?? '');
+        return rows.some((r) => r.startsWith('[exit ')) ? rows : undefined;
+      }, 90_000, 'the bench to end');
+      const seen = [...lastRows];
+      expect(seen.some((r) => /^\[wattscope\] warm-up 1 of 1 {2}\d+ s {2}120\.0 W {2}\d+\.\d{3} Wh so far$/.test(r)), seen.join('\n')).toBe(true);
+      expect(seen.some((r) => /^\[wattscope\] run 2 of 2 {2}\d+ s {2}120\.0 W/.test(r)), seen.join('\n')).toBe(true);
+      expect(seen.some((r) => /^\[wattscope\] cooling down before run 1 of 2: \d s left, 120 W now vs 120 W idle$/.test(r)), seen.join('\n')).toBe(true);
+      // at the end: the command's lines, one line per run, the statistics; no status line left behind
+      expect(screen).toContain('[exit 0]');
+      expect(screen.filter((r) => r.startsWith('[wattscope]'))).toEqual([]);
+      const history = (await tmux('capture-pane', '-p', '-J', '-S', '-')).stdout.split('\n');
+      expect(history.filter((r) => /^(warm-up 1 of 1|run [12] of 2) {2}r-/.test(r))).toHaveLength(3);
+      expect(history.filter((r) => r === 'work 3')).toHaveLength(3);
+      expect(history.some((r) => /^run-to-run deviation of energy per inference: [\d.]+ % \(at most 2 %\)$/.test(r))).toBe(true);
+    } finally {
+      await tmux('kill-server');
+    }
+  }, 120_000);
+
   it('checks its options before anything starts: exit 2 naming the option, no run', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['--repeat', '3', '--until-cv', '2%'], /--repeat N or --until-cv P%, not both/],
