@@ -25,6 +25,7 @@ const state = {
   curves: new Map(),
   overlayChart: null,
   overlayGeneration: 0,
+  completedSignature: null,
 };
 
 const keyOf = (p) => `${p.host}\u0000${p.source}`;
@@ -207,6 +208,12 @@ async function loadRuns() {
   if (!res.ok) return;
   state.runs = (await res.json()).runs.map((r) => ({ ...r, gpus_label: gpusLabel(r), energy_host_wh: wh(r.energy_host_j), energy_attributed_wh: wh(r.energy_attributed_j), series_label: seriesLabel(r) }));
   renderRuns();
+  // the comparison changes when a run completes (or one is imported, corrected): read it again then
+  const completed = state.runs.filter((r) => r.status === 'completed').map((r) => `${r.run_id}/${r.platform}`).join(',');
+  if (completed !== state.completedSignature) {
+    state.completedSignature = completed;
+    void loadCompare();
+  }
 }
 
 async function openRun(id) {
@@ -226,6 +233,9 @@ async function openRun(id) {
     ['average power', `${fmt(summary.avg_power_w, 1)} W`], ['average GPU power', `${fmt(summary.avg_gpu_power_w, 1)} W`], ['GPU utilisation', `${fmt(summary.avg_gpu_util_pct, 1)} %`],
     ['GPU memory', `${fmt(summary.avg_gpu_mem_pct, 1)} %`], ['CPU', `${fmt(summary.avg_cpu_pct, 1)} %`], ['coverage', `${fmt(summary.coverage === null ? null : summary.coverage * 100, 1)} %${summary.partial ? ' (partial)' : ''}`],
     ['inferences', fmt(summary.inferences, 0)], ['accuracy', fmt(summary.accuracy, 4)], ['µWh / inference', fmt(summary.energy_per_inference_uwh, 3)],
+    ['steady part', summary.steady_power_w === null ? `— (${summary.steady_reason ?? 'not measured'})` : `${fmt(summary.steady_s, 1)} s at ${fmt(summary.steady_power_w, 1)} W (rise ${fmt(summary.steady_rise_s, 1)} s and tail ${fmt(summary.steady_tail_s, 1)} s trimmed)`],
+    ['µWh / inference, steady part', fmt(summary.energy_per_inference_steady_uwh, 3)],
+    ['series', summary.series_id ? `${summary.series_id}${summary.warmup ? ' (a warm-up run, not counted)' : ''}` : '—'],
     ['composite score', fmt(summary.composite_score, 3)], ['NetScore', fmt(summary.netscore, 3)], ['information density', fmt(summary.info_density, 4)],
   ];
   const pair = (name, value) => {
@@ -238,7 +248,8 @@ async function openRun(id) {
     dl.append(div);
   };
   for (const [name, value] of items) pair(name, value);
-  for (const [name, reason] of Object.entries(summary.null_reasons || {})) pair(`${name} is empty`, reason);
+  // the steady part's reason is said above, with the steady part
+  for (const [name, reason] of Object.entries(summary.null_reasons || {})) if (name !== 'energy_per_inference_steady_uwh') pair(`${name} is empty`, reason);
   const el = $('#run-chart');
   el.textContent = '';
   const data = [curve.times.map((t) => t / 1000), ...curve.series.map((s) => s.power_w)];
@@ -494,8 +505,9 @@ function init() {
     for (const box of document.querySelectorAll('#runs td.pick input')) box.checked = false;
     void renderOverlay();
   });
-  void loadCompare();
-  setInterval(() => void loadCompare(), 15_000);
+  // loaded with the runs, and again whenever the completed runs change (loadRuns); a run older
+  // than the runs list (200 newest) changes it rarely: once a minute catches that
+  setInterval(() => void loadCompare(), 60_000);
   for (const th of document.querySelectorAll('#runs th:not(.pick)')) {
     th.addEventListener('click', () => {
       state.sort = { key: th.dataset.key, dir: state.sort.key === th.dataset.key ? -state.sort.dir : -1 };
