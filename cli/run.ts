@@ -6,7 +6,7 @@
  * cannot stop the run at the end, the command that stops it later is printed.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../common/config.js';
@@ -68,13 +68,22 @@ type Results = NonNullable<Pick<StopRun, 'inferences' | 'correct' | 'accuracy'>>
 
 const RESULT_RULES: Record<keyof Results, NumberRule> = { inferences: COUNT, correct: COUNT, accuracy: FRACTION };
 
+/** What identifies a file's version: a write changes its times (or, replaced, its inode). */
+function fileVersion(path: string): string | undefined {
+  const st = statSync(path, { throwIfNoEntry: false });
+  return st && `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+}
+
 /**
  * The results the command wrote to `path`. The command has already run: a value the API would
- * refuse is left out with a message rather than losing the run's stop over it.
+ * refuse is left out with a message rather than losing the run's stop over it. `before`: the
+ * file's version when the command started; a file left as it was is an earlier run's (wattscope
+ * bench runs the command again and again), not this one's.
  */
-function readResultFile(path: string): { results: Results; problems: string[] } {
+function readResultFile(path: string, before: string | undefined): { results: Results; problems: string[] } {
   let parsed: unknown;
   try {
+    if (before !== undefined && fileVersion(path) === before) return { results: {}, problems: [`--accuracy-from ${path}: the command did not write this file during the run (it is as it was before)`] };
     parsed = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
     const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'the command did not write this file' : `not valid JSON (${(e as Error).message})`;
@@ -292,6 +301,7 @@ export async function measureCommand(plan: RunPlan, opts: { start?: Partial<Star
   const sinceStart = performance.now();
   const endedAt = () => new Date(Date.parse(started.started_at) + (performance.now() - sinceStart)).toISOString();
   const startedAt = Date.now();
+  const resultBefore = plan.accuracyFrom === undefined ? undefined : fileVersion(plan.accuracyFrom);
   const child = spawn(plan.program, plan.args, {
     stdio: 'inherit',
     env: { ...process.env, WATTSCOPE_RUN_ID: run_id, WATTSCOPE_API_URL: config.api.url },
@@ -322,7 +332,7 @@ export async function measureCommand(plan: RunPlan, opts: { start?: Partial<Star
 
   let results: Results = plan.given;
   if (plan.accuracyFrom) {
-    const file = readResultFile(plan.accuracyFrom);
+    const file = readResultFile(plan.accuracyFrom, resultBefore);
     for (const p of file.problems) console.error(`${who}: ${p}; the run is stopped without it`);
     results = { ...results, ...file.results };
   }

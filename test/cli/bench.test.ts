@@ -248,6 +248,21 @@ describe('wattscope bench --until-cv', () => {
     }
   }, 120_000);
 
+  it('never takes an earlier run’s results for a run whose command did not write them', async () => {
+    // the workload writes its results on its first run only
+    const script = join(dir, 'once.sh');
+    writeFileSync(script, `#!/bin/sh\nn=$(cat ${dir}/once.count 2>/dev/null || echo 0); n=$((n + 1)); echo $n > ${dir}/once.count\nsleep 1\n[ $n = 1 ] && echo '{"inferences": 500, "accuracy": 0.7}' > ${dir}/once.json\nexit 0\n`);
+    chmodSync(script, 0o755);
+    const r = await runProcess(process.execPath, [BIN, 'bench', '--model', 'once', '--repeat', '2', '--warmup', '0', '--cooldown', '0', '--baseline', '1', '--accuracy-from', join(dir, 'once.json'), '--json', '--', script], {
+      env: { PATH: process.env.PATH, HOME: '/nonexistent', WATTSCOPE_API_URL: synthetic.url, WATTSCOPE_HOST: 'cv-host', WATTSCOPE_COLLECTOR_PORT: '9' },
+      timeoutMs: 60_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout) as Series;
+    expect(s.members.map((m) => [m.inferences, m.accuracy])).toEqual([[500, 0.7], [null, null]]);
+    expect(r.stderr).toContain(`--accuracy-from ${join(dir, 'once.json')}: the command did not write this file during the run (it is as it was before); the run is stopped without it`);
+  }, 60_000);
+
   it('checks its options before anything starts: exit 2 naming the option, no run', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['--repeat', '3', '--until-cv', '2%'], /--repeat N or --until-cv P%, not both/],
