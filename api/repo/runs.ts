@@ -32,6 +32,10 @@ export function encodeLabels(labels: Record<string, string>): string {
 export function rowToRun(row: Row): Run {
   const status = text(row[F.status]);
   const kind = text(row[F.kind]);
+  // InfluxDB cannot unset a field: a run measured again keeps its older steady figures or reason
+  // unless overwritten; a reason (non-empty) means no steady part, '' that one was found
+  const steadyReason = text(row[F.steadyReason]) || null;
+  const steadyNum = (v: unknown) => (steadyReason === null ? num(v) : null);
   return {
     run_id: text(row[T.runId]) ?? '',
     model: text(row[T.model]) ?? '',
@@ -73,10 +77,10 @@ export function rowToRun(row: Row): Run {
     // a run outside a series has no series_id tag: InfluxDB answers null or '' for it
     series_id: text(row[T.seriesId]) || null,
     warmup: row[F.warmup] === true,
-    steady_rise_s: num(row[F.steadyRiseS]),
-    steady_tail_s: num(row[F.steadyTailS]),
-    steady_power_w: num(row[F.steadyPowerW]),
-    steady_reason: text(row[F.steadyReason]),
+    steady_rise_s: steadyNum(row[F.steadyRiseS]),
+    steady_tail_s: steadyNum(row[F.steadyTailS]),
+    steady_power_w: steadyNum(row[F.steadyPowerW]),
+    steady_reason: steadyReason,
   };
 }
 
@@ -134,7 +138,7 @@ export function runToSample(run: Run, derived: Record<string, number | null> = {
     [F.steadyRiseS]: run.steady_rise_s,
     [F.steadyTailS]: run.steady_tail_s,
     [F.steadyPowerW]: run.steady_power_w,
-    [F.steadyReason]: run.steady_reason,
+    [F.steadyReason]: run.steady_power_w !== null ? '' : run.steady_reason,
     ...derived,
   };
   return {

@@ -133,6 +133,18 @@ describe('the steady part of a stopped run', () => {
     expect(Number(row[header.indexOf('energy_per_inference_steady_uwh')])).toBeCloseTo(s.energy_per_inference_steady_uwh as number, 9);
   });
 
+  it('a run measured again keeps no stale steady figure or reason (InfluxDB cannot unset a field)', async () => {
+    const runs = h.app.service.runs;
+    const id = (await h.app.fastify.inject({ method: 'POST', url: '/api/runs', payload: { model: 'steady-again', hosts: ['nowhere'] } })).json<{ run_id: string }>().run_id;
+    const run = (await runs.get(id)) as NonNullable<Awaited<ReturnType<typeof runs.get>>>;
+    await runs.save({ ...run, steady_reason: 'too short' });
+    expect(await runs.get(id)).toMatchObject({ steady_reason: 'too short', steady_power_w: null });
+    await runs.save({ ...run, steady_rise_s: 1, steady_tail_s: 2, steady_power_w: 150, steady_reason: null });
+    expect(await runs.get(id)).toMatchObject({ steady_reason: null, steady_rise_s: 1, steady_tail_s: 2, steady_power_w: 150 });
+    await runs.save({ ...run, steady_reason: 'no steady part: a ramp' });
+    expect(await runs.get(id)).toMatchObject({ steady_reason: 'no steady part: a ramp', steady_rise_s: null, steady_tail_s: null, steady_power_w: null });
+  });
+
   it('a run too short to tell has no steady figure, and says why', async () => {
     const t = T0 + 600_000;
     await h.store.write(powerPoints('steady-host', 'nvml/0', t, 4, () => 100));

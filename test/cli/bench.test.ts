@@ -151,6 +151,14 @@ describe('wattscope bench on a stand-in of known power', () => {
       const waited = Date.parse(s.members[1]?.started_at as string) - Date.parse(s.members[0]?.ended_at as string);
       expect(waited).toBeGreaterThanOrEqual(6000);
       expect(waited).toBeLessThan(12_000);
+      // listed by series: oldest first, each run's role, and the statistics under them
+      const ls = await runProcess(process.execPath, [BIN, 'runs', 'ls', '--series', id], { env: env() });
+      expect(ls.status, ls.stderr).toBe(0);
+      const rows = ls.stdout.split('\n').filter((l) => /^r-/.test(l));
+      expect(rows.map((l) => l.split(/\s+/)[0])).toEqual(s.members.map((m) => m.run_id));
+      expect(rows.every((l) => / counted$/.test(l))).toBe(true);
+      expect(ls.stdout).toContain(`series ${id}: standin-hot on EPYC, 2 runs counted`);
+      expect(ls.stdout).toMatch(/^energy J\s+2\s+[\d.,]+\s+[\d.,]+\s+[\d.]+\s+[\d.,]+ – [\d.,]+$/m);
       // the table a user reads: both runs, then the statistics
       expect(r.stdout).toMatch(/^run 1 of 2 {2}r-[\w-]+ {2}[\d.]+ s {2}[\d.,]+ J/m);
       expect(r.stdout).toMatch(/^µWh \/ inference\s+2\s+[\d.,]+\s+[\d.,]+\s+[\d.]+\s+[\d.,]+ – [\d.,]+$/m);
