@@ -18,6 +18,7 @@ import { HostRepository } from './repo/hosts.js';
 import { RunService } from './service.js';
 import { runRoutes } from './routes/runs.js';
 import { compareRoutes } from './routes/compare.js';
+import { seriesRoutes } from './routes/series.js';
 import { hostRoutes } from './routes/hosts.js';
 import { systemRoutes } from './routes/system.js';
 import { liveRoutes } from './routes/live.js';
@@ -66,6 +67,7 @@ export async function buildApp({ config, store, now, stopWaitMs }: AppOptions): 
     maxWaitMs: stopWaitMs ?? config.api.stopWaitMaxS * 1000,
     clockOffsetS: () => store.clock.estimate()?.offsetS,
     observeEnergyQuery: (s) => metrics.energyQuery.observe(s),
+    powerCurve: (host, fromMs, toMs, bucketMs) => liveRepo.powerTable(fromMs, toMs, bucketMs, host),
   });
 
   app.setErrorHandler(errorHandler);
@@ -93,6 +95,7 @@ export async function buildApp({ config, store, now, stopWaitMs }: AppOptions): 
 
   runRoutes(app, service);
   compareRoutes(app, service);
+  seriesRoutes(app, service);
   hostRoutes(app, hostRepo);
   systemRoutes(app, store, metrics);
   app.addHook('onClose', async () => hub.close());

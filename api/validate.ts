@@ -134,6 +134,7 @@ const RUN_SOURCES = { started_at_ms: 'started_at', ended_at_ms: 'duration_s', du
 const SCORE_SOURCES: Record<keyof Scores, 'accuracy' | 'energy' | 'duration_s' | 'params_m' | 'netscore'> = {
   accuracy: 'accuracy', // a given fraction: always finite
   energy_per_inference_uwh: 'energy',
+  energy_per_inference_steady_uwh: 'energy', // an import has no power curve: always null, never not finite
   inferences_per_s: 'duration_s',
   inferences_per_j: 'energy',
   composite_score: 'energy',

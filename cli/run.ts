@@ -6,12 +6,12 @@
  * cannot stop the run at the end, the command that stops it later is printed.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../common/config.js';
+import { loadConfig, type Config } from '../common/config.js';
 import { findExecutable } from '../common/paths.js';
-import { ApiClientError, CollectorClient, type LivePower, type RunSummary, type StopRun, type WattscopeClient } from '../clients/ts/client.js';
+import { ApiClientError, CollectorClient, type LivePower, type RunSummary, type StartRun, type StopRun, type WattscopeClient } from '../clients/ts/client.js';
 import { scopeFromEnv, visibleDevices } from '../common/visible-devices.js';
 import { BATCH_SIZE, client, COUNT, describeRule, FRACTION, inRange, MACS_G, num, numberOption, PARAMS_M, parseLabels, resultOptions, UsageError, type NumberRule } from './format.js';
 import { formatSummary } from './summary.js';
@@ -68,13 +68,22 @@ type Results = NonNullable<Pick<StopRun, 'inferences' | 'correct' | 'accuracy'>>
 
 const RESULT_RULES: Record<keyof Results, NumberRule> = { inferences: COUNT, correct: COUNT, accuracy: FRACTION };
 
+/** What identifies a file's version: a write changes its times (or, replaced, its inode). */
+function fileVersion(path: string): string | undefined {
+  const st = statSync(path, { throwIfNoEntry: false });
+  return st && `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+}
+
 /**
  * The results the command wrote to `path`. The command has already run: a value the API would
- * refuse is left out with a message rather than losing the run's stop over it.
+ * refuse is left out with a message rather than losing the run's stop over it. `before`: the
+ * file's version when the command started; a file left as it was is an earlier run's (wattscope
+ * bench runs the command again and again), not this one's.
  */
-function readResultFile(path: string): { results: Results; problems: string[] } {
+function readResultFile(path: string, before: string | undefined): { results: Results; problems: string[] } {
   let parsed: unknown;
   try {
+    if (before !== undefined && fileVersion(path) === before) return { results: {}, problems: [`--accuracy-from ${path}: the command did not write this file during the run (it is as it was before)`] };
     parsed = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
     const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'the command did not write this file' : `not valid JSON (${(e as Error).message})`;
@@ -95,7 +104,7 @@ function readResultFile(path: string): { results: Results; problems: string[] } 
 /** API field → the option that set it, to name the option when the API refuses a start. */
 const FIELD_OPTIONS: Record<string, string> = {
   model: 'model', dataset: 'dataset', kind: 'kind', hosts: 'host', platform: 'platform', batch_size: 'batch-size',
-  params_m: 'params-m', macs_g: 'macs-g', labels: 'label', run_id: 'run-id',
+  params_m: 'params-m', macs_g: 'macs-g', labels: 'label', run_id: 'run-id', series_id: 'series',
 };
 
 function refusedOption(e: ApiClientError): UsageError {
@@ -113,7 +122,7 @@ function exitStatus(exit: { code: number | null; signal: NodeJS.Signals | null }
 }
 
 /** Power now on `host` (its in-total sources' latest values, which may sit in different columns) or undefined without data. */
-function latestPower(live: LivePower): number | undefined {
+export function latestPower(live: LivePower): number | undefined {
   let watts: number | undefined;
   for (const s of live.series) {
     if (!s.in_total) continue;
@@ -123,15 +132,18 @@ function latestPower(live: LivePower): number | undefined {
   return watts;
 }
 
-/** Draws elapsed time, power and energy so far on `line` each second; returns the function that stops it. */
-function followPower(line: BottomLine, api: WattscopeClient, host: string, startedAt: number): () => void {
+/**
+ * Draws elapsed time, power and energy so far on `line` each second, after `prefix` (e.g. "run
+ * 2 of 5"); returns the function that stops it.
+ */
+function followPower(line: BottomLine, api: WattscopeClient, host: string, startedAt: number, prefix = ''): () => void {
   let energyJ = 0;
   let lastAt = startedAt;
   let busy = false;
   const tick = async () => {
     if (busy) return; // a slow answer skips a tick, never stacks
     busy = true;
-    const elapsed = () => `[wattscope] ${Math.round((Date.now() - startedAt) / 1000)} s`;
+    const elapsed = () => `[wattscope] ${prefix}${Math.round((Date.now() - startedAt) / 1000)} s`;
     try {
       const watts = latestPower(await api.livePower(host));
       const now = Date.now();
@@ -172,35 +184,51 @@ function gpuScope(option: string | undefined): { gpus: string[] | null; from: 'C
   return { gpus, from: 'given' };
 }
 
-export async function runCommand(argv: string[]): Promise<number> {
-  const sep = argv.indexOf('--');
-  const own = sep < 0 ? argv : argv.slice(0, sep);
-  const command = sep < 0 ? [] : argv.slice(sep + 1);
-  const { values } = parseArgs({
-    args: own,
-    options: {
-      model: { type: 'string' },
-      dataset: { type: 'string' },
-      kind: { type: 'string' },
-      inferences: { type: 'string' },
-      correct: { type: 'string' },
-      accuracy: { type: 'string' },
-      'accuracy-from': { type: 'string' },
-      'batch-size': { type: 'string' },
-      'params-m': { type: 'string' },
-      'macs-g': { type: 'string' },
-      platform: { type: 'string' },
-      host: { type: 'string', multiple: true },
-      label: { type: 'string', multiple: true },
-      'run-id': { type: 'string' },
-      gpus: { type: 'string' },
-      'score-energy': { type: 'string' },
-      json: { type: 'boolean' },
-    },
-  });
-  // every option is checked here: a long evaluation must not run only to have its results refused
+/** The options of `wattscope run`, which `wattscope bench` takes too (parseArgs form). */
+export const RUN_OPTIONS = {
+  model: { type: 'string' },
+  dataset: { type: 'string' },
+  kind: { type: 'string' },
+  inferences: { type: 'string' },
+  correct: { type: 'string' },
+  accuracy: { type: 'string' },
+  'accuracy-from': { type: 'string' },
+  'batch-size': { type: 'string' },
+  'params-m': { type: 'string' },
+  'macs-g': { type: 'string' },
+  platform: { type: 'string' },
+  host: { type: 'string', multiple: true },
+  label: { type: 'string', multiple: true },
+  gpus: { type: 'string' },
+  'score-energy': { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+type RunValues = { [K in keyof typeof RUN_OPTIONS]?: (typeof RUN_OPTIONS)[K] extends { multiple: true } ? string[] : (typeof RUN_OPTIONS)[K] extends { type: 'boolean' } ? boolean : string };
+
+/** A command to measure, its options checked: everything a run needs but the API's answer. */
+export interface RunPlan {
+  /** `wattscope run`, `wattscope bench`: how messages name the command */
+  who: string;
+  config: Config;
+  api: WattscopeClient;
+  /** the host whose power the live line shows */
+  host: string;
+  start: StartRun;
+  program: string;
+  args: string[];
+  given: Results;
+  accuracyFrom: string | undefined;
+}
+
+/**
+ * Checks every option of a run before anything starts: a long evaluation must not run only to
+ * have its results refused. Throws a UsageError naming the option; returns the exit status of
+ * a shell (126, 127) when the command cannot be run, having said why.
+ */
+export function planRun(who: string, values: RunValues, command: readonly string[]): RunPlan | number {
   if (!values.model) throw new UsageError('--model is required');
-  if (command.length === 0) throw new UsageError('give the command to run after --, e.g. wattscope run --model m -- python eval.py');
+  if (command.length === 0) throw new UsageError(`give the command to run after --, e.g. ${who} --model m -- python eval.py`);
   const kind = values.kind;
   if (kind !== undefined && kind !== 'inference' && kind !== 'training' && kind !== 'baseline') throw new UsageError(`--kind must be inference, training or baseline, got "${kind}"`);
   const given = resultOptions(values);
@@ -214,16 +242,16 @@ export async function runCommand(argv: string[]): Promise<number> {
   const program = command[0] as string;
   if (!findExecutable(program)) {
     const found = program.includes('/') && existsSync(program);
-    console.error(`wattscope run: ${program}: ${found ? 'not an executable file' : 'command not found'}; nothing was started`);
+    console.error(`${who}: ${program}: ${found ? 'not an executable file' : 'command not found'}; nothing was started`);
     return found ? 126 : 127;
   }
-
   const config = loadConfig();
-  const api = client(config);
-  const host = values.host?.[0] ?? config.host;
-  let started: { run_id: string; started_at: string };
-  try {
-    started = await api.startRun({
+  return {
+    who,
+    config,
+    api: client(config),
+    host: values.host?.[0] ?? config.host,
+    start: {
       model: values.model,
       dataset: values.dataset,
       kind,
@@ -233,10 +261,36 @@ export async function runCommand(argv: string[]): Promise<number> {
       params_m: paramsM,
       macs_g: macsG,
       labels,
-      run_id: values['run-id'],
       ...(scope && scope.gpus !== null ? { gpus: scope.gpus, gpus_from: scope.from } : {}),
       score_energy: scoreEnergy,
-    });
+    },
+    program,
+    args: command.slice(1),
+    given,
+    accuracyFrom: values['accuracy-from'],
+  };
+}
+
+/** What measuring a command gave: its exit status, and the run's summary unless the stop failed (then it said why). */
+export interface Measured {
+  run_id: string;
+  code: number;
+  /** "exited with 3", "was killed by SIGKILL" */
+  how: string;
+  summary: RunSummary | undefined;
+}
+
+/**
+ * Runs `plan`'s command as one measured run: starts the run, spawns the command (signals
+ * forwarded, the collector told to follow it, a heartbeat), stops the run with the command's
+ * results once it exits, and waits for the collectors' last points. `line`: a status line the
+ * caller keeps open (wattscope bench), drawn with `prefix`; else one of its own on a terminal.
+ */
+export async function measureCommand(plan: RunPlan, opts: { start?: Partial<StartRun>; line?: BottomLine | undefined; prefix?: string } = {}): Promise<Measured> {
+  const { api, config, who } = plan;
+  let started: { run_id: string; started_at: string };
+  try {
+    started = await api.startRun({ ...plan.start, ...opts.start });
   } catch (e) {
     if (e instanceof ApiClientError && e.status === 400) throw refusedOption(e);
     throw e;
@@ -247,7 +301,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   const sinceStart = performance.now();
   const endedAt = () => new Date(Date.parse(started.started_at) + (performance.now() - sinceStart)).toISOString();
   const startedAt = Date.now();
-  const child = spawn(program, command.slice(1), {
+  const resultBefore = plan.accuracyFrom === undefined ? undefined : fileVersion(plan.accuracyFrom);
+  const child = spawn(plan.program, plan.args, {
     stdio: 'inherit',
     env: { ...process.env, WATTSCOPE_RUN_ID: run_id, WATTSCOPE_API_URL: config.api.url },
   });
@@ -259,8 +314,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
   for (const [s, h] of handlers) process.on(s, h);
   const heartbeat = setInterval(() => void api.heartbeat(run_id).catch(() => undefined), 60_000);
-  const line = BottomLine.open(process.stdout);
-  const stopFollowing = line ? followPower(line, api, host, startedAt) : undefined;
+  const line = opts.line ?? BottomLine.open(process.stdout);
+  const stopFollowing = line ? followPower(line, api, plan.host, startedAt, opts.prefix) : undefined;
   const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: NodeJS.ErrnoException }>((resolve) => {
     child.once('error', (error: NodeJS.ErrnoException) => resolve({ code: error.code === 'ENOENT' ? 127 : 126, signal: null, error }));
     child.once('exit', (code, signal) => resolve({ code, signal }));
@@ -269,41 +324,52 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (await followed) await collector.forget(run_id);
   clearInterval(heartbeat);
   stopFollowing?.();
-  line?.close();
+  if (!opts.line) line?.close();
   for (const [s, h] of handlers) process.off(s, h);
-  if (exit.error) console.error(`wattscope run: cannot start ${program}: ${exit.error.message}`);
+  if (exit.error) console.error(`${who}: cannot start ${plan.program}: ${exit.error.message}`);
   const code = exitStatus(exit);
   const how = exit.signal ? `was killed by ${exit.signal}` : `exited with ${exit.code}`;
 
-  let results: Results = given;
-  if (values['accuracy-from']) {
-    const file = readResultFile(values['accuracy-from']);
-    for (const p of file.problems) console.error(`wattscope run: ${p}; the run is stopped without it`);
+  let results: Results = plan.given;
+  if (plan.accuracyFrom) {
+    const file = readResultFile(plan.accuracyFrom, resultBefore);
+    for (const p of file.problems) console.error(`${who}: ${p}; the run is stopped without it`);
     results = { ...results, ...file.results };
   }
   if (results.correct !== undefined && results.inferences !== undefined && results.correct > results.inferences) {
-    console.error(`wattscope run: correct (${results.correct}) exceeds inferences (${results.inferences}); the run is stopped without correct`);
+    console.error(`${who}: correct (${results.correct}) exceeds inferences (${results.inferences}); the run is stopped without correct`);
     delete results.correct;
   }
   const stop: StopRun = { ...results, status: code === 0 ? 'completed' : 'failed' };
-  let summary: RunSummary;
   try {
-    summary = await whilePending(api.stopRun(run_id, stop), WAITING_FOR_COLLECTORS);
+    const summary = await whilePending(api.stopRun(run_id, stop), WAITING_FOR_COLLECTORS, process.stderr, opts.line);
+    return { run_id, code, how, summary };
   } catch (e) {
     if (!(e instanceof ApiClientError)) throw e;
     if (e.status === 409) {
-      console.error(`wattscope run: the command ${how}; run ${run_id} had been stopped already: ${e.message}`);
-      return code;
+      console.error(`${who}: the command ${how}; run ${run_id} had been stopped already: ${e.message}`);
+      return { run_id, code, how, summary: undefined };
     }
     console.error(
       [
-        `wattscope run: the command ${how}, but run ${run_id} could not be stopped: ${e.message}`,
+        `${who}: the command ${how}, but run ${run_id} could not be stopped: ${e.message}`,
         'Once the API answers again, finish the run (measured up to when the command ended) with:',
         `  ${finishCommand(run_id, { ...stop, ended_at: ended })}`,
       ].join('\n'),
     );
-    return code;
+    return { run_id, code, how, summary: undefined };
   }
+}
+
+export async function runCommand(argv: string[]): Promise<number> {
+  const sep = argv.indexOf('--');
+  const own = sep < 0 ? argv : argv.slice(0, sep);
+  const command = sep < 0 ? [] : argv.slice(sep + 1);
+  const { values } = parseArgs({ args: own, options: { ...RUN_OPTIONS, 'run-id': { type: 'string' } } });
+  const plan = planRun('wattscope run', values, command);
+  if (typeof plan === 'number') return plan;
+  const { run_id, code, how, summary } = await measureCommand(plan, { start: { run_id: values['run-id'] } });
+  if (!summary) return code;
   console.log(values.json ? JSON.stringify(summary, null, 2) : `\n${formatSummary(summary)}`);
   if (code !== 0) console.error(`wattscope run: the command ${how}; run ${run_id} marked failed (${num(summary.energy_j, 1)} J)`);
   return code;

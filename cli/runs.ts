@@ -4,18 +4,20 @@ import { parseArgs } from 'node:util';
 import type { ListRuns, RunSummary, WattscopeClient } from '../clients/ts/client.js';
 import { client, num, numberOption, parseLabels, resultOptions, table, timeOption, UsageError } from './format.js';
 import { formatSummary } from './summary.js';
+import { formatSeries } from './series.js';
 import { WAITING_FOR_COLLECTORS, whilePending } from './terminal.js';
 import type { Command } from './command.js';
 
 const RUNS_USAGE = `Usage:
-  wattscope runs ls [--model M] [--platform P] [--kind K] [--status S] [--label k=v] [--from T] [--to T] [--limit N]
+  wattscope runs ls [--model M] [--platform P] [--kind K] [--status S] [--label k=v] [--series ID] [--from T] [--to T] [--limit N]
   wattscope runs show <run_id> [--json]
   wattscope runs stop <run_id> [--status completed|failed] [--inferences N] [--correct N] [--accuracy A]
                       [--label k=v …] [--ended-at T] [--json]
   wattscope runs export --format csv|json [--out FILE] [filters as for ls; --limit N: at most N runs]
   wattscope runs set-platform <platform> (<run_id>… | --from-platform P [filters as for ls])
 
-ls lists runs, newest first (--limit 1–1000, default 100). show prints a run's summary (energy
+ls lists runs, newest first (--limit 1–1000, default 100); with --series, the runs of a series
+(\`wattscope bench\`), warm-ups marked, and the series' statistics under them. show prints a run's summary (energy
 per source, every score). stop stops a running run with its results and prints its summary;
 the API answers once the collectors' last points have arrived (a few seconds). --ended-at
 (default now) is when the run really ended: \`wattscope run\` prints this command, with it set,
@@ -32,6 +34,7 @@ const filterOptions = {
   kind: { type: 'string' },
   status: { type: 'string' },
   label: { type: 'string', multiple: true },
+  series: { type: 'string' },
   from: { type: 'string' },
   to: { type: 'string' },
   limit: { type: 'string' },
@@ -51,6 +54,7 @@ function filters(values: Record<string, string | string[] | boolean | undefined>
     from: str('from'),
     to: str('to'),
     label: Array.isArray(values.label) ? values.label : undefined,
+    series: str('series'),
     limit: numberOption(str('limit'), 'limit', { integer: true, min: 1, max: maxLimit }),
   };
 }
@@ -118,12 +122,19 @@ export const runsCommand: Command = {
         console.log('no runs match');
         return 0;
       }
+      // a series is shown oldest first, its warm-ups marked, its steady part beside the whole run
+      const inSeries = values.series !== undefined;
+      const shown = inSeries ? [...runs].reverse() : runs;
       console.log(
         table(
-          ['run_id', 'model', 'platform', 'kind', 'status', 'started', 'duration s', 'energy Wh', 'µWh/inf', 'accuracy', 'composite'],
-          runs.map((r) => [r.run_id, r.model, r.platform, r.kind, r.status, r.started_at.slice(0, 19).replace('T', ' '), num(r.duration_s, 1), num(r.energy_wh, 4), num(r.energy_per_inference_uwh, 2), num(r.accuracy, 4), num(r.composite_score, 2)]),
+          ['run_id', 'model', 'platform', 'kind', 'status', 'started', 'duration s', 'energy Wh', 'µWh/inf', 'accuracy', 'composite', ...(inSeries ? ['steady µWh/inf', 'trimmed s', 'role'] : [])],
+          shown.map((r) => [
+            r.run_id, r.model, r.platform, r.kind, r.status, r.started_at.slice(0, 19).replace('T', ' '), num(r.duration_s, 1), num(r.energy_wh, 4), num(r.energy_per_inference_uwh, 2), num(r.accuracy, 4), num(r.composite_score, 2),
+            ...(inSeries ? [num(r.energy_per_inference_steady_uwh, 2), r.steady_rise_s === null ? '—' : `${num(r.steady_rise_s, 1)} + ${num(r.steady_tail_s, 1)}`, r.warmup ? 'warm-up' : 'counted'] : []),
+          ]),
         ),
       );
+      if (inSeries) console.log(`\n${formatSeries(await api.series(values.series as string))}`);
       return 0;
     }
     if (sub === 'show') {
@@ -190,17 +201,34 @@ export const runsCommand: Command = {
   },
 };
 
-const COMPARE_USAGE = `Usage: wattscope compare [--reference PLATFORM] [--json]
+const COMPARE_USAGE = `Usage: wattscope compare [--reference PLATFORM] [--json | --format md|csv|latex [--table scores|ranking|both]]
 
-Models × platforms over completed runs: energy per inference and composite score (mean ± std
-and CV over repeated runs), the model's rank per platform, and factors relative to --reference.`;
+Models × platforms over completed runs (warm-ups left out): energy per inference and composite
+score (mean ± std and CV over repeated runs), the model's rank per platform, and factors
+relative to --reference.
+
+--format prints the tables for a paper (the same as GET /api/compare?format=…): the score table
+(every score per model and platform, repeats as mean ± sd, units in the headers, factors relative
+to --reference) and the ranking table (the models in order under each score, side by side).
+md: Markdown; latex: tabular environments to \\input in a table float; csv: one table (--table
+scores, the default, or ranking), every number in full and a mean and its sd in two columns.`;
 
 export const compareCommand: Command = {
   name: 'compare',
   summary: 'compare models across platforms: scores, ranks, relative factors',
   usage: COMPARE_USAGE,
   async main(argv) {
-    const { values } = parseArgs({ args: argv, options: { reference: { type: 'string' }, json: { type: 'boolean' } } });
+    const { values } = parseArgs({ args: argv, options: { reference: { type: 'string' }, json: { type: 'boolean' }, format: { type: 'string' }, table: { type: 'string' } } });
+    const { format, table: which } = values;
+    if (format !== undefined && format !== 'md' && format !== 'csv' && format !== 'latex') throw new UsageError(`--format must be md, csv or latex, got "${format}"`);
+    if (which !== undefined && which !== 'scores' && which !== 'ranking' && which !== 'both') throw new UsageError(`--table must be scores, ranking or both, got "${which}"`);
+    if (which !== undefined && format === undefined) throw new UsageError('--table goes with --format md, csv or latex');
+    if (format === 'csv' && which === 'both') throw new UsageError('--format csv holds one table: --table scores or --table ranking');
+    if (format !== undefined && values.json) throw new UsageError('give --json or --format, not both');
+    if (format !== undefined) {
+      process.stdout.write(await client().compareTables(format, { reference: values.reference, table: which }));
+      return 0;
+    }
     const result = await client().compare(values.reference);
     if (values.json) {
       console.log(JSON.stringify(result, null, 2));

@@ -1,7 +1,7 @@
 /** `wattscope baseline` and `wattscope status`. */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../common/config.js';
-import { ApiClientError } from '../clients/ts/client.js';
+import { ApiClientError, type RunSummary, type WattscopeClient } from '../clients/ts/client.js';
 import { client, num, numberOption, table, UsageError } from './format.js';
 import { countdown, WAITING_FOR_COLLECTORS, whilePending } from './terminal.js';
 import type { Command } from './command.js';
@@ -11,6 +11,21 @@ const BASELINE_USAGE = `Usage: wattscope baseline --seconds N [--host H] [--plat
 Measures this host's idle power: counts down N seconds (leave the machine idle), then records a
 baseline run over them; the API answers once the collectors' points past the end have arrived
 (a few seconds). Net energy of later runs subtracts each source's idle power.`;
+
+/**
+ * Counts down `seconds` (the machine left idle), then records a baseline run over them; the API
+ * answers once the collectors' points past the end have arrived.
+ */
+export async function measureBaseline(api: WattscopeClient, apiUrl: string, host: string, seconds: number, platform: string | undefined): Promise<RunSummary> {
+  // fail before the wait, not after it
+  const health = await api.health();
+  if (!health.influxdb.reachable) throw new ApiClientError(`the API at ${apiUrl} cannot reach its InfluxDB (${health.influxdb.error ?? 'unknown error'}): see \`wattscope status\``);
+  await countdown(seconds, (left) =>
+    left === undefined ? `[wattscope] measuring idle power of ${host} for ${seconds} s; leave the machine idle…` : `[wattscope] measuring idle power of ${host}; leave the machine idle… ${left} s left`,
+  );
+  // the window is the last N seconds before this request: no extra sleep, the API waits for the points past its end
+  return whilePending(api.baseline(host, seconds, platform), WAITING_FOR_COLLECTORS);
+}
 
 export const baselineCommand: Command = {
   name: 'baseline',
@@ -22,15 +37,7 @@ export const baselineCommand: Command = {
     const seconds = numberOption(values.seconds, 'seconds', { min: 1, max: 86_400 }) as number;
     const config = loadConfig();
     const host = values.host ?? config.host;
-    const api = client(config);
-    // fail before the wait, not after it
-    const health = await api.health();
-    if (!health.influxdb.reachable) throw new ApiClientError(`the API at ${config.api.url} cannot reach its InfluxDB (${health.influxdb.error ?? 'unknown error'}): see \`wattscope status\``);
-    await countdown(seconds, (left) =>
-      left === undefined ? `[wattscope] measuring idle power of ${host} for ${seconds} s; leave the machine idle…` : `[wattscope] measuring idle power of ${host}; leave the machine idle… ${left} s left`,
-    );
-    // the window is the last N seconds before this request: no extra sleep, the API waits for the points past its end
-    const run = await whilePending(api.baseline(host, seconds, values.platform ?? (config.platform || undefined)), WAITING_FOR_COLLECTORS);
+    const run = await measureBaseline(client(config), config.api.url, host, seconds, values.platform ?? (config.platform || undefined));
     console.log(table(['source', 'method', 'idle W', 'coverage'], run.sources.map((s) => [s.source, s.method, num(s.avg_power_w, 2), `${num(s.coverage * 100, 1)} %`])));
     console.log(`\nbaseline ${run.run_id}: ${num(run.avg_power_w, 2)} W idle in total`);
     return 0;

@@ -17,6 +17,8 @@ export function formatSummary(s: RunSummary): string {
     ['inferences', `${num(s.inferences, 0)}  (${num(s.inferences_per_s, 1)}/s, ${num(s.inferences_per_j, 3)}/J)`],
     ['accuracy', num(s.accuracy, 4)],
     ['energy / inference', `${num(s.energy_per_inference_uwh, 3)} µWh`],
+    ['steady part', steadyLine(s)],
+    ...(s.series_id ? ([['series', `${s.series_id}${s.warmup ? '  (warm-up: not counted)' : ''}`]] as Array<[string, string]>) : []),
     ['composite score', num(s.composite_score, 3)],
     ['NetScore', num(s.netscore, 3)],
     ['information density', num(s.info_density, 4)],
@@ -28,7 +30,8 @@ export function formatSummary(s: RunSummary): string {
           ['host', 'source', 'method', 'energy J', 'avg W', 'coverage', 'in run'],
           s.sources.map((x) => [x.host, x.source, x.method, num(x.energy_j, 1), num(x.avg_power_w, 1), `${num(x.coverage * 100, 1)} %`, x.in_run ? 'yes' : 'no (not in this run)']),
         );
-  const reasons = Object.entries(s.null_reasons);
+  // the steady part's reason is on its own line
+  const reasons = Object.entries(s.null_reasons).filter(([k]) => k !== 'energy_per_inference_steady_uwh');
   const notes = [
     ...s.partial_sources.filter((p) => p.coverage === 0).map((p) => `PARTIAL: no points from ${p.source} on ${p.host} (is its collector running? its sensor readable?)`),
     ...(s.partial_final ? [`partial for good: ${s.partial_final}`] : []),
@@ -58,4 +61,10 @@ function coverageLine(s: RunSummary): string {
   if (s.coverage === null) return '—';
   const short = s.partial_sources.map((p) => `${p.host}/${p.source} ${num(p.coverage * 100, 1)} %`);
   return short.length === 0 ? `${num(s.coverage * 100, 1)} %` : `${num(s.coverage * 100, 1)} %  (short: ${short.join(', ')})`;
+}
+
+/** The steady part of the run's power curve and its energy per inference, or why there is none. */
+function steadyLine(s: RunSummary): string {
+  if (s.steady_power_w === null) return `— (${s.steady_reason ?? 'not measured'})`;
+  return `${num(s.energy_per_inference_steady_uwh, 3)} µWh / inference at ${num(s.steady_power_w, 1)} W over ${num(s.steady_s, 1)} s (rise ${num(s.steady_rise_s, 1)} s and tail ${num(s.steady_tail_s, 1)} s trimmed)`;
 }

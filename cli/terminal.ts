@@ -35,14 +35,15 @@ class InPlaceLine {
 
 /**
  * Shows `label` while `work` is pending: on a terminal followed by the seconds waited so far,
- * redrawn each second and erased when the answer comes; elsewhere once, as a line.
+ * redrawn each second and erased when the answer comes; elsewhere once, as a line. `bottom`: a
+ * status line under a command's output (wattscope bench) to draw it on instead; it stays.
  */
-export async function whilePending<T>(work: Promise<T>, label: string, stream: NodeJS.WriteStream = process.stderr): Promise<T> {
-  if (!onTerminal(stream)) {
+export async function whilePending<T>(work: Promise<T>, label: string, stream: NodeJS.WriteStream = process.stderr, bottom?: Pick<BottomLine, 'draw'>): Promise<T> {
+  if (!bottom && !onTerminal(stream)) {
     stream.write(`${label}\n`);
     return work;
   }
-  const line = new InPlaceLine(stream);
+  const line = bottom ?? new InPlaceLine(stream);
   const started = Date.now();
   const draw = () => line.draw(`${label} ${Math.floor((Date.now() - started) / 1000)} s`);
   draw();
@@ -51,7 +52,7 @@ export async function whilePending<T>(work: Promise<T>, label: string, stream: N
     return await work;
   } finally {
     clearInterval(timer);
-    line.erase();
+    if (line instanceof InPlaceLine) line.erase();
   }
 }
 

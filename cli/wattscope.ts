@@ -8,6 +8,7 @@ import { upCommand } from './up.js';
 import { collectCommand } from './collect.js';
 import { serveCommand } from './serve.js';
 import { runCommandSpec } from './run.js';
+import { benchCommandSpec } from './bench.js';
 import { compareCommand, runsCommand } from './runs.js';
 import { baselineCommand, statusCommand } from './status.js';
 import { UsageError } from './format.js';
@@ -15,7 +16,7 @@ import { ApiClientError } from '../clients/ts/client.js';
 import { SpoolLockedError } from '../collector/spool-lock.js';
 import { VERSION } from '../common/version.js';
 
-const COMMANDS: Command[] = [upCommand, collectCommand, serveCommand, runCommandSpec, runsCommand, compareCommand, baselineCommand, statusCommand];
+const COMMANDS: Command[] = [upCommand, collectCommand, serveCommand, runCommandSpec, benchCommandSpec, runsCommand, compareCommand, baselineCommand, statusCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

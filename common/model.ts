@@ -130,7 +130,16 @@ export const POWER_METHODS = ['counter', 'sampled', 'estimated', 'attributed'] a
 export type PowerMethod = (typeof POWER_METHODS)[number];
 
 export const RUN = {
-  tags: { runId: 'run_id', model: 'model', platform: 'platform' },
+  tags: {
+    runId: 'run_id',
+    model: 'model',
+    platform: 'platform',
+    /**
+     * the series of repeated runs it belongs to (`wattscope bench`); a tag, so that Grafana can
+     * group a series' runs (InfluxQL groups by tags only); absent on runs outside a series
+     */
+    seriesId: 'series_id',
+  },
   fields: {
     status: 'status',
     kind: 'kind',
@@ -182,6 +191,17 @@ export const RUN = {
     attributed: 'attributed',
     /** which energy the scores use: `scoped` (the run's devices, default) or `attributed` */
     scoreEnergy: 'score_energy',
+    /** a warm-up run of a series: measured, left out of its statistics (true/false on every run of a series) */
+    warmup: 'warmup',
+    /** the steady part of the run's power curve (api/domain/steady.ts): seconds trimmed at the start and the end */
+    steadyRiseS: 'steady_rise_s',
+    steadyTailS: 'steady_tail_s',
+    /** average power of the run's scored sources over its steady part */
+    steadyPowerW: 'steady_power_w',
+    /** why no steady part was found (absent when one was) */
+    steadyReason: 'steady_reason',
+    /** steady_power_w × duration_s / inferences, in µWh: stored for Grafana like the other scores */
+    energyPerInferenceSteadyUwh: 'energy_per_inference_steady_uwh',
   },
 } as const;
 
@@ -226,6 +246,10 @@ export const UNITS: Record<string, { unit: string; grafana: string }> = {
   sample_hz: { unit: 'Hz', grafana: 'hertz' },
   duration_s: { unit: 's', grafana: 's' },
   energy_per_inference_uwh: { unit: 'µWh', grafana: 'none' },
+  energy_per_inference_steady_uwh: { unit: 'µWh', grafana: 'none' },
+  steady_power_w: { unit: 'W', grafana: 'watt' },
+  steady_rise_s: { unit: 's', grafana: 's' },
+  steady_tail_s: { unit: 's', grafana: 's' },
 };
 
 /** A field value as it goes into line protocol: floats, integers (marked), strings, booleans. */

@@ -189,7 +189,31 @@ const RUN_COLUMNS = [
   n(R.gpus),
   `${n(R.energyHostJ)} / 3600 AS ${n('host_energy_wh')}`,
   `${n(R.energyAttributedJ)} / 3600 AS ${n('attributed_energy_wh')}`,
+  n(RUN.tags.seriesId),
+  n(R.warmup),
+  n(R.energyPerInferenceSteadyUwh),
+  n(R.steadyRiseS),
+  n(R.steadyTailS),
   n(R.endedAtMs),
+].join(', ');
+
+/**
+ * A series' statistics over its counted runs (completed, not warm-ups), per series: n, mean,
+ * standard deviation and coefficient of variation. The 95 % confidence interval needs Student's t,
+ * which InfluxQL has not: the API (/api/series/ID), the CLI and the live page give it.
+ */
+const stat = (field: string, name: string) => [
+  `mean(${n(field)}) AS ${n(`${name}_mean`)}`,
+  `stddev(${n(field)}) AS ${n(`${name}_sd`)}`,
+];
+const SERIES_COLUMNS = [
+  `count(${n(R.energyPerInferenceUwh)}) AS ${n('n')}`,
+  ...stat(R.energyPerInferenceUwh, 'uwh_per_inference'),
+  `stddev(${n(R.energyPerInferenceUwh)}) / mean(${n(R.energyPerInferenceUwh)}) * 100 AS ${n('cv_pct')}`,
+  ...stat(R.energyPerInferenceSteadyUwh, 'steady_uwh_per_inference'),
+  ...stat(R.energyJ, 'energy_j'),
+  ...stat(R.durationS, 'duration_s'),
+  ...stat(R.compositeScore, 'composite'),
 ].join(', ');
 
 export function runsDashboard(): dashboard.Dashboard {
@@ -220,7 +244,31 @@ export function runsDashboard(): dashboard.Dashboard {
         .overrideByName('host_energy_wh', [{ id: 'unit', value: 'watth' }])
         .overrideByName('attributed_energy_wh', [{ id: 'unit', value: 'watth' }])
         .overrideByName('ended_at_ms', [{ id: 'custom.hidden', value: true }])
+        .overrideByName(R.steadyRiseS, [{ id: 'unit', value: unit(R.steadyRiseS) }])
+        .overrideByName(R.steadyTailS, [{ id: 'unit', value: unit(R.steadyTailS) }])
         .height(12)
+        .span(24),
+    )
+    .withPanel(
+      new TablePanel()
+        .title('Series of repeated runs (wattscope bench): statistics over the counted runs')
+        .description('Per series, over its completed runs that are not warm-ups: n, mean and standard deviation of energy per inference (whole run and steady part, µWh), energy, duration and composite score, and the coefficient of variation of energy per inference (red above 2 %: the paper saw less). The 95 % confidence interval (Student’s t) is in the API (/api/series/ID), `wattscope runs ls --series ID` and the live page.')
+        .datasource(DATASOURCE)
+        .withTarget(
+          influxql(
+            `SELECT ${SERIES_COLUMNS} FROM ${n(MEASUREMENT.run)} WHERE ${n(RUN.tags.seriesId)} =~ /./ AND ${n(R.warmup)} = false AND ${n(R.status)} = ${s('completed')} AND ${matchVar(RUN.tags.platform, 'platform')} AND $timeFilter GROUP BY ${n(RUN.tags.seriesId)}, ${n(RUN.tags.model)}, ${n(RUN.tags.platform)}`,
+          ).format('table'),
+        )
+        .overrideByName('cv_pct', [
+          { id: 'unit', value: 'percent' },
+          { id: 'thresholds', value: { mode: 'absolute', steps: [{ color: 'green', value: null }, { color: 'red', value: 2 }] } },
+          { id: 'custom.cellOptions', value: { type: 'color-text' } },
+        ])
+        .overrideByName('energy_j_mean', [{ id: 'unit', value: unit(R.energyJ) }])
+        .overrideByName('energy_j_sd', [{ id: 'unit', value: unit(R.energyJ) }])
+        .overrideByName('duration_s_mean', [{ id: 'unit', value: unit(R.durationS) }])
+        .overrideByName('duration_s_sd', [{ id: 'unit', value: unit(R.durationS) }])
+        .height(8)
         .span(24),
     )
     .withPanel(
@@ -257,7 +305,7 @@ export function runDetailDashboard(): dashboard.Dashboard {
         .datasource(DATASOURCE)
         .withTarget(
           influxql(
-            `SELECT ${n(RUN.tags.model)}, ${n(RUN.tags.platform)}, ${n(R.status)}, ${n(R.durationS)}, ${n(R.gpus)}, ${n(R.energyJ)}, ${n(R.energyHostJ)}, ${n(R.energyAttributedJ)}, ${n(R.energyNetJ)}, ${n(R.avgPowerW)}, ${n(R.avgGpuPowerW)}, ${n(R.coverage)}, ${n(R.inferences)}, ${n(R.accuracyResolved)} AS ${n('accuracy')}, ${n(R.energyPerInferenceUwh)}, ${n(R.compositeScore)}, ${n(R.netscore)}, ${n(R.infoDensity)} FROM ${n(MEASUREMENT.run)} WHERE ${byRun}`,
+            `SELECT ${n(RUN.tags.model)}, ${n(RUN.tags.platform)}, ${n(R.status)}, ${n(R.durationS)}, ${n(R.gpus)}, ${n(R.energyJ)}, ${n(R.energyHostJ)}, ${n(R.energyAttributedJ)}, ${n(R.energyNetJ)}, ${n(R.avgPowerW)}, ${n(R.avgGpuPowerW)}, ${n(R.coverage)}, ${n(R.inferences)}, ${n(R.accuracyResolved)} AS ${n('accuracy')}, ${n(R.energyPerInferenceUwh)}, ${n(R.energyPerInferenceSteadyUwh)}, ${n(R.steadyRiseS)}, ${n(R.steadyTailS)}, ${n(R.compositeScore)}, ${n(R.netscore)}, ${n(R.infoDensity)}, ${n(RUN.tags.seriesId)}, ${n(R.warmup)} FROM ${n(MEASUREMENT.run)} WHERE ${byRun}`,
           ).format('table'),
         )
         .description('The run’s energy counts its GPUs (gpus; empty: every GPU) and its hosts’ other sources; energy_host_j every source of its hosts; energy_attributed_j the share its own processes used.')

@@ -1,32 +1,22 @@
 /**
  * Models × platforms (pure): every score per pair, repeat statistics where a pair has several
- * runs (n, mean, standard deviation, coefficient of variation), the rank of each model under
- * each score per platform (Table II of the paper), and scores relative to a reference platform
- * (Table III's factors).
+ * runs (n, mean, standard deviation, coefficient of variation, 95 % confidence interval), the
+ * rank of each model under each score per platform (Table II of the paper), and scores relative
+ * to a reference platform (Table III's factors). Warm-up runs of a series are not repeats.
  */
 import type { RunSummary } from './run.js';
+import { describe, type Described } from './statistics.js';
 
-export const COMPARED = ['accuracy', 'energy_per_inference_uwh', 'composite_score', 'netscore', 'info_density', 'inferences_per_s', 'energy_wh'] as const;
+export const COMPARED = ['accuracy', 'energy_per_inference_uwh', 'energy_per_inference_steady_uwh', 'composite_score', 'netscore', 'info_density', 'inferences_per_s', 'energy_wh'] as const;
 export type Compared = (typeof COMPARED)[number];
 
 /** Higher is better for every compared score but these. */
-const LOWER_IS_BETTER: ReadonlySet<Compared> = new Set(['energy_per_inference_uwh', 'energy_wh']);
+export const LOWER_IS_BETTER: ReadonlySet<Compared> = new Set(['energy_per_inference_uwh', 'energy_per_inference_steady_uwh', 'energy_wh']);
 
-export interface Stats {
-  n: number;
-  mean: number | null;
-  std: number | null;
-  cv: number | null;
-}
+export type Stats = Described;
 
-export function stats(values: readonly number[]): Stats {
-  const n = values.length;
-  if (n === 0) return { n, mean: null, std: null, cv: null };
-  const mean = values.reduce((a, b) => a + b, 0) / n;
-  if (n === 1) return { n, mean, std: null, cv: null };
-  const std = Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1));
-  return { n, mean, std, cv: mean !== 0 ? std / Math.abs(mean) : null };
-}
+/** n, mean, sample standard deviation, coefficient of variation and 95 % confidence interval (./statistics.ts). */
+export const stats = describe;
 
 /** Competition ranking (1, 2, 2, 4): ties share the better rank. */
 export function rank<T>(items: readonly T[], value: (t: T) => number | null, lowerIsBetter: boolean): Map<T, number | null> {
@@ -44,6 +34,8 @@ export interface PairRow {
   model: string;
   platform: string;
   runs: number;
+  /** the series its runs belong to (`wattscope bench`), if any */
+  series: string[];
   scores: Record<Compared, Stats>;
   ranks: Record<Compared, number | null>;
   relative: Record<Compared, number | null> | null;
@@ -52,6 +44,7 @@ export interface PairRow {
 export function compare(runs: readonly RunSummary[], reference?: string): { reference: string | null; rows: PairRow[] } {
   const groups = new Map<string, RunSummary[]>();
   for (const r of runs) {
+    if (r.warmup) continue;
     const key = JSON.stringify([r.model, r.platform]);
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
@@ -60,7 +53,8 @@ export function compare(runs: readonly RunSummary[], reference?: string): { refe
     const scores = Object.fromEntries(
       COMPARED.map((c) => [c, stats(g.map((r) => r[c]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v)))]),
     ) as Record<Compared, Stats>;
-    return { model: first.model, platform: first.platform, runs: g.length, scores, ranks: {} as Record<Compared, number | null>, relative: null };
+    const series = [...new Set(g.map((r) => r.series_id).filter((id): id is string => id !== null))].sort();
+    return { model: first.model, platform: first.platform, runs: g.length, series, scores, ranks: {} as Record<Compared, number | null>, relative: null };
   });
   rows.sort((a, b) => a.platform.localeCompare(b.platform) || a.model.localeCompare(b.model));
   for (const platform of new Set(rows.map((r) => r.platform))) {

@@ -65,6 +65,14 @@ export interface Run {
   attributed: Attributed | null;
   /** which energy the scores use */
   score_energy: ScoreEnergy;
+  /** the series of repeated runs it belongs to (`wattscope bench`), and whether it is one of its warm-up runs */
+  series_id: string | null;
+  warmup: boolean;
+  /** its steady part (./steady.ts): seconds trimmed at the start and the end, average power of the scored sources in between; or why none was found */
+  steady_rise_s: number | null;
+  steady_tail_s: number | null;
+  steady_power_w: number | null;
+  steady_reason: string | null;
 }
 
 export type ScoreEnergy = 'scoped' | 'attributed';
@@ -113,9 +121,21 @@ export function applyMeasured(run: Run, m: Measured, endMs: number): Run {
   };
 }
 
+/**
+ * Energy per inference over the steady part, in µWh. The client gives one inference count for
+ * the whole run, so the inferences are taken to run at an even rate: the steady part's share of
+ * them is its share of the time, and its energy per inference is its average power × the run's
+ * duration / inferences — what every inference would cost if the whole run ran as its steady part.
+ */
+export function steadyPerInferenceUwh(run: Pick<Run, 'steady_power_w' | 'steady_reason' | 'duration_s' | 'inferences'>): Score {
+  if (run.steady_power_w === null) return { value: null, reason: run.steady_reason ?? 'no steady part measured' };
+  return energyPerInferenceUwh(run.duration_s === null ? null : run.steady_power_w * run.duration_s, run.inferences);
+}
+
 export interface Scores {
   accuracy: Score;
   energy_per_inference_uwh: Score;
+  energy_per_inference_steady_uwh: Score;
   inferences_per_s: Score;
   inferences_per_j: Score;
   composite_score: Score;
@@ -135,6 +155,7 @@ export function scoresOf(run: Run, k: NetScoreCoefficients): Scores {
   return {
     accuracy,
     energy_per_inference_uwh: perInference,
+    energy_per_inference_steady_uwh: steadyPerInferenceUwh(run),
     inferences_per_s: perSecond(run.inferences, run.duration_s),
     inferences_per_j: perJoule(run.inferences, energy),
     composite_score: compositeScore(accuracy, perInference),
@@ -199,11 +220,20 @@ export function summaryOf(run: Run, k: NetScoreCoefficients) {
     energy_attributed_j: run.energy_attributed_j,
     attributed: run.attributed === null ? null : { ...run.attributed, model: ATTRIBUTION_MODEL },
     score_energy: run.score_energy,
+    // repeats and the steady part
+    series_id: run.series_id,
+    warmup: run.warmup,
+    steady_rise_s: run.steady_rise_s,
+    steady_tail_s: run.steady_tail_s,
+    steady_s: run.steady_power_w === null || run.duration_s === null ? null : Math.max(0, run.duration_s - (run.steady_rise_s ?? 0) - (run.steady_tail_s ?? 0)),
+    steady_power_w: run.steady_power_w,
+    steady_reason: run.steady_reason,
     // work and scores
     inferences: run.inferences,
     correct: run.correct,
     accuracy: s.accuracy.value,
     energy_per_inference_uwh: s.energy_per_inference_uwh.value,
+    energy_per_inference_steady_uwh: s.energy_per_inference_steady_uwh.value,
     inferences_per_s: s.inferences_per_s.value,
     inferences_per_j: s.inferences_per_j.value,
     composite_score: s.composite_score.value,

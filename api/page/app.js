@@ -2,6 +2,7 @@
 'use strict';
 
 const WINDOW_MS = 15 * 60 * 1000;
+const BASELINE_COLOR = '#667085';
 const COLORS = ['#0b7a75', '#d9480f', '#5f3dc4', '#1971c2', '#c2255c', '#2b8a3e', '#e67700', '#495057', '#0c8599', '#862e9c'];
 const $ = (sel) => document.querySelector(sel);
 
@@ -14,6 +15,17 @@ const state = {
   runs: [],
   sort: { key: 'started_at', dir: -1 },
   openRun: null,
+  /** the comparison (GET /api/compare) and how its tables are sorted */
+  compare: null,
+  reference: '',
+  matrixSort: { key: 'model', dir: 1 },
+  compareSort: { key: 'platform', dir: 1 },
+  /** run ids drawn in the overlay, and their fetched curves */
+  overlay: new Set(),
+  curves: new Map(),
+  overlayChart: null,
+  overlayGeneration: 0,
+  completedSignature: null,
 };
 
 const keyOf = (p) => `${p.host}\u0000${p.source}`;
@@ -125,9 +137,9 @@ function cell(value, digits) {
   return td;
 }
 
-function renderRuns() {
-  const { key, dir } = state.sort;
-  const rows = [...state.runs].sort((a, b) => {
+/** Sorts rows by `key` in direction `dir` (1 ascending), missing values last either way. */
+function sortRows(rows, key, dir) {
+  return [...rows].sort((a, b) => {
     const x = a[key];
     const y = b[key];
     if (x === y) return 0;
@@ -135,6 +147,11 @@ function renderRuns() {
     if (y === null || y === undefined) return -1;
     return (x < y ? -1 : 1) * dir;
   });
+}
+
+function renderRuns() {
+  const { key, dir } = state.sort;
+  const rows = sortRows(state.runs, key, dir);
   const body = $('#runs tbody');
   body.textContent = '';
   for (const r of rows) {
@@ -144,13 +161,38 @@ function renderRuns() {
       cell(r.model), cell(r.platform), cell(r.kind), cell(r.status), cell(new Date(r.started_at).toLocaleString()),
       cell(r.duration_s, 1), cell(r.energy_wh, 4), cell(r.energy_per_inference_uwh, 2), cell(r.accuracy, 4),
       cell(r.composite_score, 2), cell(r.netscore, 2), cell(r.info_density, 3),
-      cell(r.gpus_label), cell(r.energy_host_wh, 4), cell(r.energy_attributed_wh, 4),
+      cell(r.gpus_label), cell(r.energy_host_wh, 4), cell(r.energy_attributed_wh, 4), cell(r.series_label),
+      pickCell(r),
     );
     tr.addEventListener('click', () => void openRun(r.run_id));
     body.append(tr);
   }
   $('#runs-empty').hidden = rows.length > 0;
-  for (const th of document.querySelectorAll('#runs th')) th.setAttribute('aria-sort', th.dataset.key === key ? (dir > 0 ? 'ascending' : 'descending') : 'none');
+  for (const th of document.querySelectorAll('#runs th:not(.pick)')) th.setAttribute('aria-sort', th.dataset.key === key ? (dir > 0 ? 'ascending' : 'descending') : 'none');
+}
+
+/** The overlay checkbox of a run: ticking it draws the run's curve below (and does not open its detail). */
+function pickCell(r) {
+  const td = document.createElement('td');
+  td.className = 'pick';
+  const box = document.createElement('input');
+  box.type = 'checkbox';
+  box.checked = state.overlay.has(r.run_id);
+  box.setAttribute('aria-label', `draw ${r.model} (${r.run_id}) in the overlay`);
+  box.addEventListener('click', (e) => e.stopPropagation());
+  box.addEventListener('change', () => {
+    if (box.checked) state.overlay.add(r.run_id);
+    else state.overlay.delete(r.run_id);
+    void renderOverlay();
+  });
+  td.append(box);
+  return td;
+}
+
+/** The series a run belongs to, short, and whether it was a warm-up. */
+function seriesLabel(r) {
+  if (!r.series_id) return null;
+  return `${r.series_id.slice(0, 10)}${r.warmup ? ' (warm-up)' : ''}`;
 }
 
 /** The run's GPUs in a few characters: "all", "none", or the ones it named. */
@@ -164,8 +206,14 @@ const wh = (j) => (j === null || j === undefined ? null : j / 3600);
 async function loadRuns() {
   const res = await fetch('/api/runs?limit=200');
   if (!res.ok) return;
-  state.runs = (await res.json()).runs.map((r) => ({ ...r, gpus_label: gpusLabel(r), energy_host_wh: wh(r.energy_host_j), energy_attributed_wh: wh(r.energy_attributed_j) }));
+  state.runs = (await res.json()).runs.map((r) => ({ ...r, gpus_label: gpusLabel(r), energy_host_wh: wh(r.energy_host_j), energy_attributed_wh: wh(r.energy_attributed_j), series_label: seriesLabel(r) }));
   renderRuns();
+  // the comparison changes when a run completes (or one is imported, corrected): read it again then
+  const completed = state.runs.filter((r) => r.status === 'completed').map((r) => `${r.run_id}/${r.platform}`).join(',');
+  if (completed !== state.completedSignature) {
+    state.completedSignature = completed;
+    void loadCompare();
+  }
 }
 
 async function openRun(id) {
@@ -185,6 +233,9 @@ async function openRun(id) {
     ['average power', `${fmt(summary.avg_power_w, 1)} W`], ['average GPU power', `${fmt(summary.avg_gpu_power_w, 1)} W`], ['GPU utilisation', `${fmt(summary.avg_gpu_util_pct, 1)} %`],
     ['GPU memory', `${fmt(summary.avg_gpu_mem_pct, 1)} %`], ['CPU', `${fmt(summary.avg_cpu_pct, 1)} %`], ['coverage', `${fmt(summary.coverage === null ? null : summary.coverage * 100, 1)} %${summary.partial ? ' (partial)' : ''}`],
     ['inferences', fmt(summary.inferences, 0)], ['accuracy', fmt(summary.accuracy, 4)], ['µWh / inference', fmt(summary.energy_per_inference_uwh, 3)],
+    ['steady part', summary.steady_power_w === null ? `— (${summary.steady_reason ?? 'not measured'})` : `${fmt(summary.steady_s, 1)} s at ${fmt(summary.steady_power_w, 1)} W (rise ${fmt(summary.steady_rise_s, 1)} s and tail ${fmt(summary.steady_tail_s, 1)} s trimmed)`],
+    ['µWh / inference, steady part', fmt(summary.energy_per_inference_steady_uwh, 3)],
+    ['series', summary.series_id ? `${summary.series_id}${summary.warmup ? ' (a warm-up run, not counted)' : ''}` : '—'],
     ['composite score', fmt(summary.composite_score, 3)], ['NetScore', fmt(summary.netscore, 3)], ['information density', fmt(summary.info_density, 4)],
   ];
   const pair = (name, value) => {
@@ -197,7 +248,8 @@ async function openRun(id) {
     dl.append(div);
   };
   for (const [name, value] of items) pair(name, value);
-  for (const [name, reason] of Object.entries(summary.null_reasons || {})) pair(`${name} is empty`, reason);
+  // the steady part's reason is said above, with the steady part
+  for (const [name, reason] of Object.entries(summary.null_reasons || {})) if (name !== 'energy_per_inference_steady_uwh') pair(`${name} is empty`, reason);
   const el = $('#run-chart');
   el.textContent = '';
   const data = [curve.times.map((t) => t / 1000), ...curve.series.map((s) => s.power_w)];
@@ -214,8 +266,249 @@ async function openRun(id) {
   );
 }
 
+/** Decimals that give `v` four significant digits, as the paper tables print it (api/domain/tables.ts). */
+function decimalsFor(v) {
+  if (v === 0 || !Number.isFinite(v)) return 0;
+  return Math.min(8, Math.max(0, 3 - Math.floor(Math.log10(Math.abs(v)))));
+}
+
+const fixed = (v, d) => v.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
+/** A number to four significant digits, or — */
+const sig = (v) => (v === null || v === undefined ? '—' : fixed(v, decimalsFor(v)));
+/** mean ± sd, the sd to the mean's decimals */
+function meanSd(s) {
+  if (!s || s.mean === null) return '—';
+  const d = decimalsFor(s.mean);
+  return s.std === null ? fixed(s.mean, d) : `${fixed(s.mean, d)} ± ${fixed(s.std, d)}`;
+}
+
+async function loadCompare() {
+  const q = state.reference ? `?reference=${encodeURIComponent(state.reference)}` : '';
+  const res = await fetch(`/api/compare${q}`);
+  if (!res.ok) return;
+  state.compare = await res.json();
+  // the reference can be any platform the comparison has
+  const select = $('#reference');
+  for (const p of new Set(state.compare.rows.map((r) => r.platform))) {
+    if (![...select.options].some((o) => o.value === p)) select.add(new Option(p, p));
+  }
+  for (const [id, format] of [['#export-md', 'md'], ['#export-csv', 'csv'], ['#export-latex', 'latex']]) {
+    $(id).href = `/api/compare?format=${format}${state.reference ? `&reference=${encodeURIComponent(state.reference)}` : ''}`;
+  }
+  renderMatrix();
+  renderCompareTable();
+}
+
+/** Models × platforms: energy per inference per platform, and its factor against the reference. */
+function renderMatrix() {
+  const rows = state.compare ? state.compare.rows : [];
+  const platforms = [...new Set(rows.map((r) => r.platform))].sort((a, b) => a.localeCompare(b));
+  const models = [...new Set(rows.map((r) => r.model))];
+  const at = (m, p) => rows.find((r) => r.model === m && r.platform === p);
+  const { key, dir } = state.matrixSort;
+  const keyed = models.map((m) => ({ model: m, ...Object.fromEntries(platforms.map((p) => [`p:${p}`, at(m, p)?.scores.energy_per_inference_uwh.mean ?? null])) }));
+  const sorted = sortRows(keyed, key, dir);
+  const head = $('#matrix thead tr');
+  head.textContent = '';
+  const headers = [['model', 'model', false], ...platforms.map((p) => [`p:${p}`, p, true])];
+  for (const [k, text, numeric] of headers) {
+    const th = document.createElement('th');
+    th.dataset.key = k;
+    th.textContent = text;
+    if (numeric) th.className = 'num';
+    th.setAttribute('aria-sort', k === key ? (dir > 0 ? 'ascending' : 'descending') : 'none');
+    th.addEventListener('click', () => {
+      state.matrixSort = { key: k, dir: state.matrixSort.key === k ? -state.matrixSort.dir : 1 };
+      renderMatrix();
+    });
+    head.append(th);
+  }
+  const body = $('#matrix tbody');
+  body.textContent = '';
+  for (const k of sorted) {
+    const tr = document.createElement('tr');
+    tr.dataset.model = k.model;
+    tr.append(cell(k.model));
+    for (const p of platforms) {
+      const r = at(k.model, p);
+      const td = document.createElement('td');
+      td.className = 'num';
+      td.dataset.platform = p;
+      const value = document.createElement('span');
+      value.className = 'mean-sd';
+      value.textContent = r ? meanSd(r.scores.energy_per_inference_uwh) : '—';
+      td.append(value);
+      if (r && r.relative && state.reference) {
+        const factor = document.createElement('span');
+        factor.className = 'factor';
+        factor.textContent = `× ${sig(r.relative.energy_per_inference_uwh)} ${state.reference}`;
+        td.append(factor);
+      }
+      tr.append(td);
+    }
+    body.append(tr);
+  }
+  $('#compare-empty').hidden = rows.length > 0;
+}
+
+/** Every score per model × platform, the ranks side by side, and the repeat statistics. */
+function renderCompareTable() {
+  const rows = (state.compare ? state.compare.rows : []).map((r) => {
+    const e = r.scores.energy_per_inference_uwh;
+    return {
+      row: r,
+      model: r.model,
+      platform: r.platform,
+      n: e.n,
+      epi_mean: e.mean,
+      epi_std: e.std,
+      epi_cv: e.cv === null ? null : e.cv * 100,
+      epi_ci: e.ci95_low,
+      steady_mean: r.scores.energy_per_inference_steady_uwh.mean,
+      composite_mean: r.scores.composite_score.mean,
+      netscore_mean: r.scores.netscore.mean,
+      info_mean: r.scores.info_density.mean,
+      accuracy_mean: r.scores.accuracy.mean,
+      rel_epi: r.relative ? r.relative.energy_per_inference_uwh : null,
+      rel_composite: r.relative ? r.relative.composite_score : null,
+      rank_epi: r.ranks.energy_per_inference_uwh,
+      rank_composite: r.ranks.composite_score,
+      rank_netscore: r.ranks.netscore,
+      rank_info: r.ranks.info_density,
+      series_label: r.series.length ? r.series.map((id) => id.slice(0, 10)).join(', ') : null,
+    };
+  });
+  const { key, dir } = state.compareSort;
+  const body = $('#compare-table tbody');
+  body.textContent = '';
+  for (const k of sortRows(rows, key, dir)) {
+    const e = k.row.scores.energy_per_inference_uwh;
+    const d = e.mean === null ? 0 : decimalsFor(e.mean);
+    const tr = document.createElement('tr');
+    tr.dataset.model = k.model;
+    tr.dataset.platform = k.platform;
+    const text = (t, numeric) => {
+      const td = document.createElement('td');
+      if (numeric) td.className = 'num';
+      td.textContent = t;
+      return td;
+    };
+    const cv = text(k.epi_cv === null ? '—' : fixed(k.epi_cv, 2), true);
+    // the paper saw less than 2 % run-to-run deviation: above it, the pair is flagged
+    if (k.epi_cv !== null && k.epi_cv > 2) cv.classList.add('flagged');
+    tr.append(
+      text(k.model), text(k.platform), text(String(k.n), true),
+      text(k.epi_mean === null ? '—' : fixed(k.epi_mean, d), true), text(k.epi_std === null ? '—' : fixed(k.epi_std, d), true), cv,
+      text(e.ci95_low === null ? '—' : `${fixed(e.ci95_low, d)} – ${fixed(e.ci95_high, d)}`, true),
+      text(sig(k.steady_mean), true), text(sig(k.composite_mean), true), text(sig(k.netscore_mean), true), text(sig(k.info_mean), true), text(sig(k.accuracy_mean), true),
+      text(sig(k.rel_epi), true), text(sig(k.rel_composite), true),
+      ...[k.rank_epi, k.rank_composite, k.rank_netscore, k.rank_info].map((v) => text(v === null ? '—' : String(v), true)),
+      text(k.series_label ?? '—'),
+    );
+    body.append(tr);
+  }
+  for (const th of document.querySelectorAll('#compare-table th')) th.setAttribute('aria-sort', th.dataset.key === key ? (dir > 0 ? 'ascending' : 'descending') : 'none');
+  for (const th of document.querySelectorAll('#compare-table th.ref')) th.textContent = th.dataset.key === 'rel_epi' ? `× ${state.reference || 'ref'} µWh` : `× ${state.reference || 'ref'} composite`;
+}
+
+/** A run's curve and summary, fetched once (an ended run's curve does not change). */
+async function curveOf(id) {
+  if (!state.curves.has(id)) {
+    const [summary, curve] = await Promise.all([fetch(`/api/runs/${encodeURIComponent(id)}`).then((r) => r.json()), fetch(`/api/runs/${encodeURIComponent(id)}/power`).then((r) => r.json())]);
+    if (summary.status === 'running') return { summary, curve };
+    state.curves.set(id, { summary, curve });
+  }
+  return state.curves.get(id);
+}
+
+/**
+ * The chosen runs' power curves on one chart, each against the seconds since it started (the
+ * paper's figure of three architectures on one GPU), with the hosts' idle baseline dashed.
+ * A run's power is the sum of its hosts' in-total sources at each time they all have a point.
+ */
+async function renderOverlay() {
+  const generation = ++state.overlayGeneration;
+  const ids = [...state.overlay];
+  const loaded = await Promise.all(ids.map(curveOf));
+  // a newer tick or untick has drawn (or will draw) the chart: this answer is stale
+  if (generation !== state.overlayGeneration) return;
+  const el = $('#overlay-chart');
+  if (state.overlayChart) state.overlayChart.destroy();
+  state.overlayChart = null;
+  el.textContent = '';
+  el.dataset.runs = String(ids.length);
+  $('#overlay-empty').hidden = ids.length > 0;
+  if (!ids.length) return;
+  const xs = new Set();
+  const runs = loaded.map(({ summary, curve }) => {
+    const totals = new Map();
+    const counted = curve.series.filter((s) => s.in_total);
+    // a bucket holds the points that end inside it: drawn at its middle, not at its start, so
+    // that a run's rise shows after its start and not half a bucket before it
+    const bucket = curve.times.length > 1 ? Math.min(...curve.times.slice(1).map((t, i) => t - curve.times[i])) : 1000;
+    curve.times.forEach((t, i) => {
+      const ws = counted.map((s) => s.power_w[i]);
+      if (!ws.length || ws.some((w) => w === null || w === undefined)) return;
+      const x = Math.round(t + bucket / 2 - curve.started_at_ms) / 1000;
+      xs.add(x);
+      totals.set(x, ws.reduce((a, b) => a + b, 0));
+    });
+    return { summary, curve, totals };
+  });
+  const x = [...xs].sort((a, b) => a - b);
+  const baselines = new Map();
+  for (const { curve } of runs) {
+    if (curve.idle_w === null) continue;
+    const key = curve.baselines.map((b) => b.run_id).join(',');
+    if (!baselines.has(key)) baselines.set(key, { hosts: curve.baselines.map((b) => b.host).join(', '), idle: curve.idle_w });
+  }
+  const data = [x, ...runs.map((r) => x.map((v) => (r.totals.has(v) ? r.totals.get(v) : null))), ...[...baselines.values()].map((b) => x.map(() => b.idle))];
+  const chart = new uPlot(
+    {
+      width: Math.max(320, el.clientWidth),
+      height: 320,
+      scales: { x: { time: false } },
+      axes: [{ label: 's since the run started', size: 40 }, { label: 'W', size: 60 }],
+      series: [
+        { label: 's', value: (u, v) => (v === null ? '—' : `${v.toFixed(1)} s`) },
+        ...runs.map((r, i) => ({
+          label: `${r.summary.model} on ${r.summary.platform} (${r.summary.run_id.slice(0, 10)})`,
+          stroke: COLORS[i % COLORS.length],
+          width: 2,
+          spanGaps: true,
+          value: (u, v) => (v === null ? '—' : `${v.toFixed(1)} W`),
+        })),
+        ...[...baselines.values()].map((b) => ({ label: `idle baseline of ${b.hosts}: ${b.idle.toFixed(1)} W`, stroke: BASELINE_COLOR, width: 1.5, dash: [8, 6], value: () => `${b.idle.toFixed(1)} W` })),
+      ],
+    },
+    data,
+    el,
+  );
+  state.overlayChart = chart;
+  // for whoever reads the chart back (the tests): what is drawn, by series
+  el.uplot = chart;
+}
+
 function init() {
-  for (const th of document.querySelectorAll('#runs th')) {
+  $('#reference').addEventListener('change', (e) => {
+    state.reference = e.target.value;
+    void loadCompare();
+  });
+  for (const th of document.querySelectorAll('#compare-table th')) {
+    th.addEventListener('click', () => {
+      state.compareSort = { key: th.dataset.key, dir: state.compareSort.key === th.dataset.key ? -state.compareSort.dir : 1 };
+      renderCompareTable();
+    });
+  }
+  $('#overlay-clear').addEventListener('click', () => {
+    state.overlay.clear();
+    for (const box of document.querySelectorAll('#runs td.pick input')) box.checked = false;
+    void renderOverlay();
+  });
+  // loaded with the runs, and again whenever the completed runs change (loadRuns); a run older
+  // than the runs list (200 newest) changes it rarely: once a minute catches that
+  setInterval(() => void loadCompare(), 60_000);
+  for (const th of document.querySelectorAll('#runs th:not(.pick)')) {
     th.addEventListener('click', () => {
       state.sort = { key: th.dataset.key, dir: state.sort.key === th.dataset.key ? -state.sort.dir : -1 };
       renderRuns();

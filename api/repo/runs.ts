@@ -32,6 +32,10 @@ export function encodeLabels(labels: Record<string, string>): string {
 export function rowToRun(row: Row): Run {
   const status = text(row[F.status]);
   const kind = text(row[F.kind]);
+  // InfluxDB cannot unset a field: a run measured again keeps its older steady figures or reason
+  // unless overwritten; a reason (non-empty) means no steady part, '' that one was found
+  const steadyReason = text(row[F.steadyReason]) || null;
+  const steadyNum = (v: unknown) => (steadyReason === null ? num(v) : null);
   return {
     run_id: text(row[T.runId]) ?? '',
     model: text(row[T.model]) ?? '',
@@ -70,6 +74,13 @@ export function rowToRun(row: Row): Run {
     energy_attributed_j: num(row[F.energyAttributedJ]),
     attributed: typeof row[F.attributed] === 'string' ? parseJson<Attributed>(row[F.attributed], { sources: [], notes: [] }) : null,
     score_energy: row[F.scoreEnergy] === 'attributed' ? 'attributed' : 'scoped',
+    // a run outside a series has no series_id tag: InfluxDB answers null or '' for it
+    series_id: text(row[T.seriesId]) || null,
+    warmup: row[F.warmup] === true,
+    steady_rise_s: steadyNum(row[F.steadyRiseS]),
+    steady_tail_s: steadyNum(row[F.steadyTailS]),
+    steady_power_w: steadyNum(row[F.steadyPowerW]),
+    steady_reason: steadyReason,
   };
 }
 
@@ -122,11 +133,17 @@ export function runToSample(run: Run, derived: Record<string, number | null> = {
     [F.energyAttributedJ]: run.energy_attributed_j,
     [F.attributed]: run.attributed === null ? null : JSON.stringify(run.attributed),
     [F.scoreEnergy]: run.score_energy,
+    // only runs of a series say whether they are a warm-up, so that `warmup = false` finds a series' counted runs
+    [F.warmup]: run.series_id === null ? null : run.warmup,
+    [F.steadyRiseS]: run.steady_rise_s,
+    [F.steadyTailS]: run.steady_tail_s,
+    [F.steadyPowerW]: run.steady_power_w,
+    [F.steadyReason]: run.steady_power_w !== null ? '' : run.steady_reason,
     ...derived,
   };
   return {
     measurement: MEASUREMENT.run,
-    tags: { [T.runId]: run.run_id, [T.model]: run.model, [T.platform]: run.platform },
+    tags: { [T.runId]: run.run_id, [T.model]: run.model, [T.platform]: run.platform, ...(run.series_id === null ? {} : { [T.seriesId]: run.series_id }) },
     fields: Object.fromEntries(Object.entries(fields).filter((e): e is [string, FieldValue] => e[1] !== null)),
     timeMs: run.started_at_ms,
   };
@@ -142,6 +159,8 @@ export interface RunFilter {
   /** label key → value */
   labels?: Record<string, string> | undefined;
   runIds?: readonly string[] | undefined;
+  /** the runs of one series */
+  seriesId?: string | undefined;
   limit: number;
   offset: number;
 }
@@ -215,6 +234,7 @@ export class RunRepository {
     if (filter.kind !== undefined) conditions.push(iql`${ident(F.kind)} = ${str(filter.kind)}`);
     if (filter.status !== undefined) conditions.push(iql`${ident(F.status)} = ${str(filter.status)}`);
     if (filter.runIds !== undefined && filter.runIds.length > 0) conditions.push(iql`${ident(T.runId)} =~ ${anyOf(filter.runIds)}`);
+    if (filter.seriesId !== undefined) conditions.push(iql`${ident(T.seriesId)} = ${str(filter.seriesId)}`);
     for (const [k, v] of Object.entries(filter.labels ?? {})) {
       // labels are stored as JSON with sorted keys: "k":"v" appears verbatim, followed by , or }
       conditions.push(iql`${ident(F.labels)} =~ ${literalRegex(`${JSON.stringify(k)}:${JSON.stringify(v)}`, false)}`);

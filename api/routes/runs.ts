@@ -33,6 +33,7 @@ const CSV_COLUMNS: Array<keyof RunSummary> = [
   'avg_power_w', 'coverage', 'inferences', 'correct', 'accuracy', 'energy_per_inference_uwh', 'inferences_per_s', 'composite_score', 'netscore',
   'info_density', 'avg_gpu_power_w', 'avg_gpu_util_pct', 'avg_gpu_mem_pct', 'avg_cpu_pct', 'hosts', 'labels',
   'gpus', 'gpus_from', 'energy_host_j', 'energy_attributed_j', 'score_energy',
+  'series_id', 'warmup', 'steady_rise_s', 'steady_tail_s', 'steady_power_w', 'energy_per_inference_steady_uwh',
 ];
 
 const CALLER_HOST = 'x-wattscope-host';
@@ -145,6 +146,7 @@ export function runRoutes(app: FastifyInstance, service: RunService): void {
         fromMs: parseTime(q.from, 'from'),
         toMs: parseTime(q.to, 'to'),
         labels: parseLabelFilter(q.label),
+        seriesId: q.series,
         limit,
         offset,
       });

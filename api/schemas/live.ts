@@ -21,6 +21,8 @@ export const RunPowerReply = Type.Object({
   ended_at_ms: Nullable(Type.Number()),
   times: Times,
   series: Type.Array(PowerSeriesSchema),
+  idle_w: Nullable(Type.Number({ description: 'The hosts’ idle power from their latest baseline before the run (what net energy subtracts); null when a host has none.' })),
+  baselines: Type.Array(Type.Object({ host: Type.String(), run_id: Type.String(), idle_w: Type.Number(), started_at: Type.String({ format: 'date-time' }) })),
 });
 
 /** One `event: power` of the stream carries `data:` with a JSON array of these. */

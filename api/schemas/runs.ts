@@ -32,6 +32,11 @@ export const RunId = Type.String({
   description: 'Letters, digits and . _ : - (1–128 characters, starting with a letter or digit).',
 });
 
+export const SeriesId = Type.String({
+  pattern: RUN_ID_PATTERN,
+  description: 'Letters, digits and . _ : - (1–128 characters, starting with a letter or digit).',
+});
+
 export const Host = Type.String({
   minLength: 1,
   maxLength: 253,
@@ -72,6 +77,8 @@ export const StartBody = Type.Object(
     ),
     gpus_from: Type.Optional(Type.Union([Type.Literal('CUDA_VISIBLE_DEVICES'), Type.Literal('NVIDIA_VISIBLE_DEVICES'), Type.Literal('given')], { description: 'Where `gpus` came from (the clients say).' })),
     score_energy: Type.Optional(Type.Union([Type.Literal('scoped'), Type.Literal('attributed')], { default: 'scoped', description: 'The energy the scores use: the run’s devices (default), or what its own processes were attributed on shared hosts.' })),
+    series_id: Type.Optional({ ...SeriesId, description: 'The series of repeated runs this run belongs to (`wattscope bench`): every run of a series is of one model on one platform. ' + SeriesId.description }),
+    warmup: Type.Optional(Type.Boolean({ default: false, description: 'A warm-up run of its series: measured, but left out of the series’ statistics and of compare. Needs series_id.' })),
   },
   { additionalProperties: false },
 );
@@ -139,6 +146,9 @@ export type BaselineBody = Static<typeof BaselineBody>;
 export const RunParams = Type.Object({ id: RunId });
 export type RunParams = Static<typeof RunParams>;
 
+export const SeriesParams = Type.Object({ id: SeriesId });
+export type SeriesParams = Static<typeof SeriesParams>;
+
 const DIGITS = '^[0-9]{1,9}$';
 const TIME = Type.String({ maxLength: 40, description: 'ISO 8601 date-time or epoch milliseconds.' });
 
@@ -151,6 +161,7 @@ export const ListQuery = Type.Object(
     from: Type.Optional(TIME),
     to: Type.Optional(TIME),
     label: Type.Optional(Type.Union([Type.String({ pattern: '^[^=]+=', maxLength: 1200 }), Type.Array(Type.String({ pattern: '^[^=]+=', maxLength: 1200 }), { maxItems: 16 })], { description: 'key=value; repeat for several.' })),
+    series: Type.Optional({ ...SeriesId, description: 'Only the runs of this series (warm-ups included).' }),
     limit: Type.Optional(Type.String({ pattern: DIGITS, description: '1–1000, default 100.' })),
     offset: Type.Optional(Type.String({ pattern: DIGITS, description: 'Default 0.' })),
     format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')])),
@@ -167,6 +178,16 @@ export const CompareQuery = Type.Object(
     kind: Type.Optional(Type.Union(RUN_KINDS.map((k) => Type.Literal(k)))),
     from: Type.Optional(TIME),
     to: Type.Optional(TIME),
+    format: Type.Optional(
+      Type.Union([Type.Literal('json'), Type.Literal('md'), Type.Literal('csv'), Type.Literal('latex')], {
+        description: 'json (default); or the tables for a paper: md (Markdown), csv, latex (tabular environments to \\input in a table float).',
+      }),
+    ),
+    table: Type.Optional(
+      Type.Union([Type.Literal('scores'), Type.Literal('ranking'), Type.Literal('both')], {
+        description: 'With format md, csv or latex: the per-platform score table, the ranking table, or both (default for md and latex; csv holds one table, scores by default).',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -228,10 +249,18 @@ export const RunSummarySchema = Type.Object(
       }),
     ),
     score_energy: Type.Union([Type.Literal('scoped'), Type.Literal('attributed')]),
+    series_id: Nullable(Type.String({ description: 'The series of repeated runs it belongs to (`wattscope bench`).' })),
+    warmup: Type.Boolean({ description: 'A warm-up run of its series: left out of the statistics.' }),
+    steady_rise_s: Nullable(Type.Number({ description: 'Seconds trimmed at the start: the rise before the power curve settles.' })),
+    steady_tail_s: Nullable(Type.Number({ description: 'Seconds trimmed at the end: the tail after the steady part.' })),
+    steady_s: Nullable(Type.Number({ description: 'Seconds of the steady part.' })),
+    steady_power_w: Nullable(Type.Number({ description: 'Average power of the scored sources over the steady part.' })),
+    steady_reason: Nullable(Type.String({ description: 'Why no steady part was found.' })),
     inferences: N,
     correct: N,
     accuracy: N,
     energy_per_inference_uwh: N,
+    energy_per_inference_steady_uwh: Nullable(Type.Number({ description: 'Energy per inference over the steady part: steady_power_w × duration_s / inferences, in µWh (docs/SCIENCE.md).' })),
     inferences_per_s: N,
     inferences_per_j: N,
     composite_score: N,

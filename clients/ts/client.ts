@@ -4,9 +4,12 @@
  */
 import type { RunSummary } from '../../api/domain/run.js';
 import type { compare } from '../../api/domain/compare.js';
+import type { SeriesStatistics } from '../../api/domain/series.js';
 
 export type { RunSummary };
 export type Comparison = ReturnType<typeof compare>;
+/** GET /api/series/:id: a series' statistics and its runs, oldest first. */
+export type Series = SeriesStatistics & { members: RunSummary[] };
 
 export interface StartRun {
   model: string;
@@ -23,6 +26,9 @@ export interface StartRun {
   gpus?: string[];
   gpus_from?: 'CUDA_VISIBLE_DEVICES' | 'NVIDIA_VISIBLE_DEVICES' | 'given';
   score_energy?: 'scoped' | 'attributed';
+  /** the series of repeated runs it belongs to, and whether it is a warm-up run of it */
+  series_id?: string;
+  warmup?: boolean;
 }
 
 export interface RunResult {
@@ -40,6 +46,7 @@ export interface ListRuns {
   from?: string;
   to?: string;
   label?: string[];
+  series?: string;
   limit?: number;
   offset?: number;
 }
@@ -165,6 +172,16 @@ export class WattscopeClient {
   }
   compare(reference?: string): Promise<Comparison> {
     return this.request('GET', `/api/compare${reference ? `?reference=${encodeURIComponent(reference)}` : ''}`);
+  }
+  /** The comparison's tables for a paper, as text. */
+  compareTables(format: 'md' | 'csv' | 'latex', options: { reference?: string | undefined; table?: 'scores' | 'ranking' | 'both' | undefined } = {}): Promise<string> {
+    const q = new URLSearchParams({ format });
+    if (options.reference) q.set('reference', options.reference);
+    if (options.table) q.set('table', options.table);
+    return this.request('GET', `/api/compare?${q.toString()}`, { accept: '*/*' });
+  }
+  series(seriesId: string): Promise<Series> {
+    return this.request('GET', `/api/series/${encodeURIComponent(seriesId)}`);
   }
   baseline(host: string, seconds: number, platform?: string): Promise<RunSummary> {
     return this.request('POST', '/api/baselines', { body: { host, seconds, platform }, timeoutMs: Math.max(this.timeoutMs, SETTLE_TIMEOUT_MS) });

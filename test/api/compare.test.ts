@@ -19,8 +19,8 @@ describe('scores, worked examples (docs/SCIENCE.md)', () => {
   });
   it('repeat statistics and ranks with ties', () => {
     const s = stats([10, 12, 14]);
-    expect(s).toEqual({ n: 3, mean: 12, std: 2, cv: 2 / 12 });
-    expect(stats([5])).toEqual({ n: 1, mean: 5, std: null, cv: null });
+    expect(s).toMatchObject({ n: 3, mean: 12, std: 2, cv: 2 / 12 });
+    expect(stats([5])).toEqual({ n: 1, mean: 5, std: null, cv: null, ci95_low: null, ci95_high: null });
     const r = rank(['a', 'b', 'c', 'd'], (x) => ({ a: 3, b: 5, c: 5, d: null })[x] ?? null, false);
     expect([...r.entries()]).toEqual([['b', 1], ['c', 1], ['a', 3], ['d', null]]);
   });

@@ -115,6 +115,8 @@ describe('the served document', () => {
     }
     const list = doc.paths?.['/api/runs']?.get?.responses?.['200'] as OpenAPIV3_1.ResponseObject;
     expect(Object.keys(list.content ?? {}).sort()).toEqual(['application/json', 'text/csv']);
+    const tables = doc.paths?.['/api/compare']?.get?.responses?.['200'] as OpenAPIV3_1.ResponseObject;
+    expect(Object.keys(tables.content ?? {}).sort()).toEqual(['application/json', 'text/csv', 'text/markdown', 'text/x-tex']);
     expect(list.content?.['text/csv']?.schema).toMatchObject({ type: 'string' });
     const stream = doc.paths?.['/api/live/stream']?.get?.responses?.['200'] as OpenAPIV3_1.ResponseObject;
     expect(Object.keys(stream.content ?? {})).toEqual(['text/event-stream']);
@@ -199,9 +201,10 @@ describe('reply schemas are honest', () => {
       expect(res.statusCode, res.body.slice(0, 300)).toBe(expectStatus);
       const media = String(res.headers['content-type']).split(';')[0] as string;
       const last = sent.at(-1);
-      if (media === 'text/csv') {
-        const route = '/api/runs';
-        expect(schemaFor(route, 'GET', res.statusCode, media)(res.body), 'CSV is a string').toBe(true);
+      if (media.startsWith('text/')) {
+        // a text reply is sent as it is, without serialisation (no hook sees it): its route is its path
+        const route = (typeof options === 'string' ? options : (options.url as string)).split('?')[0] as string;
+        expect(schemaFor(route, 'GET', res.statusCode, media)(res.body), `${media} is a string`).toBe(true);
         covered.add(`GET ${route} ${res.statusCode} ${media}`);
         return res;
       }
@@ -224,7 +227,7 @@ describe('reply schemas are honest', () => {
     h.clock.now = base - 300_000;
     await check({ method: 'POST', url: '/api/baselines', payload: { host: 'oa-host', seconds: 60 } }, 201);
     h.clock.now = base - 100_000;
-    const id = (await check({ method: 'POST', url: '/api/runs', payload: { model: 'oa', hosts: ['oa-host'], labels: { team: 'a' }, params_m: 25.6, macs_g: 4.1 } }, 201)).json<{ run_id: string }>().run_id;
+    const id = (await check({ method: 'POST', url: '/api/runs', payload: { model: 'oa', hosts: ['oa-host'], labels: { team: 'a' }, params_m: 25.6, macs_g: 4.1, series_id: 'oa-series' } }, 201)).json<{ run_id: string }>().run_id;
     await check({ method: 'POST', url: '/api/runs', payload: { model: 'oa', run_id: id } }, 200);
     h.clock.now = base - 50_000;
     await check({ method: 'POST', url: `/api/runs/${id}/heartbeat` }, 200);
@@ -237,6 +240,10 @@ describe('reply schemas are honest', () => {
     await check('/api/runs?limit=50', 200);
     await check({ url: '/api/runs?limit=50', headers: { accept: 'text/csv' } }, 200);
     await check('/api/compare?reference=A100', 200);
+    for (const format of ['md', 'csv', 'latex']) await check(`/api/compare?reference=A100&format=${format}`, 200);
+    const series = await check('/api/series/oa-series', 200);
+    expect(series.json<{ members: Array<{ run_id: string }> }>().members.map((m) => m.run_id)).toEqual([id]);
+    await check('/api/series/no-such-series', 404);
     await check({ method: 'PATCH', url: `/api/runs/${id}`, payload: { platform: 'oa-platform' } }, 200);
     await h.store.write([
       hostRecordSample({
@@ -257,6 +264,7 @@ describe('reply schemas are honest', () => {
     await check({ method: 'POST', url: '/api/runs/import', payload: { model: 'oa', platform: 'A100', inferences: 1, energy_j: 1, run_id: 'oa-imp' } }, 409);
     await check({ method: 'POST', url: '/api/runs', payload: { model: 'x', dataset: 'y'.repeat(2 * 1024 * 1024) } }, 413);
     await check({ url: '/api/compare?from=99999999999999999999' }, 400);
+    await check({ url: '/api/compare?format=csv&table=both' }, 400);
 
     // every documented JSON operation was answered for real (the stream is checked below)
     const documented = operations(doc).filter((o) => o.path.startsWith('/api/') && !o.path.includes('stream'));

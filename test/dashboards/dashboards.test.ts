@@ -14,6 +14,7 @@ import { buildApp } from '../../api/app.js';
 import { testStore, waitFor } from '../helpers.js';
 import { copyHost, testdata } from '../collector/fixtures.js';
 import { spawnCollector } from '../collector/process.js';
+import type { Series } from '../../clients/ts/client.js';
 
 const JSON_DIR = new URL('../../dashboards/json/', import.meta.url).pathname;
 
@@ -74,6 +75,7 @@ describe('dashboards as code', () => {
 describe('every query of every dashboard against real data', () => {
   let store: InfluxStore;
   let runId = '';
+  let series: Series;
   beforeAll(async () => {
     store = await testStore('dashboards');
     // real collector data: this machine's own /proc, the sysfs of a fixture desktop (RAPL, hwmon)
@@ -94,8 +96,10 @@ describe('every query of every dashboard against real data', () => {
     // collector's points past its end, and the runs take the platform the collector reports
     const app = await buildApp({ config: loadConfig({ HOME: '/nonexistent' }), store });
     const ids: string[] = [];
-    for (const [model, accuracy] of [['resnet50', 0.76], ['mobilenet_v2', 0.72]] as const) {
-      const r = await app.fastify.inject({ method: 'POST', url: '/api/runs', payload: { model, hosts: ['dash-host'], params_m: 3.5, macs_g: 0.3 } });
+    // resnet50 twice as a series of repeated runs (after a warm-up), for the series panel
+    const runs = [['resnet50', 0.76, { series_id: 'dash-series', warmup: true }], ['resnet50', 0.76, { series_id: 'dash-series' }], ['resnet50', 0.76, { series_id: 'dash-series' }], ['mobilenet_v2', 0.72, {}]] as const;
+    for (const [model, accuracy, series] of runs) {
+      const r = await app.fastify.inject({ method: 'POST', url: '/api/runs', payload: { model, hosts: ['dash-host'], params_m: 3.5, macs_g: 0.3, ...series } });
       ids.push(r.json<{ run_id: string }>().run_id);
       // the run's process (this test's) is followed by the collector: attributed power for the run detail
       const follow = await fetch(`http://127.0.0.1:${collector.port}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ run_id: ids.at(-1), pids: [process.pid] }) });
@@ -104,11 +108,29 @@ describe('every query of every dashboard against real data', () => {
       await fetch(`http://127.0.0.1:${collector.port}/runs/${ids.at(-1)}`, { method: 'DELETE' });
       await app.fastify.inject({ method: 'POST', url: `/api/runs/${ids.at(-1)}/stop`, payload: { inferences: 1000, accuracy } });
     }
-    runId = ids[0] as string;
+    runId = ids[1] as string;
+    series = (await app.fastify.inject('/api/series/dash-series')).json<Series>();
     await new Promise((res) => setTimeout(res, 1500));
     await collector.stop();
     await app.fastify.close();
-  }, 60_000);
+  }, 120_000);
+
+  it('the series panel counts a series’ runs without its warm-up, with the mean, sd and CV the API gives', async () => {
+    const runs = built.find((b) => b.file === 'runs.json')?.dashboard as Dashboard;
+    const panel = runs.panels.find((p) => p.title.startsWith('Series of repeated runs')) as Dashboard['panels'][number];
+    const vars = Object.fromEntries(runs.templating.list.map((v) => [v.name, { variable: v, values: 'all' as const }]));
+    const [result] = await store.query(new InfluxQL(expand(panel.targets[0]?.query as string, { from: Date.now() - 15 * 60_000, to: Date.now() + 60_000 }, 1000, vars)));
+    const group = result?.series.find((x) => x.tags.series_id === 'dash-series');
+    expect(group?.tags).toMatchObject({ model: 'resnet50', platform: 'dash-platform' });
+    const row = Object.fromEntries((group?.columns ?? []).map((c, i) => [c, group?.values[0]?.[i]]));
+    const e = series.stats.energy_per_inference_uwh;
+    expect(series.counted).toBe(2);
+    expect(row.n).toBe(2);
+    expect(row.uwh_per_inference_mean).toBeCloseTo(e.mean as number, 9);
+    expect(row.uwh_per_inference_sd).toBeCloseTo(e.std as number, 9);
+    expect(row.cv_pct).toBeCloseTo((e.cv as number) * 100, 9);
+    expect(row.energy_j_mean).toBeCloseTo(series.stats.energy_j.mean as number, 9);
+  });
 
   it('returns rows for every panel, variable and annotation query, with no error', async () => {
     const range = { from: Date.now() - 15 * 60_000, to: Date.now() + 60_000 };

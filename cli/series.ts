@@ -1,0 +1,32 @@
+/** A series of repeated runs as the terminal shows it: its statistics, and its flag. */
+import type { Series } from '../clients/ts/client.js';
+import { num, table } from './format.js';
+
+type Described = Series['stats']['energy_j'];
+
+const ROWS: Array<[keyof Series['stats'], string, number]> = [
+  ['duration_s', 'duration s', 2],
+  ['energy_j', 'energy J', 2],
+  ['energy_per_inference_uwh', 'µWh / inference', 3],
+  ['energy_per_inference_steady_uwh', 'steady µWh / inference', 3],
+  ['composite_score', 'composite score', 3],
+];
+
+function row(name: string, d: Described, digits: number): string[] {
+  const ci = d.ci95_low === null || d.ci95_high === null ? '—' : `${num(d.ci95_low, digits)} – ${num(d.ci95_high, digits)}`;
+  return [name, String(d.n), num(d.mean, digits), num(d.std, digits), d.cv === null ? '—' : num(d.cv * 100, 2), ci];
+}
+
+/** The heading line, the statistics table, and the verdict on the run-to-run deviation. */
+export function formatSeries(s: Series): string {
+  const head = `series ${s.series_id}: ${s.model} on ${s.platform}, ${s.counted} run${s.counted === 1 ? '' : 's'} counted${s.left_out.length ? ` (left out: ${s.left_out.map((l) => `${l.run_id} ${l.why}`).join(', ')})` : ''}`;
+  const stats = table(['', 'n', 'mean', 'sd', 'CV %', '95 % CI (Student t)'], ROWS.map(([k, name, digits]) => row(name, s.stats[k], digits)));
+  const cv = s.stats.energy_per_inference_uwh.cv;
+  const verdict =
+    s.flag !== null
+      ? `FLAGGED: ${s.flag}`
+      : cv === null
+        ? 'run-to-run deviation: needs two counted runs with energy per inference'
+        : `run-to-run deviation of energy per inference: ${num(cv * 100, 2)} % (at most ${num(s.cv_flag * 100, 0)} %)`;
+  return [head, '', stats, '', verdict].join('\n');
+}
