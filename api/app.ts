@@ -61,6 +61,8 @@ export async function buildApp({ config, store, now, stopWaitMs }: AppOptions): 
   const hostRepo = new HostRepository(store);
   const service = new RunService(runs, new PowerRepository(store), hostRepo, {
     netscore: { alpha: config.api.netscoreAlpha, beta: config.api.netscoreBeta, gamma: config.api.netscoreGamma },
+    gridIntensity: config.gridIntensity,
+    energyPrice: config.api.energyPrice,
     defaultHost: config.host,
     fallbackPlatform: config.platform,
     now,

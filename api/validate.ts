@@ -5,7 +5,8 @@
  * failure is an ApiError 400 whose `field` names the input, as the schema errors do.
  */
 import { ApiError } from './errors.js';
-import type { Run, Scores } from './domain/run.js';
+import type { Scores } from './domain/run.js';
+import type { Run } from './domain/run-record.js';
 import { NOT_FINITE } from './domain/scores.js';
 import { LABEL_KEY_MAX_LENGTH } from './schemas/runs.js';
 

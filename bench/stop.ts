@@ -14,7 +14,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildApp, type App } from '../api/app.js';
-import type { RunSummary } from '../api/domain/run.js';
+import type { RunSummary } from '../api/domain/run-record.js';
 import { loadConfig } from '../common/config.js';
 import { findInfluxd, startInfluxd } from '../common/influxd.js';
 import { packageRoot } from '../common/paths.js';

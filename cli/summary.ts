@@ -12,6 +12,7 @@ export function formatSummary(s: RunSummary): string {
     ['energy', `${num(s.energy_wh, 4)} Wh  (${num(s.energy_j, 1)} J gross, ${num(s.energy_net_j, 1)} J net of idle)`],
     ['host energy', `${num(s.energy_host_j, 1)} J  (every source of ${s.hosts.join(', ')}, its GPUs or not)`],
     ['attributed', attributedLine(s)],
+    ['carbon / cost', `${num(s.carbon_g, 3)} g CO₂  ·  ${s.energy_cost === null ? `no cost (${s.null_reasons.energy_cost ?? 'no energy'})` : num(s.energy_cost, 4)}`],
     ['average power', `${num(s.avg_power_w, 1)} W  (GPU ${num(s.avg_gpu_power_w, 1)} W)`],
     ['utilisation', `GPU ${num(s.avg_gpu_util_pct, 1)} %, GPU memory ${num(s.avg_gpu_mem_pct, 1)} %, CPU ${num(s.avg_cpu_pct, 1)} %`],
     ['inferences', `${num(s.inferences, 0)}  (${num(s.inferences_per_s, 1)}/s, ${num(s.inferences_per_j, 3)}/J)`],

@@ -17,7 +17,7 @@ import { RunTracker } from './attribution.js';
 import { runRegistration } from './runs-endpoint.js';
 import { DeadLetters } from './dead-letter.js';
 import { discoverSources } from './discover.js';
-import { cpuModelOf, gpusOf, hostSources, platformOf } from './host.js';
+import { cpuModelOf, hostRecordOf, platformOf } from './host.js';
 import { SharedResources } from './resources/index.js';
 import { CollectorMetrics } from './metrics.js';
 import { Sender } from './sender.js';
@@ -129,21 +129,7 @@ export async function startCollector(config: Config): Promise<Collector> {
       }
     }
     emit([
-      hostRecordSample({
-        host: config.host,
-        platform: hostTags[HOST_TAGS.platform] ?? '',
-        cpuModel,
-        gpus: gpusOf(sources),
-        sources: hostSources(sources),
-        sampleHz: config.collector.sampleHz,
-        reportIntervalS: config.collector.reportIntervalS,
-        flushIntervalS: config.collector.flushIntervalS,
-        version: VERSION,
-        clockOffsetS: clock ? Number(clock.offsetS.toFixed(4)) : null,
-        clockOffsetErrorS: clock ? Number(clock.errorS.toFixed(4)) : null,
-        startedAtMs: startedAt,
-        timeMs: Date.now(),
-      }),
+      hostRecordSample(hostRecordOf(config, sources, { platform: hostTags[HOST_TAGS.platform] ?? '', cpuModel, version: VERSION, clock, startedAtMs: startedAt, timeMs: Date.now() })),
     ]);
     // sent at once, not at the next flush: the API files runs under this host's platform and
     // waits for its sources only once it has this record

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import type { Config } from '../common/config.js';
-import type { HostGpu, HostSource } from '../common/host-record.js';
+import type { HostGpu, HostRecord, HostSource } from '../common/host-record.js';
 import { cpuModelFromCpuinfo, derivePlatform } from '../common/platform.js';
 import type { Source } from './source.js';
 import { readTrimmed } from './sysfs.js';
@@ -22,6 +22,31 @@ export function cpuModelOf(config: Config): string | null {
 /** The platform tag: as configured, else from the CPU and GPU model names. */
 export function platformOf(config: Config, cpuModel: string | null, sources: readonly Source[]): string {
   return config.platform || derivePlatform(cpuModel ?? undefined, gpusOf(sources).map((g) => g.name));
+}
+
+/** The host record (docs/DATA-MODEL.md) of a collector with this config and these sources. */
+export function hostRecordOf(
+  config: Config,
+  sources: readonly Source[],
+  described: { platform: string; cpuModel: string | null; version: string | null; clock: { offsetS: number; errorS: number } | undefined; startedAtMs: number; timeMs: number },
+): HostRecord {
+  const { clock } = described;
+  return {
+    host: config.host,
+    platform: described.platform,
+    cpuModel: described.cpuModel,
+    gpus: gpusOf(sources),
+    sources: hostSources(sources),
+    sampleHz: config.collector.sampleHz,
+    reportIntervalS: config.collector.reportIntervalS,
+    flushIntervalS: config.collector.flushIntervalS,
+    version: described.version,
+    clockOffsetS: clock ? Number(clock.offsetS.toFixed(4)) : null,
+    clockOffsetErrorS: clock ? Number(clock.errorS.toFixed(4)) : null,
+    startedAtMs: described.startedAtMs,
+    gridIntensity: config.gridIntensity ?? null,
+    timeMs: described.timeMs,
+  };
 }
 
 /** Every power channel, as the host record lists them. */

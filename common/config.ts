@@ -33,6 +33,15 @@ export const CORE_OPTIONS: readonly OptionSpec[] = [
   { key: 'influx.timeoutMs', env: 'WATTSCOPE_INFLUX_TIMEOUT_MS', kind: 'int', default: 10000, min: 100, max: 600000, doc: 'Timeout of one request to InfluxDB, in ms.' },
   { key: 'host', env: 'WATTSCOPE_HOST', kind: 'string', default: hostname(), doc: 'The `host` tag of this machine’s points.' },
   { key: 'platform', env: 'WATTSCOPE_PLATFORM', kind: 'string', default: '', doc: 'The `platform` tag (e.g. `A100-40G`). Empty: derived from the CPU and GPU model names.' },
+  {
+    key: 'gridIntensity',
+    env: 'WATTSCOPE_GRID_INTENSITY',
+    kind: 'number',
+    default: undefined,
+    min: 0,
+    max: 5000,
+    doc: 'Carbon intensity of the electricity, g CO₂ per kWh, for runs’ `carbon_g`. On a collector: its host’s grid (sent in its host record). On the API: the deployment’s, for hosts that say none. Unset everywhere: 436, the world average of 2022 (Ember, Global Electricity Review 2023); set your grid’s figure.',
+  },
   { key: 'collector.port', env: 'WATTSCOPE_COLLECTOR_PORT', kind: 'int', default: 9101, min: 0, max: 65535, doc: 'Port of the collector’s /metrics and /healthz.' },
   { key: 'collector.bind', env: 'WATTSCOPE_COLLECTOR_BIND', kind: 'string', default: '127.0.0.1', doc: 'Address the collector’s HTTP server binds.' },
   { key: 'collector.procfsRoot', env: 'WATTSCOPE_PROCFS_ROOT', kind: 'string', default: '/proc', doc: 'Root of procfs (a fixture tree in tests, /host/proc in a container).' },
@@ -58,6 +67,7 @@ export const CORE_OPTIONS: readonly OptionSpec[] = [
   { key: 'api.netscoreAlpha', env: 'WATTSCOPE_NETSCORE_ALPHA', kind: 'number', default: 2, min: 0, max: 100, doc: 'NetScore exponent α of accuracy.' },
   { key: 'api.netscoreBeta', env: 'WATTSCOPE_NETSCORE_BETA', kind: 'number', default: 0.5, min: 0, max: 100, doc: 'NetScore exponent β of parameters.' },
   { key: 'api.netscoreGamma', env: 'WATTSCOPE_NETSCORE_GAMMA', kind: 'number', default: 0.5, min: 0, max: 100, doc: 'NetScore exponent γ of MACs.' },
+  { key: 'api.energyPrice', env: 'WATTSCOPE_ENERGY_PRICE', kind: 'number', default: undefined, min: 0, max: 1e6, doc: 'Price of a kWh, for runs’ `energy_cost` (in that price’s currency). Unset: no cost.' },
 ];
 
 export const OPTIONS: readonly OptionSpec[] = [...CORE_OPTIONS, ...SOURCE_OPTIONS];
@@ -66,6 +76,7 @@ export interface Config {
   influx: { url: string | undefined; token: string | undefined; org: string; db: string; timeoutMs: number };
   host: string;
   platform: string;
+  gridIntensity: number | undefined;
   collector: {
     port: number;
     bind: string;
@@ -95,6 +106,7 @@ export interface Config {
     netscoreAlpha: number;
     netscoreBeta: number;
     netscoreGamma: number;
+    energyPrice: number | undefined;
   };
 }
 

@@ -32,6 +32,8 @@ export interface HostRecord {
   clockOffsetS: number | null;
   clockOffsetErrorS: number | null;
   startedAtMs: number | null;
+  /** its grid's carbon intensity, g CO₂ per kWh, where its collector was told */
+  gridIntensity?: number | null | undefined;
   /** when the record was written (epoch ms) */
   timeMs: number;
 }
@@ -54,6 +56,7 @@ export function hostRecordSample(r: HostRecord): Sample {
   put(F.clockOffsetS, r.clockOffsetS);
   put(F.clockOffsetErrorS, r.clockOffsetErrorS);
   put(F.startedAtMs, r.startedAtMs);
+  put(F.gridIntensity, r.gridIntensity ?? null);
   return { measurement: MEASUREMENT.host, tags: { [HOST_TAGS.host]: r.host, [HOST_TAGS.platform]: r.platform }, fields, timeMs: r.timeMs };
 }
 
@@ -85,6 +88,7 @@ export function hostRecordFromRow(row: Record<string, unknown>): HostRecord {
     clockOffsetS: num(row[F.clockOffsetS]),
     clockOffsetErrorS: num(row[F.clockOffsetErrorS]),
     startedAtMs: num(row[F.startedAtMs]),
+    gridIntensity: num(row[F.gridIntensity]),
     timeMs: num(row.time) ?? 0,
   };
 }

@@ -107,6 +107,8 @@ export const HOST_RECORD = {
     /** ± bound of that estimate */
     clockOffsetErrorS: 'clock_offset_error_s',
     startedAtMs: 'started_at_ms',
+    /** its grid's carbon intensity, g CO₂ per kWh (WATTSCOPE_GRID_INTENSITY of the collector); absent when not set */
+    gridIntensity: 'grid_intensity_g_per_kwh',
   },
 } as const;
 
@@ -129,6 +131,7 @@ export type PowerDomain = (typeof POWER_DOMAINS)[number];
 export const POWER_METHODS = ['counter', 'sampled', 'estimated', 'attributed'] as const;
 export type PowerMethod = (typeof POWER_METHODS)[number];
 
+/** The `run` point's tags (its fields are defined with the run, api/domain/run-record.ts). */
 export const RUN = {
   tags: {
     runId: 'run_id',
@@ -139,69 +142,6 @@ export const RUN = {
      * group a series' runs (InfluxQL groups by tags only); absent on runs outside a series
      */
     seriesId: 'series_id',
-  },
-  fields: {
-    status: 'status',
-    kind: 'kind',
-    endedAtMs: 'ended_at_ms',
-    heartbeatAtMs: 'heartbeat_at_ms',
-    hosts: 'hosts',
-    dataset: 'dataset',
-    batchSize: 'batch_size',
-    inferences: 'inferences',
-    correct: 'correct',
-    accuracy: 'accuracy',
-    paramsM: 'params_m',
-    macsG: 'macs_g',
-    labels: 'labels',
-    durationS: 'duration_s',
-    energyJ: 'energy_j',
-    energyNetJ: 'energy_net_j',
-    avgPowerW: 'avg_power_w',
-    energyPerInferenceUwh: 'energy_per_inference_uwh',
-    compositeScore: 'composite_score',
-    netscore: 'netscore',
-    infoDensity: 'info_density',
-    coverage: 'coverage',
-    /** per-source energy, method and coverage (JSON) */
-    sources: 'sources',
-    /** Table I of the Tub.ai paper */
-    avgGpuPowerW: 'avg_gpu_power_w',
-    avgGpuUtilPct: 'avg_gpu_util_pct',
-    avgGpuMemPct: 'avg_gpu_mem_pct',
-    avgCpuPct: 'avg_cpu_pct',
-    /** accuracy as given, or correct / inferences */
-    accuracyResolved: 'accuracy_resolved',
-    /** hosts whose clock was off InfluxDB's by more than 0.5 s (JSON: host → seconds) */
-    clockOffsets: 'clock_offsets',
-    /** times a partial run was measured again for late points */
-    recomputeAttempts: 'recompute_attempts',
-    /** set when a partial run will not be measured again: why it stays partial */
-    partialFinal: 'partial_final',
-    /** when the run was written anew under another platform (its tags changed) */
-    revisedAtMs: 'revised_at_ms',
-    /** the GPUs the run used, as it named them (JSON: indices or UUIDs); absent: every GPU */
-    gpus: 'gpus',
-    /** where that scope came from: CUDA_VISIBLE_DEVICES, NVIDIA_VISIBLE_DEVICES or given */
-    gpusFrom: 'gpus_from',
-    /** the energy of every in-total source of the run's hosts (energy_j counts the run's GPUs only) */
-    energyHostJ: 'energy_host_j',
-    /** the energy attributed to the run's own processes (JSON per source in `attributed`) */
-    energyAttributedJ: 'energy_attributed_j',
-    attributed: 'attributed',
-    /** which energy the scores use: `scoped` (the run's devices, default) or `attributed` */
-    scoreEnergy: 'score_energy',
-    /** a warm-up run of a series: measured, left out of its statistics (true/false on every run of a series) */
-    warmup: 'warmup',
-    /** the steady part of the run's power curve (api/domain/steady.ts): seconds trimmed at the start and the end */
-    steadyRiseS: 'steady_rise_s',
-    steadyTailS: 'steady_tail_s',
-    /** average power of the run's scored sources over its steady part */
-    steadyPowerW: 'steady_power_w',
-    /** why no steady part was found (absent when one was) */
-    steadyReason: 'steady_reason',
-    /** steady_power_w × duration_s / inferences, in µWh: stored for Grafana like the other scores */
-    energyPerInferenceSteadyUwh: 'energy_per_inference_steady_uwh',
   },
 } as const;
 

@@ -22,10 +22,11 @@ import { PanelBuilder as StatPanel } from '@grafana/grafana-foundation-sdk/stat'
 import { StackingConfigBuilder, StackingMode } from '@grafana/grafana-foundation-sdk/common';
 import { CPU, DISK, GPU, HOST_TAGS, MEM, MEASUREMENT, NET, POWER, RUN, UNITS } from '../common/model.js';
 import { DATASOURCE, influxql, matchVar, n, s } from './influxql.js';
+import { RUN_FIELDS } from '../api/domain/run-record.js';
 
 const unit = (field: string) => UNITS[field]?.grafana ?? 'none';
 const P = POWER.fields;
-const R = RUN.fields;
+const R = RUN_FIELDS;
 const HOSTS = `${matchVar(HOST_TAGS.host, 'host')} AND ${matchVar(HOST_TAGS.platform, 'platform')}`;
 
 function hostVariables(measurement: string): QueryVariableBuilder[] {
@@ -58,8 +59,8 @@ function runAnnotations(): AnnotationQueryBuilder {
     .datasource(DATASOURCE)
     .enable(true)
     .iconColor('#0b7a75')
-    .target(influxql(`SELECT ${n(R.status)}, ${n(R.endedAtMs)}, ${n(RUN.tags.model)}, ${n(RUN.tags.platform)}, ${n(RUN.tags.runId)} FROM ${n(MEASUREMENT.run)} WHERE $timeFilter`).format('table'))
-    .mappings({ timeEnd: map(R.endedAtMs), title: map(RUN.tags.model), text: map(R.status), tags: map(RUN.tags.platform) });
+    .target(influxql(`SELECT ${n(R.status)}, ${n(R.ended_at_ms)}, ${n(RUN.tags.model)}, ${n(RUN.tags.platform)}, ${n(RUN.tags.runId)} FROM ${n(MEASUREMENT.run)} WHERE $timeFilter`).format('table'))
+    .mappings({ timeEnd: map(R.ended_at_ms), title: map(RUN.tags.model), text: map(R.status), tags: map(RUN.tags.platform) });
 }
 
 const timeseries = (title: string, query: string, field: string, alias: string, h = 8, w = 12) =>
@@ -179,22 +180,22 @@ const RUN_COLUMNS = [
   n(RUN.tags.platform),
   n(R.kind),
   n(R.status),
-  n(R.durationS),
-  `${n(R.energyJ)} / 3600 AS ${n('energy_wh')}`,
-  n(R.energyPerInferenceUwh),
-  `${n(R.accuracyResolved)} AS ${n('accuracy')}`,
-  n(R.compositeScore),
+  n(R.duration_s),
+  `${n(R.energy_j)} / 3600 AS ${n('energy_wh')}`,
+  n(R.energy_per_inference_uwh),
+  `${n(R.accuracy_resolved)} AS ${n('accuracy')}`,
+  n(R.composite_score),
   n(R.netscore),
-  n(R.infoDensity),
+  n(R.info_density),
   n(R.gpus),
-  `${n(R.energyHostJ)} / 3600 AS ${n('host_energy_wh')}`,
-  `${n(R.energyAttributedJ)} / 3600 AS ${n('attributed_energy_wh')}`,
+  `${n(R.energy_host_j)} / 3600 AS ${n('host_energy_wh')}`,
+  `${n(R.energy_attributed_j)} / 3600 AS ${n('attributed_energy_wh')}`,
   n(RUN.tags.seriesId),
   n(R.warmup),
-  n(R.energyPerInferenceSteadyUwh),
-  n(R.steadyRiseS),
-  n(R.steadyTailS),
-  n(R.endedAtMs),
+  n(R.energy_per_inference_steady_uwh),
+  n(R.steady_rise_s),
+  n(R.steady_tail_s),
+  n(R.ended_at_ms),
 ].join(', ');
 
 /**
@@ -207,13 +208,13 @@ const stat = (field: string, name: string) => [
   `stddev(${n(field)}) AS ${n(`${name}_sd`)}`,
 ];
 const SERIES_COLUMNS = [
-  `count(${n(R.energyPerInferenceUwh)}) AS ${n('n')}`,
-  ...stat(R.energyPerInferenceUwh, 'uwh_per_inference'),
-  `stddev(${n(R.energyPerInferenceUwh)}) / mean(${n(R.energyPerInferenceUwh)}) * 100 AS ${n('cv_pct')}`,
-  ...stat(R.energyPerInferenceSteadyUwh, 'steady_uwh_per_inference'),
-  ...stat(R.energyJ, 'energy_j'),
-  ...stat(R.durationS, 'duration_s'),
-  ...stat(R.compositeScore, 'composite'),
+  `count(${n(R.energy_per_inference_uwh)}) AS ${n('n')}`,
+  ...stat(R.energy_per_inference_uwh, 'uwh_per_inference'),
+  `stddev(${n(R.energy_per_inference_uwh)}) / mean(${n(R.energy_per_inference_uwh)}) * 100 AS ${n('cv_pct')}`,
+  ...stat(R.energy_per_inference_steady_uwh, 'steady_uwh_per_inference'),
+  ...stat(R.energy_j, 'energy_j'),
+  ...stat(R.duration_s, 'duration_s'),
+  ...stat(R.composite_score, 'composite'),
 ].join(', ');
 
 export function runsDashboard(): dashboard.Dashboard {
@@ -239,13 +240,13 @@ export function runsDashboard(): dashboard.Dashboard {
         .datasource(DATASOURCE)
         .withTarget(influxql(`SELECT ${RUN_COLUMNS} FROM ${n(MEASUREMENT.run)} WHERE ${matchVar(RUN.tags.platform, 'platform')} AND $timeFilter ORDER BY time DESC`).format('table'))
         .overrideByName(RUN.tags.runId, [{ id: 'links', value: [{ title: 'Run detail', url: '/d/wattscope-run/run-detail?var-run_id=${__value.raw}&from=${__data.fields.Time:raw}&to=${__data.fields.ended_at_ms:raw}' }] }])
-        .overrideByName('duration_s', [{ id: 'unit', value: unit(R.durationS) }])
+        .overrideByName('duration_s', [{ id: 'unit', value: unit(R.duration_s) }])
         .overrideByName('energy_wh', [{ id: 'unit', value: 'watth' }])
         .overrideByName('host_energy_wh', [{ id: 'unit', value: 'watth' }])
         .overrideByName('attributed_energy_wh', [{ id: 'unit', value: 'watth' }])
         .overrideByName('ended_at_ms', [{ id: 'custom.hidden', value: true }])
-        .overrideByName(R.steadyRiseS, [{ id: 'unit', value: unit(R.steadyRiseS) }])
-        .overrideByName(R.steadyTailS, [{ id: 'unit', value: unit(R.steadyTailS) }])
+        .overrideByName(R.steady_rise_s, [{ id: 'unit', value: unit(R.steady_rise_s) }])
+        .overrideByName(R.steady_tail_s, [{ id: 'unit', value: unit(R.steady_tail_s) }])
         .height(12)
         .span(24),
     )
@@ -264,10 +265,10 @@ export function runsDashboard(): dashboard.Dashboard {
           { id: 'thresholds', value: { mode: 'absolute', steps: [{ color: 'green', value: null }, { color: 'red', value: 2 }] } },
           { id: 'custom.cellOptions', value: { type: 'color-text' } },
         ])
-        .overrideByName('energy_j_mean', [{ id: 'unit', value: unit(R.energyJ) }])
-        .overrideByName('energy_j_sd', [{ id: 'unit', value: unit(R.energyJ) }])
-        .overrideByName('duration_s_mean', [{ id: 'unit', value: unit(R.durationS) }])
-        .overrideByName('duration_s_sd', [{ id: 'unit', value: unit(R.durationS) }])
+        .overrideByName('energy_j_mean', [{ id: 'unit', value: unit(R.energy_j) }])
+        .overrideByName('energy_j_sd', [{ id: 'unit', value: unit(R.energy_j) }])
+        .overrideByName('duration_s_mean', [{ id: 'unit', value: unit(R.duration_s) }])
+        .overrideByName('duration_s_sd', [{ id: 'unit', value: unit(R.duration_s) }])
         .height(8)
         .span(24),
     )
@@ -276,7 +277,7 @@ export function runsDashboard(): dashboard.Dashboard {
         .title('Composite score (accuracy² per mWh per inference) by model, per platform')
         .datasource(DATASOURCE)
         .withTarget(
-          influxql(`SELECT mean(${n(R.compositeScore)}) AS ${n('composite')} FROM ${n(MEASUREMENT.run)} WHERE ${n(R.status)} = ${s('completed')} AND ${matchVar(RUN.tags.platform, 'platform')} AND $timeFilter GROUP BY ${n(RUN.tags.model)}, ${n(RUN.tags.platform)}`)
+          influxql(`SELECT mean(${n(R.composite_score)}) AS ${n('composite')} FROM ${n(MEASUREMENT.run)} WHERE ${n(R.status)} = ${s('completed')} AND ${matchVar(RUN.tags.platform, 'platform')} AND $timeFilter GROUP BY ${n(RUN.tags.model)}, ${n(RUN.tags.platform)}`)
             .alias('$tag_model on $tag_platform')
             .format('table'),
         )
@@ -305,14 +306,14 @@ export function runDetailDashboard(): dashboard.Dashboard {
         .datasource(DATASOURCE)
         .withTarget(
           influxql(
-            `SELECT ${n(RUN.tags.model)}, ${n(RUN.tags.platform)}, ${n(R.status)}, ${n(R.durationS)}, ${n(R.gpus)}, ${n(R.energyJ)}, ${n(R.energyHostJ)}, ${n(R.energyAttributedJ)}, ${n(R.energyNetJ)}, ${n(R.avgPowerW)}, ${n(R.avgGpuPowerW)}, ${n(R.coverage)}, ${n(R.inferences)}, ${n(R.accuracyResolved)} AS ${n('accuracy')}, ${n(R.energyPerInferenceUwh)}, ${n(R.energyPerInferenceSteadyUwh)}, ${n(R.steadyRiseS)}, ${n(R.steadyTailS)}, ${n(R.compositeScore)}, ${n(R.netscore)}, ${n(R.infoDensity)}, ${n(RUN.tags.seriesId)}, ${n(R.warmup)} FROM ${n(MEASUREMENT.run)} WHERE ${byRun}`,
+            `SELECT ${n(RUN.tags.model)}, ${n(RUN.tags.platform)}, ${n(R.status)}, ${n(R.duration_s)}, ${n(R.gpus)}, ${n(R.energy_j)}, ${n(R.energy_host_j)}, ${n(R.energy_attributed_j)}, ${n(R.energy_net_j)}, ${n(R.avg_power_w)}, ${n(R.avg_gpu_power_w)}, ${n(R.coverage)}, ${n(R.inferences)}, ${n(R.accuracy_resolved)} AS ${n('accuracy')}, ${n(R.energy_per_inference_uwh)}, ${n(R.energy_per_inference_steady_uwh)}, ${n(R.steady_rise_s)}, ${n(R.steady_tail_s)}, ${n(R.composite_score)}, ${n(R.netscore)}, ${n(R.info_density)}, ${n(RUN.tags.seriesId)}, ${n(R.warmup)} FROM ${n(MEASUREMENT.run)} WHERE ${byRun}`,
           ).format('table'),
         )
         .description('The run’s energy counts its GPUs (gpus; empty: every GPU) and its hosts’ other sources; energy_host_j every source of its hosts; energy_attributed_j the share its own processes used.')
-        .overrideByName(R.energyJ, [{ id: 'unit', value: unit(R.energyJ) }])
-        .overrideByName(R.energyHostJ, [{ id: 'unit', value: unit(R.energyJ) }])
-        .overrideByName(R.energyAttributedJ, [{ id: 'unit', value: unit(R.energyJ) }])
-        .overrideByName(R.avgPowerW, [{ id: 'unit', value: unit(R.avgPowerW) }])
+        .overrideByName(R.energy_j, [{ id: 'unit', value: unit(R.energy_j) }])
+        .overrideByName(R.energy_host_j, [{ id: 'unit', value: unit(R.energy_j) }])
+        .overrideByName(R.energy_attributed_j, [{ id: 'unit', value: unit(R.energy_j) }])
+        .overrideByName(R.avg_power_w, [{ id: 'unit', value: unit(R.avg_power_w) }])
         .height(5)
         .span(24),
     )

@@ -4,14 +4,12 @@
  * rank of each model under each score per platform (Table II of the paper), and scores relative
  * to a reference platform (Table III's factors). Warm-up runs of a series are not repeats.
  */
-import type { RunSummary } from './run.js';
+import { COMPARED, LOWER_IS_BETTER, type RunSummary } from './run-record.js';
 import { describe, type Described } from './statistics.js';
 
-export const COMPARED = ['accuracy', 'energy_per_inference_uwh', 'energy_per_inference_steady_uwh', 'composite_score', 'netscore', 'info_density', 'inferences_per_s', 'energy_wh'] as const;
+/** The summary's fields compared, and which are better lower: from the run's definition (`compare`). */
+export { COMPARED, LOWER_IS_BETTER };
 export type Compared = (typeof COMPARED)[number];
-
-/** Higher is better for every compared score but these. */
-export const LOWER_IS_BETTER: ReadonlySet<Compared> = new Set(['energy_per_inference_uwh', 'energy_per_inference_steady_uwh', 'energy_wh']);
 
 export type Stats = Described;
 

@@ -4,7 +4,7 @@
  * 8 … minutes after its end (the n-th time 2ⁿ⁻¹ minutes after it), and the 12th time (about
  * 34 h after its end) is the last: after it, its partial state is final, with its reason.
  */
-import { FULL_COVERAGE, type Run } from './run.js';
+import { FULL_COVERAGE, type Run } from './run-record.js';
 
 export const MAX_RECOMPUTE_ATTEMPTS = 12;
 

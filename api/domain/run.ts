@@ -1,13 +1,11 @@
 /**
- * A run as stored in the `run` measurement, and its summary (pure). The summary carries the
- * columns of Table I of the Tub.ai paper (duration, average GPU power, energy in Wh, average
- * GPU utilisation and memory, average CPU), energy per source, gross and net energy, and every
- * score with the reason when it is null.
+ * What is computed of a run (pure): its measured figures from a window's energy and host
+ * metrics, and its scores. The run itself — its fields, how they are stored and summarised — is
+ * defined once in ./run-record.ts.
  */
-import type { RunKind, RunStatus } from '../../common/model.js';
 import type { SourceEnergy } from './energy.js';
+import type { Attributed, Run } from './run-record.js';
 import {
-  JOULES_PER_WH,
   accuracyOf,
   compositeScore,
   energyPerInferenceUwh,
@@ -19,73 +17,7 @@ import {
   type Score,
 } from './scores.js';
 
-export interface Run {
-  run_id: string;
-  model: string;
-  platform: string;
-  started_at_ms: number;
-  status: RunStatus;
-  kind: RunKind;
-  hosts: string[];
-  dataset: string | null;
-  batch_size: number | null;
-  inferences: number | null;
-  correct: number | null;
-  accuracy: number | null;
-  params_m: number | null;
-  macs_g: number | null;
-  labels: Record<string, string>;
-  heartbeat_at_ms: number | null;
-  ended_at_ms: number | null;
-  // computed
-  duration_s: number | null;
-  energy_j: number | null;
-  energy_net_j: number | null;
-  avg_power_w: number | null;
-  coverage: number | null;
-  sources: SourceEnergy[];
-  avg_gpu_power_w: number | null;
-  avg_gpu_util_pct: number | null;
-  avg_gpu_mem_pct: number | null;
-  avg_cpu_pct: number | null;
-  /** hosts whose clock was off InfluxDB's by more than 0.5 s, seconds (host − InfluxDB) */
-  clock_offsets: Record<string, number>;
-  recompute_attempts: number | null;
-  /** why a partial run stays partial, once it is no longer measured again */
-  partial_final: string | null;
-  /** when its platform was corrected (the point written anew); the newest revision wins */
-  revised_at_ms: number | null;
-  /** the GPUs it used, as named (indices or UUIDs); null: every GPU */
-  gpus: string[] | null;
-  gpus_from: string | null;
-  /** every in-total source of its hosts, its GPUs or not */
-  energy_host_j: number | null;
-  /** what its own processes were attributed, and how */
-  energy_attributed_j: number | null;
-  attributed: Attributed | null;
-  /** which energy the scores use */
-  score_energy: ScoreEnergy;
-  /** the series of repeated runs it belongs to (`wattscope bench`), and whether it is one of its warm-up runs */
-  series_id: string | null;
-  warmup: boolean;
-  /** its steady part (./steady.ts): seconds trimmed at the start and the end, average power of the scored sources in between; or why none was found */
-  steady_rise_s: number | null;
-  steady_tail_s: number | null;
-  steady_power_w: number | null;
-  steady_reason: string | null;
-}
-
-export type ScoreEnergy = 'scoped' | 'attributed';
-
-/** Energy attributed to a run's own processes on shared hosts (collector/attribution.ts). */
-export interface Attributed {
-  sources: Array<{ host: string; source: string; domain: string; energy_j: number; share: number }>;
-  notes: string[];
-}
-
-/** How attributed energy is found, in words (docs/SCIENCE.md "Attribution"). */
-export const ATTRIBUTION_MODEL =
-  'CPU and DRAM energy × the run’s processes’ share of the host’s busy CPU time (children included); a GPU’s energy × the run’s share of its per-process SM utilisation (NVML), or the whole GPU when the run has it alone';
+export type { NetScoreCoefficients };
 
 /** What the energy computation and host metrics give for a window. */
 export interface Measured {
@@ -164,83 +96,7 @@ export function scoresOf(run: Run, k: NetScoreCoefficients): Scores {
   };
 }
 
-/** Coverage below this flags a run as partial (recomputed when late points arrive). */
-export const FULL_COVERAGE = 0.99;
-
-export function summaryOf(run: Run, k: NetScoreCoefficients) {
-  const s = scoresOf(run, k);
-  const reasons: Record<string, string> = {};
-  for (const [name, score] of Object.entries(s)) if (score.value === null) reasons[name] = score.reason;
-  return {
-    run_id: run.run_id,
-    model: run.model,
-    platform: run.platform,
-    kind: run.kind,
-    status: run.status,
-    dataset: run.dataset,
-    hosts: run.hosts,
-    labels: run.labels,
-    batch_size: run.batch_size,
-    params_m: run.params_m,
-    macs_g: run.macs_g,
-    started_at: new Date(run.started_at_ms).toISOString(),
-    ended_at: run.ended_at_ms === null ? null : new Date(run.ended_at_ms).toISOString(),
-    // Table I of the Tub.ai paper
-    duration_s: run.duration_s,
-    avg_gpu_power_w: run.avg_gpu_power_w,
-    energy_wh: run.energy_j === null ? null : run.energy_j / JOULES_PER_WH,
-    avg_gpu_util_pct: run.avg_gpu_util_pct,
-    avg_gpu_mem_pct: run.avg_gpu_mem_pct,
-    avg_cpu_pct: run.avg_cpu_pct,
-    // energy
-    energy_j: run.energy_j,
-    energy_net_j: run.energy_net_j,
-    avg_power_w: run.avg_power_w,
-    coverage: run.coverage,
-    partial: run.coverage !== null && run.kind !== 'imported' && run.coverage < FULL_COVERAGE,
-    /** the sources that cover less than the whole window: a silent collector or source has 0 */
-    partial_sources: run.sources.filter((src) => src.inRun !== false && src.coverage < FULL_COVERAGE).map((src) => ({ host: src.host, source: src.source, coverage: src.coverage })),
-    partial_final: run.partial_final,
-    clock_offsets: run.clock_offsets,
-    sources: run.sources.map((src) => ({
-      host: src.host,
-      source: src.source,
-      domain: src.domain,
-      method: src.method,
-      in_run: src.inRun !== false,
-      energy_j: src.energyJ,
-      avg_power_w: src.avgPowerW,
-      coverage: src.coverage,
-    })),
-    // the devices: the run's GPUs (null: every GPU) and the energy of the whole hosts beside it
-    gpus: run.gpus,
-    gpus_from: run.gpus_from,
-    energy_host_j: run.energy_host_j,
-    // the run's own share of shared hosts
-    energy_attributed_j: run.energy_attributed_j,
-    attributed: run.attributed === null ? null : { ...run.attributed, model: ATTRIBUTION_MODEL },
-    score_energy: run.score_energy,
-    // repeats and the steady part
-    series_id: run.series_id,
-    warmup: run.warmup,
-    steady_rise_s: run.steady_rise_s,
-    steady_tail_s: run.steady_tail_s,
-    steady_s: run.steady_power_w === null || run.duration_s === null ? null : Math.max(0, run.duration_s - (run.steady_rise_s ?? 0) - (run.steady_tail_s ?? 0)),
-    steady_power_w: run.steady_power_w,
-    steady_reason: run.steady_reason,
-    // work and scores
-    inferences: run.inferences,
-    correct: run.correct,
-    accuracy: s.accuracy.value,
-    energy_per_inference_uwh: s.energy_per_inference_uwh.value,
-    energy_per_inference_steady_uwh: s.energy_per_inference_steady_uwh.value,
-    inferences_per_s: s.inferences_per_s.value,
-    inferences_per_j: s.inferences_per_j.value,
-    composite_score: s.composite_score.value,
-    netscore: s.netscore.value,
-    info_density: s.info_density.value,
-    null_reasons: reasons,
-  };
+/** Length of the steady part: the run less its rise and tail; null without a steady part. */
+export function steadySeconds(run: Pick<Run, 'steady_power_w' | 'duration_s' | 'steady_rise_s' | 'steady_tail_s'>): number | null {
+  return run.steady_power_w === null || run.duration_s === null ? null : Math.max(0, run.duration_s - (run.steady_rise_s ?? 0) - (run.steady_tail_s ?? 0));
 }
-
-export type RunSummary = ReturnType<typeof summaryOf>;

@@ -26,6 +26,14 @@ const state = {
   overlayChart: null,
   overlayGeneration: 0,
   completedSignature: null,
+  /** the summary's fields as the run's definition describes them (GET /api/run-fields) */
+  fields: [],
+};
+
+/** How a field of the runs list shows: a few fields read better as words. */
+const LIST_FORMAT = {
+  gpus: (r) => gpusLabel(r),
+  series_id: (r) => seriesLabel(r),
 };
 
 const keyOf = (p) => `${p.host}\u0000${p.source}`;
@@ -149,21 +157,53 @@ function sortRows(rows, key, dir) {
   });
 }
 
+/** The runs list's columns: who and when, then the fields the run's definition lists (`list`), then the overlay box. */
+function listColumns() {
+  return [
+    ...[['model', 'model'], ['platform', 'platform'], ['kind', 'kind'], ['status', 'status'], ['started_at', 'started']].map(([key, label]) => ({ key, label, value: (r) => (key === 'started_at' ? new Date(r.started_at).toLocaleString() : r[key]), sortBy: (r) => r[key] })),
+    ...state.fields
+      .filter((f) => f.list)
+      .map((f) => {
+        const show = LIST_FORMAT[f.name] ?? ((r) => (typeof r[f.name] === 'number' ? r[f.name] * (f.list.scale ?? 1) : r[f.name]));
+        return { key: f.name, label: f.list.label, numeric: !LIST_FORMAT[f.name], digits: f.list.digits, title: f.doc, value: show, sortBy: show };
+      }),
+  ];
+}
+
+function renderRunsHead() {
+  const tr = $('#runs thead tr');
+  tr.textContent = '';
+  for (const c of listColumns()) {
+    const th = document.createElement('th');
+    th.dataset.key = c.key;
+    th.textContent = c.label;
+    if (c.numeric) th.className = 'num';
+    if (c.title) th.title = c.title;
+    th.addEventListener('click', () => {
+      state.sort = { key: c.key, dir: state.sort.key === c.key ? -state.sort.dir : -1 };
+      renderRuns();
+    });
+    tr.append(th);
+  }
+  const pick = document.createElement('th');
+  pick.dataset.key = 'overlay';
+  pick.className = 'pick';
+  pick.title = "draw this run's power curve below, aligned at its start";
+  pick.textContent = 'overlay';
+  tr.append(pick);
+}
+
 function renderRuns() {
   const { key, dir } = state.sort;
-  const rows = sortRows(state.runs, key, dir);
+  const columns = listColumns();
+  const by = columns.find((c) => c.key === key) ?? columns[0];
+  const rows = sortRows(state.runs.map((r) => ({ run: r, [key]: by.sortBy(r) })), key, dir).map((x) => x.run);
   const body = $('#runs tbody');
   body.textContent = '';
   for (const r of rows) {
     const tr = document.createElement('tr');
     tr.dataset.runId = r.run_id;
-    tr.append(
-      cell(r.model), cell(r.platform), cell(r.kind), cell(r.status), cell(new Date(r.started_at).toLocaleString()),
-      cell(r.duration_s, 1), cell(r.energy_wh, 4), cell(r.energy_per_inference_uwh, 2), cell(r.accuracy, 4),
-      cell(r.composite_score, 2), cell(r.netscore, 2), cell(r.info_density, 3),
-      cell(r.gpus_label), cell(r.energy_host_wh, 4), cell(r.energy_attributed_wh, 4), cell(r.series_label),
-      pickCell(r),
-    );
+    tr.append(...columns.map((c) => cell(c.value(r), c.digits)), pickCell(r));
     tr.addEventListener('click', () => void openRun(r.run_id));
     body.append(tr);
   }
@@ -201,12 +241,18 @@ function gpusLabel(r) {
   return r.gpus.length === 0 ? 'none' : r.gpus.join(',');
 }
 
-const wh = (j) => (j === null || j === undefined ? null : j / 3600);
+async function loadFields() {
+  const res = await fetch('/api/run-fields');
+  if (!res.ok) throw new Error(`run fields: ${res.status}`);
+  state.fields = (await res.json()).fields;
+  renderRunsHead();
+  renderCompareHead();
+}
 
 async function loadRuns() {
   const res = await fetch('/api/runs?limit=200');
   if (!res.ok) return;
-  state.runs = (await res.json()).runs.map((r) => ({ ...r, gpus_label: gpusLabel(r), energy_host_wh: wh(r.energy_host_j), energy_attributed_wh: wh(r.energy_attributed_j), series_label: seriesLabel(r) }));
+  state.runs = (await res.json()).runs;
   renderRuns();
   // the comparison changes when a run completes (or one is imported, corrected): read it again then
   const completed = state.runs.filter((r) => r.status === 'completed').map((r) => `${r.run_id}/${r.platform}`).join(',');
@@ -232,6 +278,7 @@ async function openRun(id) {
     ['attributed by', summary.attributed ? summary.attributed.model : '—'],
     ['average power', `${fmt(summary.avg_power_w, 1)} W`], ['average GPU power', `${fmt(summary.avg_gpu_power_w, 1)} W`], ['GPU utilisation', `${fmt(summary.avg_gpu_util_pct, 1)} %`],
     ['GPU memory', `${fmt(summary.avg_gpu_mem_pct, 1)} %`], ['CPU', `${fmt(summary.avg_cpu_pct, 1)} %`], ['coverage', `${fmt(summary.coverage === null ? null : summary.coverage * 100, 1)} %${summary.partial ? ' (partial)' : ''}`],
+    ['carbon', `${fmt(summary.carbon_g, 2)} g CO₂`], ['cost', fmt(summary.energy_cost, 4)],
     ['inferences', fmt(summary.inferences, 0)], ['accuracy', fmt(summary.accuracy, 4)], ['µWh / inference', fmt(summary.energy_per_inference_uwh, 3)],
     ['steady part', summary.steady_power_w === null ? `— (${summary.steady_reason ?? 'not measured'})` : `${fmt(summary.steady_s, 1)} s at ${fmt(summary.steady_power_w, 1)} W (rise ${fmt(summary.steady_rise_s, 1)} s and tail ${fmt(summary.steady_tail_s, 1)} s trimmed)`],
     ['µWh / inference, steady part', fmt(summary.energy_per_inference_steady_uwh, 3)],
@@ -351,60 +398,72 @@ function renderMatrix() {
   $('#compare-empty').hidden = rows.length > 0;
 }
 
-/** Every score per model × platform, the ranks side by side, and the repeat statistics. */
+/**
+ * The comparison table's columns: each pair, the repeat statistics of its energy per inference,
+ * the mean of every other field the run's definition compares (`compare`), the factors against
+ * the reference, the ranks of those it ranks, and the series.
+ */
+function compareColumns() {
+  const epi = 'energy_per_inference_uwh';
+  const compared = state.fields.filter((f) => f.compare);
+  const stat = (k) => (r) => r.scores[epi][k];
+  const num = (key, label, value, opts = {}) => ({ key, label, numeric: true, value, ...opts });
+  return [
+    { key: 'model', label: 'model', value: (r) => r.model },
+    { key: 'platform', label: 'platform', value: (r) => r.platform },
+    num('n', 'n', stat('n'), { title: 'completed runs, warm-ups left out', show: (v) => String(v) }),
+    num('epi_mean', 'µWh / inference', stat('mean'), { epi: true }),
+    num('epi_std', 'sd', stat('std'), { epi: true }),
+    num('epi_cv', 'CV %', (r) => (r.scores[epi].cv === null ? null : r.scores[epi].cv * 100), { title: 'coefficient of variation: sd / mean (the paper saw < 2 %)', show: (v) => fixed(v, 2), flag: (v) => v > 2 }),
+    num('epi_ci', '95 % CI', stat('ci95_low'), { title: "95 % confidence interval of the mean, Student's t", show: (v, r, d) => `${fixed(r.scores[epi].ci95_low, d)} – ${fixed(r.scores[epi].ci95_high, d)}` }),
+    ...compared.filter((f) => f.name !== epi).map((f) => num(`mean:${f.name}`, f.compare.label, (r) => r.scores[f.name].mean, { title: f.doc, show: sig })),
+    num('rel_epi', '× ref µWh', (r) => (r.relative ? r.relative[epi] : null), { ref: true, show: sig }),
+    num('rel_composite', '× ref composite', (r) => (r.relative ? r.relative.composite_score : null), { ref: true, show: sig }),
+    ...compared.filter((f) => f.compare.rank).map((f) => num(`rank:${f.name}`, `rank ${f.name === epi ? 'µWh' : f.compare.label}`, (r) => r.ranks[f.name], { title: `rank on its platform, 1 = ${f.compare.better === 'lower' ? 'least' : 'most'} ${f.compare.label}`, show: (v) => String(v) })),
+    { key: 'series', label: 'series', value: (r) => (r.series.length ? r.series.map((id) => id.slice(0, 10)).join(', ') : null) },
+  ];
+}
+
+function renderCompareHead() {
+  const tr = $('#compare-table thead tr');
+  tr.textContent = '';
+  for (const c of compareColumns()) {
+    const th = document.createElement('th');
+    th.dataset.key = c.key;
+    th.textContent = c.label;
+    th.className = [c.numeric ? 'num' : '', c.ref ? 'ref' : ''].filter(Boolean).join(' ');
+    if (c.title) th.title = c.title;
+    th.addEventListener('click', () => {
+      state.compareSort = { key: c.key, dir: state.compareSort.key === c.key ? -state.compareSort.dir : 1 };
+      renderCompareTable();
+    });
+    tr.append(th);
+  }
+}
+
+/** Every compared field per model × platform, the ranks side by side, and the repeat statistics. */
 function renderCompareTable() {
-  const rows = (state.compare ? state.compare.rows : []).map((r) => {
-    const e = r.scores.energy_per_inference_uwh;
-    return {
-      row: r,
-      model: r.model,
-      platform: r.platform,
-      n: e.n,
-      epi_mean: e.mean,
-      epi_std: e.std,
-      epi_cv: e.cv === null ? null : e.cv * 100,
-      epi_ci: e.ci95_low,
-      steady_mean: r.scores.energy_per_inference_steady_uwh.mean,
-      composite_mean: r.scores.composite_score.mean,
-      netscore_mean: r.scores.netscore.mean,
-      info_mean: r.scores.info_density.mean,
-      accuracy_mean: r.scores.accuracy.mean,
-      rel_epi: r.relative ? r.relative.energy_per_inference_uwh : null,
-      rel_composite: r.relative ? r.relative.composite_score : null,
-      rank_epi: r.ranks.energy_per_inference_uwh,
-      rank_composite: r.ranks.composite_score,
-      rank_netscore: r.ranks.netscore,
-      rank_info: r.ranks.info_density,
-      series_label: r.series.length ? r.series.map((id) => id.slice(0, 10)).join(', ') : null,
-    };
-  });
+  const columns = compareColumns();
+  const rows = (state.compare ? state.compare.rows : []).map((r) => ({ row: r, ...Object.fromEntries(columns.map((c) => [c.key, c.value(r)])) }));
   const { key, dir } = state.compareSort;
   const body = $('#compare-table tbody');
   body.textContent = '';
   for (const k of sortRows(rows, key, dir)) {
-    const e = k.row.scores.energy_per_inference_uwh;
-    const d = e.mean === null ? 0 : decimalsFor(e.mean);
+    const r = k.row;
+    const mean = r.scores.energy_per_inference_uwh.mean;
+    const d = mean === null ? 0 : decimalsFor(mean);
     const tr = document.createElement('tr');
-    tr.dataset.model = k.model;
-    tr.dataset.platform = k.platform;
-    const text = (t, numeric) => {
+    tr.dataset.model = r.model;
+    tr.dataset.platform = r.platform;
+    for (const c of columns) {
+      const v = k[c.key];
       const td = document.createElement('td');
-      if (numeric) td.className = 'num';
-      td.textContent = t;
-      return td;
-    };
-    const cv = text(k.epi_cv === null ? '—' : fixed(k.epi_cv, 2), true);
-    // the paper saw less than 2 % run-to-run deviation: above it, the pair is flagged
-    if (k.epi_cv !== null && k.epi_cv > 2) cv.classList.add('flagged');
-    tr.append(
-      text(k.model), text(k.platform), text(String(k.n), true),
-      text(k.epi_mean === null ? '—' : fixed(k.epi_mean, d), true), text(k.epi_std === null ? '—' : fixed(k.epi_std, d), true), cv,
-      text(e.ci95_low === null ? '—' : `${fixed(e.ci95_low, d)} – ${fixed(e.ci95_high, d)}`, true),
-      text(sig(k.steady_mean), true), text(sig(k.composite_mean), true), text(sig(k.netscore_mean), true), text(sig(k.info_mean), true), text(sig(k.accuracy_mean), true),
-      text(sig(k.rel_epi), true), text(sig(k.rel_composite), true),
-      ...[k.rank_epi, k.rank_composite, k.rank_netscore, k.rank_info].map((v) => text(v === null ? '—' : String(v), true)),
-      text(k.series_label ?? '—'),
-    );
+      if (c.numeric) td.className = 'num';
+      td.textContent = v === null || v === undefined ? '—' : c.show ? c.show(v, r, d) : c.epi ? fixed(v, d) : String(v);
+      // the paper saw less than 2 % run-to-run deviation: above it, the pair is flagged
+      if (c.flag && v !== null && c.flag(v)) td.classList.add('flagged');
+      tr.append(td);
+    }
     body.append(tr);
   }
   for (const th of document.querySelectorAll('#compare-table th')) th.setAttribute('aria-sort', th.dataset.key === key ? (dir > 0 ? 'ascending' : 'descending') : 'none');
@@ -494,12 +553,6 @@ function init() {
     state.reference = e.target.value;
     void loadCompare();
   });
-  for (const th of document.querySelectorAll('#compare-table th')) {
-    th.addEventListener('click', () => {
-      state.compareSort = { key: th.dataset.key, dir: state.compareSort.key === th.dataset.key ? -state.compareSort.dir : 1 };
-      renderCompareTable();
-    });
-  }
   $('#overlay-clear').addEventListener('click', () => {
     state.overlay.clear();
     for (const box of document.querySelectorAll('#runs td.pick input')) box.checked = false;
@@ -508,12 +561,6 @@ function init() {
   // loaded with the runs, and again whenever the completed runs change (loadRuns); a run older
   // than the runs list (200 newest) changes it rarely: once a minute catches that
   setInterval(() => void loadCompare(), 60_000);
-  for (const th of document.querySelectorAll('#runs th:not(.pick)')) {
-    th.addEventListener('click', () => {
-      state.sort = { key: th.dataset.key, dir: state.sort.key === th.dataset.key ? -state.sort.dir : -1 };
-      renderRuns();
-    });
-  }
   $('#host').addEventListener('change', (e) => {
     state.host = e.target.value;
     void loadHistory();
@@ -525,8 +572,14 @@ function init() {
     setStatus(`cannot load history (${e.message})`, 'error');
     connect();
   });
-  void loadRuns();
-  setInterval(() => void loadRuns(), 3000);
+  // the columns of the runs list and the comparison come from the run's definition
+  loadFields().then(
+    () => {
+      void loadRuns();
+      setInterval(() => void loadRuns(), 3000);
+    },
+    (e) => setStatus(`cannot load the run fields (${e.message})`, 'error'),
+  );
 }
 
 init();

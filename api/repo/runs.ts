@@ -3,85 +3,18 @@
  * progresses (InfluxDB merges writes to the same series and timestamp). Every write repeats the
  * run's tags exactly, so a run stays one series.
  */
-import { MEASUREMENT, RUN, RUN_KINDS, RUN_STATUSES, type FieldValue, type RunKind, type RunStatus, type Sample } from '../../common/model.js';
+import { MEASUREMENT, RUN, RUN_STATUSES, type RunKind, type RunStatus, type Sample } from '../../common/model.js';
 import { anyOf, ident, iql, join, listItemRegex, literalRegex, num as numLit, str, timeMs, type InfluxQL } from '../../common/storage/influxql.js';
 import { seriesRows, type InfluxStore, type Row } from '../../common/storage/store.js';
-import type { SourceEnergy } from '../domain/energy.js';
-import type { Attributed, Run } from '../domain/run.js';
+import { decodeRecord, encodeRecord } from '../domain/record.js';
+import { RUN_COLUMNS, RUN_FIELDS, type Run } from '../domain/run-record.js';
 
-const F = RUN.fields;
+const F = RUN_FIELDS;
 const T = RUN.tags;
 
-const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-const text = (v: unknown): string | null => (typeof v === 'string' ? v : null);
-
-function parseJson<T>(v: unknown, fallback: T): T {
-  if (typeof v !== 'string') return fallback;
-  try {
-    return JSON.parse(v) as T;
-  } catch {
-    return fallback;
-  }
-}
-
-/** Labels as stored: JSON with sorted keys, so that a label filter can match its exact text. */
-export function encodeLabels(labels: Record<string, string>): string {
-  return JSON.stringify(Object.fromEntries(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
-}
-
+/** A row of `SELECT * FROM run` as a run (./../domain/run-record.ts says how each field is kept). */
 export function rowToRun(row: Row): Run {
-  const status = text(row[F.status]);
-  const kind = text(row[F.kind]);
-  // InfluxDB cannot unset a field: a run measured again keeps its older steady figures or reason
-  // unless overwritten; a reason (non-empty) means no steady part, '' that one was found
-  const steadyReason = text(row[F.steadyReason]) || null;
-  const steadyNum = (v: unknown) => (steadyReason === null ? num(v) : null);
-  return {
-    run_id: text(row[T.runId]) ?? '',
-    model: text(row[T.model]) ?? '',
-    platform: text(row[T.platform]) ?? '',
-    started_at_ms: num(row.time) ?? 0,
-    status: (RUN_STATUSES as readonly string[]).includes(status ?? '') ? (status as RunStatus) : 'running',
-    kind: (RUN_KINDS as readonly string[]).includes(kind ?? '') ? (kind as RunKind) : 'inference',
-    hosts: (text(row[F.hosts]) ?? '').split(',').filter(Boolean),
-    dataset: text(row[F.dataset]),
-    batch_size: num(row[F.batchSize]),
-    inferences: num(row[F.inferences]),
-    correct: num(row[F.correct]),
-    accuracy: num(row[F.accuracy]),
-    params_m: num(row[F.paramsM]),
-    macs_g: num(row[F.macsG]),
-    labels: parseJson<Record<string, string>>(row[F.labels], {}),
-    heartbeat_at_ms: num(row[F.heartbeatAtMs]),
-    ended_at_ms: num(row[F.endedAtMs]),
-    duration_s: num(row[F.durationS]),
-    energy_j: num(row[F.energyJ]),
-    energy_net_j: num(row[F.energyNetJ]),
-    avg_power_w: num(row[F.avgPowerW]),
-    coverage: num(row[F.coverage]),
-    sources: parseJson<SourceEnergy[]>(row[F.sources], []),
-    avg_gpu_power_w: num(row[F.avgGpuPowerW]),
-    avg_gpu_util_pct: num(row[F.avgGpuUtilPct]),
-    avg_gpu_mem_pct: num(row[F.avgGpuMemPct]),
-    avg_cpu_pct: num(row[F.avgCpuPct]),
-    clock_offsets: parseJson<Record<string, number>>(row[F.clockOffsets], {}),
-    recompute_attempts: num(row[F.recomputeAttempts]),
-    partial_final: text(row[F.partialFinal]),
-    revised_at_ms: num(row[F.revisedAtMs]),
-    gpus: typeof row[F.gpus] === 'string' ? parseJson<string[]>(row[F.gpus], []) : null,
-    gpus_from: text(row[F.gpusFrom]),
-    energy_host_j: num(row[F.energyHostJ]),
-    energy_attributed_j: num(row[F.energyAttributedJ]),
-    attributed: typeof row[F.attributed] === 'string' ? parseJson<Attributed>(row[F.attributed], { sources: [], notes: [] }) : null,
-    score_energy: row[F.scoreEnergy] === 'attributed' ? 'attributed' : 'scoped',
-    // a run outside a series has no series_id tag: InfluxDB answers null or '' for it
-    series_id: text(row[T.seriesId]) || null,
-    warmup: row[F.warmup] === true,
-    steady_rise_s: steadyNum(row[F.steadyRiseS]),
-    steady_tail_s: steadyNum(row[F.steadyTailS]),
-    steady_power_w: steadyNum(row[F.steadyPowerW]),
-    steady_reason: steadyReason,
-  };
+  return decodeRecord(RUN_COLUMNS, row);
 }
 
 /**
@@ -97,56 +30,14 @@ function newestRevisions(runs: readonly Run[]): Run[] {
   return runs.filter((r) => best.get(r.run_id) === r);
 }
 
-/** The stored fields of a run; nulls are left out (InfluxDB has no null, and keeps older values). */
+/**
+ * The run as its point: its columns (nulls left out: InfluxDB has no null, and keeps older
+ * values) and the summary's figures stored for Grafana (`derived`).
+ */
 export function runToSample(run: Run, derived: Record<string, number | null> = {}): Sample {
-  const fields: Record<string, FieldValue | null> = {
-    [F.status]: run.status,
-    [F.kind]: run.kind,
-    [F.hosts]: run.hosts.join(','),
-    [F.dataset]: run.dataset,
-    [F.batchSize]: run.batch_size,
-    [F.inferences]: run.inferences,
-    [F.correct]: run.correct,
-    [F.accuracy]: run.accuracy,
-    [F.paramsM]: run.params_m,
-    [F.macsG]: run.macs_g,
-    [F.labels]: encodeLabels(run.labels),
-    [F.heartbeatAtMs]: run.heartbeat_at_ms,
-    [F.endedAtMs]: run.ended_at_ms,
-    [F.durationS]: run.duration_s,
-    [F.energyJ]: run.energy_j,
-    [F.energyNetJ]: run.energy_net_j,
-    [F.avgPowerW]: run.avg_power_w,
-    [F.coverage]: run.coverage,
-    [F.sources]: run.sources.length > 0 ? JSON.stringify(run.sources) : null,
-    [F.avgGpuPowerW]: run.avg_gpu_power_w,
-    [F.avgGpuUtilPct]: run.avg_gpu_util_pct,
-    [F.avgGpuMemPct]: run.avg_gpu_mem_pct,
-    [F.avgCpuPct]: run.avg_cpu_pct,
-    [F.clockOffsets]: Object.keys(run.clock_offsets).length > 0 ? JSON.stringify(run.clock_offsets) : null,
-    [F.recomputeAttempts]: run.recompute_attempts,
-    [F.partialFinal]: run.partial_final,
-    [F.revisedAtMs]: run.revised_at_ms,
-    [F.gpus]: run.gpus === null ? null : JSON.stringify(run.gpus),
-    [F.gpusFrom]: run.gpus_from,
-    [F.energyHostJ]: run.energy_host_j,
-    [F.energyAttributedJ]: run.energy_attributed_j,
-    [F.attributed]: run.attributed === null ? null : JSON.stringify(run.attributed),
-    [F.scoreEnergy]: run.score_energy,
-    // only runs of a series say whether they are a warm-up, so that `warmup = false` finds a series' counted runs
-    [F.warmup]: run.series_id === null ? null : run.warmup,
-    [F.steadyRiseS]: run.steady_rise_s,
-    [F.steadyTailS]: run.steady_tail_s,
-    [F.steadyPowerW]: run.steady_power_w,
-    [F.steadyReason]: run.steady_power_w !== null ? '' : run.steady_reason,
-    ...derived,
-  };
-  return {
-    measurement: MEASUREMENT.run,
-    tags: { [T.runId]: run.run_id, [T.model]: run.model, [T.platform]: run.platform, ...(run.series_id === null ? {} : { [T.seriesId]: run.series_id }) },
-    fields: Object.fromEntries(Object.entries(fields).filter((e): e is [string, FieldValue] => e[1] !== null)),
-    timeMs: run.started_at_ms,
-  };
+  const { tags, fields, timeMs } = encodeRecord(RUN_COLUMNS, run);
+  for (const [k, v] of Object.entries(derived)) if (v !== null) fields[k] = v;
+  return { measurement: MEASUREMENT.run, tags, fields, timeMs };
 }
 
 export interface RunFilter {

@@ -7,7 +7,7 @@ import { ApiError } from '../errors.js';
 import { csvCell } from '../http.js';
 import { headerText, parseLabelFilter, parseTime } from '../validate.js';
 import type { RunService } from '../service.js';
-import type { RunSummary } from '../domain/run.js';
+import { fieldCatalog, RUN_CSV_COLUMNS } from '../domain/run-record.js';
 import {
   BaselineBody,
   ErrorReply,
@@ -21,6 +21,7 @@ import {
   READ_ERRORS,
   RUN_READ_ERRORS,
   RunParams,
+  RunFieldsReply,
   RunSummarySchema,
   StartBody,
   StartReply,
@@ -28,13 +29,8 @@ import {
   WRITE_ERRORS,
 } from '../schemas/runs.js';
 
-const CSV_COLUMNS: Array<keyof RunSummary> = [
-  'run_id', 'model', 'platform', 'kind', 'status', 'dataset', 'started_at', 'ended_at', 'duration_s', 'energy_j', 'energy_wh', 'energy_net_j',
-  'avg_power_w', 'coverage', 'inferences', 'correct', 'accuracy', 'energy_per_inference_uwh', 'inferences_per_s', 'composite_score', 'netscore',
-  'info_density', 'avg_gpu_power_w', 'avg_gpu_util_pct', 'avg_gpu_mem_pct', 'avg_cpu_pct', 'hosts', 'labels',
-  'gpus', 'gpus_from', 'energy_host_j', 'energy_attributed_j', 'score_energy',
-  'series_id', 'warmup', 'steady_rise_s', 'steady_tail_s', 'steady_power_w', 'energy_per_inference_steady_uwh',
-];
+/** The CSV export's columns: the summary's fields marked `csv` in the run's definition. */
+const CSV_COLUMNS = RUN_CSV_COLUMNS;
 
 const CALLER_HOST = 'x-wattscope-host';
 
@@ -103,6 +99,18 @@ export function runRoutes(app: FastifyInstance, service: RunService): void {
     '/api/runs/:id',
     { schema: { tags: ['runs'], summary: 'A run’s summary: Table I columns, energy per source, every score (so far, for a running run)', params: RunParams, response: { 200: RunSummarySchema, ...RUN_READ_ERRORS } } },
     async (request) => service.summary(await service.current(request.params.id)),
+  );
+
+  app.get(
+    '/api/run-fields',
+    {
+      schema: {
+        tags: ['runs'],
+        summary: 'The fields of a run’s summary: meaning, unit, and where each shows (CSV, the runs list, the comparison), from the run’s one definition',
+        response: { 200: RunFieldsReply, ...READ_ERRORS },
+      },
+    },
+    async () => ({ fields: fieldCatalog() }),
   );
 
   app.post<{ Body: ImportBody }>(

@@ -4,7 +4,7 @@ import type {} from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import { seriesStatistics } from '../domain/series.js';
 import { ApiError } from '../errors.js';
-import type { Run } from '../domain/run.js';
+import type { Run } from '../domain/run-record.js';
 import type { RunService } from '../service.js';
 import { RUN_READ_ERRORS, SeriesParams } from '../schemas/runs.js';
 import { SeriesReply } from '../schemas/series.js';

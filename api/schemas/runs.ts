@@ -5,8 +5,10 @@
  * hosts, run_id) must be representable in line protocol: no control characters, no trailing
  * backslash.
  */
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import { RUN_KINDS, RUN_STATUSES } from '../../common/model.js';
+import { Nullable } from '../domain/record.js';
+import { RunSummarySchema } from '../domain/run-record.js';
 
 const NO_CONTROL = '[^\\u0000-\\u001f\\u007f]';
 const NO_CONTROL_NO_BACKSLASH = '[^\\\\\\u0000-\\u001f\\u007f]';
@@ -193,83 +195,21 @@ export const CompareQuery = Type.Object(
 );
 export type CompareQuery = Static<typeof CompareQuery>;
 
-export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
-const N = Nullable(Type.Number());
+/** A run's summary: its schema comes from the run's definition (../domain/run-record.ts). */
+export { Nullable, RunSummarySchema };
 
-export const SourceEnergySchema = Type.Object({
-  host: Type.String(),
-  source: Type.String(),
-  domain: Type.String(),
-  method: Type.String(),
-  in_run: Type.Boolean({ description: 'false for a GPU outside the run’s scope: listed, counted only in energy_host_j.' }),
-  energy_j: Type.Number(),
-  avg_power_w: Type.Number(),
-  coverage: Type.Number(),
+export const RunFieldsReply = Type.Object({
+  fields: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      doc: Type.String(),
+      unit: Nullable(Type.String()),
+      list: Nullable(Type.Object({ label: Type.String(), digits: Type.Integer(), scale: Type.Optional(Type.Number({ description: 'Multiply the value by this to show it (J → Wh).' })) }, { description: 'A column of the page’s runs list.' })),
+      compare: Nullable(Type.Object({ better: Type.Union([Type.Literal('lower'), Type.Literal('higher')]), label: Type.String(), rank: Type.Optional(Type.Boolean()) }, { description: 'Compared across models × platforms (GET /api/compare).' })),
+      csv: Type.Boolean({ description: 'A column of the CSV export.' }),
+    }),
+  ),
 });
-
-export const RunSummarySchema = Type.Object(
-  {
-    run_id: Type.String(),
-    model: Type.String(),
-    platform: Type.String(),
-    kind: Type.Union(RUN_KINDS.map((k) => Type.Literal(k))),
-    status: Type.Union(RUN_STATUSES.map((s) => Type.Literal(s))),
-    dataset: Nullable(Type.String()),
-    hosts: Type.Array(Type.String()),
-    labels: Type.Record(Type.String(), Type.String()),
-    batch_size: N,
-    params_m: N,
-    macs_g: N,
-    started_at: Type.String({ format: 'date-time' }),
-    ended_at: Nullable(Type.String({ format: 'date-time' })),
-    duration_s: N,
-    avg_gpu_power_w: N,
-    energy_wh: N,
-    avg_gpu_util_pct: N,
-    avg_gpu_mem_pct: N,
-    avg_cpu_pct: N,
-    energy_j: N,
-    energy_net_j: N,
-    avg_power_w: N,
-    coverage: N,
-    partial: Type.Boolean(),
-    partial_sources: Type.Array(Type.Object({ host: Type.String(), source: Type.String(), coverage: Type.Number() }), { description: 'Sources that cover less than 99 % of the run (0: no point at all — a silent collector or source).' }),
-    partial_final: Nullable(Type.String({ description: 'Why a partial run stays partial, once late points are no longer waited for.' })),
-    clock_offsets: Type.Record(Type.String(), Type.Number(), { description: 'Hosts whose clock was off InfluxDB’s by more than 0.5 s: seconds, host minus InfluxDB.' }),
-    sources: Type.Array(SourceEnergySchema),
-    gpus: Nullable(Type.Array(Type.String())),
-    gpus_from: Nullable(Type.String()),
-    energy_host_j: Nullable(Type.Number({ description: 'Every in-total source of the run’s hosts, its GPUs or not.' })),
-    energy_attributed_j: Nullable(Type.Number({ description: 'What the run’s own processes were attributed on shared hosts.' })),
-    attributed: Nullable(
-      Type.Object({
-        sources: Type.Array(Type.Object({ host: Type.String(), source: Type.String(), domain: Type.String(), energy_j: Type.Number(), share: Type.Number() })),
-        notes: Type.Array(Type.String()),
-        model: Type.String(),
-      }),
-    ),
-    score_energy: Type.Union([Type.Literal('scoped'), Type.Literal('attributed')]),
-    series_id: Nullable(Type.String({ description: 'The series of repeated runs it belongs to (`wattscope bench`).' })),
-    warmup: Type.Boolean({ description: 'A warm-up run of its series: left out of the statistics.' }),
-    steady_rise_s: Nullable(Type.Number({ description: 'Seconds trimmed at the start: the rise before the power curve settles.' })),
-    steady_tail_s: Nullable(Type.Number({ description: 'Seconds trimmed at the end: the tail after the steady part.' })),
-    steady_s: Nullable(Type.Number({ description: 'Seconds of the steady part.' })),
-    steady_power_w: Nullable(Type.Number({ description: 'Average power of the scored sources over the steady part.' })),
-    steady_reason: Nullable(Type.String({ description: 'Why no steady part was found.' })),
-    inferences: N,
-    correct: N,
-    accuracy: N,
-    energy_per_inference_uwh: N,
-    energy_per_inference_steady_uwh: Nullable(Type.Number({ description: 'Energy per inference over the steady part: steady_power_w × duration_s / inferences, in µWh (docs/SCIENCE.md).' })),
-    inferences_per_s: N,
-    inferences_per_j: N,
-    composite_score: N,
-    netscore: N,
-    info_density: N,
-    null_reasons: Type.Record(Type.String(), Type.String(), { description: 'Why each null score is null.' }),
-  },
-  { description: 'A run: Table I columns, energy per source, every score (null with its reason when it cannot be computed).' },
-);
 
 export const HeartbeatReply = Type.Object({ run_id: Type.String(), heartbeat_at: Type.String({ format: 'date-time' }) });
 

@@ -2,7 +2,7 @@
  * A small typed client for the Wattscope API, used by the CLI and the tests. Errors say what to
  * do: where the API was looked for and how to start it, which token variable to set.
  */
-import type { RunSummary } from '../../api/domain/run.js';
+import type { RunSummary } from '../../api/domain/run-record.js';
 import type { compare } from '../../api/domain/compare.js';
 import type { SeriesStatistics } from '../../api/domain/series.js';
 

@@ -6,7 +6,7 @@
  */
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunSummary } from '../../api/domain/run.js';
+import type { RunSummary } from '../../api/domain/run-record.js';
 import { ident, iql } from '../../common/storage/influxql.js';
 import { apiHarness, type Harness } from './harness.js';
 

@@ -1,6 +1,7 @@
 /** Builds the API against a fresh database on the real influxd, with a clock the test drives. */
 import { loadConfig } from '../../common/config.js';
 import type { Sample } from '../../common/model.js';
+import type { HostRecord } from '../../common/host-record.js';
 import type { InfluxStore } from '../../common/storage/store.js';
 import { buildApp, type App } from '../../api/app.js';
 import { testStore } from '../helpers.js';
@@ -32,4 +33,24 @@ export function powerPoints(host: string, source: string, fromMs: number, second
     fields: { energy_j: watts(i), power_w: watts(i), interval_s: 1 },
     timeMs: fromMs + (i + 1) * 1000,
   }));
+}
+
+/** A collector's host record: one GPU read through NVML, the collector's defaults; `over` changes any of it. */
+export function hostRecord(host: string, over: Partial<HostRecord> = {}): HostRecord {
+  return {
+    host,
+    platform: 'H100',
+    cpuModel: null,
+    gpus: [],
+    sources: [{ id: 'nvml/0', domain: 'gpu', method: 'counter', in_total: true, gpu: 0 }],
+    sampleHz: 10,
+    reportIntervalS: 1,
+    flushIntervalS: 5,
+    version: '0.1.0',
+    clockOffsetS: 0,
+    clockOffsetErrorS: 0.05,
+    startedAtMs: 0,
+    timeMs: 0,
+    ...over,
+  };
 }

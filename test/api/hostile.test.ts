@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildApp } from '../../api/app.js';
 import { errorHandler } from '../../api/http.js';
 import { INFLUX_MAX_MS, INFLUX_MIN_MS } from '../../api/validate.js';
-import type { RunSummary } from '../../api/domain/run.js';
+import type { RunSummary } from '../../api/domain/run-record.js';
 import { loadConfig } from '../../common/config.js';
 import { startInfluxd } from '../../common/influxd.js';
 import { setLogSink } from '../../common/log.js';

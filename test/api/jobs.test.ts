@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startJobs } from '../../api/jobs.js';
 import { MAX_RECOMPUTE_ATTEMPTS, recomputePlan } from '../../api/domain/recompute.js';
-import type { Run, RunSummary } from '../../api/domain/run.js';
+import type { Run, RunSummary } from '../../api/domain/run-record.js';
 import { buildApp } from '../../api/app.js';
 import { loadConfig } from '../../common/config.js';
 import { startInfluxd } from '../../common/influxd.js';

@@ -252,6 +252,8 @@ describe('reply schemas are honest', () => {
         version: '0.1.0', clockOffsetS: 0.01, clockOffsetErrorS: 0.05, startedAtMs: base - 700_000, timeMs: base - 650_000,
       }),
     ]);
+    const fields = (await check('/api/run-fields', 200)).json<{ fields: Array<{ name: string; csv: boolean; compare: { better: string } | null }> }>().fields;
+    expect(fields.find((f) => f.name === 'carbon_g')).toMatchObject({ csv: true, compare: { better: 'lower' } });
     const hosts = await check('/api/hosts', 200);
     expect(hosts.json<{ hosts: Array<{ host: string; platform: string }> }>().hosts).toEqual([expect.objectContaining({ host: 'oa-host', platform: 'H100' })]);
     const live = await check('/api/live/power?minutes=5&host=oa-host', 200);

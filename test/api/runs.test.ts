@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startJobs } from '../../api/jobs.js';
-import type { RunSummary } from '../../api/domain/run.js';
+import type { RunSummary } from '../../api/domain/run-record.js';
 import { apiHarness, powerPoints, type Harness } from './harness.js';
 
 let h: Harness;

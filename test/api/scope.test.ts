@@ -3,7 +3,7 @@
  * record) and its hosts' other in-total sources; the other GPUs are listed apart.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunSummary } from '../../api/domain/run.js';
+import type { RunSummary } from '../../api/domain/run-record.js';
 import { inScope, resolveScope } from '../../api/domain/scope.js';
 import { hostRecordSample, type HostRecord } from '../../common/host-record.js';
 import { scopeFromEnv, visibleDevices } from '../../common/visible-devices.js';

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { steadyState, type PowerBucket } from '../../api/domain/steady.js';
-import type { RunSummary } from '../../api/domain/run.js';
+import type { RunSummary } from '../../api/domain/run-record.js';
 import { apiHarness, powerPoints, type Harness } from './harness.js';
 
 /** mulberry32, seeded: a failure replays */

@@ -195,7 +195,7 @@ describe('the comparison on the live page', () => {
     expect(await page.locator('#export-latex').getAttribute('href')).toBe('/api/compare?format=latex&reference=A100');
 
     // sorted by the composite rank: ranks ascending within the order shown
-    await page.locator('#compare-table th[data-key="rank_composite"]').click();
+    await page.locator('#compare-table th[data-key="rank:composite_score"]').click();
     const ranks = (await page.locator('#compare-table tbody tr').evaluateAll((trs, i) => trs.map((tr) => tr.children[i]?.textContent), col('rank composite'))).map(Number);
     expect(ranks).toEqual([...ranks].sort((a, b) => a - b));
 

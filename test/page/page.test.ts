@@ -109,12 +109,19 @@ describe('live page', () => {
     expect(done.stderr).toBe("[wattscope] waiting for the collectors' last points…\n");
     expect(done.status).toBe(0);
     const row = page.locator('#runs tbody tr', { hasText: 'page-model' });
+    // the columns come from the run's definition (GET /api/run-fields): found by their headers
+    const headers = (await page.locator('#runs thead th').allTextContents()).map((h) => h.trim());
+    const col = (name: string) => {
+      expect(headers, `the runs list has a "${name}" column`).toContain(name);
+      return headers.indexOf(name);
+    };
+    expect(headers).toEqual(expect.arrayContaining(['model', 'status', 'energy Wh', 'accuracy', 'composite', 'g CO₂', 'cost', 'overlay']));
     // the table refreshes every 3 s: the run shows up, then as completed with its score
     const cells = await waitFor(async () => {
       const c = await row.locator('td').allTextContents();
-      return c[3] === 'completed' ? c : undefined;
+      return c[col('status')] === 'completed' ? c : undefined;
     }, 10_000, 'the CLI run, completed, in the runs table');
-    expect(cells[8]).toBe('0.9');
+    expect(cells[col('accuracy')]).toBe('0.9');
     // 23 W over the run's duration (the API's, unrounded), to 1 %: a run may lack 1 % of its
     // window and still count as fully covered (FULL_COVERAGE), and the collector's points tile
     // time only to a few ms (their timestamps are wall-clock report times, their lengths are
@@ -125,9 +132,11 @@ describe('live page', () => {
     const duration = (await (await fetch(`${server.url}/api/runs/${runId}`)).json() as { duration_s: number }).duration_s;
     expect(duration).toBeGreaterThan(2);
     const energyWh = (23 * duration) / 3600;
-    expect(Math.abs(Number(cells[6]) - energyWh)).toBeLessThanOrEqual(0.01 * energyWh + 0.00005);
+    expect(Math.abs(Number(cells[col('energy Wh')]) - energyWh)).toBeLessThanOrEqual(0.01 * energyWh + 0.00005);
     const composite = 0.81 / energyWh;
-    expect(Math.abs(Number(cells[9]?.replace(/,/g, '')) - composite)).toBeLessThanOrEqual(0.0102 * composite + 0.005);
+    expect(Math.abs(Number(cells[col('composite')]?.replace(/,/g, '')) - composite)).toBeLessThanOrEqual(0.0102 * composite + 0.005);
+    // its carbon at the documented default intensity (436 g/kWh), to the two digits shown
+    expect(Math.abs(Number(cells[col('g CO₂')]) - (energyWh / 1000) * 436)).toBeLessThanOrEqual(0.01 * (energyWh / 1000) * 436 + 0.005);
 
     // sorting by a column puts the header in order
     await page.locator('#runs th[data-key="model"]').click();

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { DISK, MEASUREMENT, type Sample } from '../../../common/model.js';
 import type { Source, SourceFactory } from '../../source.js';
-import { readText } from '../../sysfs.js';
+import { CounterFile } from '../../counter-file.js';
 
 export interface DiskCounters {
   readsCompleted: number;
@@ -48,34 +48,16 @@ export function diskRates(prev: DiskCounters, cur: DiskCounters, seconds: number
 
 class DiskSource implements Source {
   readonly name = 'disk';
-  private prev: Map<string, DiskCounters>;
-  private prevAt: number;
   constructor(
-    private readonly path: string,
+    private readonly file: CounterFile<DiskCounters>,
     private readonly hostTags: Record<string, string>,
-    private readonly now: () => number,
-  ) {
-    this.prevAt = now();
-    this.prev = parseDiskstats(readText(path));
-  }
+  ) {}
   channels() {
     return [];
   }
   collect(timeMs: number): Sample[] {
-    const cur = parseDiskstats(readText(this.path));
-    const now = this.now();
-    const seconds = (now - this.prevAt) / 1000;
-    const out: Sample[] = [];
-    if (seconds > 0) {
-      for (const [device, counters] of cur) {
-        const before = this.prev.get(device);
-        if (!before) continue;
-        out.push({ measurement: MEASUREMENT.disk, tags: { ...this.hostTags, [DISK.tags.device]: device }, fields: diskRates(before, counters, seconds), timeMs });
-      }
-    }
-    this.prev = cur;
-    this.prevAt = now;
-    return out;
+    const { seconds, pairs } = this.file.read();
+    return pairs.map(({ name, before, now }) => ({ measurement: MEASUREMENT.disk, tags: { ...this.hostTags, [DISK.tags.device]: name }, fields: diskRates(before, now, seconds), timeMs }));
   }
 }
 
@@ -84,7 +66,7 @@ export const diskSource: SourceFactory = {
   async discover(ctx) {
     const path = join(ctx.procfs, 'diskstats');
     try {
-      return new DiskSource(path, ctx.hostTags, ctx.now);
+      return new DiskSource(new CounterFile(path, parseDiskstats, ctx.now), ctx.hostTags);
     } catch {
       return undefined;
     }

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { Agent } from '../../../collector/agent.js';
 import { discoverSources } from '../../../collector/discover.js';
-import { cpuModelOf, gpusOf, hostSources, platformOf } from '../../../collector/host.js';
+import { cpuModelOf, hostRecordOf, platformOf } from '../../../collector/host.js';
 import { CollectorMetrics } from '../../../collector/metrics.js';
 import { SharedResources } from '../../../collector/resources/index.js';
 import type { NvmlApi } from '../../../collector/resources/nvml.js';
@@ -215,21 +215,8 @@ export async function collectOnce(hostOrCase: { host: string } | { caseDir: stri
     }
     agent.report(REPORT_MS, REPORT_MS);
     out.push(
-      hostRecordSample({
-        host: config.host,
-        platform: hostTags[HOST_TAGS.platform] ?? '',
-        cpuModel,
-        gpus: gpusOf(sources),
-        sources: hostSources(sources),
-        sampleHz: config.collector.sampleHz,
-        reportIntervalS: config.collector.reportIntervalS,
-        flushIntervalS: config.collector.flushIntervalS,
-        version: null,
-        clockOffsetS: null,
-        clockOffsetErrorS: null,
-        startedAtMs: 0,
-        timeMs: REPORT_MS,
-      }),
+      // the record's times and version as of the test: the same on every run
+      hostRecordSample(hostRecordOf(config, sources, { platform: hostTags[HOST_TAGS.platform] ?? '', cpuModel, version: null, clock: undefined, startedAtMs: 0, timeMs: REPORT_MS })),
     );
     return out;
   } finally {

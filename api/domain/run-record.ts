@@ -1,0 +1,300 @@
+/**
+ * The run, defined once: every field of the `run` point (RUN_COLUMNS: where it is kept, its
+ * type, unit and meaning) and every field of the run summary the API answers (RUN_SUMMARY: how
+ * it is computed, and whether it is a CSV column, a column of the page's runs list, compared
+ * across models × platforms, or stored for Grafana). The `Run` and `RunSummary` types, the row
+ * mapping (../repo/runs.ts), the summary, the CSV columns, the OpenAPI schema and the run table
+ * of docs/DATA-MODEL.md (`npm run docs:config`) come from here.
+ *
+ * Adding a derived quantity: its function (with its test), and one line in RUN_SUMMARY.
+ */
+import { Type } from '@sinclair/typebox';
+import { RUN_KINDS, RUN_STATUSES } from '../../common/model.js';
+import { carbonGrams, energyCost } from './carbon.js';
+import type { SourceEnergy } from './energy.js';
+import { bool, commaList, json, Nullable, num, oneOf, optionalTag, same, score, str, tag, time, view, type Column, type RecordOf, type ReplyOf, type Typed, type View, type ViewOptions } from './record.js';
+import { scoresOf, steadySeconds, type NetScoreCoefficients, type Scores } from './run.js';
+import { JOULES_PER_WH } from './scores.js';
+
+/** Energy attributed to a run's own processes on shared hosts (collector/attribution.ts). */
+export interface Attributed {
+  sources: Array<{ host: string; source: string; domain: string; energy_j: number; share: number }>;
+  notes: string[];
+}
+
+export const SCORE_ENERGIES = ['scoped', 'attributed'] as const;
+export type ScoreEnergy = (typeof SCORE_ENERGIES)[number];
+
+/** How attributed energy is found, in words (docs/SCIENCE.md "Attribution"). */
+export const ATTRIBUTION_MODEL =
+  'CPU and DRAM energy × the run’s processes’ share of the host’s busy CPU time (children included); a GPU’s energy × the run’s share of its per-process SM utilisation (NVML), or the whole GPU when the run has it alone';
+
+const SourceEnergyList = Type.Unsafe<SourceEnergy[]>(
+  Type.Array(
+    Type.Object({
+      host: Type.String(),
+      source: Type.String(),
+      domain: Type.String(),
+      method: Type.String(),
+      inRun: Type.Optional(Type.Boolean()),
+      energyJ: Type.Number(),
+      coverage: Type.Number(),
+      avgPowerW: Type.Number(),
+    }),
+  ),
+);
+const AttributedSchema = Type.Unsafe<Attributed | null>(
+  Nullable(Type.Object({ sources: Type.Array(Type.Object({ host: Type.String(), source: Type.String(), domain: Type.String(), energy_j: Type.Number(), share: Type.Number() })), notes: Type.Array(Type.String()) })),
+);
+
+/** A run that found no steady part keeps its reason; its figures from an earlier measurement are not read. */
+const ifSteady = { decode: (raw: unknown, row: Readonly<Record<string, unknown>>) => (typeof row.steady_reason === 'string' && row.steady_reason !== '' ? null : typeof raw === 'number' && Number.isFinite(raw) ? raw : null) };
+
+const sortKeys = (labels: Record<string, string>) => Object.fromEntries(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+
+/** The `run` point: one per run, at its start; later writes add or overwrite its fields. */
+export const RUN_COLUMNS = {
+  run_id: tag('The run’s id.'),
+  model: tag('The model.'),
+  platform: tag('The platform it is filed under (docs/DATA-MODEL.md “Platform”).'),
+  series_id: optionalTag('The series of repeated runs it belongs to (`wattscope bench`); a tag, so that Grafana can group a series.'),
+  started_at_ms: time('When it started: the point’s timestamp.'),
+  status: oneOf(RUN_STATUSES, 'running', 'running, completed, failed or abandoned.'),
+  kind: oneOf(RUN_KINDS, 'inference', 'inference, training, baseline or imported.'),
+  hosts: commaList('The hosts whose energy counts (a comma list).'),
+  dataset: str('The dataset, as the client said.'),
+  batch_size: num('The batch size, as the client said.'),
+  inferences: num('Inferences done, as the client said.'),
+  correct: num('Correct inferences, as the client said.'),
+  accuracy: num('Accuracy as given (a fraction); the summary’s accuracy also derives it from correct / inferences.'),
+  params_m: num('Parameters, in millions.', 'M'),
+  macs_g: num('Multiply-accumulates per inference, in billions.', 'G'),
+  labels: json(Type.Record(Type.String(), Type.String()), {} as Record<string, string>, 'Free-form labels (JSON with sorted keys, so that a label filter can match its exact text).', { encodeKeys: sortKeys }),
+  heartbeat_at_ms: num('The client’s last heartbeat.', 'epoch ms'),
+  ended_at_ms: num('When it ended.', 'epoch ms'),
+  duration_s: num('Its length.', 's'),
+  energy_j: num('Its energy: the in-total sources of its hosts, its own GPUs only.', 'J'),
+  energy_net_j: num('Its energy less the hosts’ idle baseline over its length.', 'J'),
+  avg_power_w: num('energy_j / duration_s.', 'W'),
+  coverage: num('The share of the window its least-covered source covers, 0–1.'),
+  sources: json(SourceEnergyList, [] as SourceEnergy[], 'Per source: energy, average power, coverage, method, whether in the run (JSON).', { omitEmpty: true }),
+  avg_gpu_power_w: num('Average power of its GPUs (Table I of the Tub.ai paper).', 'W'),
+  avg_gpu_util_pct: num('Average utilisation of its GPUs.', '%'),
+  avg_gpu_mem_pct: num('Average memory use of its GPUs.', '%'),
+  avg_cpu_pct: num('Average CPU utilisation of its hosts.', '%'),
+  clock_offsets: json(Type.Record(Type.String(), Type.Number()), {} as Record<string, number>, 'Hosts whose clock was off InfluxDB’s by more than 0.5 s: seconds, host minus InfluxDB (JSON).', { omitEmpty: true }),
+  recompute_attempts: num('How often a partial run was measured again for late points.'),
+  partial_final: str('Why a partial run stays partial, once it is no longer measured again.'),
+  revised_at_ms: num('When it was written anew under a corrected platform (the newest revision wins).', 'epoch ms'),
+  gpus: json(Type.Unsafe<string[] | null>(Nullable(Type.Array(Type.String()))), null as string[] | null, 'The GPUs it used, as it named them (indices or UUIDs; JSON); absent: every GPU.'),
+  gpus_from: str('Where that scope came from: CUDA_VISIBLE_DEVICES, NVIDIA_VISIBLE_DEVICES or given.'),
+  energy_host_j: num('Every in-total source of its hosts, its GPUs or not.', 'J'),
+  energy_attributed_j: num('The energy attributed to its own processes on shared hosts.', 'J'),
+  attributed: json(AttributedSchema, null as Attributed | null, 'That energy per source, with the run’s share of each (JSON; docs/SCIENCE.md “Attribution”).'),
+  score_energy: oneOf(SCORE_ENERGIES, 'scoped', 'Which energy the scores use: its devices (scoped, the default) or what its own processes were attributed.'),
+  grid_intensity: json(Type.Record(Type.String(), Type.Number()), {} as Record<string, number>, 'The carbon intensity of each host’s electricity when it was measured, g CO₂ per kWh (JSON; WATTSCOPE_GRID_INTENSITY of its collector, else of the API).', { omitEmpty: true }),
+  warmup: bool('A warm-up run of its series: measured, left out of its statistics (written on the runs of a series only, so that `warmup = false` finds the counted ones).', false, { encode: (v, run) => (run.series_id === null ? null : v) }),
+  steady_rise_s: num('Seconds trimmed at the start: the rise before its power settles (api/domain/steady.ts).', 's', ifSteady),
+  steady_tail_s: num('Seconds trimmed at the end.', 's', ifSteady),
+  steady_power_w: num('Average power of its scored sources over the steady part.', 'W', ifSteady),
+  steady_reason: str('Why no steady part was found (empty when one was: InfluxDB cannot unset a field).', {
+    decode: (raw) => (typeof raw === 'string' && raw !== '' ? raw : null),
+    encode: (v, run) => (run.steady_power_w !== null ? '' : v),
+  }),
+} as const satisfies Record<string, Column<unknown>>;
+
+export type Run = RecordOf<typeof RUN_COLUMNS>;
+
+/** What a summary is computed with: the deployment's settings and the run's scores. */
+export interface SummaryContext {
+  netscore: NetScoreCoefficients;
+  /** g CO₂ per kWh for hosts a run has no figure for (imported runs, runs measured before) */
+  gridIntensity: number;
+  /** per kWh; undefined: no cost */
+  energyPrice: number | undefined;
+  scores: Scores;
+}
+
+/** Coverage below this flags a run as partial (recomputed when late points arrive). */
+export const FULL_COVERAGE = 0.99;
+
+const N = Nullable(Type.Number());
+const iso = (ms: number) => new Date(ms).toISOString();
+const as = <K extends keyof typeof RUN_COLUMNS, const O extends ViewOptions = Record<never, never>>(name: K, opts?: O) => same<Run, SummaryContext, Run[K], O>(RUN_COLUMNS[name] as Column<Run[K]>, name, opts);
+
+/** The run summary, in the order the API answers it. */
+export const RUN_SUMMARY = {
+  run_id: as('run_id', { csv: true }),
+  model: as('model', { csv: true }),
+  platform: as('platform', { csv: true }),
+  kind: as('kind', { csv: true }),
+  status: as('status', { csv: true }),
+  dataset: as('dataset', { csv: true }),
+  hosts: as('hosts', { csv: true }),
+  labels: as('labels', { csv: true }),
+  batch_size: as('batch_size', { csv: true }),
+  params_m: as('params_m', { csv: true }),
+  macs_g: as('macs_g', { csv: true }),
+  started_at: view(Type.String({ format: 'date-time' }), 'When it started.', (r: Run) => iso(r.started_at_ms), { csv: true }),
+  ended_at: view(Nullable(Type.String({ format: 'date-time' })), 'When it ended.', (r: Run) => (r.ended_at_ms === null ? null : iso(r.ended_at_ms)), { csv: true }),
+  // Table I of the Tub.ai paper
+  duration_s: as('duration_s', { csv: true, list: { label: 'duration s', digits: 1 } }),
+  avg_gpu_power_w: as('avg_gpu_power_w', { csv: true }),
+  energy_wh: view(N, 'Its energy.', (r: Run) => (r.energy_j === null ? null : r.energy_j / JOULES_PER_WH), { unit: 'Wh', csv: true, list: { label: 'energy Wh', digits: 4 }, compare: { better: 'lower', label: 'energy Wh' } }),
+  avg_gpu_util_pct: as('avg_gpu_util_pct', { csv: true }),
+  avg_gpu_mem_pct: as('avg_gpu_mem_pct', { csv: true }),
+  avg_cpu_pct: as('avg_cpu_pct', { csv: true }),
+  // energy
+  energy_j: as('energy_j', { csv: true }),
+  energy_net_j: as('energy_net_j', { csv: true }),
+  avg_power_w: as('avg_power_w', { csv: true }),
+  coverage: as('coverage', { csv: true }),
+  partial: view(Type.Boolean(), 'Whether a source covers less than 99 % of it (measured again as late points arrive).', (r: Run) => r.coverage !== null && r.kind !== 'imported' && r.coverage < FULL_COVERAGE),
+  partial_sources: view(
+    Type.Array(Type.Object({ host: Type.String(), source: Type.String(), coverage: Type.Number() })),
+    'Sources that cover less than 99 % of the run (0: no point at all — a silent collector or source).',
+    (r: Run) => r.sources.filter((s) => s.inRun !== false && s.coverage < FULL_COVERAGE).map((s) => ({ host: s.host, source: s.source, coverage: s.coverage })),
+  ),
+  partial_final: as('partial_final'),
+  clock_offsets: as('clock_offsets'),
+  sources: view(
+    Type.Array(
+      Type.Object({
+        host: Type.String(),
+        source: Type.String(),
+        domain: Type.String(),
+        method: Type.String(),
+        in_run: Type.Boolean({ description: 'false for a GPU outside the run’s scope: listed, counted only in energy_host_j.' }),
+        energy_j: Type.Number(),
+        avg_power_w: Type.Number(),
+        coverage: Type.Number(),
+      }),
+    ),
+    'Energy per source.',
+    (r: Run) => r.sources.map((s) => ({ host: s.host, source: s.source, domain: s.domain, method: s.method, in_run: s.inRun !== false, energy_j: s.energyJ, avg_power_w: s.avgPowerW, coverage: s.coverage })),
+  ),
+  // the devices: its GPUs (null: every GPU) and the energy of the whole hosts beside it
+  gpus: as('gpus', { csv: true, list: { label: 'GPUs', digits: 0 } }),
+  gpus_from: as('gpus_from', { csv: true }),
+  energy_host_j: as('energy_host_j', { csv: true, list: { label: 'host Wh', digits: 4, scale: 1 / JOULES_PER_WH } }),
+  // its own share of shared hosts
+  energy_attributed_j: as('energy_attributed_j', { csv: true, list: { label: 'attributed Wh', digits: 4, scale: 1 / JOULES_PER_WH } }),
+  attributed: view(
+    Nullable(Type.Object({ sources: Type.Array(Type.Object({ host: Type.String(), source: Type.String(), domain: Type.String(), energy_j: Type.Number(), share: Type.Number() })), notes: Type.Array(Type.String()), model: Type.String() })),
+    'The energy attributed to its own processes, per source, and how it is found.',
+    (r: Run) => (r.attributed === null ? null : { ...r.attributed, model: ATTRIBUTION_MODEL }),
+  ),
+  score_energy: as('score_energy', { csv: true }),
+  // what it cost: carbon and money
+  carbon_g: score('Grams of CO₂ its energy emitted: each host’s share at that host’s grid intensity (docs/SCIENCE.md “Carbon and cost”).', (r: Run, c: SummaryContext) => carbonGrams(r, c.gridIntensity), { unit: 'g CO₂', csv: true, list: { label: 'g CO₂', digits: 3 }, compare: { better: 'lower', label: 'g CO₂' } }),
+  energy_cost: score('What its energy cost at WATTSCOPE_ENERGY_PRICE per kWh, in that price’s currency.', (r: Run, c: SummaryContext) => energyCost(r.energy_j, c.energyPrice), { csv: true, list: { label: 'cost', digits: 4 }, compare: { better: 'lower', label: 'cost' } }),
+  // repeats and the steady part
+  series_id: as('series_id', { csv: true, list: { label: 'series', digits: 0 } }),
+  warmup: as('warmup', { csv: true }),
+  steady_rise_s: as('steady_rise_s', { csv: true }),
+  steady_tail_s: as('steady_tail_s', { csv: true }),
+  steady_s: view(N, 'Length of the steady part.', (r: Run) => steadySeconds(r), { unit: 's' }),
+  steady_power_w: as('steady_power_w', { csv: true }),
+  steady_reason: as('steady_reason'),
+  // work and scores
+  inferences: as('inferences', { csv: true }),
+  correct: as('correct', { csv: true }),
+  accuracy: score('Top-1 accuracy as a fraction: as given, or correct / inferences.', (_r: Run, c: SummaryContext) => c.scores.accuracy, { csv: true, list: { label: 'accuracy', digits: 4 }, compare: { better: 'higher', label: 'accuracy' }, store: 'accuracy_resolved' }),
+  energy_per_inference_uwh: score('Energy per inference of the scored energy.', (_r: Run, c: SummaryContext) => c.scores.energy_per_inference_uwh, {
+    unit: 'µWh',
+    csv: true,
+    list: { label: 'µWh / inference', digits: 2 },
+    compare: { better: 'lower', label: 'µWh / inference', rank: true },
+    store: 'energy_per_inference_uwh',
+  }),
+  energy_per_inference_steady_uwh: score('Energy per inference over the steady part: steady_power_w × duration_s / inferences (docs/SCIENCE.md).', (_r: Run, c: SummaryContext) => c.scores.energy_per_inference_steady_uwh, {
+    unit: 'µWh',
+    csv: true,
+    compare: { better: 'lower', label: 'steady µWh / inf.' },
+    store: 'energy_per_inference_steady_uwh',
+  }),
+  inferences_per_s: score('Inferences per second.', (_r: Run, c: SummaryContext) => c.scores.inferences_per_s, { csv: true, compare: { better: 'higher', label: 'inferences / s' } }),
+  inferences_per_j: score('Inferences per joule of the scored energy.', (_r: Run, c: SummaryContext) => c.scores.inferences_per_j),
+  composite_score: score('Accuracy² per mWh per inference (Waltsburger et al.).', (_r: Run, c: SummaryContext) => c.scores.composite_score, {
+    csv: true,
+    list: { label: 'composite', digits: 2 },
+    compare: { better: 'higher', label: 'composite', rank: true },
+    store: 'composite_score',
+  }),
+  netscore: score('NetScore (Wong): 20·log10(a^α / (p^β · m^γ)).', (_r: Run, c: SummaryContext) => c.scores.netscore, { csv: true, list: { label: 'NetScore', digits: 2 }, compare: { better: 'higher', label: 'NetScore', rank: true }, store: 'netscore' }),
+  info_density: score('Information density: accuracy % per million parameters.', (_r: Run, c: SummaryContext) => c.scores.info_density, {
+    csv: true,
+    list: { label: 'info density', digits: 3 },
+    compare: { better: 'higher', label: 'info density', rank: true },
+    store: 'info_density',
+  }),
+} satisfies Record<string, View<Run, SummaryContext> & Typed<unknown>>;
+
+type SummaryFields = typeof RUN_SUMMARY;
+export type SummaryField = keyof SummaryFields;
+
+export const RunSummarySchema = Type.Object(
+  {
+    ...(Object.fromEntries(Object.entries(RUN_SUMMARY).map(([k, v]) => [k, v.schema])) as { [K in SummaryField]: SummaryFields[K]['schema'] }),
+    null_reasons: Type.Record(Type.String(), Type.String(), { description: 'Why each null score is null.' }),
+  },
+  { description: 'A run: Table I columns, energy per source, carbon and cost, every score (null with its reason when it cannot be computed).' },
+);
+
+/** The summary as JSON: each field's value, and why a null score is null. */
+export type RunSummary = ReplyOf<SummaryFields> & { null_reasons: Record<string, string> };
+
+export function summaryOf(run: Run, settings: Omit<SummaryContext, 'scores'>): RunSummary {
+  const ctx: SummaryContext = { ...settings, scores: scoresOf(run, settings.netscore) };
+  const out: Record<string, unknown> = {};
+  const reasons: Record<string, string> = {};
+  for (const [name, field] of Object.entries(RUN_SUMMARY) as Array<[string, View<Run, SummaryContext>]>) {
+    const v = field.value(run, ctx);
+    if (field.score) {
+      const s = v as { value: number | null; reason?: string };
+      out[name] = s.value;
+      if (s.value === null && s.reason) reasons[name] = s.reason;
+    } else out[name] = v;
+  }
+  out.null_reasons = reasons;
+  return out as RunSummary;
+}
+
+/** The summary's fields that are also stored in the point, for Grafana, under their stored names. */
+export function storedViews(summary: RunSummary): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  for (const [name, field] of Object.entries(RUN_SUMMARY) as Array<[SummaryField, View<Run, SummaryContext>]>) if (field.store) out[field.store] = summary[name] as number | null;
+  return out;
+}
+
+/** The CSV export's columns, in the summary's order. */
+export const RUN_CSV_COLUMNS = (Object.entries(RUN_SUMMARY) as Array<[SummaryField, View<Run, SummaryContext>]>).filter(([, f]) => f.csv).map(([k]) => k);
+
+/** What the page and the clients know of the summary's fields: labels, units, digits, how they compare (GET /api/runs/fields). */
+export function fieldCatalog(): Array<{ name: string; doc: string; unit: string | null; list: ViewOptions['list'] | null; compare: ViewOptions['compare'] | null; csv: boolean }> {
+  return (Object.entries(RUN_SUMMARY) as Array<[string, View<Run, SummaryContext>]>).map(([name, f]) => ({ name, doc: f.doc, unit: f.unit ?? null, list: f.list ?? null, compare: f.compare ?? null, csv: f.csv === true }));
+}
+
+type ComparedField = { [K in SummaryField]: SummaryFields[K] extends { compare: object } ? K : never }[SummaryField];
+
+/** The fields compared across models × platforms (./compare.ts), and which way is better. */
+export const COMPARED = (Object.entries(RUN_SUMMARY) as Array<[ComparedField, View<Run, SummaryContext>]>).filter(([, f]) => f.compare).map(([k]) => k);
+
+export const LOWER_IS_BETTER: ReadonlySet<string> = new Set((Object.entries(RUN_SUMMARY) as Array<[string, View<Run, SummaryContext>]>).filter(([, f]) => f.compare?.better === 'lower').map(([k]) => k));
+
+type StoredViewName = { [K in SummaryField]: SummaryFields[K] extends { store: infer S extends string } ? S : never }[SummaryField];
+type ColumnFieldName = { [K in keyof typeof RUN_COLUMNS]: (typeof RUN_COLUMNS)[K]['place'] extends 'field' ? K : never }[keyof typeof RUN_COLUMNS];
+
+/** The stored field names, for queries and Grafana: the point's columns and the summary's stored views. */
+export const RUN_FIELDS = Object.fromEntries([
+  ...Object.entries(RUN_COLUMNS).filter(([, c]) => c.place === 'field').map(([k]) => [k, k]),
+  ...(Object.values(RUN_SUMMARY) as ViewOptions[]).flatMap((f) => (f.store ? [[f.store, f.store]] : [])),
+]) as { readonly [K in ColumnFieldName | StoredViewName]: K };
+
+/** The run table of docs/DATA-MODEL.md. */
+export function runFieldsTable(): string {
+  const rows = Object.entries(RUN_COLUMNS).map(([k, c]) => `| \`${k}\` | ${c.place} | ${c.unit ?? ''} | ${c.doc.replace(/\|/g, '\\|')} |`);
+  const views = (Object.entries(RUN_SUMMARY) as Array<[string, View<Run, SummaryContext>]>).filter(([, f]) => f.store).map(([, f]) => `| \`${f.store as string}\` | field | ${f.unit ?? ''} | ${f.doc.replace(/\|/g, '\\|')} Stored for Grafana. |`);
+  return ['| name | kept as | unit | meaning |', '| --- | --- | --- | --- |', ...rows, ...views].join('\n');
+}
+
