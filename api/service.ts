@@ -11,7 +11,7 @@ import { FULL_COVERAGE, applyMeasured, scoresOf, summaryOf, type Run, type RunSu
 import { JOULES_PER_UWH, type NetScoreCoefficients } from './domain/scores.js';
 import { ApiError, notFound } from './errors.js';
 import type { PowerRepository } from './repo/power.js';
-import type { RunRepository } from './repo/runs.js';
+import { preferredRow, type RunRepository } from './repo/runs.js';
 import type { HostRepository } from './repo/hosts.js';
 import { arrivalBudgetMs, clockOffsets, expectedSources, platformOf, stillMissing, type ExpectedSource } from './domain/arrival.js';
 import { partialReason, recomputePlan } from './domain/recompute.js';
@@ -210,8 +210,29 @@ export class RunService {
         heartbeat_at_ms: now,
       };
       await this.runs.save(run);
-      return { run, created: true };
+      if (!input.run_id) return { run, created: true };
+      return this.settleStart(run, input.model);
     });
+  }
+
+  /**
+   * A start with the caller's run_id may have been taken twice at once: a client retried it
+   * through a load balancer and two replicas each found no run and wrote one, at their own start
+   * times. Each replica reads the rows back after its write; the first started wins in every
+   * reader (preferredRow), and a replica that sees another row of the same revision deletes
+   * the losers (where the store can delete: InfluxDB 1.x and 2.x), so one row is left.
+   */
+  private async settleStart(run: Run, model: string): Promise<{ run: Run; created: boolean }> {
+    const rows = (await this.runs.rows(run.run_id)).filter((r) => (r.revised_at_ms ?? 0) === 0);
+    if (rows.length <= 1) return { run, created: true };
+    const winner = rows.reduce(preferredRow);
+    if (this.runs.canRetag) {
+      for (const r of rows) if (r !== winner) await this.runs.deleteRow(r);
+    }
+    const ours = winner.started_at_ms === run.started_at_ms && winner.platform === run.platform && winner.model === run.model;
+    if (ours) return { run, created: true };
+    if (winner.model !== model) throw new ApiError(409, `run_id "${run.run_id}" is already a run of model "${winner.model}"`, { field: 'run_id', run: this.summary(winner) });
+    return { run: winner, created: false };
   }
 
   async heartbeat(runId: string): Promise<Run> {
@@ -447,6 +468,12 @@ export class RunService {
    * Ended partial runs of the last `days` are measured again when late points may have arrived
    * (collectors replay their spool after an outage), on a backoff schedule; once it gives up
    * (./domain/recompute.ts) the run's partial state is final, with its reason.
+   *
+   * Safe with several replicas running it at once, without a lock: the attempt recorded is the
+   * schedule's slot (the same in every replica), the measured figures are written only when
+   * they cover more than what was read (replicas measuring the same points write the same
+   * figures), and a measurement that finds nothing new writes only the schedule's fields, so it
+   * can never put back older figures over another replica's better ones.
    */
   async recomputePartial(days = 7): Promise<number> {
     const now = this.now();
@@ -463,13 +490,13 @@ export class RunService {
         const current = await this.runs.get(run.run_id);
         if (!current || current.ended_at_ms === null) return;
         const plan = recomputePlan(current, now);
-        if (plan.action === 'wait') return;
+        if (plan.action === 'wait' || plan.dueAtMs === null) return;
         const measured = await this.measure(current, current.ended_at_ms);
-        const attempts = (current.recompute_attempts ?? 0) + 1;
         const better = (measured.coverage ?? 0) > (current.coverage ?? 0) + 1e-9;
-        const next: Run = { ...(better ? measured : current), recompute_attempts: attempts };
-        if ((next.coverage ?? 0) < FULL_COVERAGE && plan.action === 'last') next.partial_final = partialReason(next, attempts, now);
-        await this.persist(next);
+        const next: Run = { ...(better ? measured : current), recompute_attempts: plan.attempt };
+        if ((next.coverage ?? 0) < FULL_COVERAGE && plan.action === 'last') next.partial_final = partialReason(next, plan.dueAtMs);
+        if (better) await this.persist(next);
+        else await this.runs.saveFields(next, [RUN.fields.recomputeAttempts, RUN.fields.partialFinal]);
         n++;
         if (better) log.info('partial run recomputed with late points', { run_id: run.run_id, coverage_before: current.coverage, coverage: measured.coverage });
         if (next.partial_final) log.info('partial run left as it is', { run_id: run.run_id, reason: next.partial_final });

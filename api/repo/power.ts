@@ -10,7 +10,7 @@ import { anyOf, ident, iql, join, str, timeMs, type InfluxQL } from '../../commo
 import { seriesRows, type InfluxStore, type Row, type Series, type StatementResult } from '../../common/storage/store.js';
 import type { EdgePoint, SeriesWindowData } from '../domain/energy.js';
 import { bucketsInside } from '../domain/rollup.js';
-import { ROLLED_CPU_FIELDS, ROLLED_GPU_FIELDS, sumAndCount } from '../rollups.js';
+import { ROLLED_CPU_FIELDS, ROLLED_GPU_FIELDS, sumAndCount, watermarkQuery } from '../rollups.js';
 
 export interface HostMetrics {
   avg_gpu_util_pct: number | null;
@@ -119,7 +119,7 @@ export class PowerRepository {
             ...metricStatements(left, false),
             ...metricStatements(right, false),
             ...metricStatements(middle, true),
-            iql`SELECT last(${ident(ROLLUP.state.watermarkMs)}) AS w FROM ${ident(MEASUREMENT.state)} WHERE ${ident(ROLLUP.state.key)} = ${str(ROLLUP.state.rollupKey)}`,
+            watermarkQuery(),
             ...showSources,
           ],
           '; ',

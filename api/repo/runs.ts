@@ -68,14 +68,26 @@ export function rowToRun(row: Row): Run {
 }
 
 /**
- * One run per run_id: a run whose platform was corrected is written anew before its old point
- * is deleted, so for a moment (or after a failed delete) both exist; the newest revision wins.
+ * Which of two rows of one run_id is the run. A run whose platform was corrected is written
+ * anew before its old point is deleted, so for a moment (or after a failed delete) both exist:
+ * the newest revision wins. Two rows of the same revision are one start taken twice at once —
+ * a retried start that two API replicas both took (./../service.ts) — and the one that started
+ * first wins, then the smaller platform: every reader in every replica picks the same row.
  */
+export function preferredRow(a: Run, b: Run): Run {
+  const ra = a.revised_at_ms ?? 0;
+  const rb = b.revised_at_ms ?? 0;
+  if (ra !== rb) return ra > rb ? a : b;
+  if (a.started_at_ms !== b.started_at_ms) return a.started_at_ms < b.started_at_ms ? a : b;
+  return a.platform <= b.platform ? a : b;
+}
+
+/** One run per run_id (preferredRow), in the order given. */
 function newestRevisions(runs: readonly Run[]): Run[] {
   const best = new Map<string, Run>();
   for (const r of runs) {
     const seen = best.get(r.run_id);
-    if (!seen || (r.revised_at_ms ?? 0) > (seen.revised_at_ms ?? 0)) best.set(r.run_id, r);
+    best.set(r.run_id, seen ? preferredRow(seen, r) : r);
   }
   return runs.filter((r) => best.get(r.run_id) === r);
 }
@@ -142,6 +154,16 @@ export class RunRepository {
     return newestRevisions(rows.map(rowToRun))[0];
   }
 
+  /** Every row stored under `runId` (normally one; see preferredRow). */
+  async rows(runId: string): Promise<Run[]> {
+    return (await this.store.rows(iql`SELECT * FROM ${ident(MEASUREMENT.run)} WHERE ${ident(T.runId)} = ${str(runId)}`)).map(rowToRun);
+  }
+
+  /** Deletes one row of a run (its tags and start time), where the store can delete. */
+  async deleteRow(run: Run): Promise<void> {
+    await this.store.deletePoints(MEASUREMENT.run, { [T.runId]: run.run_id, [T.model]: run.model, [T.platform]: run.platform }, run.started_at_ms, run.started_at_ms);
+  }
+
   /** Whether a run's tags can be changed here (it needs a delete: InfluxDB 1.x and 2.x). */
   get canRetag(): boolean {
     return this.store.canDelete;
@@ -173,6 +195,17 @@ export class RunRepository {
 
   async save(run: Run, derived: Record<string, number | null> = {}): Promise<void> {
     await this.store.write([runToSample(run, derived)]);
+  }
+
+  /**
+   * Writes only `fields` of a run (and its tags and time, so that it is the same point): the
+   * other fields keep what is stored, whoever wrote it. The recompute job records an attempt
+   * this way when it found nothing new, so it cannot write older figures over newer ones.
+   */
+  async saveFields(run: Run, fields: readonly string[]): Promise<void> {
+    const sample = runToSample(run);
+    const keep = new Set(fields);
+    await this.store.write([{ ...sample, fields: Object.fromEntries(Object.entries(sample.fields).filter(([k]) => keep.has(k))) }]);
   }
 
   async saveMany(runs: readonly Run[], derived: ReadonlyArray<Record<string, number | null>>): Promise<void> {
