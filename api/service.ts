@@ -269,9 +269,9 @@ export class RunService {
     const latest = new Map<string, HostRecord>();
     for (const r of described) if ((latest.get(r.host)?.timeMs ?? -Infinity) < r.timeMs) latest.set(r.host, r);
     const idle = new Map<string, number>();
-    for (const host of run.hosts) {
-      const baseline = await this.runs.latestBaseline(host, t0);
-      for (const s of baseline?.sources ?? []) idle.set(`${s.host}\u0000${s.source}`, s.avgPowerW);
+    for (const [host, baseline] of await this.runs.latestBaselines(run.hosts, t0)) {
+      // a baseline over several hosts counts for this host's sources only
+      for (const s of baseline.sources) if (s.host === host) idle.set(`${s.host}\u0000${s.source}`, s.avgPowerW);
     }
     const seconds = (t1 - t0) / 1000;
     const measured = applyMeasured(run, { energy_j: gross.energyJ, energy_net_j: idle.size > 0 ? netEnergy(gross, idle, seconds) : gross.energyJ, coverage: gross.coverage, sources: gross.sources, ...metrics }, t1);

@@ -3,8 +3,8 @@
  * progresses (InfluxDB merges writes to the same series and timestamp). Every write repeats the
  * run's tags exactly, so a run stays one series.
  */
-import { MEASUREMENT, RUN, RUN_KINDS, RUN_STATUSES, type FieldValue, type RunKind, type RunStatus, type Sample } from '../../common/model.js';
-import { anyOf, ident, iql, join, listItemRegex, literalRegex, num as numLit, str, timeMs, type InfluxQL } from '../../common/storage/influxql.js';
+import { BASELINE, MEASUREMENT, RUN, RUN_KINDS, RUN_STATUSES, type FieldValue, type RunKind, type RunStatus, type Sample } from '../../common/model.js';
+import { anyOf, ident, iql, join, literalRegex, num as numLit, str, timeMs, type InfluxQL } from '../../common/storage/influxql.js';
 import type { InfluxStore, Row } from '../../common/storage/store.js';
 import type { SourceEnergy } from '../domain/energy.js';
 import type { Run } from '../domain/run.js';
@@ -132,6 +132,15 @@ export function runToSample(run: Run, derived: Record<string, number | null> = {
   };
 }
 
+/**
+ * A completed baseline's entries in the `baseline` index: one per host, at the run's start.
+ * Deterministic (the same points whoever writes them, as often as they are written).
+ */
+export function baselineIndexSamples(run: Run): Sample[] {
+  if (run.kind !== 'baseline' || run.status !== 'completed') return [];
+  return run.hosts.map((host) => ({ measurement: MEASUREMENT.baseline, tags: { [BASELINE.tags.host]: host }, fields: { [BASELINE.fields.runId]: run.run_id }, timeMs: run.started_at_ms }));
+}
+
 export interface RunFilter {
   model?: string | undefined;
   platform?: string | undefined;
@@ -194,7 +203,7 @@ export class RunRepository {
   }
 
   async save(run: Run, derived: Record<string, number | null> = {}): Promise<void> {
-    await this.store.write([runToSample(run, derived)]);
+    await this.store.write([runToSample(run, derived), ...baselineIndexSamples(run)]);
   }
 
   /**
@@ -258,11 +267,47 @@ export class RunRepository {
     return Object.fromEntries(RUN_STATUSES.map((st, i) => [st, Number(results[i]?.series[0]?.values[0]?.[1] ?? 0)]));
   }
 
-  /** Latest completed baseline run on `host` that started before `beforeMs`. */
-  async latestBaseline(host: string, beforeMs: number): Promise<Run | undefined> {
-    const rows = await this.store.rows(
-      iql`SELECT * FROM ${ident(MEASUREMENT.run)} WHERE ${ident(F.kind)} = ${str('baseline')} AND ${ident(F.status)} = ${str('completed')} AND ${ident(F.hosts)} =~ ${listItemRegex(host)} AND time < ${timeMs(beforeMs)} ORDER BY time DESC LIMIT 1`,
+  /**
+   * The latest completed baseline run of each of `hosts` that started before `beforeMs`, from
+   * the `baseline` index: one small series per host, so the cost does not grow with the runs
+   * stored (the scan of every run it replaces took seconds under load with a few thousand).
+   */
+  async latestBaselines(hosts: readonly string[], beforeMs: number): Promise<Map<string, Run>> {
+    const out = new Map<string, Run>();
+    if (hosts.length === 0) return out;
+    await this.indexOlderBaselines();
+    const [r] = await this.store.query(
+      iql`SELECT last(${ident(BASELINE.fields.runId)}) AS id FROM ${ident(MEASUREMENT.baseline)} WHERE ${ident(BASELINE.tags.host)} =~ ${anyOf(hosts)} AND time < ${timeMs(beforeMs)} GROUP BY ${ident(BASELINE.tags.host)}`,
     );
-    return rows[0] ? rowToRun(rows[0]) : undefined;
+    const byHost = new Map<string, string>();
+    for (const s of r?.series ?? []) {
+      const id = s.values[0]?.[1];
+      if (typeof id === 'string' && s.tags.host !== undefined) byHost.set(s.tags.host, id);
+    }
+    if (byHost.size === 0) return out;
+    const runs = await this.getMany([...byHost.values()]);
+    for (const [host, id] of byHost) {
+      const run = runs.get(id);
+      if (run && run.kind === 'baseline' && run.status === 'completed' && run.started_at_ms < beforeMs) out.set(host, run);
+    }
+    return out;
+  }
+
+  private indexed: Promise<void> | undefined;
+
+  /**
+   * Baselines stored before the index existed are indexed once per process, at the first
+   * lookup: one read of every run, then idempotent writes (the same points from every replica).
+   */
+  private indexOlderBaselines(): Promise<void> {
+    this.indexed ??= (async () => {
+      const rows = await this.store.rows(iql`SELECT * FROM ${ident(MEASUREMENT.run)} WHERE ${ident(F.kind)} = ${str('baseline')} AND ${ident(F.status)} = ${str('completed')}`);
+      const samples = newestRevisions(rows.map(rowToRun)).flatMap(baselineIndexSamples);
+      if (samples.length > 0) await this.store.write(samples);
+    })().catch((e: unknown) => {
+      this.indexed = undefined;
+      throw e;
+    });
+    return this.indexed;
   }
 }
