@@ -360,7 +360,7 @@ export async function benchFleet(measureS = 15, loadS = 120, maxHosts = 4096): P
       one.stops.push(e.ms);
       if (!s.ok || !e.ok) one.failed++;
     }
-    const load = { starts: [] as number[], stops: [] as number[], failed: 0, started: 0 };
+    const load = { starts: [] as number[], stops: [] as number[], failed: 0, started: 0, timeline: [] as Array<{ at: number; start: number; stop: number }> };
     const pending: Array<Promise<void>> = [];
     const loadT0 = performance.now();
     const cpu0 = { self: cpuNow(), influxd: usage(influx.pid).cpuS, machine: machineBusyS() };
@@ -381,6 +381,7 @@ export async function benchFleet(measureS = 15, loadS = 120, maxHosts = 4096): P
           await sleep(1000 + ((i * 619) % 4000));
           const e = await post(`/api/runs/${s.json.run_id}/stop`, { inferences: 100 });
           load.stops.push(e.ms);
+          load.timeline.push({ at: performance.now() - loadT0, start: s.ms, stop: e.ms });
           if (!e.ok) load.failed++;
         })(),
       );
@@ -404,6 +405,12 @@ export async function benchFleet(measureS = 15, loadS = 120, maxHosts = 4096): P
     console.log(
       `\nruns started: ${load.started} in ${fmt(loadElapsed, 0)} s (${fmt(load.started / loadS, 1)}/s); stored: ${stored}, completed: ${completed}; failed requests: ${load.failed}; CPU while loaded: the API and load generator (one Node process) ${fmt(((cpu1.self - cpu0.self) / loadElapsed) * 100, 0)} % of one core, influxd ${fmt(((cpu1.influxd - cpu0.influxd) / loadElapsed) * 100, 0)} %, other processes on this shared machine ${fmt(((cpu1.machine - cpu0.machine - (cpu1.self - cpu0.self) - (cpu1.influxd - cpu0.influxd)) / loadElapsed) * 100, 0)} %`,
     );
+    const windows: string[] = [];
+    for (let w = 0; w * 30_000 < loadElapsed * 1000; w++) {
+      const inWindow = load.timeline.filter((x) => x.at >= w * 30_000 && x.at < (w + 1) * 30_000);
+      if (inWindow.length > 0) windows.push(`${w * 30}–${(w + 1) * 30} s: ${fmt(percentile(inWindow.map((x) => x.start), 99), 0)} / ${fmt(percentile(inWindow.map((x) => x.stop), 99), 0)} ms`);
+    }
+    console.log(`p99 of start / stop by 30 s of the load (by when the stop answered): ${windows.join('; ')}`);
     await live.fastify.close();
     console.log(`\nwhole fleet benchmark: ${fmt(elapsedS() / 60, 1)} min; energies of the two runs: 1 h ${fmt((energies['1 h'] ?? 0) / 3.6e6, 3)} kWh, 24 h ${fmt((energies['24 h'] ?? 0) / 3.6e6, 3)} kWh`);
   } finally {
