@@ -4,6 +4,8 @@
  *
  * - `power_10m`: per series, the sums of `energy_j` and `interval_s` and the point count, written
  *   only where the series' points tile the bucket (./domain/rollup.ts: then they are final).
+ *   That takes every raw point, so they are fetched a group of hosts at a time (at most 200,000
+ *   points an answer): a whole fleet's in one answer would run to hundreds of MB.
  * - `gpu_10m`, `cpu_10m` (cpu=all): sums and counts of the fields the run summary averages.
  *
  * Several API replicas run it at once, every minute, with no lock between them (InfluxDB has no
@@ -23,11 +25,11 @@
  *   a true watermark. (Written at `now`, as before, and read with last(), a slow replica's older
  *   value could land last and take the watermark back.)
  */
-import { CPU, GPU, MEASUREMENT, POWER, ROLLUP, type FieldValue, type Sample } from '../common/model.js';
+import { CPU, GPU, HOST_TAGS, MEASUREMENT, POWER, ROLLUP, type FieldValue, type Sample } from '../common/model.js';
 import { logger } from '../common/log.js';
-import { ident, iql, join, str, timeMs, durationMs, type InfluxQL } from '../common/storage/influxql.js';
-import { seriesRows, type InfluxStore } from '../common/storage/store.js';
-import { sums, tiles } from './domain/rollup.js';
+import { anyOf, ident, iql, join, str, timeMs, durationMs, type InfluxQL } from '../common/storage/influxql.js';
+import { seriesRows, type InfluxStore, type Series } from '../common/storage/store.js';
+import { packByCount, sums, tiles } from './domain/rollup.js';
 import type { EdgePoint } from './domain/energy.js';
 
 const log = logger('rollups');
@@ -64,6 +66,11 @@ export interface RollupOptions {
   maxBuckets?: number;
   /** buckets fetched per request */
   chunkBuckets?: number;
+  /**
+   * raw `power` points fetched per request at most: a chunk's points are fetched host group by
+   * host group (a whole fleet's in one answer would run to hundreds of MB)
+   */
+  maxPointsPerQuery?: number;
   /** the API's clock (tests drive it); Date.now by default */
   now?: () => number;
 }
@@ -73,6 +80,7 @@ export class RollupJob {
   private readonly settleMs: number;
   private readonly maxBuckets: number;
   private readonly chunkBuckets: number;
+  private readonly maxPointsPerQuery: number;
   private readonly now: () => number;
 
   constructor(
@@ -83,6 +91,7 @@ export class RollupJob {
     this.settleMs = opts.settleMs ?? ROLLUP.bucketMs;
     this.maxBuckets = opts.maxBuckets ?? 36;
     this.chunkBuckets = opts.chunkBuckets ?? 6;
+    this.maxPointsPerQuery = opts.maxPointsPerQuery ?? 200_000;
     this.now = opts.now ?? Date.now;
   }
 
@@ -123,10 +132,10 @@ export class RollupJob {
 
   private async rollChunk(from: number, to: number): Promise<void> {
     const range = iql`time >= ${timeMs(from)} AND time < ${timeMs(to)}`;
-    const [power, gpu, cpu] = await this.store.query(
+    const [counts, gpu, cpu] = await this.store.query(
       join(
         [
-          iql`SELECT ${ident(POWER.fields.energyJ)}, ${ident(POWER.fields.intervalS)} FROM ${ident(MEASUREMENT.power)} WHERE ${range} GROUP BY *`,
+          iql`SELECT count(${ident(POWER.fields.energyJ)}) AS n FROM ${ident(MEASUREMENT.power)} WHERE ${range} GROUP BY ${ident(HOST_TAGS.host)}`,
           iql`SELECT ${sumAndCount(ROLLED_GPU_FIELDS)} FROM ${ident(MEASUREMENT.gpu)} WHERE ${range} GROUP BY time(${durationMs(this.bucketMs)}), * fill(none)`,
           iql`SELECT ${sumAndCount(ROLLED_CPU_FIELDS)} FROM ${ident(MEASUREMENT.cpu)} WHERE ${ident(CPU.tags.cpu)} = ${str(CPU.all)} AND ${range} GROUP BY time(${durationMs(this.bucketMs)}), * fill(none)`,
         ],
@@ -134,25 +143,13 @@ export class RollupJob {
       ),
     );
     const out: Sample[] = [];
-    for (const series of power?.series ?? []) {
-      const byBucket = new Map<number, EdgePoint[]>();
-      for (const [t, e, i] of series.values as Array<[number, number | null, number | null]>) {
-        if (e === null || i === null) continue;
-        const b = Math.floor(t / this.bucketMs) * this.bucketMs;
-        let list = byBucket.get(b);
-        if (!list) byBucket.set(b, (list = []));
-        list.push({ timeMs: t, energyJ: e, intervalS: i });
-      }
-      for (const [b, points] of byBucket) {
-        if (!tiles(points, b, this.bucketMs)) continue;
-        const s = sums(points);
-        out.push({
-          measurement: MEASUREMENT.powerRollup,
-          tags: series.tags,
-          fields: { [ROLLUP.fields.energyJ]: s.energyJ, [ROLLUP.fields.intervalS]: s.intervalS, [ROLLUP.fields.points]: s.points },
-          timeMs: b,
-        });
-      }
+    // every raw point is needed to know whether a series tiles a bucket; fetched a host group at a time
+    const perHost = (counts?.series ?? []).map((s) => ({ key: s.tags[HOST_TAGS.host] ?? '', count: Number(s.values[0]?.[1] ?? 0) }));
+    for (const hosts of packByCount(perHost, this.maxPointsPerQuery)) {
+      const [power] = await this.store.query(
+        iql`SELECT ${ident(POWER.fields.energyJ)}, ${ident(POWER.fields.intervalS)} FROM ${ident(MEASUREMENT.power)} WHERE ${ident(HOST_TAGS.host)} =~ ${anyOf(hosts)} AND ${range} GROUP BY *`,
+      );
+      for (const series of power?.series ?? []) out.push(...this.powerRollups(series));
     }
     for (const [measurement, result] of [[MEASUREMENT.gpuRollup, gpu], [MEASUREMENT.cpuRollup, cpu]] as const) {
       for (const row of seriesRows(result?.series ?? [])) {
@@ -172,5 +169,29 @@ export class RollupJob {
       writer.writeSamples(out);
       await writer.close();
     }
+  }
+
+  /** The `power_10m` points of one series' raw points: one per bucket the series tiles. */
+  private powerRollups(series: Series): Sample[] {
+    const out: Sample[] = [];
+    const byBucket = new Map<number, EdgePoint[]>();
+    for (const [t, e, i] of series.values as Array<[number, number | null, number | null]>) {
+      if (e === null || i === null) continue;
+      const b = Math.floor(t / this.bucketMs) * this.bucketMs;
+      let list = byBucket.get(b);
+      if (!list) byBucket.set(b, (list = []));
+      list.push({ timeMs: t, energyJ: e, intervalS: i });
+    }
+    for (const [b, points] of byBucket) {
+      if (!tiles(points, b, this.bucketMs)) continue;
+      const s = sums(points);
+      out.push({
+        measurement: MEASUREMENT.powerRollup,
+        tags: series.tags,
+        fields: { [ROLLUP.fields.energyJ]: s.energyJ, [ROLLUP.fields.intervalS]: s.intervalS, [ROLLUP.fields.points]: s.points },
+        timeMs: b,
+      });
+    }
+    return out;
   }
 }

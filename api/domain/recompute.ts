@@ -1,8 +1,9 @@
 /**
  * When a partial run is measured again (pure). Late points arrive when a collector replays its
  * spool after an outage — minutes to a day later — so a partial run is measured again 1, 2, 4,
- * 8 … minutes after its end (the n-th time 2ⁿ⁻¹ minutes after it), and the 12th time (about
- * 34 h after its end) is the last: after it, its partial state is final, with its reason.
+ * 8 … minutes after its end (the n-th time 2ⁿ⁻¹ minutes after it, at the next whole minute), and
+ * the 12th time (about 34 h after its end) is the last: after it, its partial state is final,
+ * with its reason.
  *
  * The attempt a run is at is a function of the clock and its end alone — the number of
  * scheduled times that have passed — never the stored count plus one. Several API replicas run
@@ -22,9 +23,14 @@ import { FULL_COVERAGE, type Run } from './run.js';
 
 export const MAX_RECOMPUTE_ATTEMPTS = 12;
 
-/** When the n-th measurement of a run that ended at `endMs` is due (n from 1). */
+/**
+ * When the n-th measurement of a run that ended at `endMs` is due (n from 1): 2ⁿ⁻¹ minutes after
+ * its end, rounded up to a whole minute. The job runs at whole minutes (cron), so that is when
+ * it would measure anyway; and every replica whose job reads the clock in the same minute finds
+ * the same slot, however many milliseconds apart they start.
+ */
 export function attemptDueAt(endMs: number, n: number): number {
-  return endMs + 60_000 * 2 ** (n - 1);
+  return Math.ceil((endMs + 60_000 * 2 ** (n - 1)) / 60_000) * 60_000;
 }
 
 /** The schedule's attempt at `nowMs`: how many of the scheduled times have passed (0 … 12). */

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startJobs } from '../../api/jobs.js';
-import { MAX_RECOMPUTE_ATTEMPTS, recomputePlan, scheduledAttempt } from '../../api/domain/recompute.js';
+import { MAX_RECOMPUTE_ATTEMPTS, attemptDueAt, recomputePlan, scheduledAttempt } from '../../api/domain/recompute.js';
 import type { Run, RunSummary } from '../../api/domain/run.js';
 import { buildApp } from '../../api/app.js';
 import { loadConfig } from '../../common/config.js';
@@ -48,6 +48,11 @@ describe('recomputation schedule (pure)', () => {
     expect(recomputePlan(partialRun({ recompute_attempts: 4 }), 10 * min)).toEqual({ action: 'wait', attempt: 0, dueAtMs: 16 * min });
     // a replica whose clock is ahead wrote the next slot: the others wait, never count it back
     expect(recomputePlan(partialRun({ recompute_attempts: 5 }), 15 * min).action).toBe('wait');
+    // due at whole minutes: replicas reading the clock ms apart in one minute find the same slot
+    expect(attemptDueAt(1_234, 1)).toBe(2 * min);
+    expect(scheduledAttempt(1_234, 2 * min - 1)).toBe(0);
+    expect(scheduledAttempt(1_234, 2 * min)).toBe(1);
+    expect(scheduledAttempt(1_234, 2 * min + 59_999)).toBe(1);
     // a late write from an older slot leaves the count behind: measured again, to the schedule's slot
     const lastDue = min * 2 ** (MAX_RECOMPUTE_ATTEMPTS - 1);
     expect(recomputePlan(partialRun({ recompute_attempts: MAX_RECOMPUTE_ATTEMPTS - 1, partial_final: 'why' }), lastDue + min)).toEqual({ action: 'last', attempt: MAX_RECOMPUTE_ATTEMPTS, dueAtMs: lastDue });
@@ -80,15 +85,18 @@ describe('jobs (API, the test’s clock)', () => {
       return (await h.app.fastify.inject(`/api/runs/${id}`)).json<RunSummary & { recompute_attempts?: number }>();
     };
     try {
-      const before = await tick(end + 30_000); // not due yet: a minute after the end
+      const before = await tick(end + 30_000); // not due yet: a minute after the end, at the next whole minute
       expect(before.coverage).toBe(0);
       await h.store.write(powerPoints('j1', 'nvml/1', base + 10_000, 30, () => 100));
-      const first = await tick(end + 60_000);
+      // a minute after the end is 01:10; the job measures at the next whole minute, 02:00
+      expect(attemptDueAt(end, 1)).toBe(base + 3 * 60_000);
+      expect((await tick(end + 60_000)).coverage).toBe(0);
+      const first = await tick(attemptDueAt(end, 1));
       expect(first.partial_sources).toEqual([{ host: 'j1', source: 'nvml/1', coverage: 0.5 }]);
       expect(first.partial_final).toBeNull();
       expect(first.energy_j).toBeCloseTo(100 * 60 + 100 * 30, 6);
       // the remaining attempts, each when due; the last makes the partial state final
-      for (let k = 1; k < MAX_RECOMPUTE_ATTEMPTS; k++) await tick(end + 60_000 * 2 ** k);
+      for (let k = 2; k <= MAX_RECOMPUTE_ATTEMPTS; k++) await tick(attemptDueAt(end, k));
       const final = await tick(end + 60_000 * 2 ** MAX_RECOMPUTE_ATTEMPTS);
       expect(final.partial).toBe(true);
       expect(final.partial_final).toMatch(/^the last of its 12 scheduled measurements, 34 h after its end, still finds it partial: j1\/nvml\/1 at 50\.0 %$/);
