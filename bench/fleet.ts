@@ -282,7 +282,7 @@ export async function benchFleet(measureS = 15, loadS = 120, maxHosts = 4096): P
       `\n### The summary of one run over 64 hosts × 8 GPUs (${FLEET * POWER_SOURCES.length} power series, ${FLEET * POWER_SOURCES.filter((s) => s.in_total).length} in the total; ${FLEET * GPUS} GPUs)\n`,
     );
     console.log(
-      `History: 25 h of power, gpu and cpu points of 64 hosts at a 10 s report interval (${hist.points.toLocaleString('en-US')} points, written in bulk in ${fmt(histS, 0)} s; 1 s reports would be 10× the points, and ~15 min to write here), rolled up by the API's rollup job: ${rolled} buckets in ${fmt(rollS, 0)} s.\n`,
+      `History: 25 h of power, gpu and cpu points of 64 hosts at a 10 s report interval (${hist.points.toLocaleString('en-US')} points, written in bulk in ${fmt(histS, 0)} s; 1 s reports would be 10× the points, ~${fmt((histS * 10) / 60, 0)} min to write at this rate), rolled up by the API's rollup job: ${rolled} buckets in ${fmt(rollS, 0)} s.\n`,
     );
     const clock = { now: histEnd - 30 * MIN };
     const config = loadConfig({ HOME: work, WATTSCOPE_API_RATE_LIMIT: '10000000', WATTSCOPE_LOG_LEVEL: 'warn' });
