@@ -103,5 +103,5 @@ export async function buildApp({ config, store, now, stopWaitMs }: AppOptions): 
   app.addHook('onClose', async () => hub.close());
   liveRoutes(app, liveRepo, hub, service, { maxViewers: config.api.liveMaxViewers, onDropped: () => metrics.liveDropped.inc(), onRefused: () => metrics.liveRefused.inc() });
   pageRoutes(app);
-  return { fastify: app, service, metrics, hub, rollups: new RollupJob(store) };
+  return { fastify: app, service, metrics, hub, rollups: new RollupJob(store, now ? { now } : {}) };
 }

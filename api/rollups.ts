@@ -4,15 +4,32 @@
  *
  * - `power_10m`: per series, the sums of `energy_j` and `interval_s` and the point count, written
  *   only where the series' points tile the bucket (./domain/rollup.ts: then they are final).
+ *   That takes every raw point, so they are fetched a group of hosts at a time (at most 200,000
+ *   points an answer): a whole fleet's in one answer would run to hundreds of MB.
  * - `gpu_10m`, `cpu_10m` (cpu=all): sums and counts of the fields the run summary averages.
  *
- * Several API instances may run it at once: they write the same points, which overwrite.
+ * Several API replicas run it at once, every minute, with no lock between them (InfluxDB has no
+ * compare-and-set to build one on), so every write it makes is idempotent and deterministic:
+ *
+ * - A rollup point is a function of the raw points of its settled bucket alone (its series'
+ *   tags, the bucket's start as its time, sums taken in time order): replicas that roll up the
+ *   same bucket write the same point, which InfluxDB stores once (same series and time).
+ *   `power_10m` buckets are written only where the series tiles the bucket, so no late point can
+ *   change them afterwards; `gpu_10m`/`cpu_10m` are sums of what arrived by the settle time
+ *   (10 min after the bucket), as with one replica.
+ * - The watermark is written at its own value as its time (`time = watermark_ms`), and read as
+ *   the max over those points. Two replicas reaching the same watermark write the same point; a
+ *   replica that writes an older one late (it was slow, or its clock is behind) adds a point
+ *   below the max, which changes nothing: the watermark never goes backwards. Every value
+ *   written was reached by a replica that had written the rollups below it first, so the max is
+ *   a true watermark. (Written at `now`, as before, and read with last(), a slow replica's older
+ *   value could land last and take the watermark back.)
  */
-import { CPU, GPU, MEASUREMENT, POWER, ROLLUP, type FieldValue, type Sample } from '../common/model.js';
+import { CPU, GPU, HOST_TAGS, MEASUREMENT, POWER, ROLLUP, type FieldValue, type Sample } from '../common/model.js';
 import { logger } from '../common/log.js';
-import { ident, iql, join, str, timeMs, durationMs, type InfluxQL } from '../common/storage/influxql.js';
-import { seriesRows, type InfluxStore } from '../common/storage/store.js';
-import { sums, tiles } from './domain/rollup.js';
+import { anyOf, ident, iql, join, str, timeMs, durationMs, type InfluxQL } from '../common/storage/influxql.js';
+import { seriesRows, type InfluxStore, type Series } from '../common/storage/store.js';
+import { packByCount, sums, tiles } from './domain/rollup.js';
 import type { EdgePoint } from './domain/energy.js';
 
 const log = logger('rollups');
@@ -23,6 +40,11 @@ const COUNT = ROLLUP.fields.countSuffix;
 /** Fields of `gpu` and `cpu` the run summary averages, rolled up as sum and count. */
 export const ROLLED_GPU_FIELDS = [GPU.fields.utilPct, GPU.fields.memUsedBytes, GPU.fields.memTotalBytes] as const;
 export const ROLLED_CPU_FIELDS = [CPU.fields.usagePct] as const;
+
+/** The watermark: the furthest any replica rolled up (see above why max, not last). */
+export function watermarkQuery(): InfluxQL {
+  return iql`SELECT max(${ident(S.watermarkMs)}) AS w FROM ${ident(MEASUREMENT.state)} WHERE ${ident(S.key)} = ${str(S.rollupKey)}`;
+}
 
 /** `sum(f) AS f_sum, count(f) AS f_count` for raw points, or the sums of both for rollups. */
 export function sumAndCount(fields: readonly string[], rolled = false): InfluxQL {
@@ -44,6 +66,13 @@ export interface RollupOptions {
   maxBuckets?: number;
   /** buckets fetched per request */
   chunkBuckets?: number;
+  /**
+   * raw `power` points fetched per request at most: a chunk's points are fetched host group by
+   * host group (a whole fleet's in one answer would run to hundreds of MB)
+   */
+  maxPointsPerQuery?: number;
+  /** the API's clock (tests drive it); Date.now by default */
+  now?: () => number;
 }
 
 export class RollupJob {
@@ -51,6 +80,8 @@ export class RollupJob {
   private readonly settleMs: number;
   private readonly maxBuckets: number;
   private readonly chunkBuckets: number;
+  private readonly maxPointsPerQuery: number;
+  private readonly now: () => number;
 
   constructor(
     private readonly store: InfluxStore,
@@ -60,11 +91,13 @@ export class RollupJob {
     this.settleMs = opts.settleMs ?? ROLLUP.bucketMs;
     this.maxBuckets = opts.maxBuckets ?? 36;
     this.chunkBuckets = opts.chunkBuckets ?? 6;
+    this.maxPointsPerQuery = opts.maxPointsPerQuery ?? 200_000;
+    this.now = opts.now ?? Date.now;
   }
 
   /** Everything before the watermark has been rolled up; undefined before the first run. */
   async watermark(): Promise<number | undefined> {
-    const [row] = await this.store.rows(iql`SELECT last(${ident(S.watermarkMs)}) AS w FROM ${ident(MEASUREMENT.state)} WHERE ${ident(S.key)} = ${str(S.rollupKey)}`);
+    const [row] = await this.store.rows(watermarkQuery());
     return typeof row?.w === 'number' ? row.w : undefined;
   }
 
@@ -76,7 +109,7 @@ export class RollupJob {
   }
 
   /** Rolls up the settled buckets after the watermark; returns how many. */
-  async advance(now: number = Date.now()): Promise<number> {
+  async advance(now: number = this.now()): Promise<number> {
     const start = await this.start();
     if (start === undefined) return 0;
     let from = start;
@@ -86,8 +119,10 @@ export class RollupJob {
       const n = Math.min(this.chunkBuckets, this.maxBuckets - done, (limit - from) / this.bucketMs);
       const to = from + n * this.bucketMs;
       await this.rollChunk(from, to);
-      // at the time it is written: a 2.x bucket with a retention period refuses points at time 0
-      await this.store.write([{ measurement: MEASUREMENT.state, tags: { [S.key]: S.rollupKey }, fields: { [S.watermarkMs]: to }, timeMs: now }]);
+      // at its own value as its time: replicas writing the same watermark write the same point,
+      // and an older one written late sits below the max (never at time 0, which a 2.x bucket
+      // with a retention period refuses; `to` lies after the raw points just rolled up)
+      await this.store.write([{ measurement: MEASUREMENT.state, tags: { [S.key]: S.rollupKey }, fields: { [S.watermarkMs]: to }, timeMs: to }]);
       from = to;
       done += n;
     }
@@ -97,10 +132,10 @@ export class RollupJob {
 
   private async rollChunk(from: number, to: number): Promise<void> {
     const range = iql`time >= ${timeMs(from)} AND time < ${timeMs(to)}`;
-    const [power, gpu, cpu] = await this.store.query(
+    const [counts, gpu, cpu] = await this.store.query(
       join(
         [
-          iql`SELECT ${ident(POWER.fields.energyJ)}, ${ident(POWER.fields.intervalS)} FROM ${ident(MEASUREMENT.power)} WHERE ${range} GROUP BY *`,
+          iql`SELECT count(${ident(POWER.fields.energyJ)}) AS n FROM ${ident(MEASUREMENT.power)} WHERE ${range} GROUP BY ${ident(HOST_TAGS.host)}`,
           iql`SELECT ${sumAndCount(ROLLED_GPU_FIELDS)} FROM ${ident(MEASUREMENT.gpu)} WHERE ${range} GROUP BY time(${durationMs(this.bucketMs)}), * fill(none)`,
           iql`SELECT ${sumAndCount(ROLLED_CPU_FIELDS)} FROM ${ident(MEASUREMENT.cpu)} WHERE ${ident(CPU.tags.cpu)} = ${str(CPU.all)} AND ${range} GROUP BY time(${durationMs(this.bucketMs)}), * fill(none)`,
         ],
@@ -108,25 +143,13 @@ export class RollupJob {
       ),
     );
     const out: Sample[] = [];
-    for (const series of power?.series ?? []) {
-      const byBucket = new Map<number, EdgePoint[]>();
-      for (const [t, e, i] of series.values as Array<[number, number | null, number | null]>) {
-        if (e === null || i === null) continue;
-        const b = Math.floor(t / this.bucketMs) * this.bucketMs;
-        let list = byBucket.get(b);
-        if (!list) byBucket.set(b, (list = []));
-        list.push({ timeMs: t, energyJ: e, intervalS: i });
-      }
-      for (const [b, points] of byBucket) {
-        if (!tiles(points, b, this.bucketMs)) continue;
-        const s = sums(points);
-        out.push({
-          measurement: MEASUREMENT.powerRollup,
-          tags: series.tags,
-          fields: { [ROLLUP.fields.energyJ]: s.energyJ, [ROLLUP.fields.intervalS]: s.intervalS, [ROLLUP.fields.points]: s.points },
-          timeMs: b,
-        });
-      }
+    // every raw point is needed to know whether a series tiles a bucket; fetched a host group at a time
+    const perHost = (counts?.series ?? []).map((s) => ({ key: s.tags[HOST_TAGS.host] ?? '', count: Number(s.values[0]?.[1] ?? 0) }));
+    for (const hosts of packByCount(perHost, this.maxPointsPerQuery)) {
+      const [power] = await this.store.query(
+        iql`SELECT ${ident(POWER.fields.energyJ)}, ${ident(POWER.fields.intervalS)} FROM ${ident(MEASUREMENT.power)} WHERE ${ident(HOST_TAGS.host)} =~ ${anyOf(hosts)} AND ${range} GROUP BY *`,
+      );
+      for (const series of power?.series ?? []) out.push(...this.powerRollups(series));
     }
     for (const [measurement, result] of [[MEASUREMENT.gpuRollup, gpu], [MEASUREMENT.cpuRollup, cpu]] as const) {
       for (const row of seriesRows(result?.series ?? [])) {
@@ -146,5 +169,29 @@ export class RollupJob {
       writer.writeSamples(out);
       await writer.close();
     }
+  }
+
+  /** The `power_10m` points of one series' raw points: one per bucket the series tiles. */
+  private powerRollups(series: Series): Sample[] {
+    const out: Sample[] = [];
+    const byBucket = new Map<number, EdgePoint[]>();
+    for (const [t, e, i] of series.values as Array<[number, number | null, number | null]>) {
+      if (e === null || i === null) continue;
+      const b = Math.floor(t / this.bucketMs) * this.bucketMs;
+      let list = byBucket.get(b);
+      if (!list) byBucket.set(b, (list = []));
+      list.push({ timeMs: t, energyJ: e, intervalS: i });
+    }
+    for (const [b, points] of byBucket) {
+      if (!tiles(points, b, this.bucketMs)) continue;
+      const s = sums(points);
+      out.push({
+        measurement: MEASUREMENT.powerRollup,
+        tags: series.tags,
+        fields: { [ROLLUP.fields.energyJ]: s.energyJ, [ROLLUP.fields.intervalS]: s.intervalS, [ROLLUP.fields.points]: s.points },
+        timeMs: b,
+      });
+    }
+    return out;
   }
 }

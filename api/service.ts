@@ -8,13 +8,13 @@ import type { RunStatus } from '../common/model.js';
 import { logger } from '../common/log.js';
 import { netEnergy, windowEnergy } from './domain/energy.js';
 import { applyMeasured, scoreEnergyOf, scoresOf } from './domain/run.js';
-import { FULL_COVERAGE, storedViews, summaryOf, type Run, type RunSummary, type ScoreEnergy } from './domain/run-record.js';
+import { FULL_COVERAGE, RUN_FIELDS, storedViews, summaryOf, type Run, type RunSummary, type ScoreEnergy } from './domain/run-record.js';
 import { DEFAULT_GRID_INTENSITY } from './domain/carbon.js';
 import { steadyState, type PowerBucket } from './domain/steady.js';
 import { JOULES_PER_UWH, type NetScoreCoefficients } from './domain/scores.js';
 import { ApiError, notFound } from './errors.js';
 import type { PowerRepository } from './repo/power.js';
-import type { RunRepository } from './repo/runs.js';
+import { preferredRow, type RunRepository } from './repo/runs.js';
 import type { HostRepository } from './repo/hosts.js';
 import { arrivalBudgetMs, clockOffsets, DEFAULT_REPORT_S, expectedSources, platformOf, stillMissing, type ExpectedSource } from './domain/arrival.js';
 import { inScope, resolveScope } from './domain/scope.js';
@@ -267,7 +267,8 @@ export class RunService {
         warmup: input.warmup ?? false,
       };
       await this.runs.save(run);
-      return { run, created: true };
+      if (!input.run_id) return { run, created: true };
+      return this.settleStart(run, input.model);
     });
   }
 
@@ -323,6 +324,26 @@ export class RunService {
     return { ...measured, ...(await this.steady(measured, described)) };
   }
 
+  /**
+   * A start with the caller's run_id may have been taken twice at once: a client retried it
+   * through a load balancer and two replicas each found no run and wrote one, at their own start
+   * times. Each replica reads the rows back after its write; the first started wins in every
+   * reader (preferredRow), and a replica that sees another row of the same revision deletes
+   * the losers (where the store can delete: InfluxDB 1.x and 2.x), so one row is left.
+   */
+  private async settleStart(run: Run, model: string): Promise<{ run: Run; created: boolean }> {
+    const rows = (await this.runs.rows(run.run_id)).filter((r) => (r.revised_at_ms ?? 0) === 0);
+    if (rows.length <= 1) return { run, created: true };
+    const winner = rows.reduce(preferredRow);
+    if (this.runs.canRetag) {
+      for (const r of rows) if (r !== winner) await this.runs.deleteRow(r);
+    }
+    const ours = winner.started_at_ms === run.started_at_ms && winner.platform === run.platform && winner.model === run.model;
+    if (ours) return { run, created: true };
+    if (winner.model !== model) throw new ApiError(409, `run_id "${run.run_id}" is already a run of model "${winner.model}"`, { field: 'run_id', run: this.summary(winner) });
+    return { run: winner, created: false };
+  }
+
   async heartbeat(runId: string): Promise<Run> {
     return this.exclusive(runId, async () => {
       const run = await this.get(runId);
@@ -361,9 +382,9 @@ export class RunService {
     this.opts.observeEnergyQuery?.((performance.now() - started) / 1000);
     const gross = windowEnergy(series, t0, t1, expectedSources(described), (s) => inScope(s.host, s.source, s.domain, scope, latest));
     const idle = new Map<string, number>();
-    for (const host of run.hosts) {
-      const baseline = await this.runs.latestBaseline(host, t0);
-      for (const s of baseline?.sources ?? []) idle.set(`${s.host}\u0000${s.source}`, s.avgPowerW);
+    for (const [host, baseline] of await this.runs.latestBaselines(run.hosts, t0)) {
+      // a baseline over several hosts counts for this host's sources only
+      for (const s of baseline.sources) if (s.host === host) idle.set(`${s.host}\u0000${s.source}`, s.avgPowerW);
     }
     const seconds = (t1 - t0) / 1000;
     if (scope.unresolved.length > 0) log.once(`unresolved:${run.run_id}`, 'warn', 'GPUs of a run’s scope are not on its hosts as their collectors list them; not counted', { run_id: run.run_id, gpus: scope.unresolved.join(',') });
@@ -569,6 +590,12 @@ export class RunService {
    * Ended partial runs of the last `days` are measured again when late points may have arrived
    * (collectors replay their spool after an outage), on a backoff schedule; once it gives up
    * (./domain/recompute.ts) the run's partial state is final, with its reason.
+   *
+   * Safe with several replicas running it at once, without a lock: the attempt recorded is the
+   * schedule's slot (the same in every replica), the measured figures are written only when
+   * they cover more than what was read (replicas measuring the same points write the same
+   * figures), and a measurement that finds nothing new writes only the schedule's fields, so it
+   * can never put back older figures over another replica's better ones.
    */
   async recomputePartial(days = 7): Promise<number> {
     const now = this.now();
@@ -585,13 +612,13 @@ export class RunService {
         const current = await this.runs.get(run.run_id);
         if (!current || current.ended_at_ms === null) return;
         const plan = recomputePlan(current, now);
-        if (plan.action === 'wait') return;
+        if (plan.action === 'wait' || plan.dueAtMs === null) return;
         const measured = await this.measureEnded(current, current.ended_at_ms);
-        const attempts = (current.recompute_attempts ?? 0) + 1;
         const better = (measured.coverage ?? 0) > (current.coverage ?? 0) + 1e-9;
-        const next: Run = { ...(better ? measured : current), recompute_attempts: attempts };
-        if ((next.coverage ?? 0) < FULL_COVERAGE && plan.action === 'last') next.partial_final = partialReason(next, attempts, now);
-        await this.persist(next);
+        const next: Run = { ...(better ? measured : current), recompute_attempts: plan.attempt };
+        if ((next.coverage ?? 0) < FULL_COVERAGE && plan.action === 'last') next.partial_final = partialReason(next, plan.dueAtMs);
+        if (better) await this.persist(next);
+        else await this.runs.saveFields(next, [RUN_FIELDS.recompute_attempts, RUN_FIELDS.partial_final]);
         n++;
         if (better) log.info('partial run recomputed with late points', { run_id: run.run_id, coverage_before: current.coverage, coverage: measured.coverage });
         if (next.partial_final) log.info('partial run left as it is', { run_id: run.run_id, reason: next.partial_final });

@@ -29,3 +29,16 @@ export function percentile(values: readonly number[], p: number): number {
 export function fmt(n: number, digits = 2): string {
   return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
+
+/**
+ * CPU seconds the whole machine has been busy (all cores, from /proc/stat): what the other
+ * processes took is this minus what the measured ones took. This machine is shared, so the
+ * benchmarks say how busy it was around them.
+ */
+export function machineBusyS(): number {
+  const [cpu] = readFileSync('/proc/stat', 'utf8').split('\n');
+  // cpu  user nice system idle iowait irq softirq steal guest guest_nice
+  const f = (cpu ?? '').trim().split(/\s+/).slice(1).map(Number);
+  const busy = (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0) + (f[7] ?? 0);
+  return busy / TICKS_PER_S;
+}

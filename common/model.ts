@@ -21,6 +21,12 @@ export const MEASUREMENT = {
   state: 'wattscope_state',
   /** each collector's record of itself (docs/DATA-MODEL.md "host") */
   host: 'host',
+  /**
+   * where each host's completed baseline runs are: one point per host of such a run, at its
+   * start (docs/DATA-MODEL.md "baseline"), so that the latest one is found without reading
+   * every run
+   */
+  baseline: 'baseline',
 } as const;
 export type Measurement = (typeof MEASUREMENT)[keyof typeof MEASUREMENT];
 
@@ -116,6 +122,11 @@ export const ROLLUP = {
   bucketMs: 10 * 60 * 1000,
   fields: { energyJ: 'energy_j', intervalS: 'interval_s', points: 'points', sumSuffix: '_sum', countSuffix: '_count' },
   state: { key: 'key', watermarkMs: 'watermark_ms', rollupKey: 'rollup_10m' },
+} as const;
+
+export const BASELINE = {
+  tags: { host: 'host' },
+  fields: { runId: 'run_id' },
 } as const;
 
 export const POWER_DOMAINS = ['cpu', 'dram', 'gpu', 'soc', 'system', 'other'] as const;

@@ -46,3 +46,25 @@ export interface BucketSums {
 export function sums(points: readonly EdgePoint[]): BucketSums {
   return { energyJ: points.reduce((a, p) => a + p.energyJ, 0), intervalS: points.reduce((a, p) => a + p.intervalS, 0), points: points.length };
 }
+
+/**
+ * Groups of keys (hosts) whose counts add up to at most `maxPoints` each, in the order given
+ * (a key over the bound alone in its group): the rollup job fetches a fleet's raw points group
+ * by group, so that no answer grows with the size of the fleet.
+ */
+export function packByCount(counts: ReadonlyArray<{ key: string; count: number }>, maxPoints: number): string[][] {
+  const groups: string[][] = [];
+  let current: string[] = [];
+  let total = 0;
+  for (const { key, count } of counts) {
+    if (current.length > 0 && total + count > maxPoints) {
+      groups.push(current);
+      current = [];
+      total = 0;
+    }
+    current.push(key);
+    total += count;
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
+}

@@ -83,7 +83,7 @@ export const RUN_COLUMNS = {
   avg_gpu_mem_pct: num('Average memory use of its GPUs.', '%'),
   avg_cpu_pct: num('Average CPU utilisation of its hosts.', '%'),
   clock_offsets: json(Type.Record(Type.String(), Type.Number()), {} as Record<string, number>, 'Hosts whose clock was off InfluxDB’s by more than 0.5 s: seconds, host minus InfluxDB (JSON).', { omitEmpty: true }),
-  recompute_attempts: num('How often a partial run was measured again for late points.'),
+  recompute_attempts: num('Which of its 12 scheduled re-measurements for late points a partial run has had: the schedule’s slot, not a count of measurements (docs/DATA-MODEL.md “Late points”).'),
   partial_final: str('Why a partial run stays partial, once it is no longer measured again.'),
   revised_at_ms: num('When it was written anew under a corrected platform (the newest revision wins).', 'epoch ms'),
   gpus: json(Type.Unsafe<string[] | null>(Nullable(Type.Array(Type.String()))), null as string[] | null, 'The GPUs it used, as it named them (indices or UUIDs; JSON); absent: every GPU.'),

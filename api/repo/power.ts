@@ -12,7 +12,7 @@ import { anyOf, ident, iql, str, timeMs, type InfluxQL } from '../../common/stor
 import { seriesRows, type InfluxStore, type Row, type Series, type StatementResult } from '../../common/storage/store.js';
 import type { EdgePoint, SeriesWindowData } from '../domain/energy.js';
 import { hostSourceKey, metricsFromRollups, planWindow, splitMiddle, type TimeRange } from '../domain/window-plan.js';
-import { ROLLED_CPU_FIELDS, ROLLED_GPU_FIELDS, sumAndCount } from '../rollups.js';
+import { ROLLED_CPU_FIELDS, ROLLED_GPU_FIELDS, sumAndCount, watermarkQuery } from '../rollups.js';
 
 export interface HostMetrics {
   avg_gpu_util_pct: number | null;
@@ -36,10 +36,6 @@ function within(r: TimeRange): InfluxQL {
   return iql`${lower} AND ${upper}`;
 }
 
-/** The rollup job's watermark: buckets before it are rolled up (../rollups.ts). */
-function watermarkQuery(): InfluxQL {
-  return iql`SELECT last(${ident(ROLLUP.state.watermarkMs)}) AS w FROM ${ident(MEASUREMENT.state)} WHERE ${ident(ROLLUP.state.key)} = ${str(ROLLUP.state.rollupKey)}`;
-}
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
 function edge(series: Series): EdgePoint | undefined {

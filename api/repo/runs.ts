@@ -3,8 +3,8 @@
  * progresses (InfluxDB merges writes to the same series and timestamp). Every write repeats the
  * run's tags exactly, so a run stays one series.
  */
-import { MEASUREMENT, RUN, RUN_STATUSES, type RunKind, type RunStatus, type Sample } from '../../common/model.js';
-import { anyOf, ident, iql, join, listItemRegex, literalRegex, num as numLit, str, timeMs, type InfluxQL } from '../../common/storage/influxql.js';
+import { BASELINE, MEASUREMENT, RUN, RUN_STATUSES, type RunKind, type RunStatus, type Sample } from '../../common/model.js';
+import { anyOf, ident, iql, join, literalRegex, num as numLit, str, timeMs, type InfluxQL } from '../../common/storage/influxql.js';
 import { seriesRows, type InfluxStore, type Row } from '../../common/storage/store.js';
 import { decodeRecord, encodeRecord } from '../domain/record.js';
 import { RUN_COLUMNS, RUN_FIELDS, type Run } from '../domain/run-record.js';
@@ -18,14 +18,26 @@ export function rowToRun(row: Row): Run {
 }
 
 /**
- * One run per run_id: a run whose platform was corrected is written anew before its old point
- * is deleted, so for a moment (or after a failed delete) both exist; the newest revision wins.
+ * Which of two rows of one run_id is the run. A run whose platform was corrected is written
+ * anew before its old point is deleted, so for a moment (or after a failed delete) both exist:
+ * the newest revision wins. Two rows of the same revision are one start taken twice at once —
+ * a retried start that two API replicas both took (./../service.ts) — and the one that started
+ * first wins, then the smaller platform: every reader in every replica picks the same row.
  */
+export function preferredRow(a: Run, b: Run): Run {
+  const ra = a.revised_at_ms ?? 0;
+  const rb = b.revised_at_ms ?? 0;
+  if (ra !== rb) return ra > rb ? a : b;
+  if (a.started_at_ms !== b.started_at_ms) return a.started_at_ms < b.started_at_ms ? a : b;
+  return a.platform <= b.platform ? a : b;
+}
+
+/** One run per run_id (preferredRow), in the order given. */
 function newestRevisions(runs: readonly Run[]): Run[] {
   const best = new Map<string, Run>();
   for (const r of runs) {
     const seen = best.get(r.run_id);
-    if (!seen || (r.revised_at_ms ?? 0) > (seen.revised_at_ms ?? 0)) best.set(r.run_id, r);
+    best.set(r.run_id, seen ? preferredRow(seen, r) : r);
   }
   return runs.filter((r) => best.get(r.run_id) === r);
 }
@@ -38,6 +50,15 @@ export function runToSample(run: Run, derived: Record<string, number | null> = {
   const { tags, fields, timeMs } = encodeRecord(RUN_COLUMNS, run);
   for (const [k, v] of Object.entries(derived)) if (v !== null) fields[k] = v;
   return { measurement: MEASUREMENT.run, tags, fields, timeMs };
+}
+
+/**
+ * A completed baseline's entries in the `baseline` index: one per host, at the run's start.
+ * Deterministic (the same points whoever writes them, as often as they are written).
+ */
+export function baselineIndexSamples(run: Run): Sample[] {
+  if (run.kind !== 'baseline' || run.status !== 'completed') return [];
+  return run.hosts.map((host) => ({ measurement: MEASUREMENT.baseline, tags: { [BASELINE.tags.host]: host }, fields: { [BASELINE.fields.runId]: run.run_id }, timeMs: run.started_at_ms }));
 }
 
 export interface RunFilter {
@@ -62,6 +83,16 @@ export class RunRepository {
   async get(runId: string): Promise<Run | undefined> {
     const rows = await this.store.rows(iql`SELECT * FROM ${ident(MEASUREMENT.run)} WHERE ${ident(T.runId)} = ${str(runId)}`);
     return newestRevisions(rows.map(rowToRun))[0];
+  }
+
+  /** Every row stored under `runId` (normally one; see preferredRow). */
+  async rows(runId: string): Promise<Run[]> {
+    return (await this.store.rows(iql`SELECT * FROM ${ident(MEASUREMENT.run)} WHERE ${ident(T.runId)} = ${str(runId)}`)).map(rowToRun);
+  }
+
+  /** Deletes one row of a run (its tags and start time), where the store can delete. */
+  async deleteRow(run: Run): Promise<void> {
+    await this.store.deletePoints(MEASUREMENT.run, { [T.runId]: run.run_id, [T.model]: run.model, [T.platform]: run.platform }, run.started_at_ms, run.started_at_ms);
   }
 
   /** Whether a run's tags can be changed here (it needs a delete: InfluxDB 1.x and 2.x). */
@@ -94,7 +125,18 @@ export class RunRepository {
   }
 
   async save(run: Run, derived: Record<string, number | null> = {}): Promise<void> {
-    await this.store.write([runToSample(run, derived)]);
+    await this.store.write([runToSample(run, derived), ...baselineIndexSamples(run)]);
+  }
+
+  /**
+   * Writes only `fields` of a run (and its tags and time, so that it is the same point): the
+   * other fields keep what is stored, whoever wrote it. The recompute job records an attempt
+   * this way when it found nothing new, so it cannot write older figures over newer ones.
+   */
+  async saveFields(run: Run, fields: readonly string[]): Promise<void> {
+    const sample = runToSample(run);
+    const keep = new Set(fields);
+    await this.store.write([{ ...sample, fields: Object.fromEntries(Object.entries(sample.fields).filter(([k]) => keep.has(k))) }]);
   }
 
   async saveMany(runs: readonly Run[], derived: ReadonlyArray<Record<string, number | null>>): Promise<void> {
@@ -147,11 +189,47 @@ export class RunRepository {
     return Object.fromEntries(RUN_STATUSES.map((st) => [st, Number(seriesRows(results[st]?.series ?? [])[0]?.n ?? 0)]));
   }
 
-  /** Latest completed baseline run on `host` that started before `beforeMs`. */
-  async latestBaseline(host: string, beforeMs: number): Promise<Run | undefined> {
-    const rows = await this.store.rows(
-      iql`SELECT * FROM ${ident(MEASUREMENT.run)} WHERE ${ident(F.kind)} = ${str('baseline')} AND ${ident(F.status)} = ${str('completed')} AND ${ident(F.hosts)} =~ ${listItemRegex(host)} AND time < ${timeMs(beforeMs)} ORDER BY time DESC LIMIT 1`,
+  /**
+   * The latest completed baseline run of each of `hosts` that started before `beforeMs`, from
+   * the `baseline` index: one small series per host, so the cost does not grow with the runs
+   * stored (the scan of every run it replaces took seconds under load with a few thousand).
+   */
+  async latestBaselines(hosts: readonly string[], beforeMs: number): Promise<Map<string, Run>> {
+    const out = new Map<string, Run>();
+    if (hosts.length === 0) return out;
+    await this.indexOlderBaselines();
+    const [r] = await this.store.query(
+      iql`SELECT last(${ident(BASELINE.fields.runId)}) AS id FROM ${ident(MEASUREMENT.baseline)} WHERE ${ident(BASELINE.tags.host)} =~ ${anyOf(hosts)} AND time < ${timeMs(beforeMs)} GROUP BY ${ident(BASELINE.tags.host)}`,
     );
-    return rows[0] ? rowToRun(rows[0]) : undefined;
+    const byHost = new Map<string, string>();
+    for (const s of r?.series ?? []) {
+      const id = s.values[0]?.[1];
+      if (typeof id === 'string' && s.tags.host !== undefined) byHost.set(s.tags.host, id);
+    }
+    if (byHost.size === 0) return out;
+    const runs = await this.getMany([...byHost.values()]);
+    for (const [host, id] of byHost) {
+      const run = runs.get(id);
+      if (run && run.kind === 'baseline' && run.status === 'completed' && run.started_at_ms < beforeMs) out.set(host, run);
+    }
+    return out;
+  }
+
+  private indexed: Promise<void> | undefined;
+
+  /**
+   * Baselines stored before the index existed are indexed once per process, at the first
+   * lookup: one read of every run, then idempotent writes (the same points from every replica).
+   */
+  private indexOlderBaselines(): Promise<void> {
+    this.indexed ??= (async () => {
+      const rows = await this.store.rows(iql`SELECT * FROM ${ident(MEASUREMENT.run)} WHERE ${ident(F.kind)} = ${str('baseline')} AND ${ident(F.status)} = ${str('completed')}`);
+      const samples = newestRevisions(rows.map(rowToRun)).flatMap(baselineIndexSamples);
+      if (samples.length > 0) await this.store.write(samples);
+    })().catch((e: unknown) => {
+      this.indexed = undefined;
+      throw e;
+    });
+    return this.indexed;
   }
 }

@@ -65,9 +65,8 @@ export function liveRoutes(app: FastifyInstance, live: LiveRepository, hub: Live
       });
       // the idle power the run's net energy subtracts: each host's latest baseline before the run
       const baselines = [];
-      for (const host of run.hosts) {
-        const b = await service.runs.latestBaseline(host, run.started_at_ms);
-        if (b && b.avg_power_w !== null) baselines.push({ host, run_id: b.run_id, idle_w: b.avg_power_w, started_at: new Date(b.started_at_ms).toISOString() });
+      for (const [host, b] of await service.runs.latestBaselines(run.hosts, run.started_at_ms)) {
+        if (b.avg_power_w !== null) baselines.push({ host, run_id: b.run_id, idle_w: b.avg_power_w, started_at: new Date(b.started_at_ms).toISOString() });
       }
       const idle_w = baselines.length === run.hosts.length && baselines.length > 0 ? baselines.reduce((a, b) => a + b.idle_w, 0) : null;
       return { run_id: run.run_id, started_at_ms: run.started_at_ms, ended_at_ms: run.ended_at_ms, times, series, idle_w, baselines };

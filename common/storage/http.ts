@@ -10,6 +10,8 @@ export interface HttpResponse {
   status: number;
   headers: IncomingHttpHeaders;
   body: string;
+  /** the body's length in bytes, as it came over the wire (after any transfer encoding) */
+  bytes: number;
   /** when the response's headers arrived (epoch ms), for the clock estimate */
   receivedAtMs: number;
 }
@@ -24,7 +26,10 @@ export function send(url: URL, options: { method?: string; headers?: Record<stri
       const receivedAtMs = Date.now();
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), receivedAtMs }));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: body.toString('utf8'), bytes: body.length, receivedAtMs });
+      });
       res.on('error', reject);
     });
     req.setTimeout(options.timeoutMs, () => req.destroy(new HttpTimeoutError(`no answer from ${url.origin} within ${options.timeoutMs} ms`)));

@@ -209,6 +209,12 @@ export type NamedResults<N extends NamedStatements> = { [K in keyof N]: N[K] ext
 export class InfluxStore {
   private readonly client: InfluxDB;
   private readonly authHeader: Record<string, string>;
+  /**
+   * /query requests answered and the bytes of their bodies, counted since the store opened:
+   * what a computation fetched from InfluxDB (the fleet benchmark reads it around a run's
+   * summary, to show that it does not grow with the run's length).
+   */
+  readonly queryStats = { requests: 0, bytes: 0 };
 
   private constructor(
     readonly settings: InfluxSettings,
@@ -320,6 +326,8 @@ export class InfluxStore {
       throw InfluxStore.networkError(url, e);
     }
     this.clock.observe(res.headers.date, sentAt, res.receivedAtMs);
+    this.queryStats.requests++;
+    this.queryStats.bytes += res.bytes;
     const text = res.body;
     let body: RawResponse = {};
     try {

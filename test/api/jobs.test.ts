@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startJobs } from '../../api/jobs.js';
-import { MAX_RECOMPUTE_ATTEMPTS, recomputePlan } from '../../api/domain/recompute.js';
+import { MAX_RECOMPUTE_ATTEMPTS, attemptDueAt, recomputePlan, scheduledAttempt } from '../../api/domain/recompute.js';
 import type { Run, RunSummary } from '../../api/domain/run-record.js';
 import { buildApp } from '../../api/app.js';
 import { loadConfig } from '../../common/config.js';
@@ -26,18 +26,37 @@ const partialRun = (over: Partial<Run>): Pick<Run, 'kind' | 'coverage' | 'ended_
 describe('recomputation schedule (pure)', () => {
   it('measures a partial run again 1, 2, 4 … minutes after its end, the 12th time for the last time', () => {
     const min = 60_000;
-    expect(recomputePlan(partialRun({}), 59_000)).toEqual({ action: 'wait', dueAtMs: min });
-    expect(recomputePlan(partialRun({}), min)).toEqual({ action: 'recompute', dueAtMs: min });
-    expect(recomputePlan(partialRun({ recompute_attempts: 1 }), min)).toEqual({ action: 'wait', dueAtMs: 2 * min });
-    expect(recomputePlan(partialRun({ recompute_attempts: 3 }), 8 * min)).toEqual({ action: 'recompute', dueAtMs: 8 * min });
+    expect(recomputePlan(partialRun({}), 59_000)).toEqual({ action: 'wait', attempt: 0, dueAtMs: min });
+    expect(recomputePlan(partialRun({}), min)).toEqual({ action: 'recompute', attempt: 1, dueAtMs: min });
+    expect(recomputePlan(partialRun({ recompute_attempts: 1 }), min)).toEqual({ action: 'wait', attempt: 0, dueAtMs: 2 * min });
+    expect(recomputePlan(partialRun({ recompute_attempts: 3 }), 8 * min)).toEqual({ action: 'recompute', attempt: 4, dueAtMs: 8 * min });
     const lastDue = min * 2 ** (MAX_RECOMPUTE_ATTEMPTS - 1);
     expect(lastDue / 3_600_000).toBeCloseTo(34.13, 2);
-    expect(recomputePlan(partialRun({ recompute_attempts: MAX_RECOMPUTE_ATTEMPTS - 1 }), lastDue)).toEqual({ action: 'last', dueAtMs: lastDue });
+    expect(recomputePlan(partialRun({ recompute_attempts: MAX_RECOMPUTE_ATTEMPTS - 1 }), lastDue)).toEqual({ action: 'last', attempt: MAX_RECOMPUTE_ATTEMPTS, dueAtMs: lastDue });
     expect(recomputePlan(partialRun({ recompute_attempts: MAX_RECOMPUTE_ATTEMPTS }), 10 * lastDue).action).toBe('wait');
-    // nothing to do for a whole run, an imported one, or one left partial for good
+    // nothing to do for a whole run or an imported one
     expect(recomputePlan(partialRun({ coverage: 1 }), 10 * lastDue).action).toBe('wait');
     expect(recomputePlan(partialRun({ kind: 'imported' }), 10 * lastDue).action).toBe('wait');
-    expect(recomputePlan(partialRun({ partial_final: 'why' }), 10 * lastDue).action).toBe('wait');
+  });
+
+  it('records the schedule’s slot, not a count plus one: replicas measuring in one slot count it once, a missed slot is skipped', () => {
+    const min = 60_000;
+    // 10 min after the end, with 1 attempt stored (the API was down): the 4th slot (1, 2, 4, 8 min), once
+    expect(scheduledAttempt(0, 10 * min)).toBe(4);
+    expect(recomputePlan(partialRun({ recompute_attempts: 1 }), 10 * min)).toEqual({ action: 'recompute', attempt: 4, dueAtMs: 8 * min });
+    // a replica that reads the run after another wrote slot 4 has nothing to do until 16 min
+    expect(recomputePlan(partialRun({ recompute_attempts: 4 }), 10 * min)).toEqual({ action: 'wait', attempt: 0, dueAtMs: 16 * min });
+    // a replica whose clock is ahead wrote the next slot: the others wait, never count it back
+    expect(recomputePlan(partialRun({ recompute_attempts: 5 }), 15 * min).action).toBe('wait');
+    // due at whole minutes: replicas reading the clock ms apart in one minute find the same slot
+    expect(attemptDueAt(1_234, 1)).toBe(2 * min);
+    expect(scheduledAttempt(1_234, 2 * min - 1)).toBe(0);
+    expect(scheduledAttempt(1_234, 2 * min)).toBe(1);
+    expect(scheduledAttempt(1_234, 2 * min + 59_999)).toBe(1);
+    // a late write from an older slot leaves the count behind: measured again, to the schedule's slot
+    const lastDue = min * 2 ** (MAX_RECOMPUTE_ATTEMPTS - 1);
+    expect(recomputePlan(partialRun({ recompute_attempts: MAX_RECOMPUTE_ATTEMPTS - 1, partial_final: 'why' }), lastDue + min)).toEqual({ action: 'last', attempt: MAX_RECOMPUTE_ATTEMPTS, dueAtMs: lastDue });
+    expect(recomputePlan(partialRun({ recompute_attempts: MAX_RECOMPUTE_ATTEMPTS, partial_final: 'why' }), 10 * lastDue).action).toBe('wait');
   });
 });
 
@@ -66,18 +85,21 @@ describe('jobs (API, the test’s clock)', () => {
       return (await h.app.fastify.inject(`/api/runs/${id}`)).json<RunSummary & { recompute_attempts?: number }>();
     };
     try {
-      const before = await tick(end + 30_000); // not due yet: a minute after the end
+      const before = await tick(end + 30_000); // not due yet: a minute after the end, at the next whole minute
       expect(before.coverage).toBe(0);
       await h.store.write(powerPoints('j1', 'nvml/1', base + 10_000, 30, () => 100));
-      const first = await tick(end + 60_000);
+      // a minute after the end is 01:10; the job measures at the next whole minute, 02:00
+      expect(attemptDueAt(end, 1)).toBe(base + 3 * 60_000);
+      expect((await tick(end + 60_000)).coverage).toBe(0);
+      const first = await tick(attemptDueAt(end, 1));
       expect(first.partial_sources).toEqual([{ host: 'j1', source: 'nvml/1', coverage: 0.5 }]);
       expect(first.partial_final).toBeNull();
       expect(first.energy_j).toBeCloseTo(100 * 60 + 100 * 30, 6);
       // the remaining attempts, each when due; the last makes the partial state final
-      for (let k = 1; k < MAX_RECOMPUTE_ATTEMPTS; k++) await tick(end + 60_000 * 2 ** k);
+      for (let k = 2; k <= MAX_RECOMPUTE_ATTEMPTS; k++) await tick(attemptDueAt(end, k));
       const final = await tick(end + 60_000 * 2 ** MAX_RECOMPUTE_ATTEMPTS);
       expect(final.partial).toBe(true);
-      expect(final.partial_final).toMatch(/^measured 12 times over 34 h after its end, still partial: j1\/nvml\/1 at 50\.0 %$/);
+      expect(final.partial_final).toMatch(/^the last of its 12 scheduled measurements, 34 h after its end, still finds it partial: j1\/nvml\/1 at 50\.0 %$/);
       // and it is left alone from then on, even if points arrive
       await h.store.write(powerPoints('j1', 'nvml/1', base + 40_000, 30, () => 100));
       const after = await tick(end + 60_000 * 2 ** (MAX_RECOMPUTE_ATTEMPTS + 2));
@@ -87,14 +109,15 @@ describe('jobs (API, the test’s clock)', () => {
     }
   });
 
-  it('writes the rollup watermark at the time it advances, not at time 0 (which a bucket with a retention period refuses)', async () => {
+  it('writes the rollup watermark at its own value as its time (the same point from every replica), not at time 0 (which a bucket with a retention period refuses)', async () => {
     const base = Date.UTC(2026, 7, 2, 0, 0, 0);
     await h.store.write(powerPoints('wm', 'nvml/0', base, 1800, () => 10));
     const now = base + 3 * 3_600_000;
     expect(await h.app.rollups.advance(now)).toBeGreaterThan(0);
     const [row] = await h.store.rows(iql`SELECT last(${ident('watermark_ms')}) AS w FROM ${ident('wattscope_state')}`);
-    expect(row?.time).toBe(now);
+    expect(row?.time).toBe(row?.w);
     expect(row?.w).toBeGreaterThan(Date.UTC(2026, 7, 1, 0, 0, 0));
+    expect(await h.app.rollups.watermark()).toBe(row?.w);
   });
 });
 

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { bucketsInside, tiles } from '../../api/domain/rollup.js';
+import { bucketsInside, packByCount, tiles } from '../../api/domain/rollup.js';
 import { windowEnergy } from '../../api/domain/energy.js';
 import { PowerRepository } from '../../api/repo/power.js';
 import { RollupJob } from '../../api/rollups.js';
@@ -39,6 +39,14 @@ describe('rollup buckets (pure)', () => {
     expect(tiles([], B, B)).toBe(false);
     // report jitter of a few ms is no hole
     expect(tiles(full.map((p, i) => ({ ...p, timeMs: p.timeMs + (i % 2 ? 3 : -2) })), B, B)).toBe(true);
+  });
+});
+
+describe('host groups of the rollup job (pure)', () => {
+  it('packs hosts into groups of at most the bound, in order, a host over it alone', () => {
+    const c = (key: string, count: number) => ({ key, count });
+    expect(packByCount([c('a', 40), c('b', 50), c('c', 20), c('d', 150), c('e', 1)], 100)).toEqual([['a', 'b'], ['c'], ['d'], ['e']]);
+    expect(packByCount([], 100)).toEqual([]);
   });
 });
 
@@ -101,5 +109,21 @@ describe('rollups against the real influxd', () => {
     expect(late.energyJ).toBeCloseTo(expectedLate, 6);
     expect(lateRaw.energyJ).toBeCloseTo(expectedLate, 6);
     expect(late.coverage).toBeCloseTo(1, 9);
+  });
+});
+
+describe('the rollup job on a fleet', () => {
+  it('rolls up the same points when it fetches host group by host group', async () => {
+    const base = Date.UTC(2026, 6, 5);
+    const data = ['f1', 'f2', 'f3', 'f4'].flatMap((host, k) => [...powerPoints(host, 'nvml/0', base, 1800, (i) => 100 + k + (i % 7)), ...powerPoints(host, 'rapl/package-0', base, 1800, () => 40 + k, true, 'cpu')]);
+    const [whole, grouped] = [await testStore('rollup_whole'), await testStore('rollup_grouped')];
+    for (const s of [whole, grouped]) await s.write(data);
+    // one answer for every host, and one per host (3,600 points each, over a bound of 2,000)
+    await new RollupJob(whole, { maxBuckets: 10 }).advance(base + 4 * B);
+    await new RollupJob(grouped, { maxBuckets: 10, maxPointsPerQuery: 2000 }).advance(base + 4 * B);
+    const dump = async (s: InfluxStore) => s.rows(iql`SELECT * FROM ${ident('power_10m')} GROUP BY *`);
+    const rows = await dump(whole);
+    expect(rows).toHaveLength(4 * 2 * 3);
+    expect(await dump(grouped)).toEqual(rows);
   });
 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startJobs } from '../../api/jobs.js';
+import { attemptDueAt } from '../../api/domain/recompute.js';
 import type { RunSummary } from '../../api/domain/run-record.js';
 import { apiHarness, powerPoints, type Harness } from './harness.js';
 
@@ -81,8 +82,10 @@ describe('run energy (DESIGN §5)', () => {
     expect(s.coverage).toBeCloseTo(0.75, 9);
     // the collector's spool replays the missing interval; the cron job recomputes
     await h.store.write(missing);
-    // the first recomputation comes a minute after the run's end (api/domain/recompute.ts)
-    h.clock.now = base + 90_000 + 60_000;
+    // the first recomputation comes a minute after the run's end, at the next whole minute
+    // (api/domain/recompute.ts): 01:30 + 1 min → 03:00
+    h.clock.now = attemptDueAt(base + 90_000, 1);
+    expect(h.clock.now).toBe(base + 180_000);
     const jobs = startJobs(h.app.service, 30);
     try {
       await jobs[1]?.execute();
