@@ -132,19 +132,17 @@ export class RollupJob {
 
   private async rollChunk(from: number, to: number): Promise<void> {
     const range = iql`time >= ${timeMs(from)} AND time < ${timeMs(to)}`;
-    const [counts, gpu, cpu] = await this.store.query(
-      join(
-        [
-          iql`SELECT count(${ident(POWER.fields.energyJ)}) AS n FROM ${ident(MEASUREMENT.power)} WHERE ${range} GROUP BY ${ident(HOST_TAGS.host)}`,
-          iql`SELECT ${sumAndCount(ROLLED_GPU_FIELDS)} FROM ${ident(MEASUREMENT.gpu)} WHERE ${range} GROUP BY time(${durationMs(this.bucketMs)}), * fill(none)`,
-          iql`SELECT ${sumAndCount(ROLLED_CPU_FIELDS)} FROM ${ident(MEASUREMENT.cpu)} WHERE ${ident(CPU.tags.cpu)} = ${str(CPU.all)} AND ${range} GROUP BY time(${durationMs(this.bucketMs)}), * fill(none)`,
-        ],
-        '; ',
-      ),
-    );
+    const { counts, gpu, cpu } = await this.store.queryNamed({
+      counts: iql`SELECT count(${ident(POWER.fields.energyJ)}) AS n FROM ${ident(MEASUREMENT.power)} WHERE ${range} GROUP BY ${ident(HOST_TAGS.host)}`,
+      gpu: iql`SELECT ${sumAndCount(ROLLED_GPU_FIELDS)} FROM ${ident(MEASUREMENT.gpu)} WHERE ${range} GROUP BY time(${durationMs(this.bucketMs)}), * fill(none)`,
+      cpu: iql`SELECT ${sumAndCount(ROLLED_CPU_FIELDS)} FROM ${ident(MEASUREMENT.cpu)} WHERE ${ident(CPU.tags.cpu)} = ${str(CPU.all)} AND ${range} GROUP BY time(${durationMs(this.bucketMs)}), * fill(none)`,
+    });
     const out: Sample[] = [];
     // every raw point is needed to know whether a series tiles a bucket; fetched a host group at a time
-    const perHost = (counts?.series ?? []).map((s) => ({ key: s.tags[HOST_TAGS.host] ?? '', count: Number(s.values[0]?.[1] ?? 0) }));
+    const perHost = seriesRows(counts?.series ?? []).map((r) => {
+      const host = r[HOST_TAGS.host];
+      return { key: typeof host === 'string' ? host : '', count: typeof r.n === 'number' ? r.n : 0 };
+    });
     for (const hosts of packByCount(perHost, this.maxPointsPerQuery)) {
       const [power] = await this.store.query(
         iql`SELECT ${ident(POWER.fields.energyJ)}, ${ident(POWER.fields.intervalS)} FROM ${ident(MEASUREMENT.power)} WHERE ${ident(HOST_TAGS.host)} =~ ${anyOf(hosts)} AND ${range} GROUP BY *`,

@@ -202,9 +202,9 @@ export class RunRepository {
       iql`SELECT last(${ident(BASELINE.fields.runId)}) AS id FROM ${ident(MEASUREMENT.baseline)} WHERE ${ident(BASELINE.tags.host)} =~ ${anyOf(hosts)} AND time < ${timeMs(beforeMs)} GROUP BY ${ident(BASELINE.tags.host)}`,
     );
     const byHost = new Map<string, string>();
-    for (const s of r?.series ?? []) {
-      const id = s.values[0]?.[1];
-      if (typeof id === 'string' && s.tags.host !== undefined) byHost.set(s.tags.host, id);
+    for (const row of seriesRows(r?.series ?? [])) {
+      const host = row[BASELINE.tags.host];
+      if (typeof row.id === 'string' && typeof host === 'string') byHost.set(host, row.id);
     }
     if (byHost.size === 0) return out;
     const runs = await this.getMany([...byHost.values()]);
