@@ -67,7 +67,9 @@ export function seriesEnergy(d: SeriesWindowData, t0: number, t1: number): Sourc
     method: d.method,
     energyJ: Math.max(0, energy),
     coverage: seconds > 0 ? Math.min(1, Math.max(0, covered / seconds)) : 0,
-    avgPowerW: seconds > 0 ? Math.max(0, energy) / seconds : 0,
+    // over the seconds its points cover: a source's idle power is multiplied back by its coverage
+    // of a run (netEnergy), and a constant 23 W reads 23 W even with a sliver of the window uncovered
+    avgPowerW: covered > 0 ? Math.max(0, energy) / covered : 0,
   };
 }
 
