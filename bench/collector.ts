@@ -8,9 +8,10 @@
  *   npm run bench -- collector [seconds]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, symlinkSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { copyTree } from '../common/copy-tree.js';
 import { findInfluxd, freePort, startInfluxd } from '../common/influxd.js';
 import { packageRoot } from '../common/paths.js';
 import { fmt, sleep, usage, type ProcUsage } from './proc.js';
@@ -21,7 +22,8 @@ const BIN = join(packageRoot(), 'bin', 'wattscope.js');
 /** The desktop fixture's sysfs with `zones` RAPL zones and `extraGpus` more amdgpu sensors. */
 function sysfs(dir: string, keepMmio: boolean, extraGpus: number): string {
   const root = join(dir, 'sys');
-  cpSync(join(FIXTURE, 'sys'), root, { recursive: true, verbatimSymlinks: true });
+  // its files are links into the sources' testdata: copied as files, its own links kept
+  copyTree(join(FIXTURE, 'sys'), root);
   if (!keepMmio) rmSync(join(root, 'class/powercap/intel-rapl-mmio:0'));
   for (let i = 0; i < extraGpus; i++) {
     const dev = join(root, `devices/pci0000:00/0000:00:0${2 + i}.0/hwmon/hwmon${10 + i}`);

@@ -10,7 +10,8 @@
  *   npm run bench -- stop [pairs]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { copyTree } from '../common/copy-tree.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildApp, type App } from '../api/app.js';
@@ -55,7 +56,7 @@ export async function benchStop(pairs = 15): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'wattscope-bench-stop-'));
   const influx = await startInfluxd({ bin, dir: join(work, 'influxdb') });
   const root = join(work, 'host');
-  cpSync(FIXTURE, root, { recursive: true, verbatimSymlinks: true });
+  copyTree(FIXTURE, root); // its files are links into the sources' testdata: copied as files
   const driver = raplDriver(join(root, PKG), 40);
   const collector = spawn(process.execPath, [BIN, 'collect'], {
     env: { PATH: process.env.PATH, HOME: root, WATTSCOPE_PROCFS_ROOT: join(root, 'proc'), WATTSCOPE_SYSFS_ROOT: join(root, 'sys'), WATTSCOPE_COLLECTOR_PORT: '0', WATTSCOPE_HOST: 'bench-host', WATTSCOPE_INFLUX_URL: influx.url, WATTSCOPE_INFLUX_DB: 'bench' },

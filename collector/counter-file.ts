@@ -4,7 +4,7 @@
  * name seen both times, its counters then and now and the seconds between them on the
  * collector's monotonic clock — what a rate needs.
  */
-import { readText } from './sysfs.js';
+import { ProcFile } from './sysfs.js';
 
 export interface CounterPair<C> {
   name: string;
@@ -15,19 +15,26 @@ export interface CounterPair<C> {
 export class CounterFile<C> {
   private prev: Map<string, C>;
   private prevAt: number;
+  private readonly file: ProcFile;
 
   constructor(
-    private readonly path: string,
+    path: string,
     private readonly parse: (text: string) => Map<string, C>,
     private readonly now: () => number,
   ) {
+    this.file = new ProcFile(path);
     this.prevAt = now();
-    this.prev = parse(readText(path));
+    try {
+      this.prev = parse(this.file.read());
+    } catch (e) {
+      this.file.close();
+      throw e;
+    }
   }
 
   /** The counters of each name since the last read; no pairs when no time has passed. */
   read(): { seconds: number; pairs: Array<CounterPair<C>> } {
-    const cur = this.parse(readText(this.path));
+    const cur = this.parse(this.file.read());
     const now = this.now();
     const seconds = (now - this.prevAt) / 1000;
     const pairs: Array<CounterPair<C>> = [];
@@ -40,5 +47,9 @@ export class CounterFile<C> {
     this.prev = cur;
     this.prevAt = now;
     return { seconds, pairs };
+  }
+
+  close(): void {
+    this.file.close();
   }
 }

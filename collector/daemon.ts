@@ -4,7 +4,6 @@
  */
 import { createServer, type Server } from 'node:http';
 import { mkdirSync } from 'node:fs';
-import cron from 'node-cron';
 import type { Config } from '../common/config.js';
 import { logger } from '../common/log.js';
 import { lineProblem, toLines } from '../common/storage/line-protocol.js';
@@ -13,6 +12,7 @@ import { HOST_TAGS, MEASUREMENT, type Sample } from '../common/model.js';
 import { hostRecordSample } from '../common/host-record.js';
 import { VERSION } from '../common/version.js';
 import { Agent } from './agent.js';
+import { every } from './every.js';
 import { RunTracker } from './attribution.js';
 import { runRegistration } from './runs-endpoint.js';
 import { DeadLetters } from './dead-letter.js';
@@ -168,7 +168,7 @@ export async function startCollector(config: Config): Promise<Collector> {
     report_s: config.collector.reportIntervalS,
   });
 
-  const rediscover = cron.schedule('* * * * *', async () => {
+  const rediscover = every(60_000, 'rediscover', async () => {
     const found = await discoverSources(config, { hostTags, log, resources });
     if (channelKey(found) === channelKey(sources)) {
       for (const s of found) await s.close?.();
@@ -180,11 +180,11 @@ export async function startCollector(config: Config): Promise<Collector> {
       for (const s of old) await s.close?.();
     }
     writeHostRecord();
-  }, { name: 'rediscover', noOverlap: true });
-  const housekeeping = cron.schedule('*/5 * * * *', () => {
+  }, log);
+  const housekeeping = every(5 * 60_000, 'spool housekeeping', () => {
     spool.enforceBound();
     metrics.spoolBytes.set(spool.pendingBytes);
-  }, { name: 'spool-housekeeping', noOverlap: true });
+  }, log);
 
   const server: Server = createServer((req, res) => {
     const url = req.url ?? '/';

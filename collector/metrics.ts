@@ -3,7 +3,18 @@
  * counters. Names follow Prometheus' conventions (`promtool check metrics` is clean): counters
  * end in `_total`, nothing else does.
  */
-import { Counter, Gauge, Registry } from 'prom-client';
+import { createRequire } from 'node:module';
+import type * as Prom from 'prom-client';
+
+// prom-client's index also loads its push gateway (http, https), its cluster aggregator and its
+// default metrics: ~12 MB of the collector's memory (measured: 54 vs 42 MB for a bare process)
+// for nothing it uses. Its three classes are loaded alone, typed by the package's own types.
+const require = createRequire(import.meta.url);
+const Registry = require('prom-client/lib/registry') as typeof Prom.Registry;
+const Gauge = require('prom-client/lib/gauge') as typeof Prom.Gauge;
+const Counter = require('prom-client/lib/counter') as typeof Prom.Counter;
+type Gauge = Prom.Gauge;
+type Counter = Prom.Counter;
 
 const POWER_LABELS = ['source', 'domain', 'method', 'in_total'] as const;
 

@@ -66,3 +66,39 @@ export class AttributeReader {
     this.fd = undefined;
   }
 }
+
+/**
+ * A procfs file read once per report interval (/proc/stat, /proc/meminfo, /proc/diskstats,
+ * /proc/net/dev): kept open and read with pread from offset 0 (procfs builds the text afresh
+ * for each read from the start) into a reused buffer that grows to the file's size, instead of
+ * open/fstat/read/close every time. Errors are thrown as from readFileSync.
+ */
+export class ProcFile {
+  private fd: number | undefined;
+  private buf = Buffer.allocUnsafe(8192);
+  constructor(readonly path: string) {}
+  read(): string {
+    let n = 0;
+    try {
+      this.fd ??= openSync(this.path, 'r');
+      for (;;) {
+        if (n === this.buf.length) {
+          const bigger = Buffer.allocUnsafe(this.buf.length * 2);
+          this.buf.copy(bigger, 0, 0, n);
+          this.buf = bigger;
+        }
+        const got = readSync(this.fd, this.buf, n, this.buf.length - n, n);
+        if (got === 0) break;
+        n += got;
+      }
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+    return this.buf.toString('utf8', 0, n);
+  }
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}

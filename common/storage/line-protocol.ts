@@ -1,4 +1,3 @@
-import { Point } from '@influxdata/influxdb-client';
 import type { Sample } from '../model.js';
 
 /**
@@ -14,37 +13,82 @@ export function tagValueProblem(value: string): string | undefined {
   return undefined;
 }
 
+/** Tag keys and values, measurement and field names already checked: they repeat point after point. */
+const checked = new Set<string>();
+const CHECKED_MAX = 100_000;
+
+function checkedTag(value: string): string | undefined {
+  if (checked.has(value)) return undefined;
+  const problem = tagValueProblem(value);
+  if (problem === undefined) {
+    if (checked.size >= CHECKED_MAX) checked.clear();
+    checked.add(value);
+  }
+  return problem;
+}
+
 /**
- * Line protocol for one sample, escaped by the InfluxDB client's Point. Non-finite numbers are
+ * Escapes `chars` of line protocol with a backslash (newline, tab and carriage return never
+ * reach here: tagValueProblem refuses control characters). The common case, nothing to escape,
+ * returns the string itself.
+ */
+function escaper(chars: string): (value: string) => string {
+  const any = new RegExp(`[${chars.replace(/[\\\]^-]/g, '\\$&')}]`);
+  const all = new RegExp(any.source, 'g');
+  return (value) => (any.test(value) ? value.replace(all, '\\$&') : value);
+}
+const escapeTag = escaper(', =');
+const escapeMeasurement = escaper(', ');
+const escapeQuoted = escaper('"\\');
+
+/** Sorted keys of a small record (tags, fields: a handful), in the order InfluxDB wants tags. */
+function sortedKeys(record: Readonly<Record<string, unknown>>): string[] {
+  const keys = Object.keys(record);
+  for (let i = 1; i < keys.length; i++) {
+    if ((keys[i - 1] as string) > (keys[i] as string)) return keys.sort();
+  }
+  return keys;
+}
+
+/**
+ * Line protocol for one sample: tags and fields sorted by key, escaped as line protocol wants
+ * (the same text the InfluxDB client's `Point` gives, which a test checks, without building a
+ * Point per sample: this runs for every point the collector writes). Non-finite numbers are
  * left out (line protocol cannot carry them); a sample left with no field yields undefined.
  * Times are milliseconds (every writer here uses precision `ms`).
  */
 export function toLine(sample: Sample): string | undefined {
-  const nameProblem = tagValueProblem(sample.measurement);
+  const nameProblem = checkedTag(sample.measurement);
   if (nameProblem) throw new TypeError(`measurement name ${JSON.stringify(sample.measurement)} ${nameProblem}`);
-  const point = new Point(sample.measurement);
-  for (const [k, v] of Object.entries(sample.tags)) {
-    if (v === '') continue;
-    const problem = tagValueProblem(v) ?? tagValueProblem(k);
-    if (problem) throw new TypeError(`tag ${JSON.stringify(k)}=${JSON.stringify(v)} of ${sample.measurement}: a tag ${problem}`);
-    point.tag(k, v);
-  }
-  let fields = 0;
-  for (const [k, v] of Object.entries(sample.fields)) {
+  let fields = '';
+  const f = sample.fields;
+  for (const k of sortedKeys(f)) {
+    const v = f[k];
+    let text: string;
     if (typeof v === 'number') {
       if (!Number.isFinite(v)) continue;
-      point.floatField(k, v);
-    } else if (typeof v === 'string') point.stringField(k, v);
-    else if (typeof v === 'boolean') point.booleanField(k, v);
+      text = String(v);
+    } else if (typeof v === 'string') text = `"${escapeQuoted(v)}"`;
+    else if (typeof v === 'boolean') text = v ? 'T' : 'F';
+    else if (v === undefined) continue;
     else {
       if (!Number.isSafeInteger(v.int)) continue;
-      point.intField(k, v.int);
+      text = `${v.int}i`;
     }
-    fields++;
+    if (k === '') continue;
+    fields += `${fields.length > 0 ? ',' : ''}${escapeTag(k)}=${text}`;
   }
-  if (fields === 0) return undefined;
-  point.timestamp(Math.round(sample.timeMs));
-  return point.toLineProtocol();
+  if (fields.length === 0) return undefined;
+  let line = escapeMeasurement(sample.measurement);
+  const t = sample.tags;
+  for (const k of sortedKeys(t)) {
+    const v = t[k];
+    if (v === undefined || v === '' || k === '') continue;
+    const problem = checkedTag(v) ?? checkedTag(k);
+    if (problem) throw new TypeError(`tag ${JSON.stringify(k)}=${JSON.stringify(v)} of ${sample.measurement}: a tag ${problem}`);
+    line += `,${escapeTag(k)}=${escapeTag(v)}`;
+  }
+  return `${line} ${fields} ${Math.round(sample.timeMs)}`;
 }
 
 export function toLines(samples: readonly Sample[]): string[] {

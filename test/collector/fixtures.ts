@@ -2,9 +2,10 @@
  * Helpers for tests on the fixture hosts (test/fixtures/hosts): whole machines whose files are
  * the sources' own testdata (collector/sources/<name>/testdata/), linked into place.
  */
-import { closeSync, copyFileSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readlinkSync, statSync, symlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { join } from 'node:path';
+import { copyTree } from '../../common/copy-tree.js';
 import { loadConfig, type Config } from '../../common/config.js';
 import type { Logger, LogLevel } from '../../common/log.js';
 import type { PowerChannel, Source, SourceContext, SourceFactory } from '../../collector/source.js';
@@ -27,26 +28,6 @@ export function copyHost(name: string): string {
   const dir = mkdtempSync(join(tmpdir(), `wattscope-${name}-`));
   copyTree(join(FIXTURES, name), dir, dir);
   return dir;
-}
-
-/** Copies `from` (followed) to `to`; a link whose target, seen from its place in the copy, stays inside `root` is kept as a link. */
-export function copyTree(from: string, to: string, root: string): void {
-  mkdirSync(to, { recursive: true });
-  for (const name of readdirSync(from)) {
-    const src = join(from, name);
-    const dst = join(to, name);
-    if (lstatSync(src).isSymbolicLink()) {
-      const target = readlinkSync(src);
-      const rel = relative(root, resolve(dirname(dst), target));
-      const inside = rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
-      if (inside) {
-        symlinkSync(target, dst);
-        continue;
-      }
-    }
-    if (statSync(src).isDirectory()) copyTree(src, dst, root);
-    else copyFileSync(src, dst);
-  }
 }
 
 /**

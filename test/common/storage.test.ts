@@ -89,7 +89,7 @@ describe('round trip', () => {
       const rows = await store.rows(iql`SELECT ${ident('energy_j')}, ${ident(`k ${n}`)} FROM ${ident('power')} WHERE ${ident('source')} = ${str(n)}`);
       expect(rows).toEqual([{ time: 1_000_000 + i, energy_j: i, [`k ${n}`]: n }]);
     }
-    // a measurement name that needs escaping, through the client's Point
+    // a measurement name that needs escaping
     const weird = 'we ird,"m\\x';
     const line = toLine({ measurement: weird as 'cpu', tags: {}, fields: { v: 1 }, timeMs: 5 });
     const writer = store.writer();

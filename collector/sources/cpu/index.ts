@@ -1,8 +1,18 @@
 /** CPU utilisation, total and per core, from /proc/stat deltas. */
 import { join } from 'node:path';
+import type { OptionSpec } from '../../../common/config.js';
+import { optionValue } from '../../../common/option-value.js';
 import { CPU, MEASUREMENT, type Sample } from '../../../common/model.js';
 import type { Source, SourceFactory } from '../../source.js';
-import { readText } from '../../sysfs.js';
+import { ProcFile } from '../../sysfs.js';
+
+export const CPU_PER_CORE = {
+  key: 'collector.cpuPerCore',
+  env: 'WATTSCOPE_CPU_PER_CORE',
+  kind: 'bool',
+  default: true,
+  doc: 'Write a `cpu` point per core besides the total (`cpu=all`), as Telegraf’s `percpu` and node_exporter do. Nothing of Wattscope reads them (runs, rollups and dashboards use the total); on a many-core host they are most of what the collector writes and spools (64 of the 65 `cpu` points a second on a 64-core host): `false` keeps the total only.',
+} as const satisfies OptionSpec;
 
 export interface CpuTimes {
   user: number;
@@ -57,19 +67,28 @@ export function cpuUsage(prev: CpuTimes, cur: CpuTimes): CpuUsage | undefined {
 class CpuSource implements Source {
   readonly name = 'cpu';
   private prev: Map<string, CpuTimes>;
+  private readonly file: ProcFile;
   constructor(
-    private readonly path: string,
+    path: string,
     private readonly hostTags: Record<string, string>,
+    private readonly perCore: boolean,
   ) {
-    this.prev = parseProcStat(readText(path));
+    this.file = new ProcFile(path);
+    try {
+      this.prev = parseProcStat(this.file.read());
+    } catch (e) {
+      this.file.close();
+      throw e;
+    }
   }
   channels() {
     return [];
   }
   collect(timeMs: number): Sample[] {
-    const cur = parseProcStat(readText(this.path));
+    const cur = parseProcStat(this.file.read());
     const out: Sample[] = [];
     for (const [cpu, times] of cur) {
+      if (!this.perCore && cpu !== CPU.all) continue;
       const before = this.prev.get(cpu);
       const usage = before && cpuUsage(before, times);
       if (!usage) continue;
@@ -84,14 +103,18 @@ class CpuSource implements Source {
     this.prev = cur;
     return out;
   }
+  close(): void {
+    this.file.close();
+  }
 }
 
 export const cpuSource: SourceFactory = {
   name: 'cpu',
+  options: [CPU_PER_CORE],
   async discover(ctx) {
     const path = join(ctx.procfs, 'stat');
     try {
-      return new CpuSource(path, ctx.hostTags);
+      return new CpuSource(path, ctx.hostTags, optionValue(ctx.config, CPU_PER_CORE));
     } catch {
       return undefined;
     }

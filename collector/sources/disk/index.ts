@@ -59,6 +59,9 @@ class DiskSource implements Source {
     const { seconds, pairs } = this.file.read();
     return pairs.map(({ name, before, now }) => ({ measurement: MEASUREMENT.disk, tags: { ...this.hostTags, [DISK.tags.device]: name }, fields: diskRates(before, now, seconds), timeMs }));
   }
+  close(): void {
+    this.file.close();
+  }
 }
 
 export const diskSource: SourceFactory = {

@@ -9,7 +9,7 @@ import type { OptionSpec } from '../../../common/config.js';
 import { optionValue } from '../../../common/option-value.js';
 import { CPU } from '../../../common/model.js';
 import type { PowerChannel, Source, SourceFactory } from '../../source.js';
-import { readText } from '../../sysfs.js';
+import { ProcFile, readText } from '../../sysfs.js';
 import { cpuUsage, parseProcStat, type CpuTimes } from '../cpu/index.js';
 
 export const CPU_TDP_W = { key: 'collector.cpuTdpW', env: 'WATTSCOPE_CPU_TDP_W', kind: 'number', default: 65, min: 0, max: 10000, doc: 'CPU TDP for the estimate used only where no CPU power sensor exists.' } as const satisfies OptionSpec;
@@ -30,15 +30,17 @@ class EstimatedCpuChannel implements PowerChannel {
   inTotal = false;
   private prev: CpuTimes | undefined;
   private lastUsage = 0;
+  private readonly stat: ProcFile;
   constructor(
-    private readonly statPath: string,
+    statPath: string,
     private readonly tdpW: number,
     private readonly idleW: number,
   ) {
+    this.stat = new ProcFile(statPath);
     this.whenCounted = `no CPU power sensor found; reporting estimated CPU power (method=estimated): idle ${idleW} W + (TDP ${tdpW} W − idle) × utilisation; set WATTSCOPE_CPU_TDP_W and WATTSCOPE_CPU_IDLE_W to this CPU's figures`;
   }
   read(): number | undefined {
-    const cur = parseProcStat(readText(this.statPath)).get(CPU.all);
+    const cur = parseProcStat(this.stat.read()).get(CPU.all);
     if (!cur) return undefined;
     const usage = this.prev && cpuUsage(this.prev, cur);
     this.prev = cur;
@@ -46,13 +48,19 @@ class EstimatedCpuChannel implements PowerChannel {
     if (usage) this.lastUsage = usage.usagePct;
     return estimatedPowerW(this.lastUsage, this.tdpW, this.idleW);
   }
+  close(): void {
+    this.stat.close();
+  }
 }
 
 class EstimateSource implements Source {
   readonly name = 'estimate';
-  constructor(private readonly channel: PowerChannel) {}
-  channels() {
+  constructor(private readonly channel: EstimatedCpuChannel) {}
+  channels(): PowerChannel[] {
     return [this.channel];
+  }
+  close(): void {
+    this.channel.close();
   }
 }
 

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { MEASUREMENT, MEM, type Sample } from '../../../common/model.js';
 import type { Source, SourceFactory } from '../../source.js';
-import { readText } from '../../sysfs.js';
+import { ProcFile, readText } from '../../sysfs.js';
 
 /** /proc/meminfo as bytes per key (values there are in kB, i.e. KiB). */
 export function parseMeminfo(text: string): Map<string, number> {
@@ -26,16 +26,22 @@ export function memFields(info: Map<string, number>): Record<string, number> | u
 
 class MemSource implements Source {
   readonly name = 'mem';
+  private readonly file: ProcFile;
   constructor(
-    private readonly path: string,
+    path: string,
     private readonly hostTags: Record<string, string>,
-  ) {}
+  ) {
+    this.file = new ProcFile(path);
+  }
   channels() {
     return [];
   }
   collect(timeMs: number): Sample[] {
-    const fields = memFields(parseMeminfo(readText(this.path)));
+    const fields = memFields(parseMeminfo(this.file.read()));
     return fields ? [{ measurement: MEASUREMENT.mem, tags: { ...this.hostTags }, fields, timeMs }] : [];
+  }
+  close(): void {
+    this.file.close();
   }
 }
 

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { MEASUREMENT, NET, type Sample } from '../../../common/model.js';
 import type { Source, SourceFactory } from '../../source.js';
-import { readText } from '../../sysfs.js';
+import { CounterFile } from '../../counter-file.js';
 
 export interface NetCounters {
   rxBytes: number;
@@ -25,39 +25,30 @@ export function parseNetDev(text: string): Map<string, NetCounters> {
 
 class NetSource implements Source {
   readonly name = 'net';
-  private prev: Map<string, NetCounters>;
-  private prevAt: number;
   constructor(
-    private readonly path: string,
+    private readonly file: CounterFile<NetCounters>,
     private readonly hostTags: Record<string, string>,
-    private readonly now: () => number,
-  ) {
-    this.prevAt = now();
-    this.prev = parseNetDev(readText(path));
-  }
+  ) {}
   channels() {
     return [];
   }
   collect(timeMs: number): Sample[] {
-    const cur = parseNetDev(readText(this.path));
-    const now = this.now();
-    const seconds = (now - this.prevAt) / 1000;
+    const { seconds, pairs } = this.file.read();
     const out: Sample[] = [];
-    for (const [iface, c] of cur) {
-      const before = this.prev.get(iface);
-      if (!before || seconds <= 0) continue;
+    for (const { name, before, now: c } of pairs) {
       // a counter that went down was reset (interface re-created): no rate for this interval
       if (c.rxBytes < before.rxBytes || c.txBytes < before.txBytes) continue;
       out.push({
         measurement: MEASUREMENT.net,
-        tags: { ...this.hostTags, [NET.tags.iface]: iface },
+        tags: { ...this.hostTags, [NET.tags.iface]: name },
         fields: { [NET.fields.rxBytesPerS]: (c.rxBytes - before.rxBytes) / seconds, [NET.fields.txBytesPerS]: (c.txBytes - before.txBytes) / seconds },
         timeMs,
       });
     }
-    this.prev = cur;
-    this.prevAt = now;
     return out;
+  }
+  close(): void {
+    this.file.close();
   }
 }
 
@@ -66,7 +57,7 @@ export const netSource: SourceFactory = {
   async discover(ctx) {
     const path = join(ctx.procfs, 'net', 'dev');
     try {
-      return new NetSource(path, ctx.hostTags, ctx.now);
+      return new NetSource(new CounterFile(path, parseNetDev, ctx.now), ctx.hostTags);
     } catch {
       return undefined;
     }

@@ -25,7 +25,8 @@ import type { Source, SourceFactory } from '../../../collector/source.js';
 import { hostRecordSample } from '../../../common/host-record.js';
 import { HOST_TAGS, type Sample } from '../../../common/model.js';
 import { toLine } from '../../../common/storage/line-protocol.js';
-import { configFor, copyTree, FIXTURES, recordingLogger, testdata, writeSysfs } from '../fixtures.js';
+import { copyTree } from '../../../common/copy-tree.js';
+import { configFor, FIXTURES, recordingLogger, testdata, writeSysfs } from '../fixtures.js';
 
 export const UPDATE = process.env.WATTSCOPE_UPDATE_GOLDEN === '1';
 export const SOURCES_DIR = new URL('../../../collector/sources/', import.meta.url).pathname;

@@ -79,6 +79,22 @@ describe('cpu (/proc/stat)', () => {
     }
   });
 
+  it('writes the total only with WATTSCOPE_CPU_PER_CORE=false (a many-core host that keeps its spool small)', async () => {
+    const root = copyHost('vm-epyc');
+    const source = await cpuSource.discover(contextFor(root, { env: { WATTSCOPE_CPU_PER_CORE: 'false' } }));
+    const path = join(root, 'proc', 'stat');
+    writeFileSync(
+      path,
+      readFileSync(path, 'utf8')
+        .split('\n')
+        .map((line) => (line.startsWith('cpu') ? line.replace(/^(cpu\d*\s+)(\d+)/, (_, head: string, user: string) => `${head}${Number(user) + 50}`) : line))
+        .join('\n'),
+    );
+    const samples = source?.collect?.(1000) ?? [];
+    expect(samples.map((s) => s.tags.cpu)).toEqual(['all']);
+    expect(samples[0]?.fields.usage_pct).toBeGreaterThan(0);
+  });
+
   it('derives the default platform from the CPU model, or the GPU when there is one', () => {
     expect(cpuModelFromCpuinfo(read('vm-epyc', 'cpuinfo'))).toBe('AMD EPYC');
     expect(derivePlatform('Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz', [])).toBe('Xeon-Platinum-8375C');
