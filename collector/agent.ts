@@ -14,6 +14,8 @@ import type { ChannelInterval } from './attribution.js';
 interface ChannelState {
   channel: PowerChannel;
   source: Source;
+  /** the tags of its points, made once (frozen: the line-protocol writer keeps their text) */
+  tags: Readonly<Record<string, string>>;
   integrator: ChannelIntegrator;
   disabled: boolean;
   /** the channel's power gauge and energy counter, looked up once (prom-client hashes labels on every call) */
@@ -80,11 +82,18 @@ export class Agent {
     this.states = sources.flatMap((source) =>
       source.channels().map((channel): ChannelState => {
         const prev = known.get(channel.id);
+        const tags = Object.freeze({
+          ...this.opts.hostTags,
+          [POWER.tags.source]: channel.id,
+          [POWER.tags.domain]: channel.domain,
+          [POWER.tags.method]: channel.method,
+          [POWER.tags.inTotal]: String(channel.inTotal),
+        });
         if (prev && prev.channel.method === channel.method && prev.channel.wrapJ === channel.wrapJ && prev.channel.domain === channel.domain && prev.channel.inTotal === channel.inTotal) {
-          return { ...prev, channel, source, disabled: false };
+          return { ...prev, channel, source, tags, disabled: false };
         }
         const integrator = new ChannelIntegrator(channel.method, channel.wrapJ, channel.maxPowerW ?? PLAUSIBLE_MAX_W[channel.domain]);
-        return { channel, source, integrator, disabled: false, stillIntervals: 0, stuck: false };
+        return { channel, source, tags, integrator, disabled: false, stillIntervals: 0, stuck: false };
       }),
     );
   }
@@ -134,11 +143,19 @@ export class Agent {
     this.schedule();
   }
 
-  /** Reads every channel once, at monotonic time `t`. */
+  /** Reads every channel once, at monotonic time `t`; the time spent is counted per source. */
   sample(t: number = this.now()): void {
+    // a source's channels are next to each other: one clock read per source, not two per channel
+    let source: Source | undefined;
+    let started = 0;
     for (const state of this.states) {
       if (state.disabled) continue;
-      const started = performance.now();
+      if (state.source !== source) {
+        const now = performance.now();
+        if (source) this.readTime.set(source.name, (this.readTime.get(source.name) ?? 0) + now - started);
+        source = state.source;
+        started = now;
+      }
       try {
         const value = state.channel.read();
         if (value === undefined) this.readFailed.add(state.source.name);
@@ -152,8 +169,8 @@ export class Agent {
           this.opts.log.once(`read:${state.channel.id}`, 'warn', `reading ${state.channel.id} failed; will keep trying`, { error: e });
         }
       }
-      this.readTime.set(state.source.name, (this.readTime.get(state.source.name) ?? 0) + performance.now() - started);
     }
+    if (source) this.readTime.set(source.name, (this.readTime.get(source.name) ?? 0) + performance.now() - started);
   }
 
   /**
@@ -176,13 +193,7 @@ export class Agent {
       }
       if (channel.method === 'counter') this.watchStill(state, interval.energyJ === 0 && interval.resets === 0);
       if (interval.intervalS <= 0) continue;
-      const tags = {
-        ...this.opts.hostTags,
-        [POWER.tags.source]: channel.id,
-        [POWER.tags.domain]: channel.domain,
-        [POWER.tags.method]: channel.method,
-        [POWER.tags.inTotal]: String(channel.inTotal),
-      };
+      const { tags } = state;
       const timeMs = wallMs - Math.max(0, monoNow - interval.endT);
       reported.push({ channel, source: state.source, energyJ: interval.energyJ, intervalS: interval.intervalS, timeMs });
       out.push({

@@ -42,21 +42,41 @@ export class AttributeReader {
   private fd: number | undefined;
   private readonly buf = Buffer.alloc(64);
   constructor(readonly path: string) {}
-  /** The attribute's text, trimmed (a short word such as a battery's `Discharging`). */
-  readString(): string {
-    let n: number;
+  /** One pread from offset 0 into the buffer: the bytes read. */
+  private readBytes(): number {
     try {
       this.fd ??= openSync(this.path, 'r');
-      n = readSync(this.fd, this.buf, 0, this.buf.length, 0);
+      return readSync(this.fd, this.buf, 0, this.buf.length, 0);
     } catch (e) {
       this.close();
       throw e;
     }
-    return this.buf.toString('latin1', 0, n).trim();
   }
-  /** The attribute as a number; undefined when it is empty or not a number. */
+  /** The attribute's text, trimmed (a short word such as a battery's `Discharging`). */
+  readString(): string {
+    return this.buf.toString('latin1', 0, this.readBytes()).trim();
+  }
+  /**
+   * The attribute as a number; undefined when it is empty or not a number. A plain decimal
+   * integer (energy_uj, power1_average: nearly every read) is parsed from the bytes, without a
+   * string; anything else goes through Number().
+   */
   readNumber(): number | undefined {
-    const text = this.readString();
+    const n = this.readBytes();
+    const buf = this.buf;
+    let end = n;
+    while (end > 0 && (buf[end - 1] === 0x0a || buf[end - 1] === 0x20)) end--;
+    if (end > 0 && end <= 15) {
+      let v = 0;
+      let i = 0;
+      for (; i < end; i++) {
+        const c = buf[i] as number;
+        if (c < 0x30 || c > 0x39) break;
+        v = v * 10 + (c - 0x30);
+      }
+      if (i === end) return v;
+    }
+    const text = buf.toString('latin1', 0, n).trim();
     if (text === '') return undefined;
     const v = Number(text);
     return Number.isFinite(v) ? v : undefined;

@@ -79,16 +79,32 @@ export function toLine(sample: Sample): string | undefined {
     fields += `${fields.length > 0 ? ',' : ''}${escapeTag(k)}=${text}`;
   }
   if (fields.length === 0) return undefined;
-  let line = escapeMeasurement(sample.measurement);
-  const t = sample.tags;
+  return `${seriesKey(sample.measurement, sample.tags)} ${fields} ${Math.round(sample.timeMs)}`;
+}
+
+/**
+ * The text of a frozen tag set, by measurement: the collector makes each power channel's tags
+ * once and writes them every second; their checked, sorted, escaped text is kept with them.
+ */
+const keyOfFrozen = new WeakMap<Readonly<Record<string, string>>, { measurement: string; key: string }>();
+
+/** `measurement,tag=value,…`: tags sorted by key, escaped, empty ones left out. */
+function seriesKey(measurement: string, t: Readonly<Record<string, string>>): string {
+  const frozen = Object.isFrozen(t);
+  if (frozen) {
+    const known = keyOfFrozen.get(t);
+    if (known?.measurement === measurement) return known.key;
+  }
+  let key = escapeMeasurement(measurement);
   for (const k of sortedKeys(t)) {
     const v = t[k];
     if (v === undefined || v === '' || k === '') continue;
     const problem = checkedTag(v) ?? checkedTag(k);
-    if (problem) throw new TypeError(`tag ${JSON.stringify(k)}=${JSON.stringify(v)} of ${sample.measurement}: a tag ${problem}`);
-    line += `,${escapeTag(k)}=${escapeTag(v)}`;
+    if (problem) throw new TypeError(`tag ${JSON.stringify(k)}=${JSON.stringify(v)} of ${measurement}: a tag ${problem}`);
+    key += `,${escapeTag(k)}=${escapeTag(v)}`;
   }
-  return `${line} ${fields} ${Math.round(sample.timeMs)}`;
+  if (frozen) keyOfFrozen.set(t, { measurement, key });
+  return key;
 }
 
 export function toLines(samples: readonly Sample[]): string[] {

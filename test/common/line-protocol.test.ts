@@ -73,6 +73,19 @@ describe('line protocol', () => {
     expect(line).toBe('power,domain=cpu,host=lab\\ node,in_total=true,method=counter,platform=EPYC,source=rapl/package-0 count=10i,energy_j=63.25,interval_s=1,note="say \\"hi\\"",ok=T,power_w=63.25 1700000000123');
   });
 
+  it('writes a frozen tag set (kept as text after its first use) as an unfrozen one, under any measurement', () => {
+    const tags = Object.freeze({ source: 'rapl/package-0', host: 'lab node', platform: 'a,b=c' });
+    for (const measurement of ['power', 'power', 'gpu', 'power'] as const) {
+      for (const t of [1, 2]) {
+        const sample: Sample = { measurement, tags, fields: { power_w: t }, timeMs: t };
+        expect(toLine(sample)).toBe(viaPoint(sample));
+        expect(toLine(sample)).toBe(toLine({ ...sample, tags: { ...tags } }));
+      }
+    }
+    const bad = Object.freeze({ host: 'ends\\' });
+    for (let i = 0; i < 2; i++) expect(() => toLine({ measurement: 'power', tags: bad, fields: { v: 1 }, timeMs: 1 })).toThrow(/tag "host"/);
+  });
+
   it('leaves out non-finite numbers and gives nothing for a sample left without fields', () => {
     expect(toLine({ measurement: 'power', tags: {}, fields: { a: NaN, b: 2 }, timeMs: 1 })).toBe('power b=2 1');
     expect(toLine({ measurement: 'power', tags: { host: 'h' }, fields: { a: Infinity }, timeMs: 1 })).toBeUndefined();

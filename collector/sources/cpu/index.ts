@@ -68,6 +68,8 @@ class CpuSource implements Source {
   readonly name = 'cpu';
   private prev: Map<string, CpuTimes>;
   private readonly file: ProcFile;
+  /** each core's tags, made once and frozen (the line-protocol writer keeps their text) */
+  private readonly tags = new Map<string, Readonly<Record<string, string>>>();
   constructor(
     path: string,
     private readonly hostTags: Record<string, string>,
@@ -95,13 +97,18 @@ class CpuSource implements Source {
       const f = CPU.fields;
       out.push({
         measurement: MEASUREMENT.cpu,
-        tags: { ...this.hostTags, [CPU.tags.cpu]: cpu },
+        tags: this.tagsOf(cpu),
         fields: { [f.usagePct]: usage.usagePct, [f.userPct]: usage.userPct, [f.systemPct]: usage.systemPct, [f.iowaitPct]: usage.iowaitPct },
         timeMs,
       });
     }
     this.prev = cur;
     return out;
+  }
+  private tagsOf(cpu: string): Readonly<Record<string, string>> {
+    let t = this.tags.get(cpu);
+    if (!t) this.tags.set(cpu, (t = Object.freeze({ ...this.hostTags, [CPU.tags.cpu]: cpu })));
+    return t;
   }
   close(): void {
     this.file.close();
