@@ -42,7 +42,7 @@ const SOURCES = join(packageRoot(), 'collector', 'sources');
 const BUSES = ['18', '2A', '3A', '5D', '9A', 'AB', 'BA', 'DB'].map((b) => `00000000:${b}:00.0`);
 
 /** The captured 2-GPU nvidia-smi rows (testdata) made into sweeps of 8 GPUs. */
-function nvidiaSmi8(dir: string): string {
+export function nvidiaSmi8(dir: string): string {
   const rows = readFileSync(join(SOURCES, 'nvidia-smi', 'testdata', 'a100x2.csv'), 'utf8').split('\n').filter(Boolean);
   const out: string[] = [];
   for (let i = 0; i + 1 < rows.length; i += 2) {
@@ -59,7 +59,7 @@ function nvidiaSmi8(dir: string): string {
 }
 
 /** A dcgm-exporter stand-in for 8 GPUs (the captured 2-GPU text, repeated) whose energy counters advance at 300 W. */
-async function dcgm8(): Promise<{ url: string; close: () => void }> {
+export async function dcgm8(): Promise<{ url: string; close: () => void }> {
   const lines = readFileSync(join(SOURCES, 'dcgm', 'testdata', 'h100x2.prom'), 'utf8').split('\n');
   const t0 = performance.now();
   const server = createServer((_req, res) => {

@@ -1,7 +1,7 @@
 /**
- * A minimal HTTP(S) client over node:http for the storage layer's /ping and /query. Not fetch:
- * fetch loads undici and compiles its WebAssembly parser, which costs the collector ~15 MB of
- * memory for two small requests.
+ * A minimal HTTP(S) client over node:http for the storage layer's /ping and /query, and the
+ * collector's dcgm-exporter scrape. Not fetch: fetch loads undici and compiles its WebAssembly
+ * parser, which costs the collector ~15 MB of memory for a few small requests.
  */
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';

@@ -177,10 +177,12 @@ describe('wattscope bench on a stand-in of known power', () => {
     expect(r.status, r.stderr).toBe(0);
     const s = JSON.parse(r.stdout) as RunSummary;
     expect(s.steady_reason).toBeNull();
-    // points of 0.2 s in 1 s buckets: each edge is found to within a bucket and a point
-    expect(s.steady_rise_s).toBeGreaterThanOrEqual(2);
+    // points of 0.2 s in 1 s buckets: each edge is found to within a bucket and a point after
+    // it, or one point before it (a point straddling the edge, mostly at the new power; seen
+    // under the suite's load: a tail of 1.922 s)
+    expect(s.steady_rise_s).toBeGreaterThanOrEqual(1.75);
     expect(s.steady_rise_s).toBeLessThanOrEqual(3.3);
-    expect(s.steady_tail_s).toBeGreaterThanOrEqual(2);
+    expect(s.steady_tail_s).toBeGreaterThanOrEqual(1.75);
     expect(s.steady_tail_s).toBeLessThanOrEqual(3.3);
     expect(Math.abs((s.steady_power_w as number) - (55 + BOARD_W)) / (55 + BOARD_W)).toBeLessThan(0.01);
     expect(s.energy_per_inference_steady_uwh).toBeCloseTo(((s.steady_power_w as number) * (s.duration_s as number)) / 10_000 / 3.6e-3, 9);

@@ -10,6 +10,7 @@ import type { Logger } from '../../../common/log.js';
 import { gpuSample, MIB, type GpuReading } from '../../resources/gpu-point.js';
 import type { OptionSpec } from '../../../common/config.js';
 import { optionValue } from '../../../common/option-value.js';
+import { send } from '../../../common/storage/http.js';
 import { gpuMeasurand, type PowerChannel, type Source, type SourceFactory } from '../../source.js';
 
 export const DCGM_URL = { key: 'collector.dcgmUrl', env: 'WATTSCOPE_DCGM_URL', kind: 'string', default: '', doc: 'dcgm-exporter metrics URL (e.g. http://localhost:9400/metrics). Empty: no DCGM source.' } as const satisfies OptionSpec;
@@ -104,9 +105,11 @@ class DcgmScraper {
     if (this.inFlight) return false;
     this.inFlight = true;
     try {
-      const res = await fetch(this.url, { signal: AbortSignal.timeout(3000) });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      this.latest = dcgmGpus(parsePromText(await res.text()));
+      // node:http, not fetch: undici's fetch cost this collector ~15 MB of memory and ~20 % of
+      // its busy time scraping once a second (measured with 8 GPUs)
+      const res = await send(new URL(this.url), { timeoutMs: 3000 });
+      if (res.status < 200 || res.status > 299) throw new Error(`HTTP ${res.status}`);
+      this.latest = dcgmGpus(parsePromText(res.body));
       return true;
     } catch (e) {
       this.latest = new Map();
