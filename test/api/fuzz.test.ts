@@ -8,19 +8,9 @@ import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../api/domain/run-record.js';
 import { ident, iql } from '../../common/storage/influxql.js';
+import { prng } from '../helpers.js';
 import { apiHarness, type Harness } from './harness.js';
 
-/** mulberry32: a small seeded PRNG, so a failure can be replayed */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FRAGMENTS = [
   "'; DROP DATABASE wattscope; --",

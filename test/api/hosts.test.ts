@@ -80,6 +80,8 @@ describe('runs and host records (API, the test’s clock)', () => {
     expect(await platform(two)).toBe('A100-40G+H100');
     expect(await platform(none)).toBe('unknown');
     expect(await platform(named)).toBe('my-label');
+    // the API's own WATTSCOPE_PLATFORM is what is tested here: a deployment that labels every
+    // run itself; without it (as users run it) the platforms above come from the host records
     const withSetting = await apiHarness('hosts_setting', { WATTSCOPE_PLATFORM: 'api-label' });
     try {
       // an API that names a platform files only runs whose hosts say none under it

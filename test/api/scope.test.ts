@@ -7,31 +7,23 @@ import type { RunSummary } from '../../api/domain/run-record.js';
 import { inScope, resolveScope } from '../../api/domain/scope.js';
 import { hostRecordSample, type HostRecord } from '../../common/host-record.js';
 import { scopeFromEnv, visibleDevices } from '../../common/visible-devices.js';
-import { apiHarness, powerPoints, type Harness } from './harness.js';
+import { apiHarness, hostRecord, powerPoints, type Harness } from './harness.js';
 
 const UUID0 = 'GPU-5d3a0b4c-1f2e-4a6b-9c8d-7e6f5a4b3c2d';
 const UUID1 = 'GPU-8e7f6a5b-4c3d-2e1f-0a9b-8c7d6e5f4a3b';
 
 function record(host: string, timeMs: number): HostRecord {
-  return {
-    host,
+  return hostRecord(host, {
     platform: '2xH100',
-    cpuModel: null,
     gpus: [{ index: 0, name: 'NVIDIA H100 80GB HBM3', uuid: UUID0 }, { index: 1, name: 'NVIDIA H100 80GB HBM3', uuid: UUID1 }],
     sources: [
       { id: 'nvml/0', domain: 'gpu', method: 'counter', in_total: true, gpu: 0 },
       { id: 'nvml/1', domain: 'gpu', method: 'counter', in_total: true, gpu: 1 },
       { id: 'rapl/package-0', domain: 'cpu', method: 'counter', in_total: true },
     ],
-    sampleHz: 10,
-    reportIntervalS: 1,
-    flushIntervalS: 5,
-    version: '0.1.0',
-    clockOffsetS: 0,
-    clockOffsetErrorS: 0.05,
     startedAtMs: timeMs - 3_600_000,
     timeMs,
-  };
+  });
 }
 
 describe('GPU scope (pure)', () => {

@@ -6,19 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { steadyState, type PowerBucket } from '../../api/domain/steady.js';
 import type { RunSummary } from '../../api/domain/run-record.js';
+import { prng } from '../helpers.js';
 import { apiHarness, powerPoints, type Harness } from './harness.js';
 
-/** mulberry32, seeded: a failure replays */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Normal noise of standard deviation `sigma` (Box–Muller). */
 function gaussian(rand: () => number, sigma: number): () => number {
