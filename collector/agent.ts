@@ -82,6 +82,10 @@ export class Agent {
     this.states = sources.flatMap((source) =>
       source.channels().map((channel): ChannelState => {
         const prev = known.get(channel.id);
+        // the same id, method, domain and in_total: the same tags, kept with the rest
+        if (prev && prev.channel.method === channel.method && prev.channel.wrapJ === channel.wrapJ && prev.channel.domain === channel.domain && prev.channel.inTotal === channel.inTotal) {
+          return { ...prev, channel, source, disabled: false };
+        }
         const tags = Object.freeze({
           ...this.opts.hostTags,
           [POWER.tags.source]: channel.id,
@@ -89,9 +93,6 @@ export class Agent {
           [POWER.tags.method]: channel.method,
           [POWER.tags.inTotal]: String(channel.inTotal),
         });
-        if (prev && prev.channel.method === channel.method && prev.channel.wrapJ === channel.wrapJ && prev.channel.domain === channel.domain && prev.channel.inTotal === channel.inTotal) {
-          return { ...prev, channel, source, tags, disabled: false };
-        }
         const integrator = new ChannelIntegrator(channel.method, channel.wrapJ, channel.maxPowerW ?? PLAUSIBLE_MAX_W[channel.domain]);
         return { channel, source, tags, integrator, disabled: false, stillIntervals: 0, stuck: false };
       }),

@@ -24,12 +24,7 @@ export class CounterFile<C> {
   ) {
     this.file = new ProcFile(path);
     this.prevAt = now();
-    try {
-      this.prev = parse(this.file.read());
-    } catch (e) {
-      this.file.close();
-      throw e;
-    }
+    this.prev = parse(this.file.read()); // a failed read leaves the file closed
   }
 
   /** The counters of each name since the last read; no pairs when no time has passed. */

@@ -13,14 +13,13 @@ export interface Periodic {
   stop(): Promise<void>;
 }
 
-export function every(periodMs: number, name: string, job: () => void | Promise<void>, log: Logger, wallNow: () => number = Date.now): Periodic {
+export function every(periodMs: number, name: string, job: () => void | Promise<void>, log: Logger): Periodic {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let stopped = false;
   const schedule = () => {
     if (stopped) return;
-    const now = wallNow();
-    timer = setTimeout(run, periodMs - (now % periodMs));
+    timer = setTimeout(run, periodMs - (Date.now() % periodMs));
   };
   const run = () => {
     if (stopped) return;

@@ -13,7 +13,7 @@ export function tagValueProblem(value: string): string | undefined {
   return undefined;
 }
 
-/** Tag keys and values, measurement and field names already checked: they repeat point after point. */
+/** Measurement names, tag keys and tag values already found valid: they repeat point after point. */
 const checked = new Set<string>();
 const CHECKED_MAX = 100_000;
 
@@ -28,9 +28,10 @@ function checkedTag(value: string): string | undefined {
 }
 
 /**
- * Escapes `chars` of line protocol with a backslash (newline, tab and carriage return never
- * reach here: tagValueProblem refuses control characters). The common case, nothing to escape,
- * returns the string itself.
+ * Escapes `chars` of line protocol with a backslash, as the client's `Point` does (tags and
+ * names cannot hold control characters: tagValueProblem refuses them; a string field's are
+ * written as they are, as `Point` writes them). The common case, nothing to escape, returns
+ * the string itself.
  */
 function escaper(chars: string): (value: string) => string {
   const any = new RegExp(`[${chars.replace(/[\\\]^-]/g, '\\$&')}]`);

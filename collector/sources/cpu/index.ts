@@ -76,12 +76,7 @@ class CpuSource implements Source {
     private readonly perCore: boolean,
   ) {
     this.file = new ProcFile(path);
-    try {
-      this.prev = parseProcStat(this.file.read());
-    } catch (e) {
-      this.file.close();
-      throw e;
-    }
+    this.prev = parseProcStat(this.file.read()); // a failed read leaves the file closed
   }
   channels() {
     return [];
