@@ -1,7 +1,7 @@
 /** Periodic work of the API (node-cron): abandon silent runs, recompute partial ones, roll up settled buckets. */
 import cron, { type ScheduledTask } from 'node-cron';
 import { logger } from '../common/log.js';
-import type { ApiMetrics } from './metrics.js';
+import type { ApiMetrics, JobName } from './metrics.js';
 import type { RunService } from './service.js';
 import type { RollupJob } from './rollups.js';
 
@@ -11,7 +11,7 @@ const log = logger('api-jobs');
 const REPEAT_LOG_MS = 10 * 60_000;
 
 export function startJobs(service: RunService, runTimeoutMin: number, rollups?: RollupJob, metrics?: ApiMetrics): ScheduledTask[] {
-  const guard = (name: string, fn: () => Promise<number>) => {
+  const guard = (name: JobName, fn: () => Promise<number>) => {
     let last: { message: string; at: number } | undefined;
     return async () => {
       try {

@@ -1,5 +1,14 @@
-/** The API's own metrics (prom-client). */
+/**
+ * The API's own metrics (prom-client), each documented in docs/METRICS.md (a test holds the two
+ * together). Labelled counters start at 0 for every label value known in advance.
+ */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { buildInfoLabels } from '../common/build-info.js';
+import { RUN_STATUSES } from '../common/model.js';
+
+/** The periodic jobs (./jobs.ts), by the name their failures are counted under */
+export const JOB_NAMES = ['abandon', 'recompute', 'rollup'] as const;
+export type JobName = (typeof JOB_NAMES)[number];
 
 export class ApiMetrics {
   readonly registry = new Registry();
@@ -25,6 +34,8 @@ export class ApiMetrics {
     const live: Gauge = new Gauge({ name: 'wattscope_api_live_viewers', help: 'Viewers of the live stream now.', registers: [this.registry], collect: () => live.set(viewers()) });
     this.liveViewers = live;
     collectDefaultMetrics({ register: this.registry });
+    new Gauge({ name: 'wattscope_build_info', help: 'Always 1; its labels say which Wattscope and Node.js this process runs.', labelNames: ['component', 'version', 'nodejs'], registers: [this.registry] }).set(buildInfoLabels('api'), 1);
+    for (const job of JOB_NAMES) this.jobFailures.inc({ job }, 0);
     // prom-client exports these gauges with a `_total` suffix, which Prometheus keeps for
     // counters (`promtool check metrics` flags them); the same counts stay available per type
     // in nodejs_active_handles, nodejs_active_requests and nodejs_active_resources (sum() them)
@@ -36,7 +47,9 @@ export class ApiMetrics {
       registers: [this.registry],
       async collect() {
         try {
-          for (const [status, n] of Object.entries(await countByStatus())) gauge.set({ status }, n);
+          const counts = await countByStatus();
+          // every status has its series, 0 where no run has it
+          for (const status of RUN_STATUSES) gauge.set({ status }, counts[status] ?? 0);
         } catch {
           // InfluxDB unreachable: /healthz says so; the gauge keeps its last values
         }

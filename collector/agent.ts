@@ -94,6 +94,7 @@ export class Agent {
           [POWER.tags.inTotal]: String(channel.inTotal),
         });
         const integrator = new ChannelIntegrator(channel.method, channel.wrapJ, channel.maxPowerW ?? PLAUSIBLE_MAX_W[channel.domain]);
+        if (channel.method === 'counter') this.opts.metrics.watchCounter(channel.id);
         return { channel, source, tags, integrator, disabled: false, stillIntervals: 0, stuck: false };
       }),
     );
@@ -187,10 +188,10 @@ export class Agent {
       const interval = state.integrator.cut();
       if (!interval) continue;
       const { channel } = state;
-      if (interval.wraps > 0) metrics.counterWraps.inc({ source: channel.id }, interval.wraps);
+      if (interval.wraps > 0) metrics.energyWraps.inc({ source: channel.id }, interval.wraps);
       if (interval.resets > 0) {
-        metrics.counterResets.inc({ source: channel.id }, interval.resets);
-        this.opts.log.once(`reset:${channel.id}`, 'warn', `the energy counter of ${channel.id} was reset (driver reload, suspend/resume or a device restart): the energy of that step is unknown and left out; later resets are only counted (wattscope_collector_counter_resets_total)`, { source: channel.id });
+        metrics.energyResets.inc({ source: channel.id }, interval.resets);
+        this.opts.log.once(`reset:${channel.id}`, 'warn', `the energy counter of ${channel.id} was reset (driver reload, suspend/resume or a device restart): the energy of that step is unknown and left out; later resets are only counted (wattscope_collector_energy_resets_total)`, { source: channel.id });
       }
       if (channel.method === 'counter') this.watchStill(state, interval.energyJ === 0 && interval.resets === 0);
       if (interval.intervalS <= 0) continue;

@@ -1,10 +1,15 @@
 /**
  * The collector's own metrics (prom-client) and its power readings as gauges and energy
- * counters. Names follow Prometheus' conventions (`promtool check metrics` is clean): counters
- * end in `_total`, nothing else does.
+ * counters, each documented in docs/METRICS.md (a test holds the two together). Names follow
+ * Prometheus' conventions (`promtool check metrics` is clean): counters end in `_total`,
+ * nothing else does, and no name carries its type. Labelled counters start at 0 for every
+ * label value known in advance, so that an alert on `increase()` fires on the first event too.
  */
 import { createRequire } from 'node:module';
 import type * as Prom from 'prom-client';
+import { buildInfoLabels } from '../common/build-info.js';
+import { STORAGE_ERROR_CODES } from '../common/storage/errors.js';
+import { DROP_REASONS } from './spool.js';
 
 // prom-client's index also loads its push gateway (http, https), its cluster aggregator and its
 // default metrics: ~12 MB of the collector's memory (measured: 54 vs 42 MB for a bare process)
@@ -17,6 +22,18 @@ type Gauge = Prom.Gauge;
 type Counter = Prom.Counter;
 
 const POWER_LABELS = ['source', 'domain', 'method', 'in_total'] as const;
+
+/** Why points go to the dead-letter file (./sender.ts) */
+export const DEAD_LETTER_REASONS = ['refused', 'corrupt'] as const;
+/** Points lost: the spool's reasons, and a dead-letter file that could not keep them */
+export const LOSS_REASONS = [...DROP_REASONS, 'dead_letter_full'] as const;
+/** The errno codes of a failing spool disk shown from the start (others appear when they happen) */
+const DISK_ERROR_CODES = ['ENOSPC', 'EIO', 'EROFS', 'EDQUOT'] as const;
+
+/** Every known label value of a counter at 0, so that its series exist before the first event. */
+function zeroed(counter: Counter, label: string, values: readonly string[]): void {
+  for (const v of values) counter.inc({ [label]: v }, 0);
+}
 
 export class CollectorMetrics {
   readonly registry = new Registry();
@@ -63,10 +80,10 @@ export class CollectorMetrics {
     },
   });
   readonly skippedTicks = new Counter({ name: 'wattscope_collector_skipped_ticks_total', help: 'Sample ticks skipped because the previous one was still running.', registers: [this.registry] });
-  readonly counterWraps = new Counter({ name: 'wattscope_collector_counter_wraps_total', help: 'Energy counter wraps undone.', labelNames: ['source'], registers: [this.registry] });
-  readonly counterResets = new Counter({
-    name: 'wattscope_collector_counter_resets_total',
-    help: 'Energy counter resets (a step no wrap explains: driver reload, suspend/resume); that step’s energy is left out.',
+  readonly energyWraps = new Counter({ name: 'wattscope_collector_energy_wraps_total', help: 'Wraps of an energy counter undone (the counter passed its range and started again from 0).', labelNames: ['source'], registers: [this.registry] });
+  readonly energyResets = new Counter({
+    name: 'wattscope_collector_energy_resets_total',
+    help: 'Resets of an energy counter (a step no wrap explains: driver reload, suspend/resume); that step’s energy is left out.',
     labelNames: ['source'],
     registers: [this.registry],
   });
@@ -101,13 +118,19 @@ export class CollectorMetrics {
   lastWriteAt: number | undefined;
   /** when InfluxDB stopped taking points; undefined while it takes them */
   unreachableSince: number | undefined;
-  readonly lastWriteAge: Gauge = new Gauge({
-    name: 'wattscope_collector_last_write_age_seconds',
-    help: 'Seconds since the last successful write to InfluxDB (-1: none yet).',
+  readonly lastWrite: Gauge = new Gauge({
+    name: 'wattscope_collector_last_write_timestamp_seconds',
+    help: 'When InfluxDB last accepted points from this collector, in seconds since the epoch (0: not yet since it started).',
     registers: [this.registry],
     collect: () => {
-      this.lastWriteAge.set(this.lastWriteAt === undefined ? -1 : (Date.now() - this.lastWriteAt) / 1000);
+      this.lastWrite.set(this.lastWriteAt === undefined ? 0 : this.lastWriteAt / 1000);
     },
+  });
+  readonly buildInfo = new Gauge({
+    name: 'wattscope_build_info',
+    help: 'Always 1; its labels say which Wattscope and Node.js this process runs.',
+    labelNames: ['component', 'version', 'nodejs'],
+    registers: [this.registry],
   });
 
   // prom-client's default metrics are left out: their event-loop monitor wakes the process
@@ -133,4 +156,21 @@ export class CollectorMetrics {
       this.processRss.set(process.memoryUsage.rss());
     },
   });
+  readonly processStart = new Gauge({ name: 'process_start_time_seconds', help: 'Start time of the process since unix epoch in seconds.', registers: [this.registry] });
+
+  constructor() {
+    this.buildInfo.set(buildInfoLabels('collector'), 1);
+    this.processStart.set(Math.round((Date.now() - process.uptime() * 1000) / 1000));
+    zeroed(this.pointsDropped, 'reason', LOSS_REASONS);
+    zeroed(this.pointsDeadLettered, 'reason', DEAD_LETTER_REASONS);
+    zeroed(this.spoolDiskErrors, 'code', DISK_ERROR_CODES);
+    zeroed(this.writeErrors, 'code', STORAGE_ERROR_CODES);
+  }
+
+  /** A counter channel's series, at 0 from its discovery: its wraps and resets, and whether it is stuck. */
+  watchCounter(source: string): void {
+    this.energyWraps.inc({ source }, 0);
+    this.energyResets.inc({ source }, 0);
+    this.counterStuck.set({ source }, 0);
+  }
 }

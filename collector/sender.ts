@@ -14,7 +14,7 @@ import type { Logger } from '../common/log.js';
 import { StorageError } from '../common/storage/errors.js';
 import type { Writer } from '../common/storage/store.js';
 import type { DeadLetters } from './dead-letter.js';
-import type { CollectorMetrics } from './metrics.js';
+import type { CollectorMetrics, DEAD_LETTER_REASONS } from './metrics.js';
 import type { Spool } from './spool.js';
 
 /** InfluxDB refused these lines for good (not worth retrying as they are). */
@@ -111,7 +111,7 @@ export class Sender {
     }
   }
 
-  private deadLetter(lines: readonly string[], reason: 'refused' | 'corrupt', why: string): void {
+  private deadLetter(lines: readonly string[], reason: (typeof DEAD_LETTER_REASONS)[number], why: string): void {
     const kept = this.deadLetters.add(lines, why);
     this.metrics.pointsDeadLettered.inc({ reason }, lines.length);
     if (!kept) this.metrics.pointsDropped.inc({ reason: 'dead_letter_full' }, lines.length);

@@ -46,7 +46,9 @@ export interface Batch {
 const SEGMENT = /^seg-(\d{16})\.lp$/;
 const segName = (seq: number) => `seg-${String(seq).padStart(16, '0')}.lp`;
 
-export type DropReason = 'spool_bound' | 'memory_full' | 'disk_full_at_exit';
+/** Why the spool drops points (counted in wattscope_collector_points_dropped_total{reason}) */
+export const DROP_REASONS = ['spool_bound', 'memory_full', 'disk_full_at_exit'] as const;
+export type DropReason = (typeof DROP_REASONS)[number];
 
 export interface SpoolOptions {
   dir: string;

@@ -1,6 +1,7 @@
 /** Errors of the storage layer; each says what went wrong and what to do about it. */
 
-export type StorageErrorCode = 'unreachable' | 'unauthorized' | 'database_missing' | 'query' | 'write' | 'server' | 'timeout';
+export const STORAGE_ERROR_CODES = ['unreachable', 'unauthorized', 'database_missing', 'query', 'write', 'server', 'timeout'] as const;
+export type StorageErrorCode = (typeof STORAGE_ERROR_CODES)[number];
 
 export class StorageError extends Error {
   override name = 'StorageError';

@@ -174,9 +174,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * One second of the collector on a fixture host (a name in test/fixtures/hosts) or on a
- * testdata case's own tree, with these sources (default: all of the registry).
+ * testdata case's own tree, with these sources (default: all of the registry); `metrics`: the
+ * collector's metrics it reports into (a scrape of them afterwards is what /metrics shows).
  */
-export async function collectOnce(hostOrCase: { host: string } | { caseDir: string }, factories?: readonly SourceFactory[]): Promise<Sample[]> {
+export async function collectOnce(hostOrCase: { host: string } | { caseDir: string }, factories?: readonly SourceFactory[], metrics = new CollectorMetrics()): Promise<Sample[]> {
   const origin = 'host' in hostOrCase ? join(FIXTURES, hostOrCase.host) : hostOrCase.caseDir;
   const root = mkdtempSync(join(tmpdir(), 'wattscope-golden-'));
   copyTree(origin, root, root);
@@ -204,7 +205,7 @@ export async function collectOnce(hostOrCase: { host: string } | { caseDir: stri
     const cpuModel = cpuModelOf(config);
     hostTags[HOST_TAGS.platform] = platformOf(config, cpuModel, sources);
     const out: Sample[] = [];
-    const agent = new Agent({ sources, hostTags, sampleHz: 1000 / SAMPLE_MS, reportIntervalS: REPORT_MS / 1000, emit: (s) => out.push(...s), metrics: new CollectorMetrics(), log, now: () => clock.t, wallNow: () => clock.t });
+    const agent = new Agent({ sources, hostTags, sampleHz: 1000 / SAMPLE_MS, reportIntervalS: REPORT_MS / 1000, emit: (s) => out.push(...s), metrics, log, now: () => clock.t, wallNow: () => clock.t });
     for (let t = 0; t <= REPORT_MS; t += SAMPLE_MS) {
       clock.t = t;
       for (const c of advance.counters) writeSysfs(c.path, Math.round(c.start + (c.perS * t) / 1000));
