@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # Images of the API and the collector: `docker compose build` builds both targets.
-ARG NODE_VERSION=24
+# a release of Node 24 (Active LTS), pinned: the image is the same whenever it is built
+ARG NODE_VERSION=24.19.0
 
 # --- build: the TypeScript sources compiled to dist/
 FROM node:${NODE_VERSION}-bookworm-slim AS build

@@ -1,7 +1,8 @@
 /**
  * docker-compose.yml: valid for Compose (checked by `docker-compose config`, which validates
  * against Compose's schema and interpolates without a Docker engine), secrets required from
- * .env and none committed, and every path it mounts or builds present in the repo.
+ * .env and none committed, every path it mounts or builds present in the repo, every image
+ * pinned to a release, and Grafana's release one that reads the dashboards' schema.
  */
 import { existsSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -93,4 +94,42 @@ describe('docker-compose.yml', () => {
     expect(text).toContain('./dashboards/json:/var/lib/grafana/dashboards/wattscope:ro');
     expect(readFileSync(join(ROOT, 'dashboards/provisioning/datasources/wattscope.yaml'), 'utf8')).toMatch(/uid: wattscope-influxdb[\s\S]*version: InfluxQL[\s\S]*Token \$\{WATTSCOPE_INFLUX_TOKEN\}/);
   });
+
+  it('pins every image to a release, and Grafana to one whose dashboard schema is the dashboards’', () => {
+    const text = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');
+    const images = [...text.matchAll(/^\s+image: (\S+)$/gm)].map((m) => m[1] as string);
+    const pulled = images.filter((i) => !i.startsWith('wattscope/'));
+    expect(pulled.length).toBe(2);
+    // x.y.z, not `latest`, `2.7` or a missing tag: the same image whenever the stack is pulled
+    for (const image of pulled) expect(image, image).toMatch(/^[a-z0-9/._-]+:\d+\.\d+\.\d+$/);
+    const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/^ARG NODE_VERSION=\d+\.\d+\.\d+$/m);
+    for (const from of dockerfile.matchAll(/^FROM (\S+)/gm)) expect(from[1]).toMatch(/^(node:\$\{NODE_VERSION\}-[a-z-]+|runtime)$/);
+
+    const grafana = pulled.find((i) => /^grafana\/grafana(-oss)?:/.test(i)) as string;
+    const [major, minor] = (grafana.split(':')[1] as string).split('.').map(Number) as [number, number];
+    const schema = GRAFANA_DASHBOARD_SCHEMA.find((g) => g.major === major && g.minors.includes(minor));
+    expect(schema, `the dashboard schemaVersion of Grafana ${major}.${minor} is not in the table below: add it, with where it comes from`).toBeDefined();
+    for (const file of ['live-power.json', 'runs.json', 'run-detail.json']) {
+      const dashboard = JSON.parse(readFileSync(join(ROOT, 'dashboards/json', file), 'utf8')) as { schemaVersion: number };
+      expect(dashboard.schemaVersion, `${file} against ${grafana}`).toBe(schema?.schemaVersion);
+    }
+    // Grafana stopped publishing grafana/grafana-oss at 12.4.0 (grafana/grafana#110065)
+    if (major > 12 || (major === 12 && minor >= 4)) expect(grafana.startsWith('grafana/grafana:')).toBe(true);
+  });
 });
+
+/**
+ * The newest dashboard schemaVersion each Grafana release writes (its DashboardMigrator's), from
+ * Grafana's own sources: v41 was merged 2025-02-12 (grafana/grafana#100554) and is what 11.6.0
+ * exports, where 11.5.1 exported 40 (miyurud/jasminegraph#286); v42 was merged 2025-09-03
+ * (grafana/grafana#110517), is "the final version for the v1 dashboard API"
+ * (apps/dashboard/pkg/migration/schemaversion/README.md) and is what 13.0.2 serves over that API
+ * (grafana/grafana#126641). Releases whose value is not established here are left out.
+ */
+const GRAFANA_DASHBOARD_SCHEMA: ReadonlyArray<{ major: number; minors: number[]; schemaVersion: number }> = [
+  { major: 11, minors: [5], schemaVersion: 40 },
+  { major: 11, minors: [6], schemaVersion: 41 },
+  { major: 12, minors: [3, 4], schemaVersion: 42 },
+  { major: 13, minors: [0, 1, 2], schemaVersion: 42 },
+];
