@@ -14,6 +14,7 @@ import { testSettings, runProcess } from '../helpers.js';
 import { copyHost } from '../collector/fixtures.js';
 import { spawnCollector, startRaplDriver, type CollectorProcess } from '../collector/process.js';
 import { PKG_ENERGY, RAPL_RANGE_UJ } from '../collector/power-points.js';
+import { VERSION } from '../../common/version.js';
 
 const BIN = new URL('../../bin/wattscope.js', import.meta.url).pathname;
 const PYTHON_CLIENT = new URL('../../clients/python/', import.meta.url).pathname;
@@ -92,6 +93,9 @@ describe('a run, as deployed', () => {
     expect(shown.stdout).toMatch(/model \/ platform\s+deployed on EPYC/);
     expect(shown.stdout).toMatch(/^coverage\s+100 %$/m);
     expect(shown.stdout).not.toMatch(/PARTIAL/);
+    // the stack runs on the Node.js this test runs on (scripts/test-node-versions.sh runs it on 22 and 24)
+    const metrics = await (await fetch(`http://127.0.0.1:${collector.port}/metrics`)).text();
+    expect(metrics).toContain(`wattscope_build_info{component="collector",version="${VERSION}",nodejs="${process.version}"} 1`);
   }, 90_000);
 
   it('the Python README example gives the same final figures', async () => {
