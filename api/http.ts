@@ -87,7 +87,7 @@ function storageErrorReply(error: StorageError, request: FastifyRequest, reply: 
     return;
   }
   const why =
-    error.code === 'unauthorized' || error.code === 'database_missing'
+    error.refused
       ? 'InfluxDB refuses the API (its credentials or database are not set up): an operator needs to fix the API’s InfluxDB settings; the API log has the detail'
       : 'InfluxDB is unavailable (unreachable, timing out or failing): try again shortly; the API log has the detail';
   if (error.retryable) void reply.header('retry-after', '5');

@@ -2,6 +2,7 @@
 import type { Config } from '../common/config.js';
 import { logger } from '../common/log.js';
 import { InfluxStore, settingsFromConfig } from '../common/storage/store.js';
+import { StorageError } from '../common/storage/errors.js';
 import { buildApp } from './app.js';
 import { startJobs } from './jobs.js';
 
@@ -13,12 +14,15 @@ export interface RunningServer {
 }
 
 async function openStore(config: Config): Promise<InfluxStore> {
+  // credentials given twice, or a URL that is none: wrong now and later alike, so not retried
+  const settings = settingsFromConfig(config);
   for (let attempt = 0; ; attempt++) {
     try {
-      return await InfluxStore.open(settingsFromConfig(config));
+      return await InfluxStore.open(settings);
     } catch (e) {
       if (attempt >= 30) throw e;
-      if (attempt === 0) log.warn('InfluxDB is not reachable yet; retrying', { error: e });
+      const refused = e instanceof StorageError && e.refused;
+      if (attempt === 0) log.warn(refused ? 'InfluxDB refuses the API; trying again for a while in case it is being set up' : 'InfluxDB is not reachable yet; retrying', { error: e });
       await new Promise((r) => setTimeout(r, Math.min(5000, 500 * 2 ** attempt)));
     }
   }

@@ -15,7 +15,8 @@ defaults are in collector/sample-config.json and docs/CONFIGURATION.md):
   WATTSCOPE_COLLECTOR_PORT                      /metrics and /healthz port (default 9101)
   WATTSCOPE_SPOOL_DIR, WATTSCOPE_SPOOL_MAX_BYTES   spool location and bound
 
-SIGTERM or Ctrl-C: the last interval is written and the spool flushed before exit.`;
+SIGTERM or Ctrl-C: the last interval is written and the spool flushed before exit. SIGHUP is
+logged and otherwise ignored (nothing to reload: the configuration is read at start).`;
 
 export const collectCommand: Command = {
   name: 'collect',
@@ -28,7 +29,7 @@ export const collectCommand: Command = {
     }
     // loaded here, not at the top: `wattscope` starts only the code of the command it runs
     const { startCollector } = await import('../collector/daemon.js');
-    await runUntilSignal(() => startCollector(loadConfig()));
+    await runUntilSignal(() => startCollector(loadConfig()), 'collector');
     return 0;
   },
 };

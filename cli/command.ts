@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { packageRoot } from '../common/paths.js';
+import { logger } from '../common/log.js';
 
 /** What every `wattscope` subcommand provides. */
 export interface Command {
@@ -22,9 +23,14 @@ export function binPath(): string {
 /**
  * A daemon's life: `start` it, and once SIGTERM or SIGINT arrives, stop it. The handlers are in
  * place before `start` begins, so a signal that arrives while it starts stops it cleanly right
- * after, instead of killing the process half-way.
+ * after, instead of killing the process half-way. SIGHUP — what a daemon conventionally takes
+ * as "reload", and what a closing terminal sends — does not stop it: it is logged, and nothing
+ * is reloaded (the configuration is read once, at start).
  */
-export async function runUntilSignal(start: () => Promise<{ stop(): Promise<void> }>): Promise<void> {
+export async function runUntilSignal(start: () => Promise<{ stop(): Promise<void> }>, name = 'wattscope'): Promise<void> {
+  const log = logger(name);
+  const onHangup = () => log.warn('SIGHUP received: still running; nothing is reloaded (the configuration is read at start: restart to apply a change)');
+  process.on('SIGHUP', onHangup);
   const signalled = new Promise<void>((resolve) => {
     process.once('SIGTERM', () => resolve());
     process.once('SIGINT', () => resolve());
@@ -32,4 +38,5 @@ export async function runUntilSignal(start: () => Promise<{ stop(): Promise<void
   const daemon = await start();
   await signalled;
   await daemon.stop();
+  process.off('SIGHUP', onHangup);
 }

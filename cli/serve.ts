@@ -11,7 +11,9 @@ Configuration (environment or config file; see docs/CONFIGURATION.md):
   WATTSCOPE_API_BIND       address (default 127.0.0.1; 0.0.0.0 in a container)
   WATTSCOPE_API_TOKEN      when set, write routes need Authorization: Bearer <token>
   WATTSCOPE_RUN_TIMEOUT    minutes without heartbeat before a run is abandoned (default 30)
-  WATTSCOPE_INFLUX_URL, _TOKEN, _ORG, _DB   the InfluxDB to use`;
+  WATTSCOPE_INFLUX_URL, _TOKEN, _ORG, _DB   the InfluxDB to use
+
+SIGTERM or Ctrl-C: stops gracefully. SIGHUP is logged and otherwise ignored.`;
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -26,7 +28,7 @@ export const serveCommand: Command = {
     await runUntilSignal(async () => {
       const server = await startServer(loadConfig());
       return { stop: () => server.close() };
-    });
+    }, 'api');
     return 0;
   },
 };

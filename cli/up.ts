@@ -10,12 +10,12 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../common/config.js';
 import { findInfluxd, installInfluxd, startInfluxd, type InfluxdHandle } from '../common/influxd.js';
 import { dataDir } from '../common/paths.js';
-import { InfluxStore, settingsFromConfig } from '../common/storage/store.js';
+import { InfluxStore, maskUrl, settingsFromConfig } from '../common/storage/store.js';
 import { binPath, type Command } from './command.js';
 
 const USAGE = `Usage: wattscope up [--no-collector] [--no-api] [--influx-port N]
 
-Starts the whole local stack and keeps it up until Ctrl-C or SIGTERM:
+Starts the whole local stack and keeps it up until Ctrl-C, SIGTERM or SIGHUP (its terminal closing):
   InfluxDB   WATTSCOPE_INFLUX_URL if set; otherwise a local influxd (installed from Debian's
              package when missing), data kept in ${join(dataDir(), 'influxdb')}
   collector  \`wattscope collect\`, metrics on http://127.0.0.1:<WATTSCOPE_COLLECTOR_PORT>/metrics
@@ -138,10 +138,12 @@ async function up(argv: string[]): Promise<number> {
   };
   process.once('SIGINT', () => void shutdown('SIGINT').then(() => process.exit(0)));
   process.once('SIGTERM', () => void shutdown('SIGTERM').then(() => process.exit(0)));
+  // the terminal that runs the stack closed: stop it all, rather than leave its children orphaned
+  process.once('SIGHUP', () => void shutdown('SIGHUP: the terminal closed').then(() => process.exit(0)));
 
   try {
     if (influxUrl) {
-      console.error(`using InfluxDB at ${influxUrl} (WATTSCOPE_INFLUX_URL)`);
+      console.error(`using InfluxDB at ${maskUrl(influxUrl)} (WATTSCOPE_INFLUX_URL)`);
     } else {
       const localRoot = join(home, 'influxdb-dist');
       const bin = findInfluxd(localRoot) ?? installInfluxd(localRoot, (l) => console.error(l));
@@ -158,9 +160,11 @@ async function up(argv: string[]): Promise<number> {
         }
       });
     }
-    const store = await InfluxStore.open({ ...settingsFromConfig(config), url: influxUrl });
-    console.error(`InfluxDB ${store.version.raw} ready at ${influxUrl}, database "${store.db}"`);
-    writeFileSync(lockFile, JSON.stringify({ pid: process.pid, influxUrl, apiUrl, startedAt: new Date().toISOString() }, null, 2));
+    // the URL as shown and kept in the lock file carries no credentials (they go as the token)
+    const settings = influxd ? { ...settingsFromConfig(config), url: influxUrl } : settingsFromConfig(config);
+    const store = await InfluxStore.open(settings);
+    console.error(`InfluxDB ${store.version.raw} ready at ${settings.url}, database "${store.db}"`);
+    writeFileSync(lockFile, JSON.stringify({ pid: process.pid, influxUrl: settings.url, apiUrl, startedAt: new Date().toISOString() }, null, 2));
 
     // the live page wants every second's point as soon as it exists
     const env = { WATTSCOPE_FLUSH_INTERVAL_S: '1', ...process.env, WATTSCOPE_INFLUX_URL: influxUrl };
@@ -170,7 +174,7 @@ async function up(argv: string[]): Promise<number> {
     console.error(
       [
         'Wattscope is up. Ctrl-C stops everything.',
-        `  InfluxDB    ${influxUrl}`,
+        `  InfluxDB    ${settings.url}`,
         values['no-collector'] ? '' : `  collector   http://${config.collector.bind}:${config.collector.port}/metrics`,
         values['no-api'] ? '' : `  live page   ${apiUrl}/   (API docs: ${apiUrl}/docs)`,
       ]

@@ -8,6 +8,7 @@ import type { Config } from '../common/config.js';
 import { logger } from '../common/log.js';
 import { lineProblem, toLines } from '../common/storage/line-protocol.js';
 import { InfluxStore, settingsFromConfig } from '../common/storage/store.js';
+import { StorageError } from '../common/storage/errors.js';
 import { HOST_TAGS, MEASUREMENT, type Sample } from '../common/model.js';
 import { hostRecordSample } from '../common/host-record.js';
 import { VERSION } from '../common/version.js';
@@ -116,8 +117,12 @@ export async function startCollector(config: Config): Promise<Collector> {
       connectError = undefined;
       sender.kick();
     } catch (e) {
-      connectError = e instanceof Error ? e.message : String(e);
-      if (attempt === 0) log.warn('InfluxDB is not reachable yet; collecting into the spool meanwhile', { error: e });
+      const message = e instanceof Error ? e.message : String(e);
+      // a refusal needs a person (credentials, rights, a bucket): said again whenever it changes
+      const refused = e instanceof StorageError && e.refused;
+      if (refused && message !== connectError) log.error(`InfluxDB refuses this collector; collecting into the spool meanwhile and trying again: ${message}`);
+      else if (attempt === 0 && !refused) log.warn('InfluxDB is not reachable yet; collecting into the spool meanwhile', { error: e });
+      connectError = message;
       if (!stopped) {
         connectTimer = setTimeout(() => void connect(attempt + 1), Math.min(15_000, 1000 * 2 ** attempt));
       }

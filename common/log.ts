@@ -13,6 +13,9 @@ const secrets = new Set<string>();
 const onceKeys = new Set<string>();
 let threshold: LogLevel = parseLevel(process.env.WATTSCOPE_LOG_LEVEL);
 let sink: (line: string) => void = (line) => process.stderr.write(line + '\n');
+// a daemon whose terminal went away (EIO, EPIPE on stderr) goes on without its log lines,
+// instead of dying of an unhandled 'error' event
+process.stderr.on('error', () => undefined);
 
 function parseLevel(value: string | undefined): LogLevel {
   return value === 'debug' || value === 'warn' || value === 'error' ? value : 'info';

@@ -10,12 +10,12 @@
  */
 import { InfluxDB, HttpError, setLogger, type Transport, type SendOptions, type CommunicationObserver, type WriteApi } from '@influxdata/influxdb-client';
 import type { Sample } from '../model.js';
-import { logger } from '../log.js';
+import { logger, registerSecret } from '../log.js';
 import type { Config } from '../config.js';
 import { DEFAULT_INFLUX_URL } from '../config.js';
 import { InfluxQL, iql, ident, join, str, timeMs } from './influxql.js';
 import { toLines } from './line-protocol.js';
-import { StorageError, databaseMissing, fromHttp, unreachable } from './errors.js';
+import { StorageError, databaseMissing, fromHttp, unreachable, type StorageOperation } from './errors.js';
 import { send, type HttpResponse } from './http.js';
 import { ClockOffsetEstimator } from './clock.js';
 
@@ -37,14 +37,51 @@ export interface InfluxSettings {
 }
 
 export function settingsFromConfig(config: Config): InfluxSettings {
-  return {
-    url: config.influx.url ?? DEFAULT_INFLUX_URL,
-    token: config.influx.token,
-    org: config.influx.org,
-    db: config.influx.db,
-    timeoutMs: config.influx.timeoutMs,
-  };
+  const { url, token } = credentialsFromUrl(config.influx.url ?? DEFAULT_INFLUX_URL, config.influx.token);
+  return { url, token, org: config.influx.org, db: config.influx.db, timeoutMs: config.influx.timeoutMs };
 }
+
+/**
+ * `http://user:password@host:8086`: the credentials leave the URL and become the token
+ * `user:password` (1.x's form: basic auth, or `Token user:password` on 1.8+), so that the URL
+ * shown anywhere (logs, /healthz, error messages) carries none; the password is registered as a
+ * secret, masked wherever it would appear in a log line. Credentials in the URL beside a token
+ * are refused: which one is meant is not ours to guess.
+ */
+export function credentialsFromUrl(url: string, token: string | undefined): { url: string; token: string | undefined } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new StorageError('unreachable', `WATTSCOPE_INFLUX_URL is not a URL: ${JSON.stringify(maskUrl(url))} (expected e.g. http://127.0.0.1:8086)`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new StorageError('unreachable', `WATTSCOPE_INFLUX_URL must be an http:// or https:// URL, got ${parsed.protocol}//…`);
+  }
+  if (parsed.username === '' && parsed.password === '') return { url, token };
+  const user = decodeURIComponent(parsed.username);
+  const password = decodeURIComponent(parsed.password);
+  registerSecret(password);
+  registerSecret(parsed.password);
+  parsed.username = '';
+  parsed.password = '';
+  const bare = url.endsWith('/') ? parsed.href : parsed.href.replace(/\/$/, '');
+  if (token !== undefined) {
+    throw new StorageError('unauthorized', `WATTSCOPE_INFLUX_URL carries credentials (${maskUrl(url)}) and WATTSCOPE_INFLUX_TOKEN is set too: give the credentials one way only`);
+  }
+  if (password === '') throw new StorageError('unauthorized', `WATTSCOPE_INFLUX_URL names a user (${maskUrl(url)}) but no password: give user:password, or the token in WATTSCOPE_INFLUX_TOKEN`);
+  const fromUrl = `${user}:${password}`;
+  registerSecret(fromUrl);
+  return { url: bare, token: fromUrl };
+}
+
+/** A URL as it may be shown: any password in it replaced by `***`. */
+export function maskUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, '$1:***@');
+}
+
+/** How long a health check or the probe of a hung InfluxDB waits for an answer. */
+export const HEALTH_TIMEOUT_MS = 2000;
 
 export interface ServerVersion {
   raw: string;
@@ -148,6 +185,8 @@ export class Writer {
     private readonly mapError: (e: unknown) => StorageError,
     /** a database that went missing (dropped, or a server back on empty storage): create it again; true if it did */
     private readonly recreateDatabase: () => Promise<boolean> = async () => false,
+    /** the error to give for a database still missing (the refusal to create it, where that is why) */
+    private readonly explainMissing: (e: StorageError) => StorageError = (e) => e,
   ) {}
   get buffered(): number {
     return this.buffer.length;
@@ -179,7 +218,8 @@ export class Writer {
       await this.api.flush();
     } catch (e) {
       const error = this.mapError(e);
-      if (error.code !== 'database_missing' || !(await this.recreateDatabase())) throw error;
+      if (error.code !== 'database_missing') throw error;
+      if (!(await this.recreateDatabase())) throw this.explainMissing(error);
       this.api.writeRecords(chunk);
       try {
         await this.api.flush();
@@ -233,22 +273,56 @@ export class InfluxStore {
   }
 
 
-  /** Pings the server, detects its version and, on 1.x, creates the database if missing. */
+  /**
+   * Pings the server and detects its version. On 1.x the database is used when it exists and
+   * created only when it does not — never asked of credentials that cannot (a user with
+   * `GRANT ALL ON <db>` is no admin, and needs none): a clear error says who must create it.
+   */
   static async open(settings: InfluxSettings, options: { createDatabase?: boolean } = {}): Promise<InfluxStore> {
     const clock = new ClockOffsetEstimator();
     const version = await InfluxStore.ping(settings, clock);
+    if (version.major >= 2 && settings.token?.includes(':')) {
+      throw new StorageError(
+        'unauthorized',
+        `InfluxDB ${version.raw} at ${settings.url} authenticates with an API token: set WATTSCOPE_INFLUX_TOKEN to a token with read and write access to "${settings.db}" (user:password, in the token or in WATTSCOPE_INFLUX_URL, is for InfluxDB 1.x)`,
+      );
+    }
     const store = new InfluxStore(settings, version, clock);
     store.createsDatabase = options.createDatabase !== false && version.major === 1;
-    if (store.createsDatabase) await store.createDatabase();
+    if (store.createsDatabase && (await store.databaseMissing())) await store.createDatabase();
     return store;
   }
 
   /** whether this store creates its database (1.x; 2.x/3.x buckets are made by a person) */
   private createsDatabase = false;
   private recreating: Promise<boolean> | undefined;
+  /** why the database could not be created (no admin right): the error to give instead of "missing" */
+  private createRefused: StorageError | undefined;
+
+  /**
+   * Whether the database is missing, asked with a read any reader may make. Credentials that may
+   * not read it (a collector's write-only user) cannot tell: then it is taken to exist, and a
+   * write into a missing one finds out (and creates it, where allowed).
+   */
+  private async databaseMissing(): Promise<boolean> {
+    try {
+      await this.queryOnce(iql`SHOW MEASUREMENTS LIMIT 1`, {});
+      return false;
+    } catch (e) {
+      if (e instanceof StorageError && e.code === 'database_missing') return true;
+      if (e instanceof StorageError && e.code === 'forbidden') return false;
+      throw e;
+    }
+  }
 
   private async createDatabase(): Promise<void> {
-    await this.query(iql`CREATE DATABASE ${ident(this.settings.db)}`, { db: false });
+    try {
+      await this.queryOnce(iql`CREATE DATABASE ${ident(this.settings.db)}`, { db: false, operation: 'create' });
+      this.createRefused = undefined;
+    } catch (e) {
+      if (e instanceof StorageError && (e.code === 'forbidden' || e.code === 'unauthorized')) this.createRefused = e;
+      throw e;
+    }
   }
 
   /**
@@ -270,6 +344,11 @@ export class InfluxStore {
     } finally {
       this.recreating = undefined;
     }
+  }
+
+  /** The error for a missing database: the refusal to create it, where that is why it is still missing. */
+  missingError(error: StorageError): StorageError {
+    return error.code === 'database_missing' && this.createRefused ? this.createRefused : error;
   }
 
   static async ping(settings: Pick<InfluxSettings, 'url' | 'timeoutMs'>, clock?: ClockOffsetEstimator): Promise<ServerVersion> {
@@ -303,14 +382,60 @@ export class InfluxStore {
       return await this.queryOnce(q, options);
     } catch (e) {
       // a dropped database is created again (1.x), then the query answers from it (empty)
-      if (e instanceof StorageError && e.code === 'database_missing' && options.db !== false && (await this.recreateDatabase())) return this.queryOnce(q, options);
+      if (e instanceof StorageError && e.code === 'database_missing' && options.db !== false) {
+        if (await this.recreateDatabase()) return this.queryOnce(q, options);
+        throw this.missingError(e);
+      }
       throw e;
     }
   }
 
-  private async queryOnce(q: InfluxQL, options: { db?: boolean }): Promise<StatementResult[]> {
+  /**
+   * A server that stopped answering (hung, SIGSTOPped, swapping) is not waited for by every
+   * caller in turn: after a request times out, the others fail at once for it, while one request
+   * at a time (at most every HEALTH_TIMEOUT_MS) is let through, with that short timeout, to find
+   * out whether it answers again. Any answer ends it.
+   */
+  private unresponsive: { since: number; probing: boolean; probedAt: number } | undefined;
+
+  /** Since when InfluxDB has not answered (epoch ms), while it does not. */
+  get unresponsiveSince(): number | undefined {
+    return this.unresponsive?.since;
+  }
+
+  /** The timeout for the next request, or a StorageError to fail with at once. */
+  private admit(): { timeoutMs: number; probe: boolean } | StorageError {
+    const u = this.unresponsive;
+    if (!u) return { timeoutMs: this.settings.timeoutMs, probe: false };
+    if (u.probing || Date.now() - u.probedAt < HEALTH_TIMEOUT_MS) {
+      return new StorageError('timeout', `InfluxDB at ${this.settings.url} has not answered for ${Math.round((Date.now() - u.since) / 1000)} s (hung or overloaded): not waiting for it again until it does`);
+    }
+    u.probing = true;
+    u.probedAt = Date.now();
+    return { timeoutMs: Math.min(this.settings.timeoutMs, HEALTH_TIMEOUT_MS), probe: true };
+  }
+
+  /** What a request's outcome says of the server: it answers, or it timed out. */
+  private observed(answered: boolean, probe: boolean): void {
+    if (answered) {
+      if (this.unresponsive) log.info(`InfluxDB at ${this.settings.url} answers again`, { after_s: Math.round((Date.now() - this.unresponsive.since) / 1000) });
+      this.unresponsive = undefined;
+      return;
+    }
+    if (probe && this.unresponsive) {
+      this.unresponsive.probing = false;
+      return;
+    }
+    if (!this.unresponsive) log.warn(`InfluxDB at ${this.settings.url} did not answer within ${this.settings.timeoutMs} ms; requests fail at once until it answers a probe again`);
+    this.unresponsive ??= { since: Date.now(), probing: false, probedAt: Date.now() };
+  }
+
+  private async queryOnce(q: InfluxQL, options: { db?: boolean; operation?: StorageOperation; timeoutMs?: number }): Promise<StatementResult[]> {
     if (!(q instanceof InfluxQL)) throw new TypeError('queries are built with iql`…`');
-    const { url, db, timeoutMs } = this.settings;
+    const { url, db } = this.settings;
+    const admitted = this.admit();
+    if (admitted instanceof StorageError) throw admitted;
+    const timeoutMs = Math.min(options.timeoutMs ?? Infinity, admitted.timeoutMs);
     const params = new URLSearchParams({ q: q.text, epoch: 'ms' });
     if (options.db !== false) params.set('db', db);
     let res: HttpResponse;
@@ -323,8 +448,13 @@ export class InfluxStore {
         timeoutMs,
       });
     } catch (e) {
-      throw InfluxStore.networkError(url, e);
+      const error = InfluxStore.networkError(url, e);
+      // a short health check that times out says nothing the caller did not ask about
+      if (error.code === 'timeout' && timeoutMs >= admitted.timeoutMs) this.observed(false, admitted.probe);
+      else if (admitted.probe && this.unresponsive) this.unresponsive.probing = false;
+      throw error;
     }
+    this.observed(true, admitted.probe);
     this.clock.observe(res.headers.date, sentAt, res.receivedAtMs);
     this.queryStats.requests++;
     this.queryStats.bytes += res.bytes;
@@ -335,17 +465,38 @@ export class InfluxStore {
     } catch {
       body = { error: text.slice(0, 500) };
     }
-    if (res.status !== 200) throw fromHttp(res.status, body.error ?? `HTTP ${res.status}`, { url, db, query: q.text });
-    if (body.error) throw fromHttp(400, body.error, { url, db, query: q.text });
+    const context = { url, db, query: q.text, operation: options.operation ?? 'read' };
+    if (res.status !== 200) throw fromHttp(res.status, body.error ?? `HTTP ${res.status}`, context);
+    if (body.error) throw fromHttp(400, body.error, context);
     return (body.results ?? []).map((r) => {
       if (r.error) {
         if (/database not found/i.test(r.error)) throw databaseMissing(db, url, r.error);
+        if (/requires (admin privilege|read|write)|not authorized/i.test(r.error)) throw fromHttp(403, r.error, context);
         throw new StorageError('query', `InfluxQL error: ${r.error}\n  query: ${q.text}`, 400);
       }
       return {
         series: (r.series ?? []).map((s) => ({ name: s.name ?? '', tags: s.tags ?? {}, columns: s.columns ?? [], values: s.values ?? [] })),
       };
     });
+  }
+
+  /**
+   * Whether InfluxDB serves this store now, asked the way the API uses it (a read of its
+   * database, with these credentials), answered within `timeoutMs` whatever the server does:
+   * a hung server, wrong or rotated credentials and a missing database are each unhealthy,
+   * with the reason.
+   */
+  async health(timeoutMs = HEALTH_TIMEOUT_MS): Promise<{ ok: true } | { ok: false; code: StorageError['code']; error: string }> {
+    if (this.unresponsive) {
+      return { ok: false, code: 'timeout', error: `InfluxDB at ${this.settings.url} has not answered since ${new Date(this.unresponsive.since).toISOString()}` };
+    }
+    try {
+      await this.queryOnce(iql`SHOW MEASUREMENTS LIMIT 1`, { timeoutMs });
+      return { ok: true };
+    } catch (e) {
+      const error = e instanceof StorageError ? this.missingError(e) : unreachable(this.settings.url, e);
+      return { ok: false, code: error.code, error: error.message };
+    }
   }
 
   /** Whether points can be deleted here (1.x: InfluxQL DELETE; 2.x: /api/v2/delete; InfluxDB 3 cannot). */
@@ -427,14 +578,30 @@ export class InfluxStore {
       gzipThreshold: 64 * 1024,
       headers: this.version.legacyWrite ? this.authHeader : {},
     });
-    return new Writer(api, batchSize, (e) => mapWriteError(e, url, db), () => this.recreateDatabase());
+    return new Writer(
+      api,
+      batchSize,
+      (e) => mapWriteError(e, url, db),
+      () => this.recreateDatabase(),
+      (e) => this.missingError(e),
+    );
   }
 
-  /** Writes samples now, retrying as the writer does; resolves once they are stored. */
+  /**
+   * Writes samples now, retrying as the writer does; resolves once they are stored. While
+   * InfluxDB does not answer (see admit()), fails at once instead of waiting for it.
+   */
   async write(samples: readonly Sample[]): Promise<void> {
+    // queries find out when it answers again; a write does not wait for it meanwhile
+    if (this.unresponsive) throw new StorageError('timeout', `InfluxDB at ${this.settings.url} has not answered since ${new Date(this.unresponsive.since).toISOString()}: not waiting for it again until it does`);
     const writer = this.writer({ maxRetries: 2, maxRetryTimeMs: 10_000 });
     writer.writeSamples(samples);
-    await writer.close();
+    try {
+      await writer.close();
+    } catch (e) {
+      if (e instanceof StorageError && e.code === 'timeout') this.observed(false, false);
+      throw e;
+    }
   }
 }
 
@@ -462,7 +629,7 @@ function mapWriteError(e: unknown, url: string, db: string): StorageError {
     } catch {
       // a body that is not JSON is its own message
     }
-    return fromHttp(e.statusCode, message, { url, db });
+    return fromHttp(e.statusCode, message, { url, db, operation: 'write' });
   }
   if (e instanceof Error && /timed out/i.test(e.message)) return new StorageError('timeout', `InfluxDB at ${url} did not answer a write in time`);
   return unreachable(url, e);
