@@ -67,6 +67,8 @@ function channelKey(sources: readonly Source[]): string {
 
 export async function startCollector(config: Config): Promise<Collector> {
   const startedAt = Date.now();
+  // settings that cannot work (credentials given twice, a URL that is none) stop the start here
+  const settings = settingsFromConfig(config);
   // one collector per spool: taken before anything is read from or written to it
   mkdirSync(config.collector.spoolDir, { recursive: true });
   const lock = SpoolLock.acquire(config.collector.spoolDir);
@@ -105,7 +107,6 @@ export async function startCollector(config: Config): Promise<Collector> {
   let connectError: string | undefined;
   metrics.unreachableSince = startedAt;
   metrics.readClockOffset = () => store?.clock.estimate()?.offsetS;
-  const settings = settingsFromConfig(config);
   let connectTimer: NodeJS.Timeout | undefined;
   const connect = async (attempt: number): Promise<void> => {
     try {

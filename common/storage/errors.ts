@@ -65,7 +65,7 @@ export function fromHttp(status: number, serverMessage: string, context: { url: 
   if (status === 401) {
     return new StorageError(
       'unauthorized',
-      `InfluxDB at ${url} refused the credentials (${status}: ${serverMessage}): check WATTSCOPE_INFLUX_TOKEN (an API token on InfluxDB 2.x/3.x; user:password on 1.x, there or in WATTSCOPE_INFLUX_URL)`,
+      `InfluxDB at ${url} refused the credentials (${status}: ${serverMessage}): set WATTSCOPE_INFLUX_TOKEN (or the user:password in WATTSCOPE_INFLUX_URL) to ones it accepts: an API token on InfluxDB 2.x/3.x, user:password on 1.x`,
       status,
     );
   }
@@ -77,7 +77,7 @@ export function fromHttp(status: number, serverMessage: string, context: { url: 
         ? `cannot create the database "${db}" on ${url}: these credentials are not an admin's (${serverMessage}). Ask an admin to create it (1.x: CREATE DATABASE "${db}"; 2.x/3.x: a bucket "${db}"), or set WATTSCOPE_INFLUX_DB to one that exists; Wattscope itself needs no admin right`
         : operation === 'write'
           ? `InfluxDB at ${url} refused to store points in "${db}" (${serverMessage}): these credentials may not write it; grant write access (1.x: GRANT WRITE ON "${db}" TO <user>; 2.x/3.x: a token with write permission on the bucket)`
-          : `InfluxDB at ${url} refused to read "${db}" (${serverMessage}): these credentials may not read it; grant read access (1.x: GRANT READ ON "${db}" TO <user>; 2.x/3.x: a token with read permission on the bucket)`;
+          : `InfluxDB at ${url} refused to read "${db}" (${serverMessage}): these credentials may not read it, or it does not exist (InfluxDB 1.x tells a user without rights on a database no more); grant read access (1.x: GRANT READ ON "${db}" TO <user>; 2.x/3.x: a token with read permission on the bucket), or have an admin create it`;
     return new StorageError('forbidden', `${why}; ${ACCESS_DOC}`, 403);
   }
   if (/database not found|bucket .*not found/i.test(serverMessage)) return databaseMissing(db, url, serverMessage);

@@ -306,7 +306,8 @@ export class InfluxStore {
    */
   private async databaseMissing(): Promise<boolean> {
     try {
-      await this.queryOnce(iql`SHOW MEASUREMENTS LIMIT 1`, {});
+      // (1.x answers SHOW MEASUREMENTS on a missing database with nothing, not an error)
+      await this.queryOnce(iql`SHOW RETENTION POLICIES`, {});
       return false;
     } catch (e) {
       if (e instanceof StorageError && e.code === 'database_missing') return true;
@@ -392,50 +393,50 @@ export class InfluxStore {
 
   /**
    * A server that stopped answering (hung, SIGSTOPped, swapping) is not waited for by every
-   * caller in turn: after a request times out, the others fail at once for it, while one request
-   * at a time (at most every HEALTH_TIMEOUT_MS) is let through, with that short timeout, to find
-   * out whether it answers again. Any answer ends it.
+   * caller in turn: once a request times out, every request fails at once, and a prober pings
+   * the server (HEALTH_TIMEOUT_MS each, a second apart) until it answers again. The probe is a
+   * `/ping`, not a caller's query: a heavy query that is merely slow must not keep it shut.
    */
-  private unresponsive: { since: number; probing: boolean; probedAt: number } | undefined;
+  private unresponsive: { since: number; prober: NodeJS.Timeout | undefined } | undefined;
 
   /** Since when InfluxDB has not answered (epoch ms), while it does not. */
   get unresponsiveSince(): number | undefined {
     return this.unresponsive?.since;
   }
 
-  /** The timeout for the next request, or a StorageError to fail with at once. */
-  private admit(): { timeoutMs: number; probe: boolean } | StorageError {
+  private failFast(): StorageError | undefined {
     const u = this.unresponsive;
-    if (!u) return { timeoutMs: this.settings.timeoutMs, probe: false };
-    if (u.probing || Date.now() - u.probedAt < HEALTH_TIMEOUT_MS) {
-      return new StorageError('timeout', `InfluxDB at ${this.settings.url} has not answered for ${Math.round((Date.now() - u.since) / 1000)} s (hung or overloaded): not waiting for it again until it does`);
-    }
-    u.probing = true;
-    u.probedAt = Date.now();
-    return { timeoutMs: Math.min(this.settings.timeoutMs, HEALTH_TIMEOUT_MS), probe: true };
+    if (!u) return undefined;
+    return new StorageError('timeout', `InfluxDB at ${this.settings.url} has not answered since ${new Date(u.since).toISOString()} (hung or overloaded): failing at once until it answers again`);
   }
 
-  /** What a request's outcome says of the server: it answers, or it timed out. */
-  private observed(answered: boolean, probe: boolean): void {
-    if (answered) {
-      if (this.unresponsive) log.info(`InfluxDB at ${this.settings.url} answers again`, { after_s: Math.round((Date.now() - this.unresponsive.since) / 1000) });
-      this.unresponsive = undefined;
-      return;
-    }
-    if (probe && this.unresponsive) {
-      this.unresponsive.probing = false;
-      return;
-    }
-    if (!this.unresponsive) log.warn(`InfluxDB at ${this.settings.url} did not answer within ${this.settings.timeoutMs} ms; requests fail at once until it answers a probe again`);
-    this.unresponsive ??= { since: Date.now(), probing: false, probedAt: Date.now() };
+  private markUnresponsive(): void {
+    if (this.unresponsive) return;
+    log.warn(`InfluxDB at ${this.settings.url} did not answer in time; requests fail at once until it answers again`);
+    const state: { since: number; prober: NodeJS.Timeout | undefined } = { since: Date.now(), prober: undefined };
+    this.unresponsive = state;
+    const probe = () => {
+      state.prober = undefined;
+      InfluxStore.ping({ url: this.settings.url, timeoutMs: HEALTH_TIMEOUT_MS }, this.clock).then(
+        () => {
+          if (this.unresponsive !== state) return;
+          this.unresponsive = undefined;
+          log.info(`InfluxDB at ${this.settings.url} answers again`, { after_s: Math.round((Date.now() - state.since) / 1000) });
+        },
+        () => {
+          if (this.unresponsive === state) state.prober = setTimeout(probe, 1000).unref();
+        },
+      );
+    };
+    state.prober = setTimeout(probe, 0).unref();
   }
 
   private async queryOnce(q: InfluxQL, options: { db?: boolean; operation?: StorageOperation; timeoutMs?: number }): Promise<StatementResult[]> {
     if (!(q instanceof InfluxQL)) throw new TypeError('queries are built with iql`…`');
     const { url, db } = this.settings;
-    const admitted = this.admit();
-    if (admitted instanceof StorageError) throw admitted;
-    const timeoutMs = Math.min(options.timeoutMs ?? Infinity, admitted.timeoutMs);
+    const refused = this.failFast();
+    if (refused) throw refused;
+    const timeoutMs = Math.min(options.timeoutMs ?? Infinity, this.settings.timeoutMs);
     const params = new URLSearchParams({ q: q.text, epoch: 'ms' });
     if (options.db !== false) params.set('db', db);
     let res: HttpResponse;
@@ -449,12 +450,9 @@ export class InfluxStore {
       });
     } catch (e) {
       const error = InfluxStore.networkError(url, e);
-      // a short health check that times out says nothing the caller did not ask about
-      if (error.code === 'timeout' && timeoutMs >= admitted.timeoutMs) this.observed(false, admitted.probe);
-      else if (admitted.probe && this.unresponsive) this.unresponsive.probing = false;
+      if (error.code === 'timeout') this.markUnresponsive();
       throw error;
     }
-    this.observed(true, admitted.probe);
     this.clock.observe(res.headers.date, sentAt, res.receivedAtMs);
     this.queryStats.requests++;
     this.queryStats.bytes += res.bytes;
@@ -487,13 +485,15 @@ export class InfluxStore {
    * with the reason.
    */
   async health(timeoutMs = HEALTH_TIMEOUT_MS): Promise<{ ok: true } | { ok: false; code: StorageError['code']; error: string }> {
-    if (this.unresponsive) {
-      return { ok: false, code: 'timeout', error: `InfluxDB at ${this.settings.url} has not answered since ${new Date(this.unresponsive.since).toISOString()}` };
-    }
+    const refused = this.failFast();
+    if (refused) return { ok: false, code: refused.code, error: refused.message };
     try {
-      await this.queryOnce(iql`SHOW MEASUREMENTS LIMIT 1`, { timeoutMs });
+      // a read any reader of the database may make; on 1.x one that also finds it missing
+      await this.queryOnce(this.version.major === 1 ? iql`SHOW RETENTION POLICIES` : iql`SHOW MEASUREMENTS LIMIT 1`, { timeoutMs });
       return { ok: true };
     } catch (e) {
+      // a dropped database is made again where the credentials may (as any query would)
+      if (e instanceof StorageError && e.code === 'database_missing' && (await this.recreateDatabase())) return { ok: true };
       const error = e instanceof StorageError ? this.missingError(e) : unreachable(this.settings.url, e);
       return { ok: false, code: error.code, error: error.message };
     }
@@ -589,17 +589,17 @@ export class InfluxStore {
 
   /**
    * Writes samples now, retrying as the writer does; resolves once they are stored. While
-   * InfluxDB does not answer (see admit()), fails at once instead of waiting for it.
+   * InfluxDB does not answer (see markUnresponsive()), fails at once instead of waiting for it.
    */
   async write(samples: readonly Sample[]): Promise<void> {
-    // queries find out when it answers again; a write does not wait for it meanwhile
-    if (this.unresponsive) throw new StorageError('timeout', `InfluxDB at ${this.settings.url} has not answered since ${new Date(this.unresponsive.since).toISOString()}: not waiting for it again until it does`);
+    const refused = this.failFast();
+    if (refused) throw refused;
     const writer = this.writer({ maxRetries: 2, maxRetryTimeMs: 10_000 });
     writer.writeSamples(samples);
     try {
       await writer.close();
     } catch (e) {
-      if (e instanceof StorageError && e.code === 'timeout') this.observed(false, false);
+      if (e instanceof StorageError && e.code === 'timeout') this.markUnresponsive();
       throw e;
     }
   }

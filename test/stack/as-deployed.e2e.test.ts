@@ -6,11 +6,11 @@
  * `wattscope baseline --seconds 3`. The figures printed must be final: within 1 % of the truth,
  * the collector's platform, coverage 100 %, not partial.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../clients/ts/client.js';
 import { testSettings, runProcess } from '../helpers.js';
+import { spawnApi, type ApiProcess } from './api-process.js';
 import { copyHost } from '../collector/fixtures.js';
 import { spawnCollector, startRaplDriver, type CollectorProcess } from '../collector/process.js';
 import { PKG_ENERGY, RAPL_RANGE_UJ } from '../collector/power-points.js';
@@ -22,33 +22,8 @@ const PYTHON_CLIENT = new URL('../../clients/python/', import.meta.url).pathname
 const PACKAGE_W = 40;
 const HOST_W = PACKAGE_W + 23;
 
-interface Api {
-  url: string;
-  child: ChildProcess;
-  output: () => string;
-}
-
-async function spawnApi(env: NodeJS.ProcessEnv): Promise<Api> {
-  const child = spawn(process.execPath, [BIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the API did not start:\n${out}`)), 20_000);
-    child.stderr?.on('data', () => {
-      const m = /API listening on (http:\/\/[\d.]+:\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1] as string);
-      }
-    });
-    child.once('exit', () => reject(new Error(`the API exited:\n${out}`)));
-  });
-  return { url, child, output: () => out };
-}
-
 let collector: CollectorProcess;
-let api: Api;
+let api: ApiProcess;
 let driver: { stop(): Promise<void> };
 let clientEnv: NodeJS.ProcessEnv;
 
@@ -65,7 +40,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  api?.child.kill('SIGTERM');
+  await api?.stop();
   await collector?.stop();
   await driver?.stop();
 });
