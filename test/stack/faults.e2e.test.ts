@@ -193,6 +193,23 @@ describe('a database that does not exist, and a user that may not create it', ()
   }, 90_000);
 });
 
+describe('the collector with the least right: GRANT WRITE only', () => {
+  it('writes its points, without asking to read or create anything', async () => {
+    await asAdmin(`CREATE USER collector_only WITH PASSWORD '${PASSWORD}'`);
+    await asAdmin('GRANT WRITE ON wattscope TO collector_only');
+    const c = await spawnCollector(copyHost('vm-epyc'), { WATTSCOPE_INFLUX_URL: `http://collector_only:${encodeURIComponent(PASSWORD)}@127.0.0.1:${influx.port}`, WATTSCOPE_HOST: 'write-only-host' });
+    try {
+      await waitFor(async () => /^wattscope_collector_points_written_total [1-9]/m.test((await get(`http://127.0.0.1:${c.port}/metrics`)).text), 20_000, `points written:\n${c.output()}`);
+      expect(c.output()).not.toMatch(/WARN|ERROR/);
+      const health = await get(`http://127.0.0.1:${c.port}/healthz`);
+      expect(health.status).toBe(200);
+      expect((JSON.parse(health.text) as { influx: { state: string } }).influx.state).toBe('ok');
+    } finally {
+      await c.stop();
+    }
+  }, 60_000);
+});
+
 describe('settings that cannot be right', () => {
   it('credentials both in the URL and in WATTSCOPE_INFLUX_TOKEN: both services refuse to start, saying so, showing no password', () => {
     for (const command of ['collect', 'serve']) {
