@@ -23,7 +23,8 @@ import { SharedResources } from './resources/index.js';
 import { CollectorMetrics } from './metrics.js';
 import { Sender } from './sender.js';
 import { Spool } from './spool.js';
-import { SpoolLock } from './spool-lock.js';
+import { SpoolLock, SpoolLockedError } from './spool-lock.js';
+import { errnoCode } from './sysfs.js';
 import type { Source } from './source.js';
 
 const log = logger('collector');
@@ -65,20 +66,36 @@ function channelKey(sources: readonly Source[]): string {
 }
 
 
+/**
+ * One collector per spool: the lock is taken before anything is read from or written to it.
+ * A spool on a disk that fails (EIO: dying, a lost network volume) cannot be locked, nor used:
+ * the collector then runs with its points in memory only, and says so loudly — they reach
+ * InfluxDB as long as it takes them, and are lost if the collector stops before.
+ */
+function lockSpool(dir: string): SpoolLock | undefined {
+  try {
+    mkdirSync(dir, { recursive: true });
+    return SpoolLock.acquire(dir);
+  } catch (e) {
+    if (e instanceof SpoolLockedError) throw e;
+    log.error(`the spool's disk fails (${errnoCode(e) ?? 'error'}): running WITHOUT A SPOOL — points wait in memory only (WATTSCOPE_SPOOL_MEMORY_BYTES) until InfluxDB takes them, and are lost if the collector stops first; the spool is taken up again as soon as its disk works. Check the disk of ${dir}`, { error: e });
+    return undefined;
+  }
+}
+
 export async function startCollector(config: Config): Promise<Collector> {
   const startedAt = Date.now();
   // settings that cannot work (credentials given twice, a URL that is none) stop the start here
   const settings = settingsFromConfig(config);
   // one collector per spool: taken before anything is read from or written to it
-  mkdirSync(config.collector.spoolDir, { recursive: true });
-  const lock = SpoolLock.acquire(config.collector.spoolDir);
+  const lock = lockSpool(config.collector.spoolDir);
   const hostTags: Record<string, string> = { [HOST_TAGS.host]: config.host, [HOST_TAGS.platform]: '' };
   const resources = new SharedResources(log);
   let sources: Source[];
   try {
     sources = await discoverSources(config, { hostTags, log, resources });
   } catch (e) {
-    lock.release();
+    lock?.release();
     resources.close();
     throw e;
   }
@@ -93,7 +110,7 @@ export async function startCollector(config: Config): Promise<Collector> {
     onDrop: (n, reason) => metrics.pointsDropped.inc({ reason }, n),
     onDiskError: (code, error) => {
       metrics.spoolDiskErrors.inc({ code });
-      log.once(`spool-disk:${code}`, 'error', `the spool's disk refused a write (${code}): points wait in memory (up to WATTSCOPE_SPOOL_MEMORY_BYTES) and go to disk once it takes writes again`, { dir: config.collector.spoolDir, error });
+      log.once(`spool-disk:${code}`, 'error', `the spool's disk failed (${code}): new points wait in memory (up to WATTSCOPE_SPOOL_MEMORY_BYTES) and are sent from there, those on the disk once it reads again; they go to disk once it takes writes again (wattscope_collector_spool_disk_errors_total)`, { dir: config.collector.spoolDir, error });
     },
     onDiskRecovered: (n) => log.info('the spool’s disk takes writes again; the points kept in memory are on disk now', { points: n }),
     onRepair: (what) => log.warn(`spool: ${what}`, { dir: config.collector.spoolDir }),
@@ -217,11 +234,19 @@ export async function startCollector(config: Config): Promise<Collector> {
         since === undefined
           ? { state: 'ok' }
           : { state: sender ? 'not taking points' : 'unreachable', since: new Date(since).toISOString(), seconds: Math.round(downS), error: sender?.lastError ?? connectError ?? null };
+      // a failing spool disk: points still reach InfluxDB (200), but nothing keeps them through an outage or a restart
+      const failure = spool.diskFailure;
+      const spoolState = spool.diskless
+        ? { state: 'memory only', code: failure?.code ?? null, since: failure ? new Date(failure.since).toISOString() : null, dir: config.collector.spoolDir }
+        : failure
+          ? { state: 'failing', code: failure.code, since: new Date(failure.since).toISOString(), dir: config.collector.spoolDir }
+          : { state: 'ok' };
       res.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json' });
       res.end(
         JSON.stringify({
-          status: healthy ? 'ok' : 'degraded',
+          status: healthy && spoolState.state === 'ok' ? 'ok' : 'degraded',
           influx,
+          spool: spoolState,
           last_write_age_s: lastWriteAgeS,
           spool_pending_bytes: spool.pendingBytes,
           spool_memory_points: spool.memoryLines,
@@ -261,7 +286,7 @@ export async function startCollector(config: Config): Promise<Collector> {
       sender?.stop();
       if (!flushed) log.warn('InfluxDB did not take every point before shutdown; they stay in the spool and are sent at the next start', { bytes: spool.pendingBytes });
       spool.close();
-      lock.release();
+      lock?.release();
       for (const s of sources) await s.close?.();
       resources.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -20,7 +20,11 @@ export class DeadLetters {
     private readonly maxBytes = 64 * 1024 * 1024,
   ) {
     this.path = join(dir, DEAD_LETTER_FILE);
-    this.size = existsSync(this.path) ? statSync(this.path).size : 0;
+    try {
+      this.size = existsSync(this.path) ? statSync(this.path).size : 0;
+    } catch {
+      this.size = 0; // a failing disk: add() finds out, and says false
+    }
   }
 
   /** Appends lines under one reason; false when they could not be kept (bound, disk). */
@@ -38,7 +42,11 @@ export class DeadLetters {
     } catch {
       return false;
     } finally {
-      if (fd !== undefined) closeSync(fd);
+      try {
+        if (fd !== undefined) closeSync(fd);
+      } catch {
+        // released whatever close reports
+      }
     }
   }
 }

@@ -141,17 +141,18 @@ export class SpoolLock {
     }
   }
 
+  /** Gives the lock up; never throws (a lock the disk will not delete is stale for the next start: its owner is gone). */
   release(): void {
     clearInterval(this.timer);
-    if (!this.written) {
-      if (mtimeMsOf(this.file) !== undefined && statSync(this.file).size === 0) rmSync(this.file, { force: true });
-      return;
-    }
     try {
+      if (!this.written) {
+        if (mtimeMsOf(this.file) !== undefined && statSync(this.file).size === 0) rmSync(this.file, { force: true });
+        return;
+      }
       const other = JSON.parse(readFileSync(this.file, 'utf8')) as Partial<LockInfo>;
       if (other.pid === this.info.pid && other.pidNs === this.info.pidNs && other.host === this.info.host) rmSync(this.file, { force: true });
     } catch {
-      // already gone
+      // already gone, or the disk fails: the next start takes a dead owner's lock over
     }
   }
 }

@@ -12,6 +12,10 @@
  * - a full disk (ENOSPC) or another write error: the append is undone to the last whole line
  *   and the points wait in a bounded memory buffer (counted drops past it), which goes to disk
  *   as soon as the disk takes writes again, and is sent from memory meanwhile;
+ * - a disk that fails reads too (EIO: a dying disk, a lost network volume): what is on it waits
+ *   there, what arrives meanwhile is sent from memory; no call of the spool throws for it;
+ * - a disk that fails from the start (a restart on a broken disk): the spool runs in memory
+ *   only (`diskless`), and takes up its directory as soon as the disk works again;
  * - a line that cannot be a point (a bad byte, a torn write): `peek` hands it apart as corrupt,
  *   so it can be put aside, and sending goes on after it;
  * - a cut tail (a power cut, a full disk at a crash): the half line is cut off at start, and a
@@ -47,7 +51,7 @@ const SEGMENT = /^seg-(\d{16})\.lp$/;
 const segName = (seq: number) => `seg-${String(seq).padStart(16, '0')}.lp`;
 
 /** Why the spool drops points (counted in wattscope_collector_points_dropped_total{reason}) */
-export const DROP_REASONS = ['spool_bound', 'memory_full', 'disk_full_at_exit'] as const;
+export const DROP_REASONS = ['spool_bound', 'memory_full', 'disk_failed_at_exit'] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
 export interface SpoolOptions {
@@ -72,6 +76,19 @@ export interface SpoolOptions {
   memoryMaxBytes?: number;
   /** how often a refusing disk is tried again (default 1 s) */
   diskRetryMs?: number;
+  /**
+   * bound of the copy in memory of the newest unsent lines (default 1 MiB: minutes of a large
+   * host's points, far more than one flush interval's)
+   */
+  tailMaxBytes?: number;
+}
+
+/** A line appended to the disk and not yet sent, kept in memory too: where it lies on the disk. */
+interface TailLine {
+  seq: number;
+  start: number;
+  end: number;
+  line: string;
 }
 
 const CURSOR_BYTES = 96;
@@ -99,21 +116,69 @@ export class Spool {
   private diskFailedAt: number | undefined;
   droppedLines = 0;
 
+  /**
+   * The newest unsent lines, as written to the disk, oldest first: sending reads them from here
+   * (no read of the disk while the sender keeps up), and they are still sent when the disk stops
+   * reading (EIO). Bounded by `tailMaxBytes`: past it, the oldest are left to the disk alone.
+   */
+  private tail: TailLine[] = [];
+  private tailHead = 0;
+  private tailBytes = 0;
+  private readonly tailMaxBytes: number;
+  /** what the disk did wrong last, while it does: for /healthz */
+  diskFailure: { code: string; since: number } | undefined;
+  /** true while the spool's directory could not even be read: points live in memory only */
+  diskless = false;
+
   constructor(private readonly opts: SpoolOptions) {
     this.dir = opts.dir;
     this.maxBytes = opts.maxBytes;
     this.cursorSyncMs = opts.cursorSyncMs ?? 5000;
     this.memoryMaxBytes = opts.memoryMaxBytes ?? 16 * 1024 * 1024;
     this.segmentBytes = opts.segmentBytes ?? Math.max(64 * 1024, Math.min(8 * 1024 * 1024, Math.floor(opts.maxBytes / 16)));
+    this.tailMaxBytes = opts.tailMaxBytes ?? 1024 * 1024;
+    this.cursor = { seq: 1, offset: 0 };
+    try {
+      this.loadDisk();
+    } catch (e) {
+      this.diskless = true;
+      this.diskFailed(e);
+    }
+  }
+
+  /** Reads the spool's directory: its segments, a cut tail repaired, the saved cursor checked. */
+  private loadDisk(): void {
     mkdirSync(this.dir, { recursive: true });
+    const segments: number[] = [];
     for (const f of readdirSync(this.dir)) {
       const m = SEGMENT.exec(f);
-      if (m) this.segments.push(Number(m[1]));
+      if (m) segments.push(Number(m[1]));
     }
-    this.segments.sort((a, b) => a - b);
-    for (const seq of this.segments) this.sizes.set(seq, statSync(this.path(seq)).size);
+    segments.sort((a, b) => a - b);
+    const sizes = new Map<number, number>();
+    for (const seq of segments) sizes.set(seq, statSync(this.path(seq)).size);
+    this.segments = segments;
+    this.sizes = sizes;
     this.repairTail();
     this.cursor = this.checkedCursor(this.readCursor());
+  }
+
+  /** A disk operation failed: counted, said (once per code, by the owner), remembered until the disk works again. */
+  private diskFailed(e: unknown): void {
+    const code = errnoCode(e) ?? 'EIO';
+    this.diskFailedAt = Date.now();
+    this.diskFailure ??= { code, since: Date.now() };
+    this.opts.onDiskError?.(code, e);
+  }
+
+  /** Closes a descriptor of a disk that may be failing (close can report EIO too). */
+  private closeQuietly(fd: number | undefined): void {
+    if (fd === undefined) return;
+    try {
+      closeSync(fd);
+    } catch {
+      // the descriptor is released whatever close reports
+    }
   }
 
   private path(seq: number): string {
@@ -213,8 +278,8 @@ export class Spool {
    */
   append(lines: readonly string[]): void {
     if (lines.length === 0) return;
-    if (this.memory.length > 0) this.retryDisk();
-    if (this.memory.length === 0 && this.writeToDisk(lines)) return;
+    if (this.memory.length > 0 || this.diskless) this.retryDisk();
+    if (this.memory.length === 0 && !this.diskless && this.writeToDisk(lines)) return;
     this.keepInMemory(lines);
   }
 
@@ -227,7 +292,7 @@ export class Spool {
       if (seq === undefined || before >= this.segmentBytes) {
         const next = (seq ?? this.cursor.seq - 1) + 1;
         const fd = openSync(this.path(next), 'a');
-        if (this.fd !== undefined) closeSync(this.fd);
+        this.closeQuietly(this.fd);
         this.fd = fd;
         this.segments.push(next);
         this.sizes.set(next, 0);
@@ -244,19 +309,87 @@ export class Spool {
         } catch {
           // the start-up repair cuts a half line if this cannot
         }
+        // opened again at the next try: a descriptor of a failing disk may stay broken
+        this.closeQuietly(this.fd);
+        this.fd = undefined;
       }
-      this.diskFailedAt = Date.now();
-      this.opts.onDiskError?.(errnoCode(e) ?? 'EIO', e);
+      this.diskFailed(e);
       return false;
     }
     this.sizes.set(seq, before + data.length);
+    this.diskFailure = undefined;
+    this.keepTail(seq, before, lines);
     this.enforceBound();
     return true;
+  }
+
+  /** Keeps the lines just written at [seq, from) in the in-memory tail, within its bound. */
+  private keepTail(seq: number, from: number, lines: readonly string[]): void {
+    let at = from;
+    for (const line of lines) {
+      const end = at + Buffer.byteLength(line) + 1;
+      this.tail.push({ seq, start: at, end, line });
+      this.tailBytes += end - at;
+      at = end;
+    }
+    while (this.tailBytes > this.tailMaxBytes && this.tailHead < this.tail.length) this.dropTailHead();
+    this.compactTail();
+  }
+
+  private dropTailHead(): void {
+    const t = this.tail[this.tailHead++] as TailLine;
+    this.tailBytes -= t.end - t.start;
+  }
+
+  /** The array is cut only now and then: shifting it line by line would copy it every time. */
+  private compactTail(): void {
+    if (this.tailHead > 1024 && this.tailHead * 2 > this.tail.length) {
+      this.tail = this.tail.slice(this.tailHead);
+      this.tailHead = 0;
+    }
+  }
+
+  /**
+   * Unsent lines from the in-memory tail, when it holds the very next one after the cursor: the
+   * cursor at a line's start, or at the end of its segment with the tail going on in the next.
+   */
+  private peekTail(maxLines: number): Batch | undefined {
+    const first = this.tail[this.tailHead];
+    if (!first) return undefined;
+    const { seq, offset } = this.cursor;
+    const covered = (first.seq === seq && first.start === offset) || (first.start === 0 && first.seq > seq && offset >= (this.sizes.get(seq) ?? 0) && !this.segments.some((x) => x > seq && x < first.seq && (this.sizes.get(x) ?? 0) > 0));
+    if (!covered) return undefined;
+    const lines: string[] = [];
+    let last = first;
+    for (let i = this.tailHead; i < this.tail.length && lines.length < maxLines; i++) {
+      last = this.tail[i] as TailLine;
+      lines.push(last.line);
+    }
+    return { lines, corrupt: [], end: { seq: last.seq, offset: last.end } };
+  }
+
+  /** Forgets the tail's lines that lie before `end` (sent, or dropped with their segment). */
+  private trimTail(end: Cursor): void {
+    while (this.tailHead < this.tail.length) {
+      const t = this.tail[this.tailHead] as TailLine;
+      if (t.seq > end.seq || (t.seq === end.seq && t.end > end.offset)) break;
+      this.dropTailHead();
+    }
+    this.compactTail();
   }
 
   /** Moves the memory buffer to disk once the disk takes writes again (tried at most every diskRetryMs). */
   private retryDisk(): void {
     if (this.diskFailedAt !== undefined && Date.now() - this.diskFailedAt < (this.opts.diskRetryMs ?? 1000)) return;
+    if (this.diskless) {
+      try {
+        this.loadDisk();
+        this.diskless = false;
+      } catch (e) {
+        this.diskFailed(e);
+        return;
+      }
+    }
     const n = this.memory.length;
     if (!this.writeToDisk(this.memory)) return;
     this.memoryBase += n;
@@ -294,12 +427,20 @@ export class Spool {
         this.cursor = { seq: this.segments[0] as number, offset: 0 };
         this.saveCursor();
       }
+      this.trimTail({ seq: oldest, offset: Infinity });
       this.removeSegment(oldest);
     }
   }
 
+  /** Lines of a segment from `from` on; 0 where the disk will not say (the drop is still counted as one). */
   private countLines(seq: number, from: number): number {
-    const buf = readFileSync(this.path(seq)).subarray(from);
+    let buf: Buffer;
+    try {
+      buf = readFileSync(this.path(seq)).subarray(from);
+    } catch (e) {
+      this.diskFailed(e);
+      return 0;
+    }
     let n = 0;
     for (const b of buf) if (b === 0x0a) n++;
     return n;
@@ -311,6 +452,8 @@ export class Spool {
    * the lines waiting in memory.
    */
   peek(maxLines: number, maxBytes = MAX_READ): Batch | undefined {
+    const fromTail = this.peekTail(maxLines);
+    if (fromTail) return fromTail;
     let { seq, offset } = this.cursor;
     while (true) {
       const size = this.sizes.get(seq);
@@ -323,7 +466,15 @@ export class Spool {
       }
       const length = Math.min(size - offset, maxBytes);
       const buf = Buffer.alloc(length);
-      readSync(this.readerFor(seq), buf, 0, length, offset);
+      try {
+        readSync(this.readerFor(seq), buf, 0, length, offset);
+      } catch (e) {
+        // what is on the disk waits there until it reads again; what came meanwhile goes now
+        this.diskFailed(e);
+        this.closeQuietly(this.reader?.fd);
+        this.reader = undefined;
+        return this.peekMemory(maxLines);
+      }
       const lines: string[] = [];
       const corrupt: CorruptLine[] = [];
       let pos = 0;
@@ -363,19 +514,25 @@ export class Spool {
 
   private readerFor(seq: number): number {
     if (this.reader?.seq !== seq) {
-      if (this.reader) closeSync(this.reader.fd);
+      if (this.reader) this.closeQuietly(this.reader.fd);
+      this.reader = undefined;
       this.reader = { seq, fd: openSync(this.path(seq), 'r') };
     }
     return this.reader.fd;
   }
 
+  /** Forgets a segment; a file the disk will not delete now is sent again after a restart (harmless). */
   private removeSegment(seq: number): void {
     if (this.reader?.seq === seq) {
-      closeSync(this.reader.fd);
+      this.closeQuietly(this.reader.fd);
       this.reader = undefined;
     }
-    rmSync(this.path(seq), { force: true });
     this.sizes.delete(seq);
+    try {
+      rmSync(this.path(seq), { force: true });
+    } catch (e) {
+      this.diskFailed(e);
+    }
   }
 
   /** Marks a batch as sent: everything before its end; segments wholly sent are removed. */
@@ -390,6 +547,7 @@ export class Spool {
       return;
     }
     this.cursor = end;
+    this.trimTail(end);
     this.cursorDirty = true;
     if (Date.now() - this.cursorSavedAt >= this.cursorSyncMs) this.saveCursor();
     const last = this.segments[this.segments.length - 1];
@@ -410,7 +568,9 @@ export class Spool {
       this.cursorDirty = false;
     } catch (e) {
       // kept dirty: saved at the next commit or at close; a crash meanwhile resends (harmless)
-      this.opts.onDiskError?.(errnoCode(e) ?? 'EIO', e);
+      this.closeQuietly(this.cursorFd);
+      this.cursorFd = undefined;
+      this.diskFailed(e);
     }
   }
 
@@ -421,13 +581,13 @@ export class Spool {
       this.retryDisk();
       if (this.memory.length > 0) {
         this.droppedLines += this.memory.length;
-        this.opts.onDrop?.(this.memory.length, 'disk_full_at_exit');
+        this.opts.onDrop?.(this.memory.length, 'disk_failed_at_exit');
         this.memory = [];
         this.memoryBytes = 0;
       }
     }
-    if (this.cursorDirty) this.saveCursor();
-    for (const fd of [this.fd, this.cursorFd, this.reader?.fd]) if (fd !== undefined) closeSync(fd);
+    if (this.cursorDirty && !this.diskless) this.saveCursor();
+    for (const fd of [this.fd, this.cursorFd, this.reader?.fd]) this.closeQuietly(fd);
     this.fd = undefined;
     this.cursorFd = undefined;
     this.reader = undefined;

@@ -156,16 +156,21 @@ describe('wattscope collect: its spool under faults', () => {
       const full = await (await fetch(`http://127.0.0.1:${collector.port}/metrics`)).text();
       expect(metricValue(full, 'wattscope_collector_spool_disk_errors_total', { code: 'ENOSPC' })).toBeGreaterThan(0);
       expect(metricValue(full, 'wattscope_collector_spool_memory_points')).toBeGreaterThan(0);
-      const health = (await (await fetch(`http://127.0.0.1:${collector.port}/healthz`)).json()) as { status: string };
-      expect(health.status).toBe('ok');
+      // points reach InfluxDB (200), but the spool keeps none of them: degraded, and why
+      const answer = await fetch(`http://127.0.0.1:${collector.port}/healthz`);
+      expect(answer.status).toBe(200);
+      const health = (await answer.json()) as { status: string; spool: { state: string; code: string } };
+      expect(health.status).toBe('degraded');
+      expect(health.spool).toMatchObject({ state: 'failing', code: 'ENOSPC' });
       // sent from memory while the disk is full
       expect((await sourcePoints(store)).filter((r) => r.time > startedAt + 2000).length).toBeGreaterThanOrEqual(5);
 
       fs.free();
       await waitFor(async () => metricValue(await (await fetch(`http://127.0.0.1:${collector.port}/metrics`)).text(), 'wattscope_collector_spool_memory_points') === 0, 15_000, 'the memory buffer to reach the disk');
+      expect(((await (await fetch(`http://127.0.0.1:${collector.port}/healthz`)).json()) as { status: string }).status).toBe('ok');
       await sleep(4_000);
       expect(await collector.stop()).toBe(0);
-      expect(collector.output()).toMatch(/the spool's disk refused a write \(ENOSPC\)/);
+      expect(collector.output()).toMatch(/the spool's disk failed \(ENOSPC\)/);
       expect(collector.output()).toMatch(/the spool’s disk takes writes again/);
       expect(readdirSync(fs.dir).some((f) => f.startsWith('seg-'))).toBe(true);
       const pkg = await sourcePoints(store);

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { Spool, type DropReason } from '../../collector/spool.js';
 import { lineProblem } from '../../common/storage/line-protocol.js';
 import { mountTmpfs } from './tmpfs.js';
+import { mountFailingDisk } from './failing-disk/index.js';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'wattscope-spool-'));
 const lines = (from: number, n: number) => Array.from({ length: n }, (_, i) => `power,source=s energy_j=1 ${from + i}`);
@@ -182,9 +183,79 @@ describe('Spool', () => {
       spool.append(lines(2, 300));
       expect(spool.memoryLines).toBe(300);
       spool.close();
-      expect(drops).toEqual([[300, 'disk_full_at_exit']]);
+      expect(drops).toEqual([[300, 'disk_failed_at_exit']]);
     } finally {
       fs.unmount();
+    }
+  });
+
+  it('sends the newest unsent lines from its copy in memory: bytes gone bad on the disk meanwhile are not read', () => {
+    const d = dir();
+    const spool = new Spool({ dir: d, maxBytes: 1024 * 1024, validate });
+    spool.append(lines(0, 50));
+    const file = segment(d);
+    // every byte but the line ends goes bad
+    writeFileSync(file, readFileSync(file).map((b) => (b === 0x0a ? b : 0xff)));
+    const corrupt: string[] = [];
+    expect(drain(spool, 16, corrupt)).toEqual(lines(0, 50));
+    expect(corrupt).toEqual([]);
+    // a new process has no copy: it reads the disk, and finds the bytes bad
+    spool.append(lines(50, 5));
+    writeFileSync(segment(d), Buffer.concat([readFileSync(segment(d)).subarray(0, -1), Buffer.from([0xff, 0x0a])]));
+    spool.close();
+    const again = new Spool({ dir: d, maxBytes: 1024 * 1024, validate });
+    const after: string[] = [];
+    expect(drain(again, 16, after)).toEqual(lines(50, 4));
+    expect(after).toEqual(['not valid UTF-8']);
+  });
+
+  it('keeps only the newest lines in memory past its bound: the older come from the disk, all in order', () => {
+    const d = dir();
+    const spool = new Spool({ dir: d, maxBytes: 1024 * 1024, segmentBytes: 2048, tailMaxBytes: 600, validate });
+    for (let i = 0; i < 20; i++) spool.append(lines(i * 10, 10));
+    // the oldest line on the disk goes bad: it is read from there (and put apart), the newest are not
+    const first = join(d, readdirSync(d).filter((f) => f.startsWith('seg-')).sort()[0] as string);
+    const bytes = readFileSync(first);
+    bytes[0] = 0xff;
+    writeFileSync(first, bytes);
+    const corrupt: string[] = [];
+    expect(drain(spool, 7, corrupt)).toEqual(lines(1, 199));
+    expect(corrupt).toEqual(['not valid UTF-8']);
+  });
+
+  it('on a disk that answers EIO (a FUSE disk failing on purpose): nothing throws, the unsent lines go from memory in order, and the disk is taken up again when it works', async () => {
+    const disk = await mountFailingDisk();
+    try {
+      const errors: string[] = [];
+      const d = join(disk.dir, 'spool');
+      const spool = new Spool({ dir: d, maxBytes: 1024 * 1024, diskRetryMs: 0, onDiskError: (code) => errors.push(code) });
+      spool.append(lines(0, 30));
+      const b = spool.peek(10) as NonNullable<ReturnType<Spool['peek']>>;
+      spool.commit(b.end);
+      disk.fail();
+      spool.append(lines(30, 30));
+      expect(spool.memoryLines).toBe(30);
+      expect(spool.diskFailure?.code).toBe('EIO');
+      expect(drain(spool, 7)).toEqual(lines(10, 50));
+      expect(errors.length).toBeGreaterThan(0);
+      expect(new Set(errors)).toEqual(new Set(['EIO']));
+      // a new spool on the broken disk: memory only, said so, nothing thrown
+      const restarted = new Spool({ dir: d, maxBytes: 1024 * 1024, diskRetryMs: 0 });
+      expect(restarted.diskless).toBe(true);
+      restarted.append(lines(60, 5));
+      expect(drain(restarted)).toEqual(lines(60, 5));
+      restarted.close();
+      spool.close();
+      disk.heal();
+      const healed = new Spool({ dir: d, maxBytes: 1024 * 1024, diskRetryMs: 0 });
+      expect(healed.diskless).toBe(false);
+      healed.append(lines(100, 3));
+      expect(readdirSync(d).some((f) => f.startsWith('seg-'))).toBe(true);
+      // the cursor could not reach the disk after the failure: what was sent since goes again (InfluxDB overwrites it)
+      expect(drain(healed)).toEqual([...lines(10, 20), ...lines(100, 3)]);
+      healed.close();
+    } finally {
+      await disk.unmount();
     }
   });
 });
