@@ -22,12 +22,24 @@ function build(): void {
 
 /**
  * The other system tools the suite drives for real: Chromium (the live page),
- * docker-compose (validating docker-compose.yml) and tmux (a terminal whose screen the CLI
- * tests read). As root on Debian they are installed when
+ * docker-compose (validating docker-compose.yml), tmux (a terminal whose screen the CLI tests
+ * read), promtool (both services' /metrics), gcc (the stand-in libnvidia-ml) and FUSE (a disk
+ * that fails on purpose). As root on Debian they are installed when
  * missing, as `.ci/run` would; elsewhere the tests that need them say the install command.
  */
 function ensureSystemTools(): void {
-  const missing = [['chromium', '/usr/bin/chromium'], ['docker-compose', '/usr/bin/docker-compose'], ['tmux', '/usr/bin/tmux']].filter(([, bin]) => !existsSync(bin as string)).map(([pkg]) => pkg as string);
+  const missing = [
+    ['chromium', '/usr/bin/chromium'],
+    ['docker-compose', '/usr/bin/docker-compose'],
+    ['tmux', '/usr/bin/tmux'],
+    ['prometheus', '/usr/bin/promtool'],
+    ['gcc', '/usr/bin/gcc'],
+    ['fuse3', '/usr/bin/fusermount3'],
+    ['libfuse3-dev', '/usr/include/fuse3/fuse.h'],
+    ['pkg-config', '/usr/bin/pkg-config'],
+  ]
+    .filter(([, path]) => !existsSync(path as string))
+    .map(([pkg]) => pkg as string);
   if (missing.length === 0 || process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) return;
   console.error(`installing ${missing.join(', ')} for the tests (apt-get)`);
   const install = () => spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status === 0;
