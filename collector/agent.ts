@@ -10,6 +10,7 @@ import { ChannelIntegrator, PLAUSIBLE_MAX_W } from './integrate.js';
 import type { CollectorMetrics } from './metrics.js';
 import { SourceError, type PowerChannel, type Source } from './source.js';
 import type { ChannelInterval } from './attribution.js';
+import type { CounterReading } from './counter-state.js';
 
 interface ChannelState {
   channel: PowerChannel;
@@ -45,6 +46,8 @@ export interface AgentOptions {
   /** monotonic clock in ms (tests may drive it) */
   now?: () => number;
   wallNow?: () => number;
+  /** every counter channel's last reading, after each report (./counter-state.ts keeps them for a restart) */
+  onCounters?: (readings: Record<string, CounterReading>) => void;
 }
 
 export class Agent {
@@ -98,6 +101,33 @@ export class Agent {
         return { channel, source, tags, integrator, disabled: false, stillIntervals: 0, stuck: false };
       }),
     );
+  }
+
+  /**
+   * Counter readings taken before this process started (a restart in the same boot): each
+   * counter channel's first reading is differenced from its saved one, so the points after a
+   * restart cover the time it took, exactly. Before start() only.
+   */
+  seedCounters(saved: Readonly<Record<string, CounterReading>>, wallMs: number = this.wallNow(), monoNow: number = this.now()): string[] {
+    const seeded: string[] = [];
+    for (const state of this.states) {
+      const r = saved[state.channel.id];
+      if (state.channel.method !== 'counter' || !r || r.timeMs >= wallMs) continue;
+      state.integrator.seed(monoNow - (wallMs - r.timeMs), r.value);
+      seeded.push(state.channel.id);
+    }
+    return seeded;
+  }
+
+  /** Each counter channel's last reading, on the wall clock. */
+  private counterReadings(wallMs: number, monoNow: number): Record<string, CounterReading> {
+    const out: Record<string, CounterReading> = {};
+    for (const state of this.states) {
+      if (state.channel.method !== 'counter') continue;
+      const last = state.integrator.lastReading;
+      if (last) out[state.channel.id] = { value: last.value, timeMs: Math.round(wallMs - (monoNow - last.tMs)) };
+    }
+    return out;
   }
 
   get channelIds(): string[] {
@@ -207,6 +237,7 @@ export class Agent {
           [POWER.fields.intervalS]: interval.intervalS,
           [POWER.fields.powerMinW]: interval.minW,
           [POWER.fields.powerMaxW]: interval.maxW,
+          ...(interval.bridgedS > 0 ? { [POWER.fields.bridgedS]: interval.bridgedS } : {}),
         },
         timeMs,
       });
@@ -242,6 +273,9 @@ export class Agent {
     }
     this.readTime.clear();
     this.readFailed.clear();
+    // the readings first: a process killed between the two may lose an interval (a gap, which
+    // coverage shows) but never bridges one it has already reported (counted twice, silently)
+    this.opts.onCounters?.(this.counterReadings(wallMs, monoNow));
     if (out.length > 0) this.opts.emit(out);
     return out;
   }

@@ -13,6 +13,7 @@ import { HOST_TAGS, MEASUREMENT, type Sample } from '../common/model.js';
 import { hostRecordSample } from '../common/host-record.js';
 import { VERSION } from '../common/version.js';
 import { Agent } from './agent.js';
+import { bootId, CounterStateWriter, loadCounterState, type CounterReading } from './counter-state.js';
 import { every } from './every.js';
 import { RunTracker } from './attribution.js';
 import { runRegistration } from './runs-endpoint.js';
@@ -170,6 +171,10 @@ export async function startCollector(config: Config): Promise<Collector> {
   };
 
   const tracker = new RunTracker(config.collector.procfsRoot, hostTags);
+  // a restart in the same boot: the counters' last readings bridge the time it took, exactly
+  const boot = bootId(config.collector.procfsRoot);
+  const counterState = new CounterStateWriter(config.collector.spoolDir, boot);
+  const saved = loadCounterState(config.collector.spoolDir, boot);
   const agent = new Agent({
     sources,
     hostTags,
@@ -179,7 +184,15 @@ export async function startCollector(config: Config): Promise<Collector> {
     log,
     emit,
     attribute: (intervals) => tracker.attribute(intervals),
+    onCounters: (readings) => counterState.save(readings),
   });
+  const bridged = agent.seedCounters(saved);
+  if (bridged.length > 0) {
+    const since = Math.min(...bridged.map((id) => (saved[id] as CounterReading).timeMs));
+    log.info(`restarted in the same boot: the energy counters bridge the ${((Date.now() - since) / 1000).toFixed(1)} s since their last readings (bridged_s on their first points)`, { counters: bridged.join(',') });
+  } else if (boot === undefined) {
+    log.once('no-boot-id', 'info', 'this boot’s id is unreadable (/proc/sys/kernel/random/boot_id): a restart’s gap is not bridged by the energy counters');
+  }
   agent.start();
   writeHostRecord();
   log.info('collecting', {
@@ -286,6 +299,7 @@ export async function startCollector(config: Config): Promise<Collector> {
       sender?.stop();
       if (!flushed) log.warn('InfluxDB did not take every point before shutdown; they stay in the spool and are sent at the next start', { bytes: spool.pendingBytes });
       spool.close();
+      counterState.close();
       lock?.release();
       for (const s of sources) await s.close?.();
       resources.close();

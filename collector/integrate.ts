@@ -29,6 +29,8 @@ export interface IntervalEnergy {
   wraps: number;
   /** counter resets: those steps' energy is unknown and their time is not in `intervalS` */
   resets: number;
+  /** seconds of the interval before this process's first reading, bridged from a seeded one (see seed()) */
+  bridgedS: number;
 }
 
 /**
@@ -51,6 +53,9 @@ export class ChannelIntegrator {
   private resets = 0;
   /** time of reset steps in this interval, left out of its length */
   private unknownMs = 0;
+  /** a seeded reading not yet followed by a real one: the time it was taken */
+  private seededT: number | undefined;
+  private bridgedMs = 0;
 
   constructor(
     private readonly method: PowerMethod,
@@ -58,6 +63,26 @@ export class ChannelIntegrator {
     /** above this a counter step is a reset (PLAUSIBLE_MAX_W by domain where unknown) */
     private readonly maxPowerW: number = Infinity,
   ) {}
+
+  /**
+   * A counter's reading taken before this process started (a collector restarted in the same
+   * boot): the first real reading is differenced from it as from any other, so the interval
+   * between them — the restart — is measured exactly, or left out as a reset when the step
+   * implies more than the channel can draw. Only before the first reading; counters only.
+   */
+  seed(tMs: number, value: number): void {
+    if (this.method !== 'counter' || this.lastT !== undefined || !Number.isFinite(value)) return;
+    this.lastT = tMs;
+    this.lastValue = value;
+    this.startT = tMs;
+    this.movedT = tMs;
+    this.seededT = tMs;
+  }
+
+  /** The last reading (monotonic ms, and joules or watts), if any. */
+  get lastReading(): { tMs: number; value: number } | undefined {
+    return this.lastT === undefined || this.lastValue === undefined ? undefined : { tMs: this.lastT, value: this.lastValue };
+  }
 
   /** A reading at monotonic time `tMs`: joules for counters, watts otherwise. */
   add(tMs: number, value: number): void {
@@ -82,8 +107,9 @@ export class ChannelIntegrator {
         const spanS = (tMs - since) / 1000;
         if (d === 0) {
           segmentJ = 0;
-        } else if (d < 0 || d / spanS > this.maxPowerW) {
-          // a reset: this step's energy is unknown; leave it out rather than guess
+        } else if (d < 0 || d / spanS > this.maxPowerW || (wrapped && this.seededT !== undefined && spanS * this.maxPowerW >= (this.wrapJ as number))) {
+          // a reset: this step's energy is unknown; leave it out rather than guess (so is a wrap
+          // across a restart long enough for two: which one it was is a guess)
           this.resets++;
           this.unknownMs += tMs - since;
           segmentJ = 0;
@@ -100,6 +126,11 @@ export class ChannelIntegrator {
         segmentJ = ((prevV + value) / 2) * dt;
       }
       this.energy += segmentJ;
+      if (this.seededT !== undefined) {
+        // the step from the seeded reading: bridged, unless it was left out as a reset
+        if (segmentJ > 0 || value === prevV) this.bridgedMs += tMs - this.seededT;
+        this.seededT = undefined;
+      }
     }
     if (this.method !== 'counter') {
       this.minW = Math.min(this.minW, value);
@@ -128,8 +159,10 @@ export class ChannelIntegrator {
       maxW: Number.isFinite(this.maxW) ? this.maxW : powerW,
       wraps: this.wraps,
       resets: this.resets,
+      bridgedS: this.bridgedMs / 1000,
     };
     this.startT = this.lastT;
+    this.bridgedMs = 0;
     this.energy = 0;
     this.wraps = 0;
     this.resets = 0;

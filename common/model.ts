@@ -85,6 +85,12 @@ export const POWER = {
     intervalS: 'interval_s',
     powerMinW: 'power_min_w',
     powerMaxW: 'power_max_w',
+    /**
+     * counter channels, on the first point after a collector's restart in the same boot: the
+     * seconds of its interval during which no collector ran, bridged exactly by the counter
+     * (its reading before the restart, kept beside the spool, and its first after)
+     */
+    bridgedS: 'bridged_s',
     /** attributed points: the run's share of the source's energy in the interval (0–1) */
     share: 'share',
     /** attributed points: how a share was found when it is not the usual way (a shared GPU attributed whole) */

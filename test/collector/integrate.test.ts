@@ -113,4 +113,60 @@ describe('ChannelIntegrator', () => {
     s.add(2000, 5);
     expect(s.cut()?.energyJ).toBeCloseTo(5, 12);
   });
+
+  describe('seeded with a reading from before a restart (the same boot)', () => {
+    // a RAPL package: range 262143.328850 J, at most 2000 W (the cpu domain's plausible bound)
+    const range = 262143.32885;
+
+    it('measures the restart exactly: the first interval spans it, its energy the counter’s, marked bridged', () => {
+      const c = new ChannelIntegrator('counter', range, 2000);
+      c.seed(-15_000, 1000); // 15 s before this process's first reading
+      c.add(0, 1000 + 40 * 15);
+      c.add(1000, 1000 + 40 * 16);
+      expect(c.cut()).toMatchObject({ energyJ: 640, intervalS: 16, powerW: 40, bridgedS: 15, resets: 0, wraps: 0 });
+      c.add(2000, 1000 + 40 * 17);
+      expect(c.cut()).toMatchObject({ energyJ: 40, intervalS: 1, bridgedS: 0 });
+    });
+
+    it('undoes one wrap across it when no second could have happened in the time', () => {
+      const c = new ChannelIntegrator('counter', range, 2000);
+      c.seed(-20_000, range - 300);
+      c.add(0, 500); // 300 J to the top, 500 after: 800 J in 20 s, 40 W
+      expect(c.cut()).toMatchObject({ energyJ: 800, intervalS: 20, wraps: 1, bridgedS: 20 });
+    });
+
+    it('leaves out a restart long enough for two wraps (which one happened is a guess), and a counter that went back (a reset)', () => {
+      const long = new ChannelIntegrator('counter', range, 2000);
+      long.seed(-200_000, range - 300); // 200 s × 2000 W > one range
+      long.add(0, 500);
+      long.add(1000, 540);
+      expect(long.cut()).toMatchObject({ energyJ: 40, intervalS: 1, resets: 1, bridgedS: 0 });
+
+      const reset = new ChannelIntegrator('counter', undefined, 3000); // NVML: no range; reloaded driver starts at 0
+      reset.seed(-10_000, 5_000_000);
+      reset.add(0, 12);
+      reset.add(1000, 712);
+      expect(reset.cut()).toMatchObject({ energyJ: 700, intervalS: 1, resets: 1, bridgedS: 0 });
+    });
+
+    it('bridges a counter that did not move (an idle device) with 0 J, and is ignored once readings began or for sampled power', () => {
+      const idle = new ChannelIntegrator('counter', range, 2000);
+      idle.seed(-5000, 77);
+      idle.add(0, 77);
+      idle.add(1000, 77);
+      expect(idle.cut()).toMatchObject({ energyJ: 0, intervalS: 6, bridgedS: 5 });
+
+      const late = new ChannelIntegrator('counter', range, 2000);
+      late.add(0, 10);
+      late.seed(-5000, 0);
+      late.add(1000, 50);
+      expect(late.cut()).toMatchObject({ energyJ: 40, intervalS: 1, bridgedS: 0 });
+
+      const sampled = new ChannelIntegrator('sampled');
+      sampled.seed(-5000, 40);
+      sampled.add(0, 40);
+      expect(sampled.cut()).toBeUndefined();
+    });
+  });
 });
+
