@@ -5,6 +5,7 @@
  * the next is due makes that one skipped, not stacked. Points carry wall-clock timestamps.
  */
 import { MEASUREMENT, POWER, type Sample } from '../common/model.js';
+import { sampleProblem } from '../common/storage/line-protocol.js';
 import type { Logger } from '../common/log.js';
 import { ChannelIntegrator, PLAUSIBLE_MAX_W } from './integrate.js';
 import type { CollectorMetrics } from './metrics.js';
@@ -17,7 +18,10 @@ interface ChannelState {
   /** the tags of its points, made once (frozen: the line-protocol writer keeps their text) */
   tags: Readonly<Record<string, string>>;
   integrator: ChannelIntegrator;
+  /** read no more: its tags cannot be written, or its reads need a person (permission) until the next rediscovery */
   disabled: boolean;
+  /** whether its points' tags can be written at all */
+  writable: boolean;
   /** the channel's power gauge and energy counter, looked up once (prom-client hashes labels on every call) */
   gauge?: { set(v: number): void };
   energy?: { inc(v: number): void };
@@ -62,6 +66,8 @@ export class Agent {
   private readonly readTime = new Map<string, number>();
   private readonly readFailed = new Set<string>();
   private readonly sourceGauges = new Map<string, { duration: { set(v: number): void }; success: { set(v: number): void } }>();
+  /** frozen tag sets (a source's per-core or per-device tags, made once) already found writable */
+  private readonly writableTags = new WeakSet<object>();
 
   constructor(private readonly opts: AgentOptions) {
     this.samplePeriodMs = 1000 / opts.sampleHz;
@@ -84,7 +90,7 @@ export class Agent {
         const prev = known.get(channel.id);
         // the same id, method, domain and in_total: the same tags, kept with the rest
         if (prev && prev.channel.method === channel.method && prev.channel.wrapJ === channel.wrapJ && prev.channel.domain === channel.domain && prev.channel.inTotal === channel.inTotal) {
-          return { ...prev, channel, source, disabled: false };
+          return { ...prev, channel, source, disabled: !prev.writable, writable: prev.writable };
         }
         const tags = Object.freeze({
           ...this.opts.hostTags,
@@ -94,9 +100,22 @@ export class Agent {
           [POWER.tags.inTotal]: String(channel.inTotal),
         });
         const integrator = new ChannelIntegrator(channel.method, channel.wrapJ, channel.maxPowerW ?? PLAUSIBLE_MAX_W[channel.domain]);
-        return { channel, source, tags, integrator, disabled: false, stillIntervals: 0, stuck: false };
+        // the sources check the text their ids are made of; this is the last guard: a channel
+        // whose point could not be written is left out, not every point of the batch with it
+        const problem = sampleProblem({ measurement: MEASUREMENT.power, tags, fields: {}, timeMs: 0 });
+        if (problem) this.fault(source, 'encode', `encode:${channel.id}`, `power channel ${JSON.stringify(channel.id.slice(0, 80))} of ${source.name} cannot be written (${problem}); it is left out`);
+        return { channel, source, tags, integrator, disabled: problem !== undefined, writable: problem === undefined, stillIntervals: 0, stuck: false };
       }),
     );
+  }
+
+  /**
+   * A fault of one source: counted in /metrics (wattscope_collector_source_errors_total), logged
+   * once per key; never thrown, so the other channels and sources go on.
+   */
+  private fault(source: Source, kind: 'read' | 'value' | 'collect' | 'encode', key: string, message: string, fields?: Record<string, unknown>): void {
+    this.opts.metrics.sourceErrors.inc({ source: source.name, kind });
+    this.opts.log.once(key, 'warn', message, { source: source.name, ...fields });
   }
 
   get channelIds(): string[] {
@@ -136,12 +155,18 @@ export class Agent {
   private tick(): void {
     if (!this.running) return;
     const now = this.now();
-    this.sample(now);
-    if (now >= this.nextReportAt - this.samplePeriodMs / 2) {
-      this.report();
-      while (this.nextReportAt <= now + this.samplePeriodMs / 2) this.nextReportAt += this.reportPeriodMs;
+    try {
+      this.sample(now);
+      if (now >= this.nextReportAt - this.samplePeriodMs / 2) {
+        while (this.nextReportAt <= now + this.samplePeriodMs / 2) this.nextReportAt += this.reportPeriodMs;
+        this.report();
+      }
+    } catch (e) {
+      // sample and report guard each source; this is the last guard of the timer itself
+      this.opts.log.once('tick', 'error', 'a collector tick failed; the next one runs as usual', { error: e });
+    } finally {
+      this.schedule();
     }
-    this.schedule();
   }
 
   /** Reads every channel once, at monotonic time `t`; the time spent is counted per source. */
@@ -160,14 +185,20 @@ export class Agent {
       try {
         const value = state.channel.read();
         if (value === undefined) this.readFailed.add(state.source.name);
-        else state.integrator.add(t, value);
+        else if (!state.integrator.add(t, value)) {
+          this.readFailed.add(state.source.name);
+          const { channel } = state;
+          this.fault(state.source, 'value', `value:${channel.id}`, `${channel.id} read ${String(value)} (${channel.reading}${channel.path ? ` in ${channel.path}` : ''}): not a finite, plausible ${channel.method === 'counter' ? 'energy' : 'power'}; such readings are left out (wattscope_collector_source_errors_total)`);
+        }
       } catch (e) {
         this.readFailed.add(state.source.name);
+        const { channel } = state;
         if (e instanceof SourceError) {
           state.disabled = true;
-          this.opts.log.once(`disabled:${state.channel.id}`, 'error', e.message, { source: state.channel.id });
+          this.opts.metrics.sourceErrors.inc({ source: state.source.name, kind: 'read' });
+          this.opts.log.once(`disabled:${channel.id}`, 'error', e.message, { source: channel.id });
         } else {
-          this.opts.log.once(`read:${state.channel.id}`, 'warn', `reading ${state.channel.id} failed; will keep trying`, { error: e });
+          this.fault(state.source, 'read', `read:${channel.id}`, `reading ${channel.id} failed; will keep trying (wattscope_collector_source_errors_total)`, { error: e });
         }
       }
     }
@@ -184,6 +215,7 @@ export class Agent {
     const reported: ChannelInterval[] = [];
     const { metrics } = this.opts;
     for (const state of this.states) {
+      if (state.disabled) continue;
       const interval = state.integrator.cut();
       if (!interval) continue;
       const { channel } = state;
@@ -226,10 +258,24 @@ export class Agent {
       if (!source.collect) continue;
       const started = performance.now();
       try {
-        out.push(...source.collect(wallMs));
+        for (const sample of source.collect(wallMs)) {
+          const tags = sample.tags;
+          if (this.writableTags.has(tags)) {
+            out.push(sample);
+            continue;
+          }
+          const problem = sampleProblem(sample);
+          if (problem === undefined) {
+            if (Object.isFrozen(tags)) this.writableTags.add(tags);
+            out.push(sample);
+          } else {
+            this.readFailed.add(source.name);
+            this.fault(source, 'encode', `encode:${source.name}:${sample.measurement}`, `a ${sample.measurement} point of ${source.name} cannot be written (${problem}); such points are left out, the others go on`);
+          }
+        }
       } catch (e) {
         this.readFailed.add(source.name);
-        this.opts.log.once(`collect:${source.name}`, 'warn', `collecting ${source.name} failed; will keep trying`, { error: e });
+        this.fault(source, 'collect', `collect:${source.name}`, `collecting ${source.name} failed; will keep trying`, { error: e });
       }
       this.readTime.set(source.name, (this.readTime.get(source.name) ?? 0) + performance.now() - started);
     }
@@ -241,7 +287,15 @@ export class Agent {
     }
     this.readTime.clear();
     this.readFailed.clear();
-    if (out.length > 0) this.opts.emit(out);
+    if (out.length > 0) {
+      try {
+        this.opts.emit(out);
+      } catch (e) {
+        // the spool takes care of its disk's errors; this would be a bug, and must not stop the collector
+        metrics.pointsDropped.inc({ reason: 'emit' }, out.length);
+        this.opts.log.once('emit', 'error', 'the points of a report could not be spooled; they are lost, later reports go on (wattscope_collector_points_dropped_total{reason="emit"})', { error: e });
+      }
+    }
     return out;
   }
 

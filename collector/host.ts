@@ -8,7 +8,7 @@ import type { Config } from '../common/config.js';
 import type { HostGpu, HostRecord, HostSource } from '../common/host-record.js';
 import { cpuModelFromCpuinfo, derivePlatform } from '../common/platform.js';
 import type { Source } from './source.js';
-import { readTrimmed } from './sysfs.js';
+import { readTextOr } from './sysfs.js';
 
 /** The GPUs as the first source that names them sees them (NVML before nvidia-smi and DCGM). */
 export function gpusOf(sources: readonly Source[]): HostGpu[] {
@@ -16,7 +16,7 @@ export function gpusOf(sources: readonly Source[]): HostGpu[] {
 }
 
 export function cpuModelOf(config: Config): string | null {
-  return cpuModelFromCpuinfo(readTrimmed(join(config.collector.procfsRoot, 'cpuinfo')) ?? '') ?? null;
+  return cpuModelFromCpuinfo(readTextOr(join(config.collector.procfsRoot, 'cpuinfo')) ?? '') ?? null;
 }
 
 /** The platform tag: as configured, else from the CPU and GPU model names. */
@@ -51,5 +51,5 @@ export function hostRecordOf(
 
 /** Every power channel, as the host record lists them. */
 export function hostSources(sources: readonly Source[]): HostSource[] {
-  return sources.flatMap((s) => s.channels().map((c) => ({ id: c.id, domain: c.domain, method: c.method, in_total: c.inTotal, ...(c.gpu === undefined ? {} : { gpu: c.gpu }) })));
+  return sources.flatMap((s) => s.channels().map((c) => ({ id: c.id, domain: c.domain, method: c.method, in_total: c.inTotal, ...(c.gpu === undefined ? {} : { gpu: c.gpu }), reading: c.reading })));
 }

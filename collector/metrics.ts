@@ -32,6 +32,12 @@ export class CollectorMetrics {
     labelNames: ['source'],
     registers: [this.registry],
   });
+  readonly sourceErrors = new Counter({
+    name: 'wattscope_collector_source_errors_total',
+    help: 'Faults of a source, by kind: text (a sensor file whose text is unusable: its channel skipped, counted once per file), value (a reading that is not a finite, plausible number), read (a read that failed), collect (host metrics that failed), encode (a point whose tags cannot be written: left out). Each is logged once; the other sources go on.',
+    labelNames: ['source', 'kind'],
+    registers: [this.registry],
+  });
   readonly pointsWritten = new Counter({ name: 'wattscope_collector_points_written_total', help: 'Points accepted by InfluxDB.', registers: [this.registry] });
   readonly pointsSpooled = new Counter({ name: 'wattscope_collector_points_spooled_total', help: 'Points appended to the on-disk spool (every point goes through it).', registers: [this.registry] });
   readonly pointsDropped = new Counter({

@@ -24,7 +24,20 @@ export interface PowerChannel {
   /** stable id, e.g. `rapl/package-0`, `hwmon/amdgpu-0/power1`, `nvml/0` */
   readonly id: string;
   readonly domain: PowerDomain;
+  /**
+   * `counter`, `sampled` (an instantaneous power) or `averaged` (a power the sensor averages
+   * itself, so it lags load changes): a source offering several reads the best (DESIGN §5
+   * "Readings") and says which in `reading`
+   */
   readonly method: PowerMethod;
+  /**
+   * the value it reads, in its sensor's own words (`energy_uj`, `power1_input`,
+   * `power.draw.instant`, `nvmlDeviceGetTotalEnergyConsumption`): listed with the source in the
+   * host record and in a run's sources (docs/DATA-MODEL.md "Readings")
+   */
+  readonly reading: string;
+  /** the file it reads, where it is one: named in the warnings about its values */
+  readonly path?: string;
   /** what it measures, for the host-total policy (./total.ts) */
   readonly measures: Measurand;
   /** among readings of the same thing by the same method, lower is preferred */
@@ -77,7 +90,17 @@ export interface SourceContext {
   resources: SharedResources;
   /** the collector's monotonic clock (ms), the one the agent reads on: for rates over an interval */
   now: () => number;
+  /**
+   * A sensor file or tool output this source cannot use (its channel is skipped): logged once
+   * per `key` (the file) as a warning, and counted in /metrics
+   * (`wattscope_collector_source_errors_total{source,kind}`). Never thrown: the other channels
+   * and sources go on.
+   */
+  problem(kind: SourceProblemKind, key: string, message: string, fields?: Record<string, unknown>): void;
 }
+
+/** text: unusable sensor text (a name, a label); value: a reading that is not a finite, plausible number. */
+export type SourceProblemKind = 'text' | 'value';
 
 export interface SourceFactory {
   readonly name: string;

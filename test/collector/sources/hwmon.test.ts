@@ -16,9 +16,9 @@ async function discoverPower(host: string, root = join(FIXTURES, host)) {
 }
 
 describe('hwmon', () => {
-  it('reads an amdgpu board power (µW, sampled) and an ACPI power meter, labelled by chip', async () => {
+  it('reads an amdgpu board power (µW, averaged: only power1_average) and an ACPI power meter, labelled by chip', async () => {
     const { hwmon } = await discoverPower('desktop-intel');
-    expect(summary(hwmon?.channels() ?? [])).toEqual(['hwmon/amdgpu-0/power1 gpu sampled total', 'hwmon/power_meter-0/power1 system sampled nested']);
+    expect(summary(hwmon?.channels() ?? [])).toEqual(['hwmon/amdgpu-0/power1 gpu averaged total', 'hwmon/power_meter-0/power1 system averaged nested']);
     expect(hwmon?.channels().map((c) => c.read())).toEqual([23, 98]);
   });
 
