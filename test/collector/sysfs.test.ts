@@ -25,11 +25,11 @@ describe('sensor text', () => {
   it('is refused, with why, when it holds control characters, bytes that are not text, a trailing backslash, or too much', () => {
     expect(sensorText('amd\u0007gpu').problem).toMatch(/control characters/);
     expect(sensorText('amd\tgpu').problem).toMatch(/control characters/);
-    expect(readSensorText(file('latin', Buffer.from([0x61, 0xff, 0xfe, 0x62]))).problem).toMatch(/not text/);
+    expect(readSensorText(file('latin', Buffer.from([0x61, 0xff, 0xfe, 0x62])))?.problem).toMatch(/not text/);
     expect(sensorText('pkg\\').problem).toMatch(/backslash/);
     expect(sensorText('x'.repeat(129)).problem).toMatch(/longer than 128/);
     expect(sensorText('\u0000amdgpu').problem).toMatch(/empty/);
-    expect(readSensorText(file('huge', 'a'.repeat(1_000_000))).problem).toMatch(/not a sysfs attribute/);
+    expect(readSensorText(file('huge', 'a'.repeat(1_000_000)))?.problem).toMatch(/not a sysfs attribute/);
     expect(readSensorText(join(dir, 'absent'))).toBeUndefined();
     expect(readTrimmed(file('bell', 'Disch\u0007arging\n'))).toBeUndefined();
   });
