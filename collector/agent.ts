@@ -188,7 +188,9 @@ export class Agent {
         else if (!state.integrator.add(t, value)) {
           this.readFailed.add(state.source.name);
           const { channel } = state;
-          this.fault(state.source, 'value', `value:${channel.id}`, `${channel.id} read ${String(value)} (${channel.reading}${channel.path ? ` in ${channel.path}` : ''}): not a finite, plausible ${channel.method === 'counter' ? 'energy' : 'power'}; such readings are left out (wattscope_collector_source_errors_total)`);
+          // keyed by its file where it has one: the rediscovery that skips the file then says nothing more
+          const key = channel.path ? `problem:${state.source.name}:value:${channel.path}` : `value:${channel.id}`;
+          this.fault(state.source, 'value', key, `${channel.id} read ${String(value)} (${channel.reading}${channel.path ? ` in ${channel.path}` : ''}): not a finite, plausible ${channel.method === 'counter' ? 'energy' : 'power'}; such readings are left out (wattscope_collector_source_errors_total)`);
         }
       } catch (e) {
         this.readFailed.add(state.source.name);
