@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -181,6 +182,51 @@ describe('nvidia-smi', () => {
       await dropping?.close?.();
       droppingCtx.resources.close();
     }
+  });
+
+  it('reads power.draw.instant on real captures, and asks a driver that does not know it for what it knows', async () => {
+    const capture = (name: string) => testdata('nvidia-smi', 'captures', name);
+    const discoverWith = async (replay: string, state: string, forget = '') => {
+      Object.assign(process.env, { NVIDIA_SMI_REPLAY: replay, NVIDIA_SMI_STATE: state, NVIDIA_SMI_HOLD: '1', NVIDIA_SMI_FORGET: forget });
+      const log = recordingLogger();
+      const ctx = contextFor(host, { log, env: { WATTSCOPE_NVIDIA_SMI: FAKE_SMI } });
+      const source = await nvidiaSmiSource.discover(ctx);
+      try {
+        const [c] = source?.channels() ?? [];
+        return { how: `${c?.method} ${c?.reading} ${c?.read()}`, refused: ctx.resources.smi(FAKE_SMI, 100).refused, log: log.lines.map((l) => l.message) };
+      } finally {
+        await source?.close?.();
+        ctx.resources.close();
+        for (const k of ['NVIDIA_SMI_STATE', 'NVIDIA_SMI_HOLD', 'NVIDIA_SMI_FORGET']) delete process.env[k];
+      }
+    };
+    const l40s = capture('linux-x86_64__nvidia-l40s__595.80.txt');
+    const h100 = capture('linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01.txt');
+    const turing = capture('linux-x86_64__nvidia-geforce-rtx-2080-super__595.71.05.txt');
+    // the driver knows every power field: the instantaneous one, not the one-second average (144.97 W)
+    expect((await discoverWith(l40s, 'idle')).how).toBe('sampled power.draw.instant 127.67');
+    expect((await discoverWith(h100, 'load')).how).toBe('sampled power.draw.instant 625.68');
+    // a Turing board has no average: its instantaneous reading
+    expect((await discoverWith(turing, 'load')).how).toBe('sampled power.draw.instant 111.5');
+    // a driver that does not know .instant (the fields of the real capture less it): the average, said once
+    const older = await discoverWith(l40s, 'idle', 'power.draw.instant');
+    expect(older.how).toBe('averaged power.draw.average 144.97');
+    expect(older.log.filter((m) => /gives only power\.draw\.average, a one-second average/.test(m))).toHaveLength(1);
+    // knowing neither: power.draw, an average on an sm 8.9 board, as its compute_cap says …
+    expect((await discoverWith(l40s, 'idle', 'power.draw.instant,power.draw.average')).how).toBe('averaged power.draw 144.97');
+    // … instantaneous on a Turing board (7.5) …
+    expect((await discoverWith(turing, 'load', 'power.draw.instant,power.draw.average')).how).toBe('sampled power.draw 111.5');
+    // … and taken for an average where the driver cannot say
+    expect((await discoverWith(turing, 'load', 'power.draw.instant,power.draw.average,compute_cap')).how).toBe('averaged power.draw 111.5');
+    // where the driver knows .average and gives none for the board (Turing), power.draw is its instantaneous power
+    expect((await discoverWith(turing, 'load', 'power.draw.instant')).how).toBe('sampled power.draw 111.5');
+  });
+
+  it('refuses, as the real tool, a field the replayed driver does not know', () => {
+    const r = spawnSync(FAKE_SMI, ['--query-gpu=index,power.draw.instant', '--format=csv,noheader,nounits', '-lms', '100'], { encoding: 'utf8', env: { ...process.env, NVIDIA_SMI_REPLAY: testdata('nvidia-smi', 'a100x2.csv') } });
+    expect(r.stdout).toBe('Field "power.draw.instant" is not a valid field to query.\n\n');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(2);
   });
 
   it('is absent, quietly, without nvidia-smi, and steps aside for NVML', async () => {
