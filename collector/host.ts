@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Config } from '../common/config.js';
 import type { HostGpu, HostRecord, HostSource } from '../common/host-record.js';
 import { cpuModelFromCpuinfo, derivePlatform } from '../common/platform.js';
+import { tagValueProblem } from '../common/storage/line-protocol.js';
 import type { Source } from './source.js';
 import { readTextOr } from './sysfs.js';
 
@@ -19,9 +20,14 @@ export function cpuModelOf(config: Config): string | null {
   return cpuModelFromCpuinfo(readTextOr(join(config.collector.procfsRoot, 'cpuinfo')) ?? '') ?? null;
 }
 
-/** The platform tag: as configured, else from the CPU and GPU model names. */
+/**
+ * The platform tag: as configured, else from the CPU and GPU model names. Every point carries
+ * it: a name that could not be a tag (the sources clean their model names; /proc/cpuinfo is not
+ * checked elsewhere) gives `unknown` rather than points that cannot be written.
+ */
 export function platformOf(config: Config, cpuModel: string | null, sources: readonly Source[]): string {
-  return config.platform || derivePlatform(cpuModel ?? undefined, gpusOf(sources).map((g) => g.name));
+  const platform = config.platform || derivePlatform(cpuModel ?? undefined, gpusOf(sources).map((g) => g.name));
+  return tagValueProblem(platform) === undefined ? platform : 'unknown';
 }
 
 /** The host record (docs/DATA-MODEL.md) of a collector with this config and these sources. */
