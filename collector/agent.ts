@@ -217,7 +217,6 @@ export class Agent {
     const reported: ChannelInterval[] = [];
     const { metrics } = this.opts;
     for (const state of this.states) {
-      if (state.disabled) continue;
       const interval = state.integrator.cut();
       if (!interval) continue;
       const { channel } = state;

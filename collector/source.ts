@@ -6,11 +6,15 @@
  * A plugin's `discover()` returns undefined when its hardware is not here: a quiet, normal
  * outcome. A source then offers
  * - power channels, read at the fast sample rate and integrated at the edge (./integrate.ts):
- *   a `counter` returns its running energy in joules, a `sampled` or `estimated` one returns
- *   watts. Each says what it measures; which channels add up to the host's total is decided
- *   for all of them at once by ./total.ts — a source never looks at another's channels;
+ *   a `counter` returns its running energy in joules, a `sampled`, `averaged` or `estimated`
+ *   one returns watts. Each says what it measures and which value it reads (`reading`); which
+ *   channels add up to the host's total is decided for all of them at once by ./total.ts — a
+ *   source never looks at another's channels;
  * - host metrics (cpu, mem, disk, net, gpu), collected once per report interval as samples.
- * Sources never see InfluxDB: the agent owns batching, the spool and retries.
+ * Sources never see InfluxDB: the agent owns batching, the spool and retries. Everything a
+ * source reads is input (./sysfs.ts): text it cannot use skips the channel through
+ * `SourceContext.problem`, and a read that throws or a value that is not a plausible number is
+ * the agent's to count and say once; nothing a source does stops the others.
  */
 import type { Config, OptionSpec } from '../common/config.js';
 import type { Logger } from '../common/log.js';
