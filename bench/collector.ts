@@ -41,9 +41,9 @@ const SOURCES = join(packageRoot(), 'collector', 'sources');
 /** PCI addresses of the 8 GPUs of the simulated server; nvidia-smi and DCGM name them alike. */
 const BUSES = ['18', '2A', '3A', '5D', '9A', 'AB', 'BA', 'DB'].map((b) => `00000000:${b}:00.0`);
 
-/** The captured 2-GPU nvidia-smi rows (testdata) made into sweeps of 8 GPUs. */
+/** The 2-GPU nvidia-smi rows of the testdata (after their header of fields) made into sweeps of 8 GPUs. */
 export function nvidiaSmi8(dir: string): string {
-  const rows = readFileSync(join(SOURCES, 'nvidia-smi', 'testdata', 'a100x2.csv'), 'utf8').split('\n').filter(Boolean);
+  const [header, ...rows] = readFileSync(join(SOURCES, 'nvidia-smi', 'testdata', 'a100x2.csv'), 'utf8').split('\n').filter(Boolean);
   const out: string[] = [];
   for (let i = 0; i + 1 < rows.length; i += 2) {
     for (let k = 0; k < 8; k++) {
@@ -54,7 +54,7 @@ export function nvidiaSmi8(dir: string): string {
     }
   }
   const path = join(dir, 'nvidia-smi-8.csv');
-  writeFileSync(path, `${out.join('\n')}\n`);
+  writeFileSync(path, `${header}\n${out.join('\n')}\n`);
   return path;
 }
 

@@ -28,8 +28,8 @@ export function formatSummary(s: RunSummary): string {
     s.sources.length === 0
       ? 'no power data covers this run: is `wattscope collect` running on its host?'
       : table(
-          ['host', 'source', 'method', 'energy J', 'avg W', 'coverage', 'in run'],
-          s.sources.map((x) => [x.host, x.source, x.method, num(x.energy_j, 1), num(x.avg_power_w, 1), `${num(x.coverage * 100, 1)} %`, x.in_run ? 'yes' : 'no (not in this run)']),
+          ['host', 'source', 'method', 'reading', 'energy J', 'avg W', 'coverage', 'in run'],
+          s.sources.map((x) => [x.host, x.source, x.method, x.reading ?? '', num(x.energy_j, 1), num(x.avg_power_w, 1), `${num(x.coverage * 100, 1)} %`, x.in_run ? 'yes' : 'no (not in this run)']),
         );
   // the steady part's reason is on its own line
   const reasons = Object.entries(s.null_reasons).filter(([k]) => k !== 'energy_per_inference_steady_uwh');

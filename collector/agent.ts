@@ -5,6 +5,7 @@
  * the next is due makes that one skipped, not stacked. Points carry wall-clock timestamps.
  */
 import { MEASUREMENT, POWER, type Sample } from '../common/model.js';
+import { sampleProblem } from '../common/storage/line-protocol.js';
 import type { Logger } from '../common/log.js';
 import { ChannelIntegrator, PLAUSIBLE_MAX_W } from './integrate.js';
 import type { CollectorMetrics } from './metrics.js';
@@ -18,7 +19,10 @@ interface ChannelState {
   /** the tags of its points, made once (frozen: the line-protocol writer keeps their text) */
   tags: Readonly<Record<string, string>>;
   integrator: ChannelIntegrator;
+  /** read no more: its tags cannot be written, or its reads need a person (permission) until the next rediscovery */
   disabled: boolean;
+  /** whether its points' tags can be written at all */
+  writable: boolean;
   /** the channel's power gauge and energy counter, looked up once (prom-client hashes labels on every call) */
   gauge?: { set(v: number): void };
   energy?: { inc(v: number): void };
@@ -65,6 +69,8 @@ export class Agent {
   private readonly readTime = new Map<string, number>();
   private readonly readFailed = new Set<string>();
   private readonly sourceGauges = new Map<string, { duration: { set(v: number): void }; success: { set(v: number): void } }>();
+  /** frozen tag sets (a source's per-core or per-device tags, made once) already found writable */
+  private readonly writableTags = new WeakSet<object>();
 
   constructor(private readonly opts: AgentOptions) {
     this.samplePeriodMs = 1000 / opts.sampleHz;
@@ -82,12 +88,13 @@ export class Agent {
   setSources(sources: Source[]): void {
     const known = new Map(this.states.map((s) => [s.channel.id, s]));
     this.sources = sources;
+    for (const source of sources) this.opts.metrics.watchSource(source.name);
     this.states = sources.flatMap((source) =>
       source.channels().map((channel): ChannelState => {
         const prev = known.get(channel.id);
         // the same id, method, domain and in_total: the same tags, kept with the rest
         if (prev && prev.channel.method === channel.method && prev.channel.wrapJ === channel.wrapJ && prev.channel.domain === channel.domain && prev.channel.inTotal === channel.inTotal) {
-          return { ...prev, channel, source, disabled: false };
+          return { ...prev, channel, source, disabled: !prev.writable, writable: prev.writable };
         }
         const tags = Object.freeze({
           ...this.opts.hostTags,
@@ -98,7 +105,11 @@ export class Agent {
         });
         const integrator = new ChannelIntegrator(channel.method, channel.wrapJ, channel.maxPowerW ?? PLAUSIBLE_MAX_W[channel.domain]);
         if (channel.method === 'counter') this.opts.metrics.watchCounter(channel.id);
-        return { channel, source, tags, integrator, disabled: false, stillIntervals: 0, stuck: false };
+        // the sources check the text their ids are made of; this is the last guard: a channel
+        // whose point could not be written is left out, not every point of the batch with it
+        const problem = sampleProblem({ measurement: MEASUREMENT.power, tags, fields: {}, timeMs: 0 });
+        if (problem) this.fault(source, 'encode', `encode:${channel.id}`, `power channel ${JSON.stringify(channel.id.slice(0, 80))} of ${source.name} cannot be written (${problem}); it is left out`);
+        return { channel, source, tags, integrator, disabled: problem !== undefined, writable: problem === undefined, stillIntervals: 0, stuck: false };
       }),
     );
   }
@@ -128,6 +139,15 @@ export class Agent {
       if (last) out[state.channel.id] = { value: last.value, timeMs: Math.round(wallMs - (monoNow - last.tMs)) };
     }
     return out;
+  }
+
+  /**
+   * A fault of one source: counted in /metrics (wattscope_collector_source_errors_total), logged
+   * once per key; never thrown, so the other channels and sources go on.
+   */
+  private fault(source: Source, kind: 'read' | 'value' | 'collect' | 'encode', key: string, message: string, fields?: Record<string, unknown>): void {
+    this.opts.metrics.sourceErrors.inc({ source: source.name, kind });
+    this.opts.log.once(key, 'warn', message, { source: source.name, ...fields });
   }
 
   get channelIds(): string[] {
@@ -167,12 +187,18 @@ export class Agent {
   private tick(): void {
     if (!this.running) return;
     const now = this.now();
-    this.sample(now);
-    if (now >= this.nextReportAt - this.samplePeriodMs / 2) {
-      this.report();
-      while (this.nextReportAt <= now + this.samplePeriodMs / 2) this.nextReportAt += this.reportPeriodMs;
+    try {
+      this.sample(now);
+      if (now >= this.nextReportAt - this.samplePeriodMs / 2) {
+        while (this.nextReportAt <= now + this.samplePeriodMs / 2) this.nextReportAt += this.reportPeriodMs;
+        this.report();
+      }
+    } catch (e) {
+      // sample and report guard each source; this is the last guard of the timer itself
+      this.opts.log.once('tick', 'error', 'a collector tick failed; the next one runs as usual', { error: e });
+    } finally {
+      this.schedule();
     }
-    this.schedule();
   }
 
   /** Reads every channel once, at monotonic time `t`; the time spent is counted per source. */
@@ -191,14 +217,22 @@ export class Agent {
       try {
         const value = state.channel.read();
         if (value === undefined) this.readFailed.add(state.source.name);
-        else state.integrator.add(t, value);
+        else if (!state.integrator.add(t, value)) {
+          this.readFailed.add(state.source.name);
+          const { channel } = state;
+          // keyed by its file where it has one: the rediscovery that skips the file then says nothing more
+          const key = channel.path ? `problem:${state.source.name}:value:${channel.path}` : `value:${channel.id}`;
+          this.fault(state.source, 'value', key, `${channel.id} read ${String(value)} (${channel.reading}${channel.path ? ` in ${channel.path}` : ''}): not a finite, plausible ${channel.method === 'counter' ? 'energy' : 'power'}; such readings are left out (wattscope_collector_source_errors_total)`);
+        }
       } catch (e) {
         this.readFailed.add(state.source.name);
+        const { channel } = state;
         if (e instanceof SourceError) {
           state.disabled = true;
-          this.opts.log.once(`disabled:${state.channel.id}`, 'error', e.message, { source: state.channel.id });
+          this.opts.metrics.sourceErrors.inc({ source: state.source.name, kind: 'read' });
+          this.opts.log.once(`disabled:${channel.id}`, 'error', e.message, { source: channel.id });
         } else {
-          this.opts.log.once(`read:${state.channel.id}`, 'warn', `reading ${state.channel.id} failed; will keep trying`, { error: e });
+          this.fault(state.source, 'read', `read:${channel.id}`, `reading ${channel.id} failed; will keep trying (wattscope_collector_source_errors_total)`, { error: e });
         }
       }
     }
@@ -258,10 +292,24 @@ export class Agent {
       if (!source.collect) continue;
       const started = performance.now();
       try {
-        out.push(...source.collect(wallMs));
+        for (const sample of source.collect(wallMs)) {
+          const tags = sample.tags;
+          if (this.writableTags.has(tags)) {
+            out.push(sample);
+            continue;
+          }
+          const problem = sampleProblem(sample);
+          if (problem === undefined) {
+            if (Object.isFrozen(tags)) this.writableTags.add(tags);
+            out.push(sample);
+          } else {
+            this.readFailed.add(source.name);
+            this.fault(source, 'encode', `encode:${source.name}:${sample.measurement}`, `a ${sample.measurement} point of ${source.name} cannot be written (${problem}); such points are left out, the others go on`);
+          }
+        }
       } catch (e) {
         this.readFailed.add(source.name);
-        this.opts.log.once(`collect:${source.name}`, 'warn', `collecting ${source.name} failed; will keep trying`, { error: e });
+        this.fault(source, 'collect', `collect:${source.name}`, `collecting ${source.name} failed; will keep trying`, { error: e });
       }
       this.readTime.set(source.name, (this.readTime.get(source.name) ?? 0) + performance.now() - started);
     }
@@ -276,7 +324,15 @@ export class Agent {
     // the readings first: a process killed between the two may lose an interval (a gap, which
     // coverage shows) but never bridges one it has already reported (counted twice, silently)
     this.opts.onCounters?.(this.counterReadings(wallMs, monoNow));
-    if (out.length > 0) this.opts.emit(out);
+    if (out.length > 0) {
+      try {
+        this.opts.emit(out);
+      } catch (e) {
+        // the spool takes care of its disk's errors; this would be a bug, and must not stop the collector
+        metrics.pointsDropped.inc({ reason: 'emit' }, out.length);
+        this.opts.log.once('emit', 'error', 'the points of a report could not be spooled; they are lost, later reports go on (wattscope_collector_points_dropped_total{reason="emit"})', { error: e });
+      }
+    }
     return out;
   }
 

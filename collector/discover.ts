@@ -10,7 +10,7 @@ import type { Logger } from '../common/log.js';
 import { SOURCES } from './sources/index.js';
 import type { SharedResources } from './resources/index.js';
 import { GPU, MEASUREMENT, type Sample } from '../common/model.js';
-import type { Source, SourceFactory } from './source.js';
+import type { Source, SourceFactory, SourceProblemKind } from './source.js';
 import { decideTotals } from './total.js';
 
 export interface DiscoverOptions {
@@ -22,9 +22,14 @@ export interface DiscoverOptions {
   factories?: readonly SourceFactory[];
   /** the monotonic clock the agent reads on (default: performance.now) */
   now?: () => number;
+  /**
+   * a source found a file or output it cannot use (kind, and the file or thing as `key`): the
+   * collector counts it in /metrics, once per key; it is logged here, once per key
+   */
+  onProblem?: (source: string, kind: SourceProblemKind, key: string) => void;
 }
 
-export async function discoverSources(config: Config, { hostTags, log, resources, factories = SOURCES, now = () => performance.now() }: DiscoverOptions): Promise<Source[]> {
+export async function discoverSources(config: Config, { hostTags, log, resources, factories = SOURCES, now = () => performance.now(), onProblem }: DiscoverOptions): Promise<Source[]> {
   const wanted = config.collector.sources;
   const unknown = wanted.filter((w) => !factories.some((f) => f.name === w));
   if (unknown.length > 0) {
@@ -34,7 +39,11 @@ export async function discoverSources(config: Config, { hostTags, log, resources
   for (const factory of factories) {
     if (wanted.length > 0 && !wanted.includes(factory.name)) continue;
     try {
-      const source = await factory.discover({ config, procfs: config.collector.procfsRoot, sysfs: config.collector.sysfsRoot, log, hostTags, resources, now });
+      const problem = (kind: SourceProblemKind, key: string, message: string, fields?: Record<string, unknown>) => {
+        log.once(`problem:${factory.name}:${kind}:${key}`, 'warn', message, { source: factory.name, ...fields });
+        onProblem?.(factory.name, kind, key);
+      };
+      const source = await factory.discover({ config, procfs: config.collector.procfsRoot, sysfs: config.collector.sysfsRoot, log, hostTags, resources, now, problem });
       if (source) found.push(source);
       else log.debug(`source ${factory.name}: hardware not here`);
     } catch (e) {

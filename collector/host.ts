@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import type { Config } from '../common/config.js';
 import type { HostGpu, HostRecord, HostSource } from '../common/host-record.js';
 import { cpuModelFromCpuinfo, derivePlatform } from '../common/platform.js';
+import { tagValueProblem } from '../common/storage/line-protocol.js';
 import type { Source } from './source.js';
-import { readTrimmed } from './sysfs.js';
+import { readTextOr } from './sysfs.js';
 
 /** The GPUs as the first source that names them sees them (NVML before nvidia-smi and DCGM). */
 export function gpusOf(sources: readonly Source[]): HostGpu[] {
@@ -16,12 +17,17 @@ export function gpusOf(sources: readonly Source[]): HostGpu[] {
 }
 
 export function cpuModelOf(config: Config): string | null {
-  return cpuModelFromCpuinfo(readTrimmed(join(config.collector.procfsRoot, 'cpuinfo')) ?? '') ?? null;
+  return cpuModelFromCpuinfo(readTextOr(join(config.collector.procfsRoot, 'cpuinfo')) ?? '') ?? null;
 }
 
-/** The platform tag: as configured, else from the CPU and GPU model names. */
+/**
+ * The platform tag: as configured, else from the CPU and GPU model names. Every point carries
+ * it: a name that could not be a tag (the sources clean their model names; /proc/cpuinfo is not
+ * checked elsewhere) gives `unknown` rather than points that cannot be written.
+ */
 export function platformOf(config: Config, cpuModel: string | null, sources: readonly Source[]): string {
-  return config.platform || derivePlatform(cpuModel ?? undefined, gpusOf(sources).map((g) => g.name));
+  const platform = config.platform || derivePlatform(cpuModel ?? undefined, gpusOf(sources).map((g) => g.name));
+  return tagValueProblem(platform) === undefined ? platform : 'unknown';
 }
 
 /** The host record (docs/DATA-MODEL.md) of a collector with this config and these sources. */
@@ -51,5 +57,5 @@ export function hostRecordOf(
 
 /** Every power channel, as the host record lists them. */
 export function hostSources(sources: readonly Source[]): HostSource[] {
-  return sources.flatMap((s) => s.channels().map((c) => ({ id: c.id, domain: c.domain, method: c.method, in_total: c.inTotal, ...(c.gpu === undefined ? {} : { gpu: c.gpu }) })));
+  return sources.flatMap((s) => s.channels().map((c) => ({ id: c.id, domain: c.domain, method: c.method, in_total: c.inTotal, ...(c.gpu === undefined ? {} : { gpu: c.gpu }), reading: c.reading })));
 }

@@ -13,7 +13,9 @@
  * period (which would make a 700 W board look like a 7 kW reset). A `sampled`
  * or `estimated` channel reports power (W), integrated by the trapezoid rule. `cut(t)` closes
  * the interval that ends at the last reading and returns its energy, so that consecutive
- * intervals tile time without gap or overlap.
+ * intervals tile time without gap or overlap. A sampled or averaged power below zero or above
+ * the channel's plausible maximum is left out (the trapezoid bridges over it), as is anything
+ * not finite.
  */
 import type { PowerMethod } from '../common/model.js';
 
@@ -84,12 +86,18 @@ export class ChannelIntegrator {
     return this.lastT === undefined || this.lastValue === undefined ? undefined : { tMs: this.lastT, value: this.lastValue };
   }
 
-  /** A reading at monotonic time `tMs`: joules for counters, watts otherwise. */
-  add(tMs: number, value: number): void {
-    if (!Number.isFinite(value)) return;
+  /**
+   * A reading at monotonic time `tMs`: joules for counters, watts otherwise. Returns false, and
+   * leaves the reading out, when it is not one a sensor can give: not finite, a negative counter,
+   * or a power below zero or above the channel's plausible maximum (a garbage value of a
+   * driver, not a load).
+   */
+  add(tMs: number, value: number): boolean {
+    if (!Number.isFinite(value)) return false;
+    if (this.method === 'counter' ? value < 0 : value < 0 || value > this.maxPowerW) return false;
     const prevT = this.lastT;
     const prevV = this.lastValue;
-    if (prevT !== undefined && tMs <= prevT) return; // time must move forward
+    if (prevT !== undefined && tMs <= prevT) return true; // time must move forward: a repeat, not a bad value
     this.startT ??= tMs;
     if (prevT === undefined) this.movedT = tMs;
     if (prevT !== undefined && prevV !== undefined) {
@@ -138,6 +146,7 @@ export class ChannelIntegrator {
     }
     this.lastT = tMs;
     this.lastValue = value;
+    return true;
   }
 
   /**

@@ -26,7 +26,9 @@ const POWER_LABELS = ['source', 'domain', 'method', 'in_total'] as const;
 /** Why points go to the dead-letter file (./sender.ts) */
 export const DEAD_LETTER_REASONS = ['refused', 'corrupt'] as const;
 /** Points lost: the spool's reasons, and a dead-letter file that could not keep them */
-export const LOSS_REASONS = [...DROP_REASONS, 'dead_letter_full'] as const;
+export const LOSS_REASONS = [...DROP_REASONS, 'dead_letter_full', 'emit'] as const;
+/** The kinds of a source's faults (wattscope_collector_source_errors_total{kind}) */
+export const SOURCE_ERROR_KINDS = ['text', 'value', 'read', 'collect', 'encode'] as const;
 /** The errno codes of a failing spool disk shown from the start (others appear when they happen) */
 const DISK_ERROR_CODES = ['ENOSPC', 'EIO', 'EROFS', 'EDQUOT'] as const;
 
@@ -47,6 +49,12 @@ export class CollectorMetrics {
     name: 'wattscope_collector_source_success',
     help: '1 if every read of the source succeeded in the last report interval, else 0.',
     labelNames: ['source'],
+    registers: [this.registry],
+  });
+  readonly sourceErrors = new Counter({
+    name: 'wattscope_collector_source_errors_total',
+    help: 'Faults of a source, by kind: text (a sensor file whose text is unusable: its channel skipped, counted once per file), value (a reading that is not a finite, plausible number), read (a read that failed), collect (host metrics that failed), encode (a point whose tags cannot be written: left out). Each is logged once; the other sources go on.',
+    labelNames: ['source', 'kind'],
     registers: [this.registry],
   });
   readonly pointsWritten = new Counter({ name: 'wattscope_collector_points_written_total', help: 'Points accepted by InfluxDB.', registers: [this.registry] });
@@ -165,6 +173,12 @@ export class CollectorMetrics {
     zeroed(this.pointsDeadLettered, 'reason', DEAD_LETTER_REASONS);
     zeroed(this.spoolDiskErrors, 'code', DISK_ERROR_CODES);
     zeroed(this.writeErrors, 'code', STORAGE_ERROR_CODES);
+    this.watchSource('collector');
+  }
+
+  /** A source's fault series, at 0 from its discovery (`collector`: faults of the collector's own points). */
+  watchSource(source: string): void {
+    for (const kind of SOURCE_ERROR_KINDS) this.sourceErrors.inc({ source, kind }, 0);
   }
 
   /** A counter channel's series, at 0 from its discovery: its wraps and resets, and whether it is stuck. */

@@ -6,11 +6,15 @@
  * A plugin's `discover()` returns undefined when its hardware is not here: a quiet, normal
  * outcome. A source then offers
  * - power channels, read at the fast sample rate and integrated at the edge (./integrate.ts):
- *   a `counter` returns its running energy in joules, a `sampled` or `estimated` one returns
- *   watts. Each says what it measures; which channels add up to the host's total is decided
- *   for all of them at once by ./total.ts — a source never looks at another's channels;
+ *   a `counter` returns its running energy in joules, a `sampled`, `averaged` or `estimated`
+ *   one returns watts. Each says what it measures and which value it reads (`reading`); which
+ *   channels add up to the host's total is decided for all of them at once by ./total.ts — a
+ *   source never looks at another's channels;
  * - host metrics (cpu, mem, disk, net, gpu), collected once per report interval as samples.
- * Sources never see InfluxDB: the agent owns batching, the spool and retries.
+ * Sources never see InfluxDB: the agent owns batching, the spool and retries. Everything a
+ * source reads is input (./sysfs.ts): text it cannot use skips the channel through
+ * `SourceContext.problem`, and a read that throws or a value that is not a plausible number is
+ * the agent's to count and say once; nothing a source does stops the others.
  */
 import type { Config, OptionSpec } from '../common/config.js';
 import type { Logger } from '../common/log.js';
@@ -24,7 +28,20 @@ export interface PowerChannel {
   /** stable id, e.g. `rapl/package-0`, `hwmon/amdgpu-0/power1`, `nvml/0` */
   readonly id: string;
   readonly domain: PowerDomain;
+  /**
+   * `counter`, `sampled` (an instantaneous power) or `averaged` (a power the sensor averages
+   * itself, so it lags load changes): a source offering several reads the best (DESIGN §5
+   * "Readings") and says which in `reading`
+   */
   readonly method: PowerMethod;
+  /**
+   * the value it reads, in its sensor's own words (`energy_uj`, `power1_input`,
+   * `power.draw.instant`, `nvmlDeviceGetTotalEnergyConsumption`): listed with the source in the
+   * host record and in a run's sources (docs/DATA-MODEL.md "Readings")
+   */
+  readonly reading: string;
+  /** the file it reads, where it is one: named in the warnings about its values */
+  readonly path?: string;
   /** what it measures, for the host-total policy (./total.ts) */
   readonly measures: Measurand;
   /** among readings of the same thing by the same method, lower is preferred */
@@ -77,7 +94,17 @@ export interface SourceContext {
   resources: SharedResources;
   /** the collector's monotonic clock (ms), the one the agent reads on: for rates over an interval */
   now: () => number;
+  /**
+   * A sensor file or tool output this source cannot use (its channel is skipped): logged once
+   * per `key` (the file) as a warning, and counted in /metrics
+   * (`wattscope_collector_source_errors_total{source,kind}`). Never thrown: the other channels
+   * and sources go on.
+   */
+  problem(kind: SourceProblemKind, key: string, message: string, fields?: Record<string, unknown>): void;
 }
+
+/** text: unusable sensor text (a name, a label); value: a reading that is not a finite, plausible number. */
+export type SourceProblemKind = 'text' | 'value';
 
 export interface SourceFactory {
   readonly name: string;

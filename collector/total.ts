@@ -5,8 +5,8 @@
  * which repeat another:
  * - the same device read twice (a RAPL zone and its MMIO twin; AMD's per-CCD views of one
  *   package counter; `amd_energy` beside RAPL; one GPU through NVML, DCGM, nvidia-smi and
- *   hwmon) counts once: a counter before a sampled reading before an estimate, then the
- *   source's own preference;
+ *   hwmon) counts once: a counter before an instantaneous power before an averaged one before
+ *   an estimate, then the source's own preference;
  * - a part (RAPL core and uncore, an INA rail) counts only where nothing measures its whole;
  * - a whole-machine reading (RAPL psys, a board's input rail, a battery discharging) counts
  *   only where no CPU package is measured, and then alone: it covers everything else;
@@ -46,9 +46,9 @@ export interface TotalDecision {
   reason: string;
 }
 
-const METHOD_RANK: Record<PowerMethod, number> = { counter: 0, sampled: 1, estimated: 2, attributed: 3 };
+const METHOD_RANK: Record<PowerMethod, number> = { counter: 0, sampled: 1, averaged: 2, estimated: 3, attributed: 4 };
 
-/** A counter before a sampled reading before an estimate; then the source's rank; then the id. */
+/** A counter before an instantaneous power before an averaged one before an estimate; then the source's rank; then the id. */
 function compare(a: ChannelFacts, b: ChannelFacts): number {
   return METHOD_RANK[a.method] - METHOD_RANK[b.method] || a.rank - b.rank || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }

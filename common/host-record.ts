@@ -11,6 +11,12 @@ export interface HostSource {
   in_total: boolean;
   /** the GPU index this source measures, for per-GPU sources */
   gpu?: number | undefined;
+  /**
+   * the value it reads, in its sensor's own words: `energy_uj`, `power1_input`,
+   * `power1_average`, `power.draw.instant`, `nvmlDeviceGetTotalEnergyConsumption`… (absent in
+   * records of collectors before it was listed)
+   */
+  reading?: string | undefined;
 }
 
 export interface HostGpu {

@@ -108,7 +108,12 @@ export const HOST_RECORD = {
     cpuModel: 'cpu_model',
     /** JSON: [{ index, name, uuid }] of the GPUs found */
     gpus: 'gpus',
-    /** JSON: [{ id, domain, method, in_total, gpu }] of every power source read */
+    /**
+     * JSON: [{ id, domain, method, in_total, gpu, reading }] of every power source read;
+     * `reading` is the value each reads in its sensor's own words (`power.draw.instant`,
+     * `power1_average`, `energy_uj`: common/host-record.ts HostSource), which a run's sources
+     * name too
+     */
     sources: 'sources',
     sampleHz: 'sample_hz',
     reportIntervalS: 'report_interval_s',
@@ -141,11 +146,16 @@ export type PowerDomain = (typeof POWER_DOMAINS)[number];
 /**
  * counter: a hardware energy counter, differenced (exact);
  * sampled: instantaneous power integrated at the edge at a high rate;
+ * averaged: a power the sensor averages itself (nvidia-smi's `power.draw` on Ampere and newer,
+ * NVML's `nvmlDeviceGetPowerUsage` there, hwmon `power*_average`: about a second), integrated at
+ * the edge like a sampled one but lagging every load change by about half its window: read only
+ * where the device offers neither a counter nor an instantaneous power (docs/SCIENCE.md
+ * "Averaged readings");
  * estimated: a model (TDP × utilisation) where no sensor exists;
  * attributed: a run's share of a source's energy (docs/SCIENCE.md "Attribution"), tagged with
  * the run's `run_id`, never in the host's total.
  */
-export const POWER_METHODS = ['counter', 'sampled', 'estimated', 'attributed'] as const;
+export const POWER_METHODS = ['counter', 'sampled', 'averaged', 'estimated', 'attributed'] as const;
 export type PowerMethod = (typeof POWER_METHODS)[number];
 
 /** The `run` point's tags (its fields are defined with the run, api/domain/run-record.ts). */

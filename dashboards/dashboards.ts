@@ -107,7 +107,7 @@ export function livePowerDashboard(): dashboard.Dashboard {
     .withPanel(
       new TimeseriesPanel()
         .title('Power per source (stacked: sources that add up to the host total)')
-        .description('Counters (RAPL, NVML, DCGM energy) are exact; sampled sources are integrated at the edge; estimated is a model.')
+        .description('Counters (RAPL, NVML, DCGM energy) are exact; sampled sources (an instantaneous power) are integrated at the edge; averaged ones (a sensor’s own one-second average) likewise, but lag every load change by about half a second; estimated is a model.')
         .datasource(DATASOURCE)
         .withTarget(influxql(`SELECT mean(${n(P.powerW)}) FROM ${n(MEASUREMENT.power)} WHERE ${HOSTS} AND ${inTotal('true')} AND $timeFilter GROUP BY time($__interval), ${n(HOST_TAGS.host)}, ${n(POWER.tags.source)} fill(null)`).alias('$tag_host $tag_source'))
         .unit(unit(P.powerW))

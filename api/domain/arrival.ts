@@ -13,6 +13,8 @@ export interface ExpectedSource {
   source: string;
   domain: string;
   method: string;
+  /** the value it reads, in its sensor's words, as its host record lists it (absent in records of older collectors) */
+  reading?: string | undefined;
 }
 
 /** The collector's defaults, for hosts whose collector wrote no record (older versions). */
@@ -27,7 +29,7 @@ export function expectedSources(records: readonly HostRecord[]): ExpectedSource[
   const out = new Map<string, ExpectedSource>();
   for (const r of records) {
     for (const s of r.sources) {
-      if (s.in_total) out.set(`${r.host}\u0000${s.id}`, { host: r.host, source: s.id, domain: s.domain, method: s.method });
+      if (s.in_total) out.set(`${r.host}\u0000${s.id}`, { host: r.host, source: s.id, domain: s.domain, method: s.method, ...(typeof s.reading === 'string' ? { reading: s.reading } : {}) });
     }
   }
   return [...out.values()].sort((a, b) => a.host.localeCompare(b.host) || a.source.localeCompare(b.source));

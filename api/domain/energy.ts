@@ -29,6 +29,11 @@ export interface SourceEnergy {
   source: string;
   domain: string;
   method: string;
+  /**
+   * the value the source read, in its sensor's words (`power.draw.instant`, `power1_average`,
+   * `energy_uj`), from its host's record; absent where the record does not say (older collectors)
+   */
+  reading?: string;
   /** false for a GPU outside the run's scope: listed, not counted (absent in runs stored before scopes: true) */
   inRun?: boolean;
   energyJ: number;
@@ -85,7 +90,8 @@ export interface WindowEnergy {
 /**
  * Sums the sources; coverage of the run is that of its least-covered source. `expected` are the
  * sources the hosts' records list: one of them without a point in the window is there with
- * coverage 0 (the run is partial, and says which source is silent), not left out. `inRun`
+ * coverage 0 (the run is partial, and says which source is silent), not left out; each source
+ * carries the reading its record names. `inRun`
  * tells the run's own sources (its GPUs, and every other source) from the GPUs outside its
  * scope: those are listed (`inRun: false`) and counted only in the host's energy.
  */
@@ -93,14 +99,18 @@ export function windowEnergy(
   series: readonly SeriesWindowData[],
   t0: number,
   t1: number,
-  expected: ReadonlyArray<Pick<SourceEnergy, 'host' | 'source' | 'domain' | 'method'>> = [],
+  expected: ReadonlyArray<Pick<SourceEnergy, 'host' | 'source' | 'domain' | 'method' | 'reading'>> = [],
   inRun: (s: Pick<SourceEnergy, 'host' | 'source' | 'domain'>) => boolean = () => true,
 ): WindowEnergy {
   const found = series.map((s) => seriesEnergy(s, t0, t1));
   const key = (s: { host: string; source: string }) => `${s.host}\u0000${s.source}`;
-  const isExpected = new Set(expected.map(key));
-  const sources = found.filter((s) => s.coverage > 0 || isExpected.has(key(s)));
+  const expectedByKey = new Map(expected.map((e) => [key(e), e]));
+  const sources = found.filter((s) => s.coverage > 0 || expectedByKey.has(key(s)));
   const have = new Set(sources.map(key));
+  for (const s of sources) {
+    const reading = expectedByKey.get(key(s))?.reading;
+    if (reading !== undefined) s.reading = reading;
+  }
   for (const e of expected) if (!have.has(key(e))) sources.push({ ...e, energyJ: 0, coverage: 0, avgPowerW: 0 });
   for (const s of sources) s.inRun = inRun(s);
   sources.sort((a, b) => a.host.localeCompare(b.host) || a.source.localeCompare(b.source));

@@ -16,6 +16,7 @@ export const HostSchema = Type.Object({
       method: Type.Union(POWER_METHODS.map((m) => Type.Literal(m))),
       in_total: Type.Boolean(),
       gpu: Type.Optional(Type.Integer()),
+      reading: Type.Optional(Type.String({ description: 'The value it reads, in its sensor’s words: energy_uj, power1_input, power1_average, power.draw.instant, nvmlDeviceGetTotalEnergyConsumption…' })),
     }),
   ),
   sample_hz: Nullable(Type.Number()),

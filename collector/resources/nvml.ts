@@ -35,8 +35,18 @@ export interface NvmlApi {
   name(index: number): string;
   /** mJ since the driver was loaded (Volta and newer); undefined where not supported */
   totalEnergyMj(index: number): number | undefined;
-  /** mW, NVML's power reading (averaged over part of each 100 ms on A100/H100) */
+  /**
+   * mW, NVML's power reading `nvmlDeviceGetPowerUsage`: a one-second average on Ampere and newer
+   * (GA100 excepted), instantaneous before; on A100/H100 it also sees only part of each 100 ms
+   */
   powerMw(index: number): number | undefined;
+  /**
+   * mW, the instantaneous power field value (`NVML_FI_DEV_POWER_INSTANT`, field 186, through
+   * nvmlDeviceGetFieldValues); undefined where the driver or the GPU does not give it
+   */
+  powerInstantMw?(index: number): number | undefined;
+  /** CUDA compute capability (`nvmlDeviceGetCudaComputeCapability`): 9.0 for an H100; undefined where not supported */
+  computeCapability?(index: number): number | undefined;
   utilization(index: number): { gpu: number; memory: number } | undefined;
   memory(index: number): { used: number; total: number } | undefined;
   temperatureC(index: number): number | undefined;
@@ -99,6 +109,36 @@ interface NvmlFunctions {
   getProcesses: Fn | undefined;
   getPci: Fn | undefined;
   getProcessUtil: Fn | undefined;
+  getFieldValues: Fn | undefined;
+  getComputeCapability: Fn | undefined;
+}
+
+/** nvmlFieldValue_t: fieldId u32, scopeId u32, timestamp i64, latencyUsec i64, valueType i32, nvmlReturn i32, value (union, 8 bytes) */
+const FIELD_VALUE_BYTES = 40;
+/** NVML_FI_DEV_POWER_INSTANT (nvml.h): the current GPU power in mW, on all architectures */
+export const NVML_FI_DEV_POWER_INSTANT = 186;
+
+/** A field value's number by its nvmlValueType_t (double, uint, ulong, ulonglong, sll, sint, ushort). */
+function fieldNumber(buf: Buffer, at: number): number | undefined {
+  const type = buf.readInt32LE(at + 24);
+  const v = at + 32;
+  switch (type) {
+    case 0:
+      return buf.readDoubleLE(v);
+    case 1:
+      return buf.readUInt32LE(v);
+    case 2:
+    case 3:
+      return Number(buf.readBigUInt64LE(v));
+    case 4:
+      return Number(buf.readBigInt64LE(v));
+    case 5:
+      return buf.readInt32LE(v);
+    case 6:
+      return buf.readUInt16LE(v);
+    default:
+      return undefined;
+  }
 }
 
 /** A function an older driver may not export: undefined then, instead of failing the binding. */
@@ -161,6 +201,8 @@ function bind(library: string): NvmlFunctions | undefined {
     getPci: optionalFunc(lib, 'int nvmlDeviceGetPciInfo_v3(nvmlDevice_t device, uint8_t *pci)'),
     getProcesses: optionalFunc(lib, 'int nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, _Inout_ unsigned int *count, uint8_t *infos)'),
     getProcessUtil: optionalFunc(lib, 'int nvmlDeviceGetProcessUtilization(nvmlDevice_t device, uint8_t *samples, _Inout_ unsigned int *count, unsigned long long lastSeenTimeStamp)'),
+    getFieldValues: optionalFunc(lib, 'int nvmlDeviceGetFieldValues(nvmlDevice_t device, int valuesCount, uint8_t *values)'),
+    getComputeCapability: optionalFunc(lib, 'int nvmlDeviceGetCudaComputeCapability(nvmlDevice_t device, _Out_ int *major, _Out_ int *minor)'),
   };
   boundLibraries.set(library, fns);
   return fns;
@@ -175,7 +217,7 @@ export function loadNvml(library: string): NvmlApi | undefined {
   if (!nvmlPresent(library)) return undefined;
   const fns = bind(library);
   if (!fns) return undefined;
-  const { init, shutdown, errorString, getCount, getHandle, getName, getUuid, getEnergy, getPower, getUtil, getMemory, getTemp, getClock, getProcesses, getProcessUtil, getPci } = fns;
+  const { init, shutdown, errorString, getCount, getHandle, getName, getUuid, getEnergy, getPower, getUtil, getMemory, getTemp, getClock, getProcesses, getProcessUtil, getPci, getFieldValues, getComputeCapability } = fns;
 
   const check = (rc: number, what: string): boolean => {
     if (rc === NVML_SUCCESS) return true;
@@ -185,6 +227,7 @@ export function loadNvml(library: string): NvmlApi | undefined {
   check(init() as number, 'nvmlInit');
   let initialised = true;
   const handles = new Map<number, unknown>();
+  const fieldBuffers = new Map<number, Buffer>();
   const handle = (index: number): unknown => {
     let h = handles.get(index);
     if (h === undefined) {
@@ -217,6 +260,25 @@ export function loadNvml(library: string): NvmlApi | undefined {
     },
     totalEnergyMj: (i) => scalar((h, o) => getEnergy(h, o) as number, i, 'nvmlDeviceGetTotalEnergyConsumption'),
     powerMw: (i) => scalar((h, o) => getPower(h, o) as number, i, 'nvmlDeviceGetPowerUsage'),
+    powerInstantMw(i) {
+      if (!getFieldValues) return undefined;
+      // one buffer per GPU, reused: this runs at the sample rate
+      let buf = fieldBuffers.get(i);
+      if (!buf) fieldBuffers.set(i, (buf = Buffer.alloc(FIELD_VALUE_BYTES)));
+      buf.fill(0);
+      buf.writeUInt32LE(NVML_FI_DEV_POWER_INSTANT, 0);
+      if (!check(getFieldValues(handle(i), 1, buf) as number, 'nvmlDeviceGetFieldValues')) return undefined;
+      const rc = buf.readInt32LE(28);
+      if (rc === NVML_ERROR_NOT_SUPPORTED) return undefined;
+      if (!check(rc, 'nvmlDeviceGetFieldValues(NVML_FI_DEV_POWER_INSTANT)')) return undefined;
+      return fieldNumber(buf, 0);
+    },
+    computeCapability(i) {
+      if (!getComputeCapability) return undefined;
+      const major = [0];
+      const minor = [0];
+      return check(getComputeCapability(handle(i), major, minor) as number, 'nvmlDeviceGetCudaComputeCapability') ? Number(major[0]) + Number(minor[0]) / 10 : undefined;
+    },
     utilization(i) {
       const out: { gpu?: number; memory?: number } = {};
       return check(getUtil(handle(i), out) as number, 'nvmlDeviceGetUtilizationRates') ? { gpu: Number(out.gpu), memory: Number(out.memory) } : undefined;

@@ -108,10 +108,41 @@ function seriesKey(measurement: string, t: Readonly<Record<string, string>>): st
   return key;
 }
 
-export function toLines(samples: readonly Sample[]): string[] {
+/**
+ * Why a sample's measurement name or tags cannot be written, or undefined when they can: the
+ * check toLine makes, without building the line (the collector checks its sources' points with
+ * it, so that one bad tag is that point's problem, not the batch's).
+ */
+export function sampleProblem(sample: Sample): string | undefined {
+  const nameProblem = checkedTag(sample.measurement);
+  if (nameProblem) return `measurement name ${JSON.stringify(sample.measurement)} ${nameProblem}`;
+  const t = sample.tags;
+  for (const k in t) {
+    const v = t[k];
+    if (v === undefined || v === '' || k === '') continue;
+    const problem = checkedTag(v) ?? checkedTag(k);
+    if (problem) return `tag ${JSON.stringify(k)}=${JSON.stringify(v.slice(0, 80))}: a tag ${problem}`;
+  }
+  return undefined;
+}
+
+/**
+ * Line protocol for each sample. Without `onRefused` a sample that cannot be written throws (a
+ * bug of the caller's); with it, that sample is left out and handed over with the reason, and
+ * the others are written.
+ */
+export function toLines(samples: readonly Sample[], onRefused?: (sample: Sample, error: Error) => void): string[] {
   const out: string[] = [];
   for (const s of samples) {
-    const line = toLine(s);
+    let line: string | undefined;
+    if (onRefused) {
+      try {
+        line = toLine(s);
+      } catch (e) {
+        onRefused(s, e instanceof Error ? e : new Error(String(e)));
+        continue;
+      }
+    } else line = toLine(s);
     if (line !== undefined) out.push(line);
   }
   return out;

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { seriesEnergy } from '../../api/domain/energy.js';
+import { seriesEnergy, windowEnergy } from '../../api/domain/energy.js';
+import { expectedSources } from '../../api/domain/arrival.js';
+import { decodeRecord } from '../../api/domain/record.js';
+import { RUN_COLUMNS, RUN_SUMMARY, type SummaryContext } from '../../api/domain/run-record.js';
 
 const base = { host: 'h', source: 'hwmon/amdgpu-0/power1', domain: 'gpu', method: 'sampled' };
 
@@ -28,5 +31,42 @@ describe('energy of one series over a window (pure)', () => {
   it('reads 0 W and coverage 0 for a series without points in the window', () => {
     const e = seriesEnergy({ ...base, inside: undefined, firstInside: undefined, firstAfter: undefined }, 0, 10_000);
     expect(e).toMatchObject({ energyJ: 0, coverage: 0, avgPowerW: 0 });
+  });
+});
+
+describe('the reading each source used, from its host record to the run summary', () => {
+  it('names the reading of every source the records list, found in the window or silent', () => {
+    const record = {
+      host: 'h',
+      platform: 'L40S',
+      cpuModel: null,
+      gpus: [],
+      sources: [
+        { id: 'nvidia-smi/0', domain: 'gpu' as const, method: 'sampled' as const, in_total: true, gpu: 0, reading: 'power.draw.instant' },
+        { id: 'hwmon/amdgpu-0/power1', domain: 'gpu' as const, method: 'averaged' as const, in_total: true, gpu: 1, reading: 'power1_average' },
+        // a record of an older collector: no reading
+        { id: 'rapl/package-0', domain: 'cpu' as const, method: 'counter' as const, in_total: true },
+      ],
+      sampleHz: 10,
+      reportIntervalS: 1,
+      flushIntervalS: 5,
+      version: null,
+      clockOffsetS: null,
+      clockOffsetErrorS: null,
+      startedAtMs: 0,
+      timeMs: 0,
+    };
+    const expected = expectedSources([record]);
+    expect(expected.find((e) => e.source === 'nvidia-smi/0')?.reading).toBe('power.draw.instant');
+    const found = { host: 'h', source: 'nvidia-smi/0', domain: 'gpu', method: 'sampled', inside: { energyJ: 1276.7, intervalS: 10, count: 10 }, firstInside: undefined, firstAfter: undefined };
+    const w = windowEnergy([found], 0, 10_000, expected);
+    const run = { ...decodeRecord(RUN_COLUMNS, { time: 1, run_id: 'r' }), sources: w.sources };
+    const summary = RUN_SUMMARY.sources.value(run, {} as SummaryContext) as Array<{ source: string; method: string; reading?: string }>;
+    expect(summary.map((s) => [s.source, s.method, s.reading])).toEqual([
+      ['hwmon/amdgpu-0/power1', 'averaged', 'power1_average'],
+      ['nvidia-smi/0', 'sampled', 'power.draw.instant'],
+      ['rapl/package-0', 'counter', undefined],
+    ]);
+    expect(summary[2]).not.toHaveProperty('reading');
   });
 });

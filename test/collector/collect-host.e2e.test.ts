@@ -95,12 +95,13 @@ describe('wattscope collect on GPU hosts, across a rediscovery', () => {
     expect(rec.gpus.map((g) => `${g.index} ${g.name}`)).toEqual(['0 NVIDIA A100-SXM4-40GB', '1 NVIDIA A100-SXM4-40GB']);
     expect(rec.sources).toEqual(
       expect.arrayContaining([
-        { id: 'rapl/package-0', domain: 'cpu', method: 'counter', in_total: true },
-        { id: 'rapl/core-0', domain: 'cpu', method: 'counter', in_total: false },
-        // nvidia-smi and DCGM read the same boards (the same PCI addresses): DCGM's counter counts
-        { id: 'nvidia-smi/0', domain: 'gpu', method: 'sampled', in_total: false, gpu: 0 },
-        { id: 'nvidia-smi/1', domain: 'gpu', method: 'sampled', in_total: false, gpu: 1 },
-        { id: 'dcgm/0', domain: 'gpu', method: 'counter', in_total: true, gpu: 0 },
+        { id: 'rapl/package-0', domain: 'cpu', method: 'counter', in_total: true, reading: 'energy_uj' },
+        { id: 'rapl/core-0', domain: 'cpu', method: 'counter', in_total: false, reading: 'energy_uj' },
+        // nvidia-smi and DCGM read the same boards (the same PCI addresses): DCGM's counter counts;
+        // the replayed driver knows only power.draw and not the boards' generation: an average
+        { id: 'nvidia-smi/0', domain: 'gpu', method: 'averaged', in_total: false, gpu: 0, reading: 'power.draw' },
+        { id: 'nvidia-smi/1', domain: 'gpu', method: 'averaged', in_total: false, gpu: 1, reading: 'power.draw' },
+        { id: 'dcgm/0', domain: 'gpu', method: 'counter', in_total: true, gpu: 0, reading: 'DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION' },
       ]),
     );
     expect(Math.abs(rec.clockOffsetS as number)).toBeLessThan(0.5);
@@ -112,8 +113,8 @@ describe('wattscope collect on GPU hosts, across a rediscovery', () => {
       { index: 1, name: 'NVIDIA H100 80GB HBM3', uuid: 'GPU-00000000-0000-0000-0000-000000000001' },
     ]);
     expect(nrec.sources.filter((s) => s.domain === 'gpu')).toEqual([
-      { id: 'nvml/0', domain: 'gpu', method: 'counter', in_total: true, gpu: 0 },
-      { id: 'nvml/1', domain: 'gpu', method: 'counter', in_total: true, gpu: 1 },
+      { id: 'nvml/0', domain: 'gpu', method: 'counter', in_total: true, gpu: 0, reading: 'nvmlDeviceGetTotalEnergyConsumption' },
+      { id: 'nvml/1', domain: 'gpu', method: 'counter', in_total: true, gpu: 1, reading: 'nvmlDeviceGetTotalEnergyConsumption' },
     ]);
 
     // energy before and after the rediscovery, per source

@@ -96,6 +96,7 @@ export function contextFor(root: string, opts: ContextOptions = {}): SourceConte
     hostTags: { host: 'fixture-host', platform: 'fixture' },
     resources: opts.resources ?? new SharedResources(log),
     now: () => performance.now(),
+    problem: (kind, key, message) => log.once(`problem:${kind}:${key}`, 'warn', message),
   };
 }
 

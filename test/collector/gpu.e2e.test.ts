@@ -58,8 +58,9 @@ describe('wattscope collect with GPUs', () => {
     expect(smi.length).toBeGreaterThan(8);
     for (const r of smi.slice(1)) expect(r.power_w).toBeGreaterThan(312.7);
     // both read the same boards (the same PCI addresses): DCGM's energy counter counts, the
-    // sampled reading of nvidia-smi is reported, not added
-    expect(smi[0]).toMatchObject({ method: 'sampled', in_total: 'false' });
+    // reading of nvidia-smi is reported, not added (power.draw of a driver that does not say
+    // whether it averages: labelled averaged)
+    expect(smi[0]).toMatchObject({ method: 'averaged', in_total: 'false' });
     expect(rows[0]).toMatchObject({ method: 'counter', in_total: 'true' });
     const gpus = await store.rows(iql`SELECT last(${ident('util_pct')}) FROM ${ident('gpu')} GROUP BY ${ident('gpu')}`);
     expect(gpus.length).toBe(2);

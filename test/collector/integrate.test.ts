@@ -82,6 +82,17 @@ describe('ChannelIntegrator', () => {
     expect(i).toMatchObject({ minW: 10, maxW: 30 });
   });
 
+  it('leaves out what no sensor can read — not finite, a negative counter, a power below 0 or above the plausible maximum — and bridges over it', () => {
+    const s = new ChannelIntegrator('averaged', undefined, 3000);
+    expect(s.add(0, 10)).toBe(true);
+    for (const bad of [NaN, Infinity, -1, 3001, 9e9]) expect(s.add(50, bad)).toBe(false);
+    expect(s.add(100, 30)).toBe(true);
+    expect(s.cut()).toMatchObject({ energyJ: 2, intervalS: 0.1, minW: 10, maxW: 30 });
+    const c = new ChannelIntegrator('counter');
+    expect(c.add(0, -5)).toBe(false);
+    expect(c.add(0, 1e15)).toBe(true); // a counter's size is not a power
+  });
+
   it('tiles time: consecutive intervals share their boundary reading, no gap, no overlap', () => {
     const s = new ChannelIntegrator('sampled');
     let t = 0;

@@ -139,6 +139,22 @@ const CASES: Case[] = [
     channels: [ch('rapl/package-0', 'counter', pkg(0)), ch('rapl/dram-0', 'counter', dram(0)), ch('rapl/package-1', 'counter', pkg(1)), ch('rapl/dram-1', 'counter', dram(1))],
     counted: ['rapl/package-0', 'rapl/dram-0', 'rapl/package-1', 'rapl/dram-1'],
   },
+  {
+    name: 'one board read instantaneously and averaged: the instantaneous power counts, whatever the sources’ ranks',
+    channels: [ch('dcgm/0', 'averaged', gpu('0000:18:00.0'), 1), ch('nvidia-smi/0', 'sampled', gpu('0000:18:00.0'), 2)],
+    counted: ['nvidia-smi/0'],
+    primary: ['nvidia-smi/0'],
+  },
+  {
+    name: 'an Intel Arc card counts once: the package inside it is reported; alone (a card counter not running) the package counts',
+    channels: [ch('hwmon/xe-0/energy1', 'counter', gpu('0000:09:00.0'), 3), ch('hwmon/xe-0/energy2', 'counter', partOf('gpu:0000:09:00.0'), 3), ch('rapl/package-0', 'counter', pkg(0))],
+    counted: ['hwmon/xe-0/energy1', 'rapl/package-0'],
+  },
+  {
+    name: 'an APU’s PPT (amdgpu on a Ryzen laptop) is the CPU package: RAPL’s counter for it is preferred, and the estimate steps aside',
+    channels: [ch('hwmon/amdgpu-0/power1', 'sampled', pkg(0), 3), ch('rapl/package-0', 'counter', pkg(0)), ch('estimate/cpu', 'estimated', ESTIMATE)],
+    counted: ['rapl/package-0'],
+  },
   { name: 'nothing to count', channels: [], counted: [] },
 ];
 

@@ -94,7 +94,7 @@ describe('live page', () => {
     }
     expect(Math.max(...delays)).toBeLessThan(3000);
     // the in_total sources add up to a total on the page: the fixture desktop's amdgpu board at
-    // 23 W (sampled) and its RAPL package, whose counter stands still (0 W); the ACPI power
+    // 23 W (averaged: its power1_average) and its RAPL package, whose counter stands still (0 W); the ACPI power
     // meter's 98 W and the nested RAPL zones are not added
     expect(await page.locator('#total').textContent()).toBe('23.0 W');
 

@@ -96,7 +96,7 @@ print(json.dumps(r.summary))
     const r = await runProcess(process.execPath, [BIN, 'baseline', '--seconds', '3'], { env: clientEnv, timeoutMs: 60_000 });
     expect(r.stderr).toMatch(/measuring idle power of lab-node for 3 s/);
     expect(r.status).toBe(0);
-    const rows = Object.fromEntries([...r.stdout.matchAll(/^(\S+)\s+(counter|sampled)\s+([\d.]+)\s+([\d.]+) %$/gm)].map((m) => [m[1], { watts: Number(m[3]), coverage: Number(m[4]) }]));
+    const rows = Object.fromEntries([...r.stdout.matchAll(/^(\S+)\s+(counter|sampled|averaged)\s+([\d.]+)\s+([\d.]+) %$/gm)].map((m) => [m[1], { watts: Number(m[3]), coverage: Number(m[4]) }]));
     expect(Math.abs((rows['rapl/package-0']?.watts as number) - PACKAGE_W) / PACKAGE_W).toBeLessThan(0.01);
     expect(rows['hwmon/amdgpu-0/power1']?.watts).toBeCloseTo(23, 6);
     expect(rows['rapl/package-0']?.coverage).toBe(100);

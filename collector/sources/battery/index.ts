@@ -7,10 +7,10 @@
  * readings count is the host-total policy's call (../../total.ts): a whole-machine reading never
  * on top of a measured CPU package. See README.md.
  */
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Logger } from '../../../common/log.js';
 import type { PowerChannel, Source, SourceFactory } from '../../source.js';
-import { AttributeReader, listDir, readNumber, readTrimmed } from '../../sysfs.js';
+import { AttributeReader, listDir, readNumber, readTrimmed, sensorText } from '../../sysfs.js';
 
 /** Among whole-machine readings by the same method: after RAPL's psys and board rails. */
 const RANK = 5;
@@ -23,9 +23,15 @@ export interface Battery {
 }
 
 /** The batteries that power this machine (not a mouse's: `scope` Device), with what they report. */
-export function findBatteries(powerSupplyRoot: string): Battery[] {
+export function findBatteries(powerSupplyRoot: string, problem: (dir: string, why: string) => void = () => undefined): Battery[] {
   const out: Battery[] = [];
   for (const name of listDir(powerSupplyRoot)) {
+    // its name becomes the channel's id: text a tag can carry
+    const why = sensorText(name).problem;
+    if (why !== undefined) {
+      problem(join(powerSupplyRoot, name), why);
+      continue;
+    }
     const dir = join(powerSupplyRoot, name);
     if (readTrimmed(join(dir, 'type')) !== 'Battery') continue;
     if (readTrimmed(join(dir, 'scope')) === 'Device') continue;
@@ -52,6 +58,7 @@ class BatteryChannel implements PowerChannel {
   readonly method = 'sampled' as const;
   readonly rank = RANK;
   readonly id: string;
+  readonly reading: string;
   readonly measures;
   inTotal = false;
   private readonly status: AttributeReader[];
@@ -62,6 +69,7 @@ class BatteryChannel implements PowerChannel {
   ) {
     // several batteries (a ThinkPad's BAT0 and BAT1) power the machine together: one channel, their sum
     this.id = `battery/${batteries.map((b) => b.name).join('+')}`;
+    this.reading = [...new Set(batteries.map((b) => b.files.map((f) => basename(f)).join('×')))].join(', ');
     this.measures = { kind: 'whole', key: 'battery' } as const;
     this.status = batteries.map((b) => new AttributeReader(join(b.dir, 'status')));
     this.readers = batteries.map((b) => b.files.map((f) => new AttributeReader(f)));
@@ -102,7 +110,7 @@ class BatterySource implements Source {
 export const batterySource: SourceFactory = {
   name: 'battery',
   async discover(ctx) {
-    const batteries = findBatteries(join(ctx.sysfs, 'class', 'power_supply'));
+    const batteries = findBatteries(join(ctx.sysfs, 'class', 'power_supply'), (dir, why) => ctx.problem('text', dir, `battery: the power supply ${JSON.stringify(dir)} cannot name a channel (${why}); skipped`));
     if (batteries.length === 0) return undefined;
     // on mains power the battery does not tell what the machine draws: no reading to offer now
     if (!batteries.some((b) => isDischarging(readTrimmed(join(b.dir, 'status'))))) {

@@ -1,7 +1,8 @@
 /**
  * NVIDIA GPUs through a dcgm-exporter endpoint (WATTSCOPE_DCGM_URL): its Prometheus text is
  * scraped once per report interval. `DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION` (mJ) is the energy
- * counter; `DCGM_FI_DEV_POWER_USAGE` (W) is sampled where the counter is missing. Beside NVML on
+ * counter; where the exporter leaves it out, `DCGM_FI_DEV_POWER_USAGE_INSTANT` (W) is sampled,
+ * else `DCGM_FI_DEV_POWER_USAGE` (W, a running average on Ampere and newer: `averaged`). Beside NVML on
  * the same GPUs (by PCI address) the host-total policy counts one of them (../../total.ts).
  */
 import type { Sample } from '../../../common/model.js';
@@ -47,7 +48,26 @@ export interface DcgmGpu extends GpuReading {
   /** pci_bus_id label: what other readers of the same board know it by */
   pci: string | undefined;
   energyMj: number | undefined;
+  /** DCGM_FI_DEV_POWER_USAGE: NVML's power reading, a running average on Ampere and newer */
   powerW: number | undefined;
+  /** DCGM_FI_DEV_POWER_USAGE_INSTANT (field 157, DCGM 3.1+), where the exporter's counters list it */
+  powerInstantW: number | undefined;
+}
+
+/** A label as it may become a tag: cut at a NUL, no control characters, bounded; undefined when nothing is left. */
+function labelText(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  // eslint-disable-next-line no-control-regex
+  const t = (v.split('\u0000', 1)[0] as string).replace(/[\u0000-\u001f\u007f-\u009f\ufffd]/g, '').trim().slice(0, 96).replace(/\\+$/, '');
+  return t === '' ? undefined : t;
+}
+
+/** How a GPU's power is read from the exporter: its energy counter, else the instantaneous field, else the averaged one. */
+export function dcgmReading(g: Pick<DcgmGpu, 'energyMj' | 'powerW' | 'powerInstantW'>): { reading: string; method: 'counter' | 'sampled' | 'averaged' } | undefined {
+  if (g.energyMj !== undefined) return { reading: 'DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION', method: 'counter' };
+  if (g.powerInstantW !== undefined) return { reading: 'DCGM_FI_DEV_POWER_USAGE_INSTANT', method: 'sampled' };
+  if (g.powerW !== undefined) return { reading: 'DCGM_FI_DEV_POWER_USAGE', method: 'averaged' };
+  return undefined;
 }
 
 /** Per GPU index, what dcgm-exporter reported. */
@@ -56,8 +76,8 @@ export function dcgmGpus(samples: readonly PromSample[]): Map<number, DcgmGpu> {
   const free = new Map<number, number>();
   for (const s of samples) {
     const index = Number(s.labels.gpu);
-    if (!Number.isInteger(index)) continue;
-    const g = gpus.get(index) ?? { index, name: s.labels.modelName ?? `GPU ${index}`, uuid: s.labels.UUID, pci: s.labels.pci_bus_id, energyMj: undefined, powerW: undefined };
+    if (!Number.isInteger(index) || index < 0 || !Number.isFinite(s.value)) continue;
+    const g = gpus.get(index) ?? { index, name: labelText(s.labels.modelName) ?? `GPU ${index}`, uuid: labelText(s.labels.UUID), pci: labelText(s.labels.pci_bus_id), energyMj: undefined, powerW: undefined, powerInstantW: undefined };
     gpus.set(index, g);
     switch (s.name) {
       case 'DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION':
@@ -65,6 +85,9 @@ export function dcgmGpus(samples: readonly PromSample[]): Map<number, DcgmGpu> {
         break;
       case 'DCGM_FI_DEV_POWER_USAGE':
         g.powerW = s.value;
+        break;
+      case 'DCGM_FI_DEV_POWER_USAGE_INSTANT':
+        g.powerInstantW = s.value;
         break;
       case 'DCGM_FI_DEV_GPU_UTIL':
         g.utilPct = s.value;
@@ -138,7 +161,8 @@ class DcgmChannel implements PowerChannel {
   constructor(
     private readonly scraper: DcgmScraper,
     private readonly index: number,
-    readonly method: 'counter' | 'sampled',
+    readonly method: 'counter' | 'sampled' | 'averaged',
+    readonly reading: string,
     pci: string | undefined,
   ) {
     this.id = `dcgm/${index}`;
@@ -149,7 +173,7 @@ class DcgmChannel implements PowerChannel {
     const g = this.scraper.latest.get(this.index);
     if (!g) return undefined;
     if (this.method === 'counter') return g.energyMj === undefined ? undefined : g.energyMj / 1000;
-    return g.powerW;
+    return this.method === 'sampled' ? g.powerInstantW : g.powerW;
   }
 }
 
@@ -187,7 +211,10 @@ export const dcgmSource: SourceFactory = {
       return undefined;
     }
     const gpus = [...scraper.latest.values()].sort((a, b) => a.index - b.index);
-    const channels = gpus.map((g) => new DcgmChannel(scraper, g.index, g.energyMj !== undefined ? 'counter' : 'sampled', g.pci));
+    const channels = gpus.flatMap((g) => {
+      const how = dcgmReading(g);
+      return how ? [new DcgmChannel(scraper, g.index, how.method, how.reading, g.pci)] : [];
+    });
     scraper.start(Math.max(200, ctx.config.collector.reportIntervalS * 1000));
     return new DcgmSource(scraper, channels, gpus.map((g) => ({ index: g.index, name: g.name, uuid: g.uuid })), ctx.hostTags);
   },

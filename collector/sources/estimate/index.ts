@@ -23,6 +23,8 @@ class EstimatedCpuChannel implements PowerChannel {
   readonly id = 'estimate/cpu';
   readonly domain = 'cpu' as const;
   readonly method = 'estimated' as const;
+  /** the model, in its own words */
+  readonly reading = 'idle + (TDP - idle) × /proc/stat utilisation';
   readonly measures = { kind: 'cpu-estimate' } as const;
   readonly rank = 0;
   readonly onlyIfCounted = true;

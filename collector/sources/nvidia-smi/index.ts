@@ -1,15 +1,17 @@
 /**
  * NVIDIA GPUs through `nvidia-smi`, where NVML cannot be loaded but the tool exists: the one
  * long-lived `nvidia-smi --query-gpu=… -lms N` process (../../resources/nvidia-smi.ts), shared
- * and kept across rediscoveries. nvidia-smi has no energy counter, so power is sampled
- * (`method=sampled`) from `power.draw` and integrated at the edge. See README.md.
+ * and kept across rediscoveries. nvidia-smi has no energy counter, so power is integrated at
+ * the edge from the best reading the driver gives each GPU: `power.draw.instant` (`sampled`),
+ * else the one-second average `power.draw.average` or an averaging `power.draw` (`averaged`,
+ * which lags load changes by about half a second). See README.md.
  */
 import type { OptionSpec } from '../../../common/config.js';
 import { optionValue } from '../../../common/option-value.js';
 import { findExecutable } from '../../../common/paths.js';
 import type { Sample } from '../../../common/model.js';
 import { gpuSample } from '../../resources/gpu-point.js';
-import type { SmiStream } from '../../resources/nvidia-smi.js';
+import { chooseSmiReading, type SmiPowerField, type SmiStream } from '../../resources/nvidia-smi.js';
 import { gpuMeasurand, type PowerChannel, type Source, type SourceFactory } from '../../source.js';
 
 export const NVIDIA_SMI = { key: 'collector.nvidiaSmi', env: 'WATTSCOPE_NVIDIA_SMI', kind: 'string', default: 'nvidia-smi', doc: 'nvidia-smi executable, used only when NVML cannot be loaded.' } as const satisfies OptionSpec;
@@ -19,7 +21,6 @@ const RANK = 2;
 
 class SmiChannel implements PowerChannel {
   readonly domain = 'gpu' as const;
-  readonly method = 'sampled' as const;
   readonly rank = RANK;
   inTotal = false;
   readonly id: string;
@@ -30,13 +31,15 @@ class SmiChannel implements PowerChannel {
     private readonly index: number,
     pci: string | undefined,
     private readonly maxAgeMs: number,
+    readonly reading: SmiPowerField,
+    readonly method: 'sampled' | 'averaged',
   ) {
     this.id = `nvidia-smi/${index}`;
     this.gpu = index;
     this.measures = gpuMeasurand(pci, index);
   }
   read(): number | undefined {
-    return this.stream.fresh(this.index, this.maxAgeMs)?.powerW;
+    return this.stream.fresh(this.index, this.maxAgeMs)?.power[this.reading];
   }
 }
 
@@ -45,11 +48,11 @@ class SmiSource implements Source {
   private readonly list: PowerChannel[];
   constructor(
     private readonly stream: SmiStream,
-    private readonly devices: Array<{ index: number; name: string; pci: string | undefined }>,
+    private readonly devices: Array<{ index: number; name: string; pci: string | undefined; reading: { field: SmiPowerField; method: 'sampled' | 'averaged' } | undefined }>,
     private readonly hostTags: Record<string, string>,
     private readonly maxAgeMs: number,
   ) {
-    this.list = devices.map((g) => new SmiChannel(stream, g.index, g.pci, maxAgeMs));
+    this.list = devices.flatMap((g) => (g.reading ? [new SmiChannel(stream, g.index, g.pci, maxAgeMs, g.reading.field, g.reading.method)] : []));
   }
   channels() {
     return this.list;
@@ -85,7 +88,15 @@ export const nvidiaSmiSource: SourceFactory = {
       ctx.resources.dropSmi();
       return undefined;
     }
-    const gpus = [...stream.latest.values()].map((l) => ({ index: l.row.index, name: l.row.name, pci: l.row.pci })).sort((a, b) => a.index - b.index);
+    const gpus = [...stream.latest.values()]
+      .map((l) => ({ index: l.row.index, name: l.row.name, pci: l.row.pci, reading: chooseSmiReading(stream.powerSeen.get(l.row.index) ?? new Set(), l.row.computeCap, stream.fields) }))
+      .sort((a, b) => a.index - b.index);
+    for (const g of gpus) {
+      if (!g.reading) ctx.log.once(`smi-no-power:${g.index}`, 'info', `GPU ${g.index} (${g.name}) reports no power draw through nvidia-smi; its gpu points are written, its energy is not measured`);
+      else if (g.reading.method === 'averaged') {
+        ctx.log.once(`smi-averaged:${g.index}`, 'info', `GPU ${g.index} (${g.name}): nvidia-smi gives only ${g.reading.field}, a one-second average (method=averaged): its power lags load changes by about half a second; a newer driver gives power.draw.instant`, { refused: stream.refused.join(',') || undefined });
+      }
+    }
     return new SmiSource(stream, gpus, ctx.hostTags, Math.max(3 * periodMs, 1000));
   },
 };

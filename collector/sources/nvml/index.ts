@@ -2,7 +2,8 @@
  * NVIDIA GPUs through NVML. Per GPU the total-energy counter (Volta and newer) is the power
  * source (`method=counter`): NVML's power reading on A100/H100 averages only ~25 ms of every
  * 100 ms (Yang et al., SC'24) and can miss a third of a bursty load's energy; the counter has no
- * such blind spot. Older GPUs fall back to sampling the power reading. Utilisation, memory,
+ * such blind spot. A GPU without it is read from the instantaneous power field value
+ * (`sampled`), else from `nvmlDeviceGetPowerUsage`, an average on Ampere and newer (`averaged`). Utilisation, memory,
  * temperature and SM clock go into `gpu` points. No library → no source, quietly. The binding
  * is owned once (../../resources/), not by this source. See README.md.
  */
@@ -17,19 +18,56 @@ import type { GpuProcessUse } from '../../attribution.js';
 /** Among readings of one GPU by the same method: NVML first. */
 const RANK = 0;
 
+/** A name or id from the driver as it may become a tag: no control characters, bounded; undefined when empty. */
+function nameText(t: string | undefined): string | undefined {
+  if (t === undefined) return undefined;
+  // eslint-disable-next-line no-control-regex
+  const clean = t.replace(/[\u0000-\u001f\u007f-\u009f\ufffd]/g, '').trim().slice(0, 96).replace(/\\+$/, '');
+  return clean === '' ? undefined : clean;
+}
+
+/** What a GPU's power is read from, best first (DESIGN §5 "Readings"). */
+export type NvmlReading = 'nvmlDeviceGetTotalEnergyConsumption' | 'NVML_FI_DEV_POWER_INSTANT' | 'nvmlDeviceGetPowerUsage';
+
 interface Device {
   index: number;
   name: string;
   uuid: string | undefined;
   pci: string | undefined;
-  hasCounter: boolean;
+  reading: NvmlReading;
+  method: 'counter' | 'sampled' | 'averaged';
+}
+
+/**
+ * The best power reading a GPU gives: its total-energy counter (Volta and newer); else the
+ * instantaneous power field value; else `nvmlDeviceGetPowerUsage`, a one-second average on
+ * Ampere and newer but GA100 (compute capability above 8.0; taken as one where NVML does not
+ * say), instantaneous on older GPUs.
+ */
+export function nvmlReading(api: NvmlApi, index: number): { reading: NvmlReading; method: 'counter' | 'sampled' | 'averaged' } {
+  if (api.totalEnergyMj(index) !== undefined) return { reading: 'nvmlDeviceGetTotalEnergyConsumption', method: 'counter' };
+  let instant: number | undefined;
+  try {
+    instant = api.powerInstantMw?.(index);
+  } catch {
+    instant = undefined; // a driver that does not know the field: the power reading it is
+  }
+  if (instant !== undefined) return { reading: 'NVML_FI_DEV_POWER_INSTANT', method: 'sampled' };
+  let cc: number | undefined;
+  try {
+    cc = api.computeCapability?.(index);
+  } catch {
+    cc = undefined;
+  }
+  return { reading: 'nvmlDeviceGetPowerUsage', method: cc !== undefined && cc <= 8.0 ? 'sampled' : 'averaged' };
 }
 
 class NvmlChannel implements PowerChannel {
   readonly domain = 'gpu' as const;
   readonly rank = RANK;
   inTotal = false;
-  readonly method: 'counter' | 'sampled';
+  readonly method: 'counter' | 'sampled' | 'averaged';
+  readonly reading: NvmlReading;
   readonly id: string;
   readonly gpu: number;
   readonly measures;
@@ -38,18 +76,20 @@ class NvmlChannel implements PowerChannel {
     private readonly device: Device,
     private readonly log: Logger,
   ) {
-    this.method = device.hasCounter ? 'counter' : 'sampled';
+    this.method = device.method;
+    this.reading = device.reading;
     this.id = `nvml/${device.index}`;
     this.gpu = device.index;
     this.measures = gpuMeasurand(device.pci, device.index);
   }
   read(): number | undefined {
     try {
-      if (this.device.hasCounter) {
-        const mj = this.api.totalEnergyMj(this.device.index);
+      const i = this.device.index;
+      if (this.reading === 'nvmlDeviceGetTotalEnergyConsumption') {
+        const mj = this.api.totalEnergyMj(i);
         return mj === undefined ? undefined : mj / 1000;
       }
-      const mw = this.api.powerMw(this.device.index);
+      const mw = this.reading === 'NVML_FI_DEV_POWER_INSTANT' ? this.api.powerInstantMw?.(i) : this.api.powerMw(i);
       return mw === undefined ? undefined : mw / 1000;
     } catch (e) {
       reportNvmlError(this.log, this.device, e);
@@ -137,10 +177,11 @@ export const nvmlSource: SourceFactory = {
     const count = api.deviceCount();
     for (let index = 0; index < count; index++) {
       try {
-        const name = api.name(index);
-        const hasCounter = api.totalEnergyMj(index) !== undefined;
-        devices.push({ index, name, uuid: api.uuid?.(index), pci: api.pciBusId?.(index), hasCounter });
-        if (!hasCounter) ctx.log.once(`nvml-sampled:${index}`, 'info', `GPU ${index} (${name}) has no total-energy counter (pre-Volta); its power is sampled at the sample rate`);
+        const name = nameText(api.name(index)) ?? `GPU ${index}`;
+        const how = nvmlReading(api, index);
+        devices.push({ index, name, uuid: nameText(api.uuid?.(index)), pci: nameText(api.pciBusId?.(index)), ...how });
+        if (how.method === 'sampled') ctx.log.once(`nvml-sampled:${index}`, 'info', `GPU ${index} (${name}) has no total-energy counter (pre-Volta); its power (${how.reading}) is sampled at the sample rate`);
+        if (how.method === 'averaged') ctx.log.once(`nvml-averaged:${index}`, 'info', `GPU ${index} (${name}) has no total-energy counter and no instantaneous power field; its power is NVML's one-second average (method=averaged), which lags load changes by about half a second`);
       } catch (e) {
         ctx.log.once(`nvml-discover:${index}`, 'warn', `GPU ${index} cannot be read through NVML; skipped`, { error: e });
       }

@@ -9,10 +9,9 @@
  */
 import { join } from 'node:path';
 import type { PowerDomain } from '../../../common/model.js';
-import type { Logger } from '../../../common/log.js';
 import { SourceError, type PowerChannel, type Source, type SourceFactory } from '../../source.js';
 import type { Measurand } from '../../total.js';
-import { AttributeReader, errnoCode, listDir, readNumber, readText, readTrimmed } from '../../sysfs.js';
+import { AttributeReader, errnoCode, listDir, readNumber, readSensorText, readText, readTextOr } from '../../sysfs.js';
 
 export interface RaplZone {
   /** directory name, e.g. `intel-rapl:0:1` */
@@ -97,6 +96,7 @@ export function permissionHint(path: string): string {
 
 class RaplChannel implements PowerChannel {
   readonly method = 'counter' as const;
+  readonly reading = 'energy_uj';
   inTotal = false;
   private readonly file: AttributeReader;
   constructor(
@@ -106,11 +106,11 @@ class RaplChannel implements PowerChannel {
     /** the MSR zone before its MMIO twin */
     readonly rank: number,
     readonly wrapJ: number | undefined,
-    private readonly path: string,
-    private readonly log: Logger,
+    readonly path: string,
   ) {
     this.file = new AttributeReader(path);
   }
+  /** Joules; NaN for a value that is not a number (the agent counts it); another failure throws, and the agent says so once. */
   read(): number | undefined {
     try {
       const uj = this.file.readNumber();
@@ -118,8 +118,7 @@ class RaplChannel implements PowerChannel {
     } catch (e) {
       const code = errnoCode(e);
       if (code === 'EACCES' || code === 'EPERM') throw new SourceError(permissionHint(this.path));
-      this.log.once(`read:${this.path}`, 'warn', `RAPL zone ${this.id} cannot be read; skipping its readings until it can`, { path: this.path, error: e });
-      return undefined;
+      throw e;
     }
   }
   close(): void {
@@ -130,6 +129,8 @@ class RaplChannel implements PowerChannel {
 export interface SkippedDir {
   dir: string;
   why: string;
+  /** the file whose text is unusable, where that is why (a warning, counted; the rest are info) */
+  unusable?: string;
 }
 
 /** The RAPL zones under `powercap`, and every other directory there with why it is not one. */
@@ -142,10 +143,11 @@ export function discoverZones(powercap: string): { zones: RaplZone[]; skipped: S
       skipped.push({ dir, why: controlType ? 'a powercap control type, not a zone' : 'not a RAPL zone (intel-rapl[-mmio]:<hex>[:<hex>])' });
       continue;
     }
-    const name = readTrimmed(join(powercap, dir, 'name'));
-    const zone = name === undefined || name === '' ? undefined : parseZoneDir(dir, name);
+    const name = readSensorText(join(powercap, dir, 'name'));
+    const zone = name?.text === undefined ? undefined : parseZoneDir(dir, name.text);
     if (zone) zones.push(zone);
-    else skipped.push({ dir, why: 'its name file is missing or empty' });
+    else if (name?.problem !== undefined) skipped.push({ dir, why: `its name file cannot name a zone (${name.problem})`, unusable: join(powercap, dir, 'name') });
+    else skipped.push({ dir, why: 'its name file is missing' });
   }
   return { zones, skipped };
 }
@@ -167,8 +169,11 @@ export const raplSource: SourceFactory = {
     const powercap = join(ctx.sysfs, 'class', 'powercap');
     const { zones, skipped } = discoverZones(powercap);
     const skip = (dir: string, why: string) => ctx.log.once(`powercap-skip:${dir}`, 'info', `powercap: ${dir} skipped: ${why}`, { path: join(powercap, dir) });
-    for (const s of skipped) skip(s.dir, s.why);
-    const vendor = cpuVendor(readTrimmed(join(ctx.procfs, 'cpuinfo')));
+    for (const s of skipped) {
+      if (s.unusable) ctx.problem('text', s.unusable, `powercap: ${s.dir} skipped: ${s.why}`, { path: s.unusable });
+      else skip(s.dir, s.why);
+    }
+    const vendor = cpuVendor(readTextOr(join(ctx.procfs, 'cpuinfo')));
     const channels: RaplChannel[] = [];
     for (const z of zones) {
       const path = join(powercap, z.dir, 'energy_uj');
@@ -184,7 +189,7 @@ export const raplSource: SourceFactory = {
       if (DIE_ZONE.test(z.name) && amdDieViews(vendor)) {
         ctx.log.once('rapl-amd-dies', 'warn', 'RAPL shows the package counter once per CCD (package-P-die-D zones on an AMD CPU, Linux 6.10): they repeat one counter per socket, so one per package is counted; update the kernel (fixed in 6.11) to see one zone per package');
       }
-      channels.push(new RaplChannel(zoneId(z), zoneDomain(z.name), zoneMeasurand(z, zones, vendor), z.mmio ? 1 : 0, maxUj === undefined ? undefined : maxUj / 1e6, path, ctx.log));
+      channels.push(new RaplChannel(zoneId(z), zoneDomain(z.name), zoneMeasurand(z, zones, vendor), z.mmio ? 1 : 0, maxUj === undefined ? undefined : maxUj / 1e6, path));
     }
     return channels.length > 0 ? new RaplSource(channels) : undefined;
   },

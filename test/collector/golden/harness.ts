@@ -44,6 +44,8 @@ export interface TestdataCase {
 /** What a fixture host says about its GPUs: which testdata each stand-in replays (paths under collector/sources/). */
 interface GpuSetup {
   'nvidia-smi'?: string;
+  /** which state of a capture the nvidia-smi stand-in replays (`idle`, `load`; default: its first) */
+  'nvidia-smi-state'?: string;
   dcgm?: string;
   nvml?: string;
 }
@@ -74,7 +76,7 @@ export function casesOf(host: string): TestdataCase[] {
   const root = join(FIXTURES, host);
   walk(root);
   for (const [source, file] of Object.entries(gpuSetup(root)) as Array<[string, string]>) {
-    if (source === 'about') continue;
+    if (source === 'about' || source === 'nvidia-smi-state') continue;
     const [owner] = file.split('/');
     const path = join(SOURCES_DIR, file.replace(/^([^/]+)\//, '$1/testdata/'));
     found.set(`${owner}/${file}`, { source: owner ?? source, name: basename(file).replace(/\.[^.]+$/, ''), path });
@@ -127,6 +129,7 @@ interface RecordedGpu {
   energy_mj: number;
   energy_mj_per_s: number;
   power_mw: number;
+  compute_capability?: number;
   utilization: { gpu: number; memory: number };
   memory: { used: number; total: number };
   temperature_c: number;
@@ -144,6 +147,7 @@ function recordedNvml(file: string, clock: { t: number }): NvmlApi {
     pciBusId: (i) => gpu(i).pci,
     totalEnergyMj: (i) => Math.round(gpu(i).energy_mj + (gpu(i).energy_mj_per_s * clock.t) / 1000),
     powerMw: (i) => gpu(i).power_mw,
+    computeCapability: (i) => gpu(i).compute_capability,
     utilization: (i) => gpu(i).utilization,
     memory: (i) => gpu(i).memory,
     temperatureC: (i) => gpu(i).temperature_c,
@@ -188,6 +192,7 @@ export async function collectOnce(hostOrCase: { host: string } | { caseDir: stri
   const dcgm = gpu.dcgm ? await dcgmExporter(testdata(...(gpu.dcgm.split('/') as [string, string]))) : undefined;
   // the stand-in reads these when the collector starts it; the first sweep only, for output that does not depend on timing
   process.env.NVIDIA_SMI_REPLAY = gpu['nvidia-smi'] ? testdata(...(gpu['nvidia-smi'].split('/') as [string, string])) : '';
+  process.env.NVIDIA_SMI_STATE = gpu['nvidia-smi-state'] ?? '';
   process.env.NVIDIA_SMI_HOLD = '1';
   const config = configFor(root, {
     WATTSCOPE_HOST: 'golden',
@@ -226,6 +231,7 @@ export async function collectOnce(hostOrCase: { host: string } | { caseDir: stri
     resources.close();
     await dcgm?.close();
     delete process.env.NVIDIA_SMI_REPLAY;
+    delete process.env.NVIDIA_SMI_STATE;
     delete process.env.NVIDIA_SMI_HOLD;
   }
 }

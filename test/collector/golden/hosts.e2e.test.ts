@@ -49,7 +49,8 @@ async function gpuEnv(host: string): Promise<Record<string, string>> {
   const env: Record<string, string> = {};
   const [smiOwner, smiFile] = (setup['nvidia-smi'] ?? '').split('/');
   // nvidia-smi on PATH, as the driver installs it; NVML not found (a driver without the library on the loader's path)
-  if (smiOwner && smiFile) Object.assign(env, { PATH: `${testdata('nvidia-smi', 'bin')}:${process.env.PATH}`, NVIDIA_SMI_REPLAY: testdata(smiOwner, smiFile), NVIDIA_SMI_HOLD: '1' });
+  const smiPath = (setup['nvidia-smi'] ?? '').split('/').slice(1);
+  if (smiOwner && smiFile) Object.assign(env, { PATH: `${testdata('nvidia-smi', 'bin')}:${process.env.PATH}`, NVIDIA_SMI_REPLAY: testdata(smiOwner, ...smiPath), NVIDIA_SMI_STATE: setup['nvidia-smi-state'] ?? '', NVIDIA_SMI_HOLD: '1' });
   // libnvidia-ml.so.1 found by its soname, as the driver installs it (the stand-in: the same boards)
   if (setup.nvml) env.LD_LIBRARY_PATH = dirname(buildNvmlStandin());
   // a user running dcgm-exporter says where it is

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,6 +38,8 @@ function recordedNvml(): NvmlApi & { energy: number[]; lost: Set<number>; shutdo
       if (api.lost.has(i)) throw new NvmlError(NVML_ERROR_GPU_IS_LOST, 'GPU is lost (NVML error 15)');
       return i === 0 ? 250_000 : 120_500;
     },
+    // a V100 is compute capability 7.0, a P100 6.0: NVML's power reading of either is instantaneous
+    computeCapability: (i: number) => [7.0, 6.0][i],
     utilization: (i: number) => (i === 0 ? { gpu: 93, memory: 41 } : { gpu: 12, memory: 3 }),
     memory: (i: number) => ({ used: (i + 1) * 1024 ** 3, total: 16 * 1024 ** 3 }),
     temperatureC: () => 55,
@@ -61,7 +64,7 @@ describe('NVML', () => {
     const log = recordingLogger();
     const resources = withNvml(api, log);
     const { sources: [source] } = await discoverOn(host, [nvmlSource], { log, resources });
-    expect(source?.channels().map((c) => `${c.id} ${c.method} ${c.domain} ${c.inTotal}`)).toEqual(['nvml/0 counter gpu true', 'nvml/1 sampled gpu true']);
+    expect(source?.channels().map((c) => `${c.id} ${c.method} ${c.domain} ${c.inTotal} ${c.reading}`)).toEqual(['nvml/0 counter gpu true nvmlDeviceGetTotalEnergyConsumption', 'nvml/1 sampled gpu true nvmlDeviceGetPowerUsage']);
     expect(source?.gpus?.().map((g) => g.name)).toEqual(['Tesla V100-SXM2-16GB', 'Tesla P100-PCIE-16GB']);
     expect(log.lines.map((l) => l.message).join()).toMatch(/GPU 1 \(Tesla P100-PCIE-16GB\) has no total-energy counter/);
     const clock = { t: 0 };
@@ -112,22 +115,31 @@ describe('NVML', () => {
 
 describe('nvidia-smi', () => {
   it('parses the CSV rows as the tool prints them, unsupported values left out', () => {
-    const [a, b] = readFileSync(testdata('nvidia-smi', 'a100x2.csv'), 'utf8').split('\n').map(parseSmiLine);
-    expect(a).toEqual({ index: 0, pci: '00000000:18:00.0', name: 'NVIDIA A100-SXM4-40GB', powerW: 61.45, utilPct: 0, memUtilPct: 0, memUsedBytes: 4 * 1024 ** 2, memTotalBytes: 40960 * 1024 ** 2, tempC: 32, smClockMhz: 210 });
-    expect(b?.powerW).toBe(312.8);
-    const [t4, gtx, quadro] = readFileSync(testdata('nvidia-smi', 'mixed-na.csv'), 'utf8').split('\n').map(parseSmiLine);
-    expect(t4?.powerW).toBe(27.74);
-    expect(gtx).toMatchObject({ name: 'NVIDIA GeForce GTX 1080 Ti', powerW: undefined, smClockMhz: undefined, utilPct: 3 });
-    expect(quadro).toMatchObject({ powerW: undefined, utilPct: undefined, memUsedBytes: 350 * 1024 ** 2 });
+    // the fixtures' columns: their header, as `--format=csv,nounits` prints it
+    const rows = (file: string) => {
+      const [header, ...lines] = readFileSync(testdata('nvidia-smi', file), 'utf8').trim().split('\n');
+      const fields = (header as string).split(', ').map((h) => h.replace(/ \[.*\]$/, ''));
+      return lines.map((l) => parseSmiLine(l, fields));
+    };
+    const [a, b] = rows('a100x2.csv');
+    expect(a).toEqual({ index: 0, pci: '00000000:18:00.0', name: 'NVIDIA A100-SXM4-40GB', power: { 'power.draw': 61.45 }, computeCap: undefined, utilPct: 0, memUtilPct: 0, memUsedBytes: 4 * 1024 ** 2, memTotalBytes: 40960 * 1024 ** 2, tempC: 32, smClockMhz: 210 });
+    expect(b?.power['power.draw']).toBe(312.8);
+    const [t4, gtx, quadro] = rows('mixed-na.csv');
+    expect(t4?.power['power.draw']).toBe(27.74);
+    expect(gtx).toMatchObject({ name: 'NVIDIA GeForce GTX 1080 Ti', power: {}, smClockMhz: undefined, utilPct: 3 });
+    expect(quadro).toMatchObject({ power: {}, utilPct: undefined, memUsedBytes: 350 * 1024 ** 2 });
     expect(parseSmiLine('')).toBeUndefined();
     expect(parseSmiLine('No devices were found')).toBeUndefined();
+    // a name with a NUL or control characters is cut and cleaned: it becomes a tag
+    expect(parseSmiLine('0, 00000000:18:00.0, NVIDIA\u0000garbage, 61.45, 0, 0, 4, 40960, 32, 210', ['index', 'pci.bus_id', 'name', 'power.draw', 'utilization.gpu', 'utilization.memory', 'memory.used', 'memory.total', 'temperature.gpu', 'clocks.sm'])?.name).toBe('NVIDIA');
   });
 
   it('streams one long-lived process, several GPUs, gpu points and sampled power', async () => {
     process.env.NVIDIA_SMI_REPLAY = testdata('nvidia-smi', 'a100x2.csv');
     const { sources: [source], resources } = await discoverOn(host, [nvidiaSmiSource], { env: { WATTSCOPE_NVIDIA_SMI: FAKE_SMI } });
     try {
-      expect(source?.channels().map((c) => `${c.id} ${c.method} ${c.inTotal}`)).toEqual(['nvidia-smi/0 sampled true', 'nvidia-smi/1 sampled true']);
+      // a driver that knows only power.draw (these fixtures' header) and not the GPU's generation: taken for an average
+      expect(source?.channels().map((c) => `${c.id} ${c.method} ${c.inTotal} ${c.reading}`)).toEqual(['nvidia-smi/0 averaged true power.draw', 'nvidia-smi/1 averaged true power.draw']);
       expect(source?.gpus?.().map((g) => g.name)).toEqual(['NVIDIA A100-SXM4-40GB', 'NVIDIA A100-SXM4-40GB']);
       const p1 = source?.channels()[1]?.read() as number;
       expect([312.8, 318.33]).toContain(p1);
@@ -145,7 +157,9 @@ describe('nvidia-smi', () => {
     const mixedCtx = contextFor(host, { env: { WATTSCOPE_NVIDIA_SMI: FAKE_SMI } });
     const mixed = await nvidiaSmiSource.discover(mixedCtx);
     try {
-      expect(mixed?.channels().map((c) => c.read())).toEqual([27.74, undefined, undefined]);
+      // the boards without any power reading have no channel: their gpu points only
+      expect(mixed?.channels().map((c) => c.read())).toEqual([27.74]);
+      expect(mixed?.collect?.(5).map((p) => p.tags.gpu)).toEqual(['0', '1', '2']);
     } finally {
       await mixed?.close?.();
       mixedCtx.resources.close();
@@ -168,6 +182,51 @@ describe('nvidia-smi', () => {
       await dropping?.close?.();
       droppingCtx.resources.close();
     }
+  });
+
+  it('reads power.draw.instant on real captures, and asks a driver that does not know it for what it knows', async () => {
+    const capture = (name: string) => testdata('nvidia-smi', 'captures', name);
+    const discoverWith = async (replay: string, state: string, forget = '') => {
+      Object.assign(process.env, { NVIDIA_SMI_REPLAY: replay, NVIDIA_SMI_STATE: state, NVIDIA_SMI_HOLD: '1', NVIDIA_SMI_FORGET: forget });
+      const log = recordingLogger();
+      const ctx = contextFor(host, { log, env: { WATTSCOPE_NVIDIA_SMI: FAKE_SMI } });
+      const source = await nvidiaSmiSource.discover(ctx);
+      try {
+        const [c] = source?.channels() ?? [];
+        return { how: `${c?.method} ${c?.reading} ${c?.read()}`, refused: ctx.resources.smi(FAKE_SMI, 100).refused, log: log.lines.map((l) => l.message) };
+      } finally {
+        await source?.close?.();
+        ctx.resources.close();
+        for (const k of ['NVIDIA_SMI_STATE', 'NVIDIA_SMI_HOLD', 'NVIDIA_SMI_FORGET']) delete process.env[k];
+      }
+    };
+    const l40s = capture('linux-x86_64__nvidia-l40s__595.80.txt');
+    const h100 = capture('linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01.txt');
+    const turing = capture('linux-x86_64__nvidia-geforce-rtx-2080-super__595.71.05.txt');
+    // the driver knows every power field: the instantaneous one, not the one-second average (144.97 W)
+    expect((await discoverWith(l40s, 'idle')).how).toBe('sampled power.draw.instant 127.67');
+    expect((await discoverWith(h100, 'load')).how).toBe('sampled power.draw.instant 625.68');
+    // a Turing board has no average: its instantaneous reading
+    expect((await discoverWith(turing, 'load')).how).toBe('sampled power.draw.instant 111.5');
+    // a driver that does not know .instant (the fields of the real capture less it): the average, said once
+    const older = await discoverWith(l40s, 'idle', 'power.draw.instant');
+    expect(older.how).toBe('averaged power.draw.average 144.97');
+    expect(older.log.filter((m) => /gives only power\.draw\.average, a one-second average/.test(m))).toHaveLength(1);
+    // knowing neither: power.draw, an average on an sm 8.9 board, as its compute_cap says …
+    expect((await discoverWith(l40s, 'idle', 'power.draw.instant,power.draw.average')).how).toBe('averaged power.draw 144.97');
+    // … instantaneous on a Turing board (7.5) …
+    expect((await discoverWith(turing, 'load', 'power.draw.instant,power.draw.average')).how).toBe('sampled power.draw 111.5');
+    // … and taken for an average where the driver cannot say
+    expect((await discoverWith(turing, 'load', 'power.draw.instant,power.draw.average,compute_cap')).how).toBe('averaged power.draw 111.5');
+    // where the driver knows .average and gives none for the board (Turing), power.draw is its instantaneous power
+    expect((await discoverWith(turing, 'load', 'power.draw.instant')).how).toBe('sampled power.draw 111.5');
+  });
+
+  it('refuses, as the real tool, a field the replayed driver does not know', () => {
+    const r = spawnSync(FAKE_SMI, ['--query-gpu=index,power.draw.instant', '--format=csv,noheader,nounits', '-lms', '100'], { encoding: 'utf8', env: { ...process.env, NVIDIA_SMI_REPLAY: testdata('nvidia-smi', 'a100x2.csv') } });
+    expect(r.stdout).toBe('Field "power.draw.instant" is not a valid field to query.\n\n');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(2);
   });
 
   it('is absent, quietly, without nvidia-smi, and steps aside for NVML', async () => {
@@ -204,6 +263,7 @@ describe('DCGM', () => {
       pci: '00000000:18:00.0',
       energyMj: 9382741023,
       powerW: 402.118,
+      powerInstantW: undefined,
       utilPct: 97,
       memUtilPct: 41,
       memUsedBytes: 69718 * 1024 ** 2,
@@ -235,7 +295,12 @@ describe('DCGM', () => {
     // beside NVML, the same boards (by PCI address) count once: NVML's counter, then DCGM's
     // counter before NVML's sampled reading of the P100
     const both = await discoverOn(host, [nvmlSource, dcgmSource], { resources: withNvml(recordedNvml()), env: { WATTSCOPE_DCGM_URL: url } });
-    expect(both.channels.map((c) => `${c.id} ${c.method} ${c.inTotal}`)).toEqual(['nvml/0 counter true', 'nvml/1 sampled false', 'dcgm/0 counter false', 'dcgm/1 counter true']);
+    expect(both.channels.map((c) => `${c.id} ${c.method} ${c.inTotal} ${c.reading}`)).toEqual([
+      'nvml/0 counter true nvmlDeviceGetTotalEnergyConsumption',
+      'nvml/1 sampled false nvmlDeviceGetPowerUsage',
+      'dcgm/0 counter false DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION',
+      'dcgm/1 counter true DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION',
+    ]);
     for (const s of both.sources) await s.close?.();
   });
 

@@ -75,4 +75,37 @@ describe('NVML through koffi', () => {
     ctx.resources.close();
     expect(log.lines.filter((l) => l.level === 'warn' || l.level === 'error')).toEqual([]);
   });
+
+  it('reads, where a GPU has no energy counter, the instantaneous power field (nvmlFieldValue_t as nvml.h lays it out), and the averaged power only where that is missing', async () => {
+    const lib = buildNvmlStandin();
+    const env = { NVML_STANDIN_NO_ENERGY: '1', NVML_STANDIN_WATTS_0: '250', NVML_STANDIN_AVERAGE_WATTS_0: '310', NVML_STANDIN_WATTS_1: '120', NVML_STANDIN_AVERAGE_WATTS_1: '120' };
+    Object.assign(process.env, env);
+    const discover = async (over: Record<string, string> = {}) => {
+      Object.assign(process.env, over);
+      const log = recordingLogger();
+      const ctx = contextFor(join(FIXTURES, 'vm-epyc'), { log, env: { WATTSCOPE_NVML_LIBRARY: lib } });
+      const [source] = await discoverSources(ctx.config, { hostTags: ctx.hostTags, log, resources: ctx.resources, factories: [nvmlSource] });
+      const channels = source?.channels().map((c) => `${c.id} ${c.method} ${c.reading} ${c.read()}`);
+      await source?.close?.();
+      ctx.resources.close();
+      return { channels, log: log.lines.map((l) => l.message) };
+    };
+    try {
+      const api = loadNvml(lib)!;
+      expect(api.powerInstantMw?.(0)).toBe(250_000);
+      expect(api.powerMw(0)).toBe(310_000);
+      expect(api.computeCapability?.(0)).toBe(9);
+      api.shutdown();
+      // the instantaneous 250 W, not the one-second average's 310 W
+      expect((await discover()).channels).toEqual(['nvml/0 sampled NVML_FI_DEV_POWER_INSTANT 250', 'nvml/1 sampled NVML_FI_DEV_POWER_INSTANT 120']);
+      // a driver without the field: the average, labelled as one on an H100 (compute capability 9.0) …
+      const averaged = await discover({ NVML_STANDIN_NO_INSTANT: '1' });
+      expect(averaged.channels).toEqual(['nvml/0 averaged nvmlDeviceGetPowerUsage 310', 'nvml/1 averaged nvmlDeviceGetPowerUsage 120']);
+      expect(averaged.log.filter((m) => /one-second average \(method=averaged\)/.test(m))).toHaveLength(2);
+      // … and as the instantaneous power it is on a V100 (7.0)
+      expect((await discover({ NVML_STANDIN_CC: '7.0' })).channels).toEqual(['nvml/0 sampled nvmlDeviceGetPowerUsage 310', 'nvml/1 sampled nvmlDeviceGetPowerUsage 120']);
+    } finally {
+      for (const k of [...Object.keys(env), 'NVML_STANDIN_NO_INSTANT', 'NVML_STANDIN_CC']) delete process.env[k];
+    }
+  });
 });

@@ -102,7 +102,7 @@ describe('RAPL discovery', () => {
     expect(log.lines.map((l) => l.message).sort()).toEqual([
       'powercap: dtpm skipped: a powercap control type, not a zone',
       'powercap: intel-rapl skipped: a powercap control type, not a zone',
-      'powercap: intel-rapl:7 skipped: its name file is missing or empty',
+      'powercap: intel-rapl:7 skipped: its name file is missing',
     ]);
   });
 });

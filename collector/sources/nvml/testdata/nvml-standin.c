@@ -6,7 +6,15 @@
  * Devices: NVML_STANDIN_GPUS GPUs (default 2), named "NVIDIA H100 80GB HBM3", with UUIDs
  * GPU-00000000-0000-0000-0000-00000000000<i>. GPU i draws NVML_STANDIN_WATTS_<i> watts
  * (default 100 + 50·i); its total-energy counter (mJ) advances at that power on the monotonic
- * clock from the first nvmlInit, as the driver's does. nvmlInit/nvmlShutdown are reference
+ * clock from the first nvmlInit, as the driver's does.
+ *
+ * Power readings (nvml.h): the instantaneous power is the field value NVML_FI_DEV_POWER_INSTANT
+ * (186) of nvmlDeviceGetFieldValues, in mW as an unsigned int; nvmlDeviceGetPowerUsage and
+ * NVML_FI_DEV_POWER_AVERAGE (185) give the one-second average, which a test may set apart from
+ * the instantaneous power with NVML_STANDIN_AVERAGE_WATTS_<i> (default: the same watts).
+ * NVML_STANDIN_NO_ENERGY=1 makes the energy counter NVML_ERROR_NOT_SUPPORTED (as on GPUs before
+ * Volta), NVML_STANDIN_NO_INSTANT=1 the instantaneous field (as on drivers before it); the CUDA
+ * compute capability is NVML_STANDIN_CC (default "9.0", an H100). nvmlInit/nvmlShutdown are reference
  * counted like the real library's; NVML_STANDIN_LOG names a file that gets one line per call of
  * init/shutdown, so a test can see how often the library was initialised.
  *
@@ -36,6 +44,12 @@ typedef struct { unsigned long long total; unsigned long long free; unsigned lon
 typedef struct { char busIdLegacy[16]; unsigned int domain; unsigned int bus; unsigned int device; unsigned int pciDeviceId; unsigned int pciSubSystemId; char busId[32]; } nvmlPciInfo_t;
 typedef struct { unsigned int pid; unsigned long long usedGpuMemory; unsigned int gpuInstanceId; unsigned int computeInstanceId; } nvmlProcessInfo_t;
 typedef struct { unsigned int pid; unsigned long long timeStamp; unsigned int smUtil; unsigned int memUtil; unsigned int encUtil; unsigned int decUtil; } nvmlProcessUtilizationSample_t;
+typedef union { double dVal; unsigned int uiVal; unsigned long ulVal; unsigned long long ullVal; long long sllVal; int siVal; unsigned short usVal; } nvmlValue_t;
+typedef struct { unsigned int fieldId; unsigned int scopeId; long long timestamp; long long latencyUsec; int valueType; nvmlReturn_t nvmlReturn; nvmlValue_t value; } nvmlFieldValue_t;
+
+#define NVML_VALUE_TYPE_UNSIGNED_INT 1
+#define NVML_FI_DEV_POWER_AVERAGE 185
+#define NVML_FI_DEV_POWER_INSTANT 186
 
 struct nvmlDevice_st { unsigned int index; };
 static struct nvmlDevice_st devices[8];
@@ -59,6 +73,18 @@ static double watts(unsigned int i) {
   snprintf(name, sizeof name, "NVML_STANDIN_WATTS_%u", i);
   const char *v = getenv(name);
   return v ? atof(v) : 100.0 + 50.0 * i;
+}
+
+static double average_watts(unsigned int i) {
+  char name[48];
+  snprintf(name, sizeof name, "NVML_STANDIN_AVERAGE_WATTS_%u", i);
+  const char *v = getenv(name);
+  return v ? atof(v) : watts(i);
+}
+
+static int flag(const char *name) {
+  const char *v = getenv(name);
+  return v != NULL && v[0] != '\0' && strcmp(v, "0") != 0;
 }
 
 static void trace(const char *what) {
@@ -150,6 +176,7 @@ nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t d, nvmlPciInfo_t *pci) {
 nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t d, unsigned long long *energy) {
   nvmlReturn_t rc = check(d);
   if (rc) return rc;
+  if (flag("NVML_STANDIN_NO_ENERGY")) return NVML_ERROR_NOT_SUPPORTED;
   /* mJ since the driver loaded: a large start value, then the device's power × time */
   *energy = 7000000000ULL + (unsigned long long)(watts(d->index) * (now_s() - t0) * 1000.0);
   return NVML_SUCCESS;
@@ -158,7 +185,44 @@ nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t d, unsigned long l
 nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t d, unsigned int *power) {
   nvmlReturn_t rc = check(d);
   if (rc) return rc;
-  *power = (unsigned int)(watts(d->index) * 1000.0);
+  *power = (unsigned int)(average_watts(d->index) * 1000.0);
+  return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t d, int valuesCount, nvmlFieldValue_t *values) {
+  nvmlReturn_t rc = check(d);
+  if (rc) return rc;
+  if (valuesCount < 0 || (valuesCount > 0 && !values)) return NVML_ERROR_INVALID_ARGUMENT;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  for (int k = 0; k < valuesCount; k++) {
+    nvmlFieldValue_t *f = &values[k];
+    f->timestamp = (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+    f->latencyUsec = 0;
+    f->valueType = NVML_VALUE_TYPE_UNSIGNED_INT;
+    f->value.ullVal = 0;
+    if (f->fieldId == NVML_FI_DEV_POWER_INSTANT && !flag("NVML_STANDIN_NO_INSTANT")) {
+      f->value.uiVal = (unsigned int)(watts(d->index) * 1000.0);
+      f->nvmlReturn = NVML_SUCCESS;
+    } else if (f->fieldId == NVML_FI_DEV_POWER_AVERAGE) {
+      f->value.uiVal = (unsigned int)(average_watts(d->index) * 1000.0);
+      f->nvmlReturn = NVML_SUCCESS;
+    } else {
+      f->nvmlReturn = NVML_ERROR_NOT_SUPPORTED;
+    }
+  }
+  return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetCudaComputeCapability(nvmlDevice_t d, int *major, int *minor) {
+  nvmlReturn_t rc = check(d);
+  if (rc) return rc;
+  if (!major || !minor) return NVML_ERROR_INVALID_ARGUMENT;
+  const char *v = getenv("NVML_STANDIN_CC");
+  int ma = 9, mi = 0;
+  if (v && sscanf(v, "%d.%d", &ma, &mi) < 1) return NVML_ERROR_INVALID_ARGUMENT;
+  *major = ma;
+  *minor = mi;
   return NVML_SUCCESS;
 }
 
