@@ -3,7 +3,7 @@ import type { Config } from '../common/config.js';
 import { logger } from '../common/log.js';
 import { InfluxStore, settingsFromConfig } from '../common/storage/store.js';
 import { buildApp } from './app.js';
-import { startJobs } from './jobs.js';
+import { startJobs } from './jobs/index.js';
 
 const log = logger('api');
 
@@ -26,8 +26,9 @@ async function openStore(config: Config): Promise<InfluxStore> {
 
 export async function startServer(config: Config): Promise<RunningServer> {
   const store = await openStore(config);
-  const { fastify, service, rollups, metrics } = await buildApp({ config, store });
-  const jobs = startJobs(service, config.api.runTimeoutMin, rollups, metrics);
+  const app = await buildApp({ config, store });
+  const { fastify } = app;
+  const jobs = startJobs(app.jobs, { metrics: app.metrics });
   const address = await fastify.listen({ port: config.api.port, host: config.api.bind });
   log.info(`API listening on ${address} (OpenAPI docs at ${address}/docs)`, { influxdb: store.settings.url, database: store.db, auth: config.api.token ? 'bearer token on writes' : 'none' });
   return {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { buildApp } from '../api/app.js';
 import { insideFraction, windowEnergy } from '../api/domain/energy.js';
 import { PowerRepository } from '../api/repo/power.js';
-import { RollupJob } from '../api/rollups.js';
+import { RollupJob } from '../api/jobs/rollup.js';
 import { loadConfig } from '../common/config.js';
 import { findInfluxd, startInfluxd } from '../common/influxd.js';
 import { MEASUREMENT, POWER } from '../common/model.js';
@@ -79,12 +79,12 @@ export async function benchApi(): Promise<void> {
     const started = await app.fastify.inject({ method: 'POST', url: '/api/runs', payload: { model: 'bench', hosts: ['bench-host'] } });
     const id = started.json<{ run_id: string }>().run_id;
     clock.now = base + SECONDS * 1000 - 567;
-    const run = await app.service.get(id);
+    const run = await app.reads.get(id);
     const t1 = clock.now;
     const fast: number[] = [];
     let fastEnergy = 0;
     for (let i = 0; i < 30; i++) {
-      const [ms, measured] = await timed(() => app.service.measure(run, t1));
+      const [ms, measured] = await timed(() => app.measuring.measure(run, t1));
       fast.push(ms);
       fastEnergy = measured.energy_j as number;
     }
@@ -133,7 +133,7 @@ export async function benchApi(): Promise<void> {
       }),
     );
     const pairsS = (performance.now() - pairsStart) / 1000;
-    const stored = await live.service.runs.list({ labels: { bench: 'pairs' }, limit: 1000, offset: 0 });
+    const stored = await live.runs.list({ labels: { bench: 'pairs' }, limit: 1000, offset: 0 });
     const completed = stored.filter((r) => r.status === 'completed').length;
     const starts = results.map((r) => r.start.ms);
     const stops = results.map((r) => r.stop.ms);

@@ -39,7 +39,12 @@ export interface PairRow {
   relative: Record<Compared, number | null> | null;
 }
 
-export function compare(runs: readonly RunSummary[], reference?: string): { reference: string | null; rows: PairRow[] } {
+export interface Comparison {
+  reference: string | null;
+  rows: PairRow[];
+}
+
+export function compare(runs: readonly RunSummary[], reference?: string): Comparison {
   const groups = new Map<string, RunSummary[]>();
   for (const r of runs) {
     if (r.warmup) continue;

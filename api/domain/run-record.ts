@@ -115,6 +115,9 @@ export interface SummaryContext {
   scores: Scores;
 }
 
+/** The deployment's settings a summary is computed with. */
+export type SummarySettings = Omit<SummaryContext, 'scores'>;
+
 /** Coverage below this flags a run as partial (recomputed when late points arrive). */
 export const FULL_COVERAGE = 0.99;
 
@@ -244,7 +247,7 @@ export const RunSummarySchema = Type.Object(
 /** The summary as JSON: each field's value, and why a null score is null. */
 export type RunSummary = ReplyOf<SummaryFields> & { null_reasons: Record<string, string> };
 
-export function summaryOf(run: Run, settings: Omit<SummaryContext, 'scores'>): RunSummary {
+export function summaryOf(run: Run, settings: SummarySettings): RunSummary {
   const ctx: SummaryContext = { ...settings, scores: scoresOf(run, settings.netscore) };
   const out: Record<string, unknown> = {};
   const reasons: Record<string, string> = {};

@@ -100,3 +100,48 @@ export function scoresOf(run: Run, k: NetScoreCoefficients): Scores {
 export function steadySeconds(run: Pick<Run, 'steady_power_w' | 'duration_s' | 'steady_rise_s' | 'steady_tail_s'>): number | null {
   return run.steady_power_w === null || run.duration_s === null ? null : Math.max(0, run.duration_s - (run.steady_rise_s ?? 0) - (run.steady_tail_s ?? 0));
 }
+
+/** A run as it is first written: its identity, and nothing measured or given yet. */
+export function emptyRun(fields: Pick<Run, 'run_id' | 'model' | 'platform' | 'started_at_ms' | 'kind' | 'hosts'>): Run {
+  return {
+    status: 'running',
+    dataset: null,
+    batch_size: null,
+    inferences: null,
+    correct: null,
+    accuracy: null,
+    params_m: null,
+    macs_g: null,
+    labels: {},
+    heartbeat_at_ms: null,
+    ended_at_ms: null,
+    duration_s: null,
+    energy_j: null,
+    energy_net_j: null,
+    avg_power_w: null,
+    coverage: null,
+    sources: [],
+    avg_gpu_power_w: null,
+    avg_gpu_util_pct: null,
+    avg_gpu_mem_pct: null,
+    avg_cpu_pct: null,
+    clock_offsets: {},
+    recompute_attempts: null,
+    partial_final: null,
+    revised_at_ms: null,
+    gpus: null,
+    gpus_from: null,
+    energy_host_j: null,
+    energy_attributed_j: null,
+    attributed: null,
+    score_energy: 'scoped',
+    grid_intensity: {},
+    series_id: null,
+    warmup: false,
+    steady_rise_s: null,
+    steady_tail_s: null,
+    steady_power_w: null,
+    steady_reason: null,
+    ...fields,
+  };
+}

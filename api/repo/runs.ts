@@ -5,7 +5,7 @@
  */
 import { BASELINE, MEASUREMENT, RUN, RUN_STATUSES, type RunKind, type RunStatus, type Sample } from '../../common/model.js';
 import { anyOf, ident, iql, join, literalRegex, num as numLit, str, timeMs, type InfluxQL } from '../../common/storage/influxql.js';
-import { seriesRows, type InfluxStore, type Row } from '../../common/storage/store.js';
+import { seriesRows, type InfluxStore, type Row, type StatementResult } from '../../common/storage/store.js';
 import { decodeRecord, encodeRecord } from '../domain/record.js';
 import { RUN_COLUMNS, RUN_FIELDS, type Run } from '../domain/run-record.js';
 
@@ -21,7 +21,7 @@ export function rowToRun(row: Row): Run {
  * Which of two rows of one run_id is the run. A run whose platform was corrected is written
  * anew before its old point is deleted, so for a moment (or after a failed delete) both exist:
  * the newest revision wins. Two rows of the same revision are one start taken twice at once —
- * a retried start that two API replicas both took (./../service.ts) — and the one that started
+ * a retried start that two API replicas both took (../services/lifecycle.ts) — and the one that started
  * first wins, then the smaller platform: every reader in every replica picks the same row.
  */
 export function preferredRow(a: Run, b: Run): Run {
@@ -114,13 +114,21 @@ export class RunRepository {
 
   /** The runs among `runIds` that exist, by run_id (for an import, which must not reuse one). */
   async getMany(runIds: readonly string[]): Promise<Map<string, Run>> {
-    const out = new Map<string, Run>();
+    const statements = this.byIdsStatements(runIds);
+    return this.readRuns(statements.length === 0 ? [] : await this.store.query(join(statements, '; ')));
+  }
+
+  /** `SELECT *` of the runs among `runIds`: a few hundred ids per regular expression keeps each statement small. */
+  byIdsStatements(runIds: readonly string[]): InfluxQL[] {
     const ids = [...new Set(runIds)];
-    // a few hundred ids per regular expression keeps each query small
-    for (let i = 0; i < ids.length; i += 500) {
-      const rows = await this.store.rows(iql`SELECT * FROM ${ident(MEASUREMENT.run)} WHERE ${ident(T.runId)} =~ ${anyOf(ids.slice(i, i + 500))}`);
-      for (const run of newestRevisions(rows.map(rowToRun))) out.set(run.run_id, run);
-    }
+    const out: InfluxQL[] = [];
+    for (let i = 0; i < ids.length; i += 500) out.push(iql`SELECT * FROM ${ident(MEASUREMENT.run)} WHERE ${ident(T.runId)} =~ ${anyOf(ids.slice(i, i + 500))}`);
+    return out;
+  }
+
+  readRuns(results: ReadonlyArray<StatementResult | undefined>): Map<string, Run> {
+    const out = new Map<string, Run>();
+    for (const r of results) for (const run of newestRevisions(seriesRows(r?.series ?? []).map(rowToRun))) out.set(run.run_id, run);
     return out;
   }
 
@@ -195,19 +203,30 @@ export class RunRepository {
    * stored (the scan of every run it replaces took seconds under load with a few thousand).
    */
   async latestBaselines(hosts: readonly string[], beforeMs: number): Promise<Map<string, Run>> {
-    const out = new Map<string, Run>();
-    if (hosts.length === 0) return out;
+    if (hosts.length === 0) return new Map();
     await this.indexOlderBaselines();
-    const [r] = await this.store.query(
-      iql`SELECT last(${ident(BASELINE.fields.runId)}) AS id FROM ${ident(MEASUREMENT.baseline)} WHERE ${ident(BASELINE.tags.host)} =~ ${anyOf(hosts)} AND time < ${timeMs(beforeMs)} GROUP BY ${ident(BASELINE.tags.host)}`,
-    );
+    const [r] = await this.store.query(this.baselineIndexStatement(hosts, beforeMs));
+    const byHost = this.readBaselineIndex(r);
+    return this.baselinesOf(byHost, await this.getMany([...byHost.values()]), beforeMs);
+  }
+
+  /** The index's newest baseline run_id per host before `beforeMs` (run indexOlderBaselines first). */
+  baselineIndexStatement(hosts: readonly string[], beforeMs: number): InfluxQL {
+    return iql`SELECT last(${ident(BASELINE.fields.runId)}) AS id FROM ${ident(MEASUREMENT.baseline)} WHERE ${ident(BASELINE.tags.host)} =~ ${anyOf(hosts)} AND time < ${timeMs(beforeMs)} GROUP BY ${ident(BASELINE.tags.host)}`;
+  }
+
+  readBaselineIndex(r: StatementResult | undefined): Map<string, string> {
     const byHost = new Map<string, string>();
     for (const row of seriesRows(r?.series ?? [])) {
       const host = row[BASELINE.tags.host];
       if (typeof row.id === 'string' && typeof host === 'string') byHost.set(host, row.id);
     }
-    if (byHost.size === 0) return out;
-    const runs = await this.getMany([...byHost.values()]);
+    return byHost;
+  }
+
+  /** The baselines the index names, where they are what it says (completed, started before the run). */
+  baselinesOf(byHost: ReadonlyMap<string, string>, runs: ReadonlyMap<string, Run>, beforeMs: number): Map<string, Run> {
+    const out = new Map<string, Run>();
     for (const [host, id] of byHost) {
       const run = runs.get(id);
       if (run && run.kind === 'baseline' && run.status === 'completed' && run.started_at_ms < beforeMs) out.set(host, run);
@@ -217,11 +236,12 @@ export class RunRepository {
 
   private indexed: Promise<void> | undefined;
 
+
   /**
    * Baselines stored before the index existed are indexed once per process, at the first
    * lookup: one read of every run, then idempotent writes (the same points from every replica).
    */
-  private indexOlderBaselines(): Promise<void> {
+  indexOlderBaselines(): Promise<void> {
     this.indexed ??= (async () => {
       const rows = await this.store.rows(iql`SELECT * FROM ${ident(MEASUREMENT.run)} WHERE ${ident(F.kind)} = ${str('baseline')} AND ${ident(F.status)} = ${str('completed')}`);
       const samples = newestRevisions(rows.map(rowToRun)).flatMap(baselineIndexSamples);

@@ -125,6 +125,7 @@ export const ImportItem = Type.Object(
     macs_g: Type.Optional(Positive(1e9, 'MACs per inference in billions.')),
     duration_s: Type.Optional(Type.Number({ minimum: 0, maximum: 1e9 })),
     dataset: Type.Optional(Type.String({ maxLength: 512 })),
+    batch_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1e9 })),
     started_at: Type.Optional(Type.String({ format: 'date-time' })),
     labels: Type.Optional(Labels),
     run_id: Type.Optional(RunId),

@@ -54,7 +54,7 @@ describe('baselines (real influxd)', () => {
     await h.store.write(powerPoints('b2', 'nvml/0', base, 300, (i) => (i < 100 ? 40 : 140)));
     // a completed baseline written as an older API wrote it: the run point alone (a run's
     // fields from a started run, made a baseline)
-    const template = await h.app.service.get((await post('/api/runs', { model: 'template', hosts: ['nowhere'] })).json<{ run_id: string }>().run_id);
+    const template = await h.app.reads.get((await post('/api/runs', { model: 'template', hosts: ['nowhere'] })).json<{ run_id: string }>().run_id);
     const older: Run = { ...template, run_id: 'b-older', model: 'idle', kind: 'baseline', status: 'completed', hosts: ['b2'], started_at_ms: base + 10_000, ended_at_ms: base + 90_000, sources: [{ host: 'b2', source: 'nvml/0', domain: 'gpu', method: 'counter', energyJ: 3200, avgPowerW: 40, coverage: 1 }] };
     await h.store.write([runToSample(older)]);
     // another API process over the same database: its first lookup indexes what it finds

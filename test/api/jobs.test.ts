@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startJobs } from '../../api/jobs.js';
+import { manually, startJobs } from '../../api/jobs/index.js';
 import { MAX_RECOMPUTE_ATTEMPTS, attemptDueAt, recomputePlan, scheduledAttempt } from '../../api/domain/recompute.js';
 import type { Run, RunSummary } from '../../api/domain/run-record.js';
 import { buildApp } from '../../api/app.js';
@@ -78,7 +78,7 @@ describe('jobs (API, the test’s clock)', () => {
     const stopped = (await h.app.fastify.inject({ method: 'POST', url: `/api/runs/${id}/stop`, payload: {} })).json<RunSummary>();
     expect(stopped.partial_sources).toEqual([{ host: 'j1', source: 'nvml/1', coverage: 0 }]);
     const end = base + 70_000;
-    const jobs = startJobs(h.app.service, 30);
+    const jobs = startJobs(h.app.jobs, { scheduler: manually });
     const tick = async (at: number) => {
       h.clock.now = at;
       await jobs[1]?.execute();
@@ -113,11 +113,11 @@ describe('jobs (API, the test’s clock)', () => {
     const base = Date.UTC(2026, 7, 2, 0, 0, 0);
     await h.store.write(powerPoints('wm', 'nvml/0', base, 1800, () => 10));
     const now = base + 3 * 3_600_000;
-    expect(await h.app.rollups.advance(now)).toBeGreaterThan(0);
+    expect(await h.app.jobs.rollup.advance(now)).toBeGreaterThan(0);
     const [row] = await h.store.rows(iql`SELECT last(${ident('watermark_ms')}) AS w FROM ${ident('wattscope_state')}`);
     expect(row?.time).toBe(row?.w);
     expect(row?.w).toBeGreaterThan(Date.UTC(2026, 7, 1, 0, 0, 0));
-    expect(await h.app.rollups.watermark()).toBe(row?.w);
+    expect(await h.app.jobs.rollup.watermark()).toBe(row?.w);
   });
 });
 
@@ -128,7 +128,7 @@ describe('job failures', () => {
     try {
       const store = await InfluxStore.open({ url: server.url, org: '', db: 'jobs', timeoutMs: 2000 });
       const app = await buildApp({ config: loadConfig({ HOME: '/nonexistent' }), store });
-      const jobs = startJobs(app.service, 30, app.rollups, app.metrics);
+      const jobs = startJobs(app.jobs, { metrics: app.metrics, scheduler: manually });
       await server.stop();
       for (const job of jobs) await job.execute();
       const text = (await app.fastify.inject('/metrics')).body;

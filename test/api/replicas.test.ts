@@ -13,9 +13,8 @@
  * different values from the two replicas (no conflicting writes).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ScheduledTask } from 'node-cron';
 import { buildApp, type App } from '../../api/app.js';
-import { startJobs } from '../../api/jobs.js';
+import { manually, startJobs, type ScheduledJob } from '../../api/jobs/index.js';
 import { scheduledAttempt, MAX_RECOMPUTE_ATTEMPTS } from '../../api/domain/recompute.js';
 import type { RunSummary } from '../../api/domain/run-record.js';
 import { loadConfig } from '../../common/config.js';
@@ -36,7 +35,7 @@ interface Replica {
   name: string;
   app: App;
   store: InfluxStore;
-  jobs: ScheduledTask[];
+  jobs: ScheduledJob[];
 }
 
 /** A small deterministic PRNG (mulberry32): the replicas' delays, the same every run. */
@@ -172,10 +171,9 @@ describe('two API replicas on one database (real influxd)', () => {
     const config = loadConfig({ HOME: '/nonexistent', WATTSCOPE_HOST: 'h1', WATTSCOPE_API_RATE_LIMIT: '1000000', WATTSCOPE_RUN_TIMEOUT: '5' });
     const app = await buildApp({ config, store, now, stopWaitMs: 0 });
     await app.fastify.ready();
-    const jobs = startJobs(app.service, config.api.runTimeoutMin, app.rollups, app.metrics);
     // the test fires them (execute()); their schedule on the real clock would fire them at
     // minute boundaries with the test's clock, in between the test's own steps
-    for (const job of jobs) await job.stop();
+    const jobs = startJobs(app.jobs, { metrics: app.metrics, scheduler: manually });
     return { name, app, store, jobs };
   }
 
@@ -250,7 +248,7 @@ describe('two API replicas on one database (real influxd)', () => {
     expect(new Set(dup.map((d) => d.json<{ run_id: string }>().run_id))).toEqual(new Set(['r-retried']));
     // which replica's start stands depends on the race (a replica that finds the other's row
     // answers with it): the single replica starts it at the start that stood
-    const stood = (await a1.app.service.get('r-retried')).started_at_ms;
+    const stood = (await a1.app.reads.get('r-retried')).started_at_ms;
     expect([clock.now, clock.now + 7]).toContain(stood);
     clock.now = stood;
     await single.app.fastify.inject({ method: 'POST', url: '/api/runs', payload: { model: 'm', run_id: 'r-retried', hosts: ['h2'] } });
@@ -277,26 +275,26 @@ describe('two API replicas on one database (real influxd)', () => {
         for (const store of [a1.store, single.store]) await store.write(lateH3());
       }
       await fire(E + offset);
-      const wm = (await a1.app.rollups.watermark()) ?? -Infinity;
+      const wm = (await a1.app.jobs.rollup.watermark()) ?? -Infinity;
       // never backwards, and never below what a replica has written
       expect(wm).toBeGreaterThanOrEqual(lastWatermark);
       expect(wm).toBe(Math.max(...watermarksWritten));
       lastWatermark = wm;
       for (const id of partial) {
-        const run = await a1.app.service.runs.get(id);
+        const run = await a1.app.runs.get(id);
         const end = run?.ended_at_ms as number;
         // counted once per slot however many replicas measured it: never past the schedule, and
         // after every firing what the single replica counted
         expect(run?.recompute_attempts ?? 0, `${id} at +${offset / MIN} min`).toBeLessThanOrEqual(scheduledAttempt(end, E + offset));
-        expect(run?.recompute_attempts, `${id} at +${offset / MIN} min`).toBe((await single.app.service.runs.get(id))?.recompute_attempts);
+        expect(run?.recompute_attempts, `${id} at +${offset / MIN} min`).toBe((await single.app.runs.get(id))?.recompute_attempts);
       }
     }
     // past the data, the watermark goes on through empty buckets up to the clock; let both
     // databases catch up with the last firing's clock (36 buckets a run), then compare
     const final = E + firings[firings.length - 1]!;
     const limit = Math.floor((final - 10 * MIN) / (10 * MIN)) * 10 * MIN;
-    for (const r of [a1, single]) while ((await r.app.rollups.advance(final)) > 0);
-    expect(await a1.app.rollups.watermark()).toBe(limit);
+    for (const r of [a1, single]) while ((await r.app.jobs.rollup.advance(final)) > 0);
+    expect(await a1.app.jobs.rollup.watermark()).toBe(limit);
     expect(lastWatermark).toBeGreaterThan(B0 + HOURS * 3_600_000);
 
     // the outcome, measurement by measurement, against the single replica's
@@ -305,7 +303,7 @@ describe('two API replicas on one database (real influxd)', () => {
       expect(pair.length, m).toBeGreaterThan(0);
       expect(pair, m).toEqual(alone);
     }
-    expect(await a1.app.rollups.watermark()).toBe(await single.app.rollups.watermark());
+    expect(await a1.app.jobs.rollup.watermark()).toBe(await single.app.jobs.rollup.watermark());
     const [pairRuns, aloneRuns] = await Promise.all([dump(a1.store, 'run'), dump(single.store, 'run')]);
     expect(pairRuns).toEqual(aloneRuns);
     // one row per run
@@ -315,7 +313,7 @@ describe('two API replicas on one database (real influxd)', () => {
 
     // and the outcome is the right one: attempts are the schedule's, the late points counted
     const summary = async (id: string) => (await a2.app.fastify.inject(`/api/runs/${id}`)).json<RunSummary>();
-    const attempts = async (id: string) => (await a2.app.service.get(id)).recompute_attempts;
+    const attempts = async (id: string) => (await a2.app.reads.get(id)).recompute_attempts;
     for (const id of ['r-part-h3', 'r-part-h1h3']) {
       const s = await summary(id);
       expect(s.partial, id).toBe(false);
@@ -355,6 +353,6 @@ describe('two API replicas on one database (real influxd)', () => {
     expect(answers.some((a) => a.json<{ started_at: string }>().started_at === new Date(at).toISOString())).toBe(true);
     const rows = (await dump(a1.store, 'run')).filter((r) => r.run_id === 'r-twice');
     expect(rows.map((r) => r.time)).toEqual([at]);
-    for (const r of [a1, a2]) expect((await r.app.service.get('r-twice')).started_at_ms).toBe(at);
+    for (const r of [a1, a2]) expect((await r.app.reads.get('r-twice')).started_at_ms).toBe(at);
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startJobs } from '../../api/jobs.js';
+import { manually, startJobs } from '../../api/jobs/index.js';
 import { attemptDueAt } from '../../api/domain/recompute.js';
 import type { RunSummary } from '../../api/domain/run-record.js';
 import { apiHarness, powerPoints, type Harness } from './harness.js';
@@ -86,7 +86,7 @@ describe('run energy (DESIGN §5)', () => {
     // (api/domain/recompute.ts): 01:30 + 1 min → 03:00
     h.clock.now = attemptDueAt(base + 90_000, 1);
     expect(h.clock.now).toBe(base + 180_000);
-    const jobs = startJobs(h.app.service, 30);
+    const jobs = startJobs(h.app.jobs, { scheduler: manually });
     try {
       await jobs[1]?.execute();
     } finally {
@@ -122,7 +122,7 @@ describe('run energy (DESIGN §5)', () => {
     const s = (await h.app.fastify.inject(`/api/runs/${id}`)).json<RunSummary>();
     expect(s).toMatchObject({ status: 'running', duration_s: 30 });
     expect(s.energy_j).toBeCloseTo(80 * 30, 6);
-    expect((await h.app.service.get(id)).energy_j).toBeNull();
+    expect((await h.app.reads.get(id)).energy_j).toBeNull();
   });
 
   it('stops a run after the fact at the ended_at given, which must lie between its start and now', async () => {
@@ -155,7 +155,7 @@ describe('run energy (DESIGN §5)', () => {
     h.clock.now = base + 160_000 + 2 * 60_000;
     const fresh = (await post('/api/runs', { model: 'fresh', hosts: ['h6'] })).json<{ run_id: string }>().run_id;
     h.clock.now = base + 160_000 + 31 * 60_000;
-    const n = await h.app.service.abandonStale(30 * 60_000);
+    const n = await h.app.jobs.abandon.run();
     expect(n).toBeGreaterThanOrEqual(1);
     expect((await h.app.fastify.inject(`/api/runs/${fresh}`)).json<RunSummary>().status).toBe('running');
     const s = (await h.app.fastify.inject(`/api/runs/${id}`)).json<RunSummary>();

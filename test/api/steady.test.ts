@@ -124,7 +124,7 @@ describe('the steady part of a stopped run', () => {
   });
 
   it('a run measured again keeps no stale steady figure or reason (InfluxDB cannot unset a field)', async () => {
-    const runs = h.app.service.runs;
+    const runs = h.app.runs;
     const id = (await h.app.fastify.inject({ method: 'POST', url: '/api/runs', payload: { model: 'steady-again', hosts: ['nowhere'] } })).json<{ run_id: string }>().run_id;
     const run = (await runs.get(id)) as NonNullable<Awaited<ReturnType<typeof runs.get>>>;
     await runs.save({ ...run, steady_reason: 'too short' });

@@ -4,8 +4,8 @@
  * (points may land a little late; the overlap catches them, the memory of sent keys drops
  * duplicates). The timer runs only while someone watches.
  */
-import { logger } from '../common/log.js';
-import type { LivePoint, LiveRepository } from './repo/live.js';
+import { logger } from '../../common/log.js';
+import type { LivePoint, LiveRepository } from '../repo/live.js';
 
 const log = logger('live');
 
