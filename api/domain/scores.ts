@@ -1,7 +1,9 @@
 /**
  * The scores of the papers, as pure functions (docs/SCIENCE.md has the formulas and worked
  * examples). Each returns a value or null with the reason it cannot be computed: a run without
- * accuracy has energy but no accuracy-based score (null, never 0).
+ * accuracy has energy but no accuracy-based score (null, never 0). A score reaches the run's
+ * summary, CSV, OpenAPI, the CLI, the page and Grafana through one line in RUN_SUMMARY
+ * (./run-record.ts): CONTRIBUTING.md, "Add a score".
  */
 
 export type Score = { value: number; reason?: undefined } | { value: null; reason: string };
@@ -86,4 +88,25 @@ export function perJoule(count: number | null | undefined, energyJ: number | nul
 export function relative(value: number | null, reference: number | null): number | null {
   if (value === null || reference === null || reference === 0) return null;
   return value / reference;
+}
+
+/** The energy scores use: the run's devices, or what its own processes were attributed when it asks for that. */
+export function scoreEnergyOf(run: { energy_j: number | null; energy_attributed_j: number | null; score_energy: 'scoped' | 'attributed' }): number | null {
+  return run.score_energy === 'attributed' ? run.energy_attributed_j : run.energy_j;
+}
+
+/**
+ * Energy per inference over the steady part, in µWh. The client gives one inference count for
+ * the whole run, so the inferences are taken to run at an even rate: the steady part's share of
+ * them is its share of the time, and its energy per inference is its average power × the run's
+ * duration / inferences — what every inference would cost if the whole run ran as its steady part.
+ */
+export function steadyPerInferenceUwh(run: { steady_power_w: number | null; steady_reason: string | null; duration_s: number | null; inferences: number | null }): Score {
+  if (run.steady_power_w === null) return none(run.steady_reason ?? 'no steady part measured');
+  return energyPerInferenceUwh(run.duration_s === null ? null : run.steady_power_w * run.duration_s, run.inferences);
+}
+
+/** Length of the steady part: the run less its rise and tail; null without a steady part. */
+export function steadySeconds(run: { steady_power_w: number | null; duration_s: number | null; steady_rise_s: number | null; steady_tail_s: number | null }): number | null {
+  return run.steady_power_w === null || run.duration_s === null ? null : Math.max(0, run.duration_s - (run.steady_rise_s ?? 0) - (run.steady_tail_s ?? 0));
 }

@@ -278,12 +278,10 @@ async function openRun(id) {
     ['attributed by', summary.attributed ? summary.attributed.model : '—'],
     ['average power', `${fmt(summary.avg_power_w, 1)} W`], ['average GPU power', `${fmt(summary.avg_gpu_power_w, 1)} W`], ['GPU utilisation', `${fmt(summary.avg_gpu_util_pct, 1)} %`],
     ['GPU memory', `${fmt(summary.avg_gpu_mem_pct, 1)} %`], ['CPU', `${fmt(summary.avg_cpu_pct, 1)} %`], ['coverage', `${fmt(summary.coverage === null ? null : summary.coverage * 100, 1)} %${summary.partial ? ' (partial)' : ''}`],
-    ['carbon', `${fmt(summary.carbon_g, 2)} g CO₂`], ['cost', fmt(summary.energy_cost, 4)],
-    ['inferences', fmt(summary.inferences, 0)], ['accuracy', fmt(summary.accuracy, 4)], ['µWh / inference', fmt(summary.energy_per_inference_uwh, 3)],
     ['steady part', summary.steady_power_w === null ? `— (${summary.steady_reason ?? 'not measured'})` : `${fmt(summary.steady_s, 1)} s at ${fmt(summary.steady_power_w, 1)} W (rise ${fmt(summary.steady_rise_s, 1)} s and tail ${fmt(summary.steady_tail_s, 1)} s trimmed)`],
-    ['µWh / inference, steady part', fmt(summary.energy_per_inference_steady_uwh, 3)],
     ['series', summary.series_id ? `${summary.series_id}${summary.warmup ? ' (a warm-up run, not counted)' : ''}` : '—'],
-    ['composite score', fmt(summary.composite_score, 3)], ['NetScore', fmt(summary.netscore, 3)], ['information density', fmt(summary.info_density, 4)],
+    // its figures and scores, one line each, as the run's definition lists them (`detail`)
+    ...state.fields.filter((f) => f.detail).map((f) => [f.detail.label, summary[f.name] === null || summary[f.name] === undefined || !f.unit ? fmt(summary[f.name], f.detail.digits) : `${fmt(summary[f.name], f.detail.digits)} ${f.unit}`]),
   ];
   const pair = (name, value) => {
     const div = document.createElement('div');

@@ -206,6 +206,8 @@ export const RunFieldsReply = Type.Object({
       doc: Type.String(),
       unit: Nullable(Type.String()),
       list: Nullable(Type.Object({ label: Type.String(), digits: Type.Integer(), scale: Type.Optional(Type.Number({ description: 'Multiply the value by this to show it (J → Wh).' })) }, { description: 'A column of the page’s runs list.' })),
+      detail: Nullable(Type.Object({ label: Type.String(), digits: Type.Integer() }, { description: 'A line of a run’s detail (the CLI’s summary, the page), the unit after the value.' })),
+      series: Nullable(Type.Object({ label: Type.String(), digits: Type.Integer() }, { description: 'Described over a series of repeated runs (GET /api/series/:id).' })),
       compare: Nullable(Type.Object({ better: Type.Union([Type.Literal('lower'), Type.Literal('higher')]), label: Type.String(), rank: Type.Optional(Type.Boolean()) }, { description: 'Compared across models × platforms (GET /api/compare).' })),
       csv: Type.Boolean({ description: 'A column of the CSV export.' }),
     }),

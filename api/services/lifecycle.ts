@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { ApiError, notFound } from '../errors.js';
 import { platformOf } from '../domain/arrival.js';
-import { emptyRun, scoresOf } from '../domain/run.js';
+import { emptyRun } from '../domain/run.js';
 import { storedViews, summaryOf, type Run, type RunSummary, type SummarySettings } from '../domain/run-record.js';
 import { JOULES_PER_UWH } from '../domain/scores.js';
 import { resolveScope } from '../domain/scope.js';
@@ -215,7 +215,7 @@ export class RunLifecycle {
         avg_power_w: duration ? energy / duration : null,
       };
     });
-    checkImportedRuns(items, runs, runs.map((r) => scoresOf(r, this.opts.summary.netscore)), field);
+    checkImportedRuns(items, runs, this.opts.summary, field);
     const given = items.flatMap((item) => (item.run_id === undefined ? [] : [item.run_id]));
     return this.locks.exclusiveAll(given, async () => {
       const taken = await this.runs.getMany(given);

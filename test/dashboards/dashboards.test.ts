@@ -126,8 +126,8 @@ describe('every query of every dashboard against real data', () => {
     const e = series.stats.energy_per_inference_uwh;
     expect(series.counted).toBe(2);
     expect(row.n).toBe(2);
-    expect(row.uwh_per_inference_mean).toBeCloseTo(e.mean as number, 9);
-    expect(row.uwh_per_inference_sd).toBeCloseTo(e.std as number, 9);
+    expect(row.energy_per_inference_uwh_mean).toBeCloseTo(e.mean as number, 9);
+    expect(row.energy_per_inference_uwh_sd).toBeCloseTo(e.std as number, 9);
     expect(row.cv_pct).toBeCloseTo((e.cv as number) * 100, 9);
     expect(row.energy_j_mean).toBeCloseTo(series.stats.energy_j.mean as number, 9);
   });
