@@ -19,6 +19,7 @@ import { bool, commaList, json, Nullable, num, oneOf, optionalTag, same, score, 
 import {
   accuracyOf,
   compositeScore,
+  energyDelayProduct,
   energyPerInferenceUwh,
   infoDensity,
   JOULES_PER_WH,
@@ -284,6 +285,7 @@ export const RUN_SUMMARY = {
     store: 'info_density',
     inputs: ['params_m'],
   }),
+  energy_delay_product: score('Energy-delay product per inference: energy per inference × time per inference (docs/SCIENCE.md).', (r: Run) => energyDelayProduct(scoreEnergyOf(r), r.duration_s, r.inferences), { unit: 'mJ·ms', csv: true, detail: { label: 'energy-delay product', digits: 3 }, compare: { better: 'lower', label: 'mJ·ms / inference' }, store: 'energy_delay_product', inputs: ['energy', 'duration_s'] }),
 } satisfies Record<string, View<Run, SummaryContext> & Typed<unknown>>;
 
 type SummaryFields = typeof RUN_SUMMARY;

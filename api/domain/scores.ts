@@ -84,6 +84,22 @@ export function perJoule(count: number | null | undefined, energyJ: number | nul
   return ok(count / energyJ);
 }
 
+/**
+ * Energy-delay product per inference (Horowitz, Indermaur and Gonzalez, 1994, for a circuit's
+ * operation; here for one inference): the energy of an inference times the time it takes, in
+ * mJ·ms — (E / n, in mJ) × (T / n, in ms) = 10⁶ · E · T / n², with E the scored energy in J, T
+ * the run's duration in s and n its inferences. Lower is better: a model that saves energy only
+ * by running slower gains nothing. Example: 72 J over 10 s for 1,000 inferences → 72 mJ × 10 ms
+ * = 720 mJ·ms.
+ */
+export function energyDelayProduct(energyJ: number | null | undefined, durationS: number | null | undefined, inferences: number | null | undefined): Score {
+  if (energyJ === null || energyJ === undefined) return none('no energy: no power data covers the run');
+  if (inferences === null || inferences === undefined) return none('no inference count: give inferences');
+  if (inferences <= 0) return none('zero inferences');
+  if (!durationS || durationS <= 0) return none('the run has no duration');
+  return ok(((energyJ * 1000) / inferences) * ((durationS * 1000) / inferences));
+}
+
 /** A score of one platform relative to a reference platform ("Quadro/A100 = 1/2.3"). */
 export function relative(value: number | null, reference: number | null): number | null {
   if (value === null || reference === null || reference === 0) return null;
