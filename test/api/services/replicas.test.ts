@@ -13,16 +13,16 @@
  * different values from the two replicas (no conflicting writes).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, type App } from '../../api/app.js';
-import { manually, startJobs, type ScheduledJob } from '../../api/jobs/index.js';
-import { scheduledAttempt, MAX_RECOMPUTE_ATTEMPTS } from '../../api/domain/recompute.js';
-import type { RunSummary } from '../../api/domain/run-record.js';
-import { loadConfig } from '../../common/config.js';
-import { hostRecordSample } from '../../common/host-record.js';
-import type { Sample } from '../../common/model.js';
-import { InfluxStore, ident, iql, toLines, type Row } from '../../common/storage/index.js';
-import { testSettings } from '../helpers.js';
-import { metricValue } from '../collector/power-points.js';
+import { buildApp, type App } from '../../../api/app.js';
+import { manually, startJobs, type ScheduledJob } from '../../../api/jobs/index.js';
+import { scheduledAttempt, MAX_RECOMPUTE_ATTEMPTS } from '../../../api/domain/recompute.js';
+import type { RunSummary } from '../../../api/domain/run-record.js';
+import { loadConfig } from '../../../common/config.js';
+import { hostRecordSample } from '../../../common/host-record.js';
+import type { Sample } from '../../../common/model.js';
+import { InfluxStore, ident, iql, toLines, type Row } from '../../../common/storage/index.js';
+import { testSettings } from '../../helpers.js';
+import { metricValue } from '../../collector/power-points.js';
 
 const MIN = 60_000;
 const B0 = Date.UTC(2026, 5, 1, 0, 0, 0);
@@ -162,7 +162,7 @@ describe('two API replicas on one database (real influxd)', () => {
       w.writeLines = (lines) => {
         for (const line of lines) {
           captured?.push({ replica: name, line });
-          if (line.startsWith('wattscope_state,')) watermarksWritten.push(Number(/watermark_ms=([0-9.e+]+)/.exec(line)?.[1]));
+          if (line.startsWith('wattscope_state,key=rollup_10m ')) watermarksWritten.push(Number(/watermark_ms=([0-9.e+]+)/.exec(line)?.[1]));
         }
         writeLines(lines);
       };

@@ -4,12 +4,12 @@
  * stop's wait for the last points, in real time; correcting the platform of stored runs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunSummary } from '../../api/domain/run-record.js';
-import { arrivalBudgetMs, platformOf, stillMissing, expectedSources } from '../../api/domain/arrival.js';
-import { hostRecordSample, type HostRecord } from '../../common/host-record.js';
-import { ident, iql, str } from '../../common/storage/index.js';
-import { liveServer, type LiveServer } from '../clients/server.js';
-import { apiHarness, powerPoints, type Harness } from './harness.js';
+import type { RunSummary } from '../../../api/domain/run-record.js';
+import { arrivalBudgetMs, platformOf, stillMissing, expectedSources } from '../../../api/domain/arrival.js';
+import { hostRecordSample, type HostRecord } from '../../../common/host-record.js';
+import { ident, iql, str } from '../../../common/storage/index.js';
+import { liveServer, type LiveServer } from '../../clients/server.js';
+import { apiHarness, powerPoints, type Harness } from '../harness.js';
 
 function record(host: string, over: Partial<HostRecord> = {}): HostRecord {
   return {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compare, rank, stats } from '../../api/domain/compare.js';
-import { compositeScore, energyPerInferenceUwh, infoDensity, netScore } from '../../api/domain/scores.js';
-import { apiHarness, type Harness } from './harness.js';
+import { compare, rank, stats } from '../../../api/domain/compare.js';
+import { compositeScore, energyPerInferenceUwh, infoDensity, netScore } from '../../../api/domain/scores.js';
+import { apiHarness, type Harness } from '../harness.js';
 
 describe('scores, worked examples (docs/SCIENCE.md)', () => {
   it('composite: accuracy 0.75 at 20 µWh per inference scores 28.125', () => {

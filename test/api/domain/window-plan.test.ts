@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { metricsFromRollups, planWindow, splitMiddle } from '../../api/domain/window-plan.js';
+import { metricsFromRollups, planWindow, splitMiddle } from '../../../api/domain/window-plan.js';
 
 const M = 60_000;
 const B = 10 * M; // a rollup bucket

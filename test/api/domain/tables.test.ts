@@ -8,13 +8,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { compare } from '../../api/domain/compare.js';
-import { findExecutable } from '../../common/paths.js';
-import { liveServer, type LiveServer } from '../clients/server.js';
-import { runProcess } from '../helpers.js';
+import type { compare } from '../../../api/domain/compare.js';
+import { findExecutable } from '../../../common/paths.js';
+import { liveServer, type LiveServer } from '../../clients/server.js';
+import { runProcess } from '../../helpers.js';
 
 type Comparison = ReturnType<typeof compare>;
-const BIN = new URL('../../bin/wattscope.js', import.meta.url).pathname;
+const BIN = new URL('../../../bin/wattscope.js', import.meta.url).pathname;
 
 // names with every character LaTeX treats specially, and Markdown's cell separator
 const MODEL_A = 'res_net#50 & co';

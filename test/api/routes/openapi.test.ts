@@ -14,10 +14,10 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { OpenAPIV3_1 } from 'openapi-types';
-import { openapiPath } from '../../api/openapi.js';
-import { runProcess } from '../helpers.js';
-import { apiHarness, powerPoints, type Harness } from './harness.js';
-import { hostRecordSample } from '../../common/host-record.js';
+import { openapiPath } from '../../../api/openapi.js';
+import { runProcess } from '../../helpers.js';
+import { apiHarness, powerPoints, type Harness } from '../harness.js';
+import { hostRecordSample } from '../../../common/host-record.js';
 
 type Doc = OpenAPIV3_1.Document;
 type Operation = OpenAPIV3_1.OperationObject;

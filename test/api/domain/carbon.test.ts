@@ -5,10 +5,10 @@
  * the runs list and its CSV, and the comparison.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { carbonGrams, DEFAULT_GRID_INTENSITY, energyCost } from '../../api/domain/carbon.js';
-import type { RunSummary } from '../../api/domain/run-record.js';
-import { hostRecordSample } from '../../common/host-record.js';
-import { apiHarness, hostRecord, powerPoints, type Harness } from './harness.js';
+import { carbonGrams, DEFAULT_GRID_INTENSITY, energyCost } from '../../../api/domain/carbon.js';
+import type { RunSummary } from '../../../api/domain/run-record.js';
+import { hostRecordSample } from '../../../common/host-record.js';
+import { apiHarness, hostRecord, powerPoints, type Harness } from '../harness.js';
 
 const record = (host: string, gridIntensity?: number) => hostRecord(host, gridIntensity === undefined ? {} : { gridIntensity });
 

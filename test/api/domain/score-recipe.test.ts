@@ -8,12 +8,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { energyDelayProduct } from '../../api/domain/scores.js';
-import type { RunSummary } from '../../api/domain/run-record.js';
-import { InfluxQL } from '../../common/storage/index.js';
-import { formatSummary } from '../../cli/summary.js';
-import { expand, type Dashboard } from '../dashboards/grafana.js';
-import { apiHarness, powerPoints, type Harness } from './harness.js';
+import { energyDelayProduct } from '../../../api/domain/scores.js';
+import type { RunSummary } from '../../../api/domain/run-record.js';
+import { InfluxQL } from '../../../common/storage/index.js';
+import { formatSummary } from '../../../cli/summary.js';
+import { expand, type Dashboard } from '../../dashboards/grafana.js';
+import { apiHarness, powerPoints, type Harness } from '../harness.js';
 
 const T0 = Date.UTC(2026, 5, 1, 12, 0, 0);
 
@@ -73,7 +73,7 @@ describe('a score added by the recipe: energy_delay_product', () => {
 
   it('is in Grafana’s run tables, read from the stored run as Grafana’s data source reads it', async () => {
     for (const [file, title] of [['runs.json', 'Runs'], ['run-detail.json', 'Run summary']] as const) {
-      const dashboard = JSON.parse(readFileSync(new URL(`../../dashboards/json/${file}`, import.meta.url), 'utf8')) as Dashboard;
+      const dashboard = JSON.parse(readFileSync(new URL(`../../../dashboards/json/${file}`, import.meta.url), 'utf8')) as Dashboard;
       const panel = dashboard.panels.find((p) => p.title === title);
       const vars = Object.fromEntries(dashboard.templating.list.map((v) => [v.name, { variable: v, values: v.name === 'run_id' ? [summary.run_id] : ('all' as const) }]));
       const [result] = await h.store.query(new InfluxQL(expand(panel?.targets[0]?.query as string, { from: T0 - 60_000, to: T0 + 60_000 }, 1000, vars)));

@@ -9,17 +9,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type InjectOptions, type LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { buildApp } from '../../api/app.js';
-import { errorHandler } from '../../api/http.js';
-import { INFLUX_MAX_MS, INFLUX_MIN_MS } from '../../api/validate.js';
-import type { RunSummary } from '../../api/domain/run-record.js';
-import { loadConfig } from '../../common/config.js';
-import { startInfluxd } from '../../common/influxd.js';
-import { setLogSink } from '../../common/log.js';
-import { StorageError } from '../../common/storage/errors.js';
-import { ident, iql } from '../../common/storage/influxql.js';
-import { InfluxStore } from '../../common/storage/store.js';
-import { apiHarness, type Harness } from './harness.js';
+import { buildApp } from '../../../api/app.js';
+import { errorHandler } from '../../../api/http.js';
+import { INFLUX_MAX_MS, INFLUX_MIN_MS } from '../../../api/validate.js';
+import type { RunSummary } from '../../../api/domain/run-record.js';
+import { loadConfig } from '../../../common/config.js';
+import { startInfluxd } from '../../../common/influxd.js';
+import { setLogSink } from '../../../common/log.js';
+import { StorageError } from '../../../common/storage/errors.js';
+import { ident, iql } from '../../../common/storage/influxql.js';
+import { InfluxStore } from '../../../common/storage/store.js';
+import { apiHarness, type Harness } from '../harness.js';
 
 let h: Harness;
 beforeAll(async () => {

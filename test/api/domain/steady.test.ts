@@ -4,10 +4,10 @@
  * the stop over real points in InfluxDB, with the energy per inference over the steady part.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { steadyState, type PowerBucket } from '../../api/domain/steady.js';
-import type { RunSummary } from '../../api/domain/run-record.js';
-import { prng } from '../helpers.js';
-import { apiHarness, powerPoints, type Harness } from './harness.js';
+import { steadyState, type PowerBucket } from '../../../api/domain/steady.js';
+import type { RunSummary } from '../../../api/domain/run-record.js';
+import { prng } from '../../helpers.js';
+import { apiHarness, powerPoints, type Harness } from '../harness.js';
 
 
 /** Normal noise of standard deviation `sigma` (Box–Muller). */

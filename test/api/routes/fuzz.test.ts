@@ -6,10 +6,10 @@
  */
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunSummary } from '../../api/domain/run-record.js';
-import { ident, iql } from '../../common/storage/influxql.js';
-import { prng } from '../helpers.js';
-import { apiHarness, type Harness } from './harness.js';
+import type { RunSummary } from '../../../api/domain/run-record.js';
+import { ident, iql } from '../../../common/storage/influxql.js';
+import { prng } from '../../helpers.js';
+import { apiHarness, type Harness } from '../harness.js';
 
 
 const FRAGMENTS = [

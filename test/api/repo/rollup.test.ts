@@ -1,12 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { bucketsInside, packByCount, tiles } from '../../api/domain/rollup.js';
-import { windowEnergy } from '../../api/domain/energy.js';
-import { PowerRepository } from '../../api/repo/power.js';
-import { RollupJob } from '../../api/jobs/rollup.js';
-import { ident, iql, type InfluxStore } from '../../common/storage/index.js';
-import type { Sample } from '../../common/model.js';
-import { testStore } from '../helpers.js';
-import { powerPoints } from './harness.js';
+import { bucketsInside, packByCount, tiles } from '../../../api/domain/rollup.js';
+import { windowEnergy } from '../../../api/domain/energy.js';
+import { PowerRepository } from '../../../api/repo/power.js';
+import { RollupJob } from '../../../api/jobs/rollup.js';
+import { ident, iql, type InfluxStore } from '../../../common/storage/index.js';
+import type { Sample } from '../../../common/model.js';
+import { testStore } from '../../helpers.js';
+import { powerPoints } from '../harness.js';
 
 const B = 600_000;
 

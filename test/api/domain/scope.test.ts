@@ -3,11 +3,11 @@
  * record) and its hosts' other in-total sources; the other GPUs are listed apart.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunSummary } from '../../api/domain/run-record.js';
-import { inScope, resolveScope } from '../../api/domain/scope.js';
-import { hostRecordSample, type HostRecord } from '../../common/host-record.js';
-import { scopeFromEnv, visibleDevices } from '../../common/visible-devices.js';
-import { apiHarness, hostRecord, powerPoints, type Harness } from './harness.js';
+import type { RunSummary } from '../../../api/domain/run-record.js';
+import { inScope, resolveScope } from '../../../api/domain/scope.js';
+import { hostRecordSample, type HostRecord } from '../../../common/host-record.js';
+import { scopeFromEnv, visibleDevices } from '../../../common/visible-devices.js';
+import { apiHarness, hostRecord, powerPoints, type Harness } from '../harness.js';
 
 const UUID0 = 'GPU-5d3a0b4c-1f2e-4a6b-9c8d-7e6f5a4b3c2d';
 const UUID1 = 'GPU-8e7f6a5b-4c3d-2e1f-0a9b-8c7d6e5f4a3b';

@@ -8,10 +8,10 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FormatRegistry } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { RUN } from '../../common/model.js';
-import { COMPARED, fieldCatalog, RUN_COLUMNS, RUN_CSV_COLUMNS, RUN_FIELDS, RUN_SUMMARY, runFieldsTable, RunSummarySchema, summaryOf, type Run } from '../../api/domain/run-record.js';
-import { rowToRun, runToSample } from '../../api/repo/runs.js';
-import { DEFAULT_NETSCORE } from '../../api/domain/scores.js';
+import { RUN } from '../../../common/model.js';
+import { COMPARED, fieldCatalog, RUN_COLUMNS, RUN_CSV_COLUMNS, RUN_FIELDS, RUN_SUMMARY, runFieldsTable, RunSummarySchema, summaryOf, type Run } from '../../../api/domain/run-record.js';
+import { rowToRun, runToSample } from '../../../api/repo/runs.js';
+import { DEFAULT_NETSCORE } from '../../../api/domain/scores.js';
 
 // the API's validator (ajv) knows JSON Schema's formats; TypeBox's checker is told this one
 if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', (v) => !Number.isNaN(Date.parse(v)) && /^\d{4}-\d\d-\d\dT/.test(v));
@@ -124,7 +124,7 @@ describe('the run, defined once', () => {
   });
 
   it('is the run table of docs/DATA-MODEL.md (npm run docs:config writes it)', () => {
-    const docs = readFileSync(new URL('../../docs/DATA-MODEL.md', import.meta.url), 'utf8');
+    const docs = readFileSync(new URL('../../../docs/DATA-MODEL.md', import.meta.url), 'utf8');
     expect(docs).toContain(runFieldsTable());
     for (const name of Object.keys(RUN_COLUMNS)) expect(runFieldsTable()).toContain(`| \`${name}\` |`);
   });

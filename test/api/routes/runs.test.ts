@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { manually, startJobs } from '../../api/jobs/index.js';
-import { attemptDueAt } from '../../api/domain/recompute.js';
-import type { RunSummary } from '../../api/domain/run-record.js';
-import { apiHarness, powerPoints, type Harness } from './harness.js';
+import { manually, startJobs } from '../../../api/jobs/index.js';
+import { attemptDueAt } from '../../../api/domain/recompute.js';
+import type { RunSummary } from '../../../api/domain/run-record.js';
+import { apiHarness, powerPoints, type Harness } from '../harness.js';
 
 let h: Harness;
 beforeAll(async () => {

@@ -4,12 +4,12 @@
  * compare leaving warm-ups out.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describe as describeValues, studentCdf, studentQuantile } from '../../api/domain/statistics.js';
-import { seriesStatistics } from '../../api/domain/series.js';
-import type { RunSummary } from '../../api/domain/run-record.js';
-import type { Series } from '../../clients/ts/client.js';
-import type { compare } from '../../api/domain/compare.js';
-import { apiHarness, powerPoints, type Harness } from './harness.js';
+import { describe as describeValues, studentCdf, studentQuantile } from '../../../api/domain/statistics.js';
+import { seriesStatistics } from '../../../api/domain/series.js';
+import type { RunSummary } from '../../../api/domain/run-record.js';
+import type { Series } from '../../../clients/ts/client.js';
+import type { compare } from '../../../api/domain/compare.js';
+import { apiHarness, powerPoints, type Harness } from '../harness.js';
 
 describe('Student’s t and the 95 % confidence interval', () => {
   it('t(0.975, df) matches the printed table', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { liveServer } from '../clients/server.js';
+import { liveServer } from '../../clients/server.js';
 
 describe('live stream', () => {
   it('sends new power points to a viewer, and ends open streams when the server shuts down', async () => {

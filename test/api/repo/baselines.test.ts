@@ -5,12 +5,12 @@
  * first lookup.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Run, RunSummary } from '../../api/domain/run-record.js';
-import { buildApp } from '../../api/app.js';
-import { runToSample } from '../../api/repo/runs.js';
-import { loadConfig } from '../../common/config.js';
-import { ident, iql } from '../../common/storage/index.js';
-import { apiHarness, powerPoints, type Harness } from './harness.js';
+import type { Run, RunSummary } from '../../../api/domain/run-record.js';
+import { buildApp } from '../../../api/app.js';
+import { runToSample } from '../../../api/repo/runs.js';
+import { loadConfig } from '../../../common/config.js';
+import { ident, iql } from '../../../common/storage/index.js';
+import { apiHarness, powerPoints, type Harness } from '../harness.js';
 
 let h: Harness;
 beforeAll(async () => {

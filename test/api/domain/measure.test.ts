@@ -4,12 +4,12 @@
  * and the steady part with its power from the same curve.
  */
 import { describe, expect, it } from 'vitest';
-import type { SeriesWindowData } from '../../api/domain/energy.js';
-import { curvePlan, hostMetrics, measureRun, type MeasureInputs, type PowerCurve } from '../../api/domain/measure.js';
-import { emptyRun } from '../../api/domain/run.js';
-import type { Run } from '../../api/domain/run-record.js';
-import { planWindow } from '../../api/domain/window-plan.js';
-import { hostRecord } from './harness.js';
+import type { SeriesWindowData } from '../../../api/domain/energy.js';
+import { curvePlan, hostMetrics, measureRun, type MeasureInputs, type PowerCurve } from '../../../api/domain/measure.js';
+import { emptyRun } from '../../../api/domain/run.js';
+import type { Run } from '../../../api/domain/run-record.js';
+import { planWindow } from '../../../api/domain/window-plan.js';
+import { hostRecord } from '../harness.js';
 
 const T0 = Date.UTC(2026, 5, 1, 12, 0, 0);
 const SEC = 1000;

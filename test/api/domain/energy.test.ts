@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { seriesEnergy } from '../../api/domain/energy.js';
+import { seriesEnergy } from '../../../api/domain/energy.js';
 
 const base = { host: 'h', source: 'hwmon/amdgpu-0/power1', domain: 'gpu', method: 'sampled' };
 
