@@ -31,6 +31,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const jobs = startJobs(app.jobs, { metrics: app.metrics });
   const address = await fastify.listen({ port: config.api.port, host: config.api.bind });
   log.info(`API listening on ${address} (OpenAPI docs at ${address}/docs)`, { influxdb: store.settings.url, database: store.db, auth: config.api.token ? 'bearer token on writes' : 'none' });
+  // the comparison's view is read whole once; better now than in a user's first request
+  app.reads.warm().catch((e: unknown) => log.warn('the comparison could not be read at start; the first GET /api/compare reads it', { error: e }));
   return {
     url: address,
     async close() {

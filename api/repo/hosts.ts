@@ -13,10 +13,27 @@ export type LastPoints = Map<string, number>;
 export const sourceKey = (host: string, source: string) => `${host}\u0000${source}`;
 
 export class HostRepository {
+  /** reads of the newest records in flight, by hosts: requests that come together share one */
+  private readonly inFlight = new Map<string, Promise<Map<string, HostRecord>>>();
+
   constructor(private readonly store: InfluxStore) {}
 
+  /**
+   * The newest record of each of `hosts` (a run's start asks it). Starts that come together for
+   * the same hosts — a burst of runs on one machine — share one read: nothing is kept after it.
+   */
+  latest(hosts: readonly string[]): Promise<Map<string, HostRecord>> {
+    const key = JSON.stringify(hosts);
+    let read = this.inFlight.get(key);
+    if (!read) {
+      read = this.latestAt(hosts).finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, read);
+    }
+    return read;
+  }
+
   /** The newest record of each of `hosts` written at or before `atMs` (all time when omitted). */
-  async latest(hosts: readonly string[], atMs?: number): Promise<Map<string, HostRecord>> {
+  async latestAt(hosts: readonly string[], atMs?: number): Promise<Map<string, HostRecord>> {
     const out = new Map<string, HostRecord>();
     if (hosts.length === 0) return out;
     const until = atMs === undefined ? iql`` : iql` AND time <= ${timeMs(atMs)}`;

@@ -9,6 +9,7 @@
 import type { HostRecord } from '../../common/host-record.js';
 import type { InfluxStore, StatementResult } from '../../common/storage/store.js';
 import { curvePlan, type MeasureInputs } from '../domain/measure.js';
+import { planWindow } from '../domain/window-plan.js';
 import type { Run } from '../domain/run-record.js';
 import type { HostRepository } from './hosts.js';
 import type { PowerRepository } from './power.js';
@@ -40,8 +41,8 @@ export class MeasurementReads {
     const { run } = req;
     const t0 = run.started_at_ms;
     const t1 = Math.max(t0, req.endMs);
-    const window = this.power.windowRead(run.hosts, t0, t1);
-    const curve = req.steady ? curvePlan(t0, t1, window.plan, this.power.bucketMs) : null;
+    const curve = req.steady ? curvePlan(t0, t1, planWindow(t0, t1, this.power.bucketMs), this.power.bucketMs) : null;
+    const window = this.power.windowRead(run.hosts, t0, t1, curve);
     const hasHosts = run.hosts.length > 0;
     if (hasHosts) await this.runs.indexOlderBaselines(); // once per process
     const first = await this.store.queryNamed({
@@ -64,7 +65,7 @@ export class MeasurementReads {
       metrics,
       attributed: this.power.readAttributed(first['a.attributed'] as StatementResult | undefined),
       baselines: this.runs.baselinesOf(index, this.baselines, t0),
-      curve: curve ? this.power.readCurve(curve, first) : null,
+      curve: curve ? this.power.readCurve(curve, first, follow.curve) : null,
     };
   }
 

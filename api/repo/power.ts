@@ -48,17 +48,46 @@ function edge(series: Series): EdgePoint | undefined {
 type Sums = { energyJ: number; intervalS: number; count: number };
 type Inside = Map<string, { tags: Record<string, string>; sums: Sums }>;
 
-/** Adds statement results of sums (`e`, `s`, `n`) into per-series totals. */
+/**
+ * Adds statement results of sums (`e`, `s`, and `n` points where the statement counts them; one
+ * row, or one per bucket) into per-series totals. Raw points are not counted on the server (a
+ * third aggregate costs a third more): a row that covers seconds holds points.
+ */
 function addSums(into: Inside, result: StatementResult | undefined, skip?: (tags: Record<string, string>) => boolean): void {
   for (const s of result?.series ?? []) {
     if (skip?.(s.tags)) continue;
-    const [row] = seriesRows([s]);
     const key = seriesKey(s.tags);
     const cur = into.get(key) ?? { tags: s.tags, sums: { energyJ: 0, intervalS: 0, count: 0 } };
-    cur.sums = { energyJ: cur.sums.energyJ + (num(row?.e) ?? 0), intervalS: cur.sums.intervalS + (num(row?.s) ?? 0), count: cur.sums.count + (num(row?.n) ?? 0) };
+    for (const row of seriesRows([s])) {
+      const seconds = num(row.s) ?? 0;
+      cur.sums = { energyJ: cur.sums.energyJ + (num(row.e) ?? 0), intervalS: cur.sums.intervalS + seconds, count: cur.sums.count + (num(row.n) ?? (seconds > 0 ? 1 : 0)) };
+    }
     into.set(key, cur);
   }
 }
+
+/** Sums per bucket of `e` and `s`, per host and source, into a curve's series; `timeOf` places a row without its own bucket time. */
+function addCurve(into: Map<string, { host: string; source: string; buckets: Map<number, CurveBucket> }>, result: StatementResult | undefined, timeOf?: number): void {
+  for (const s of result?.series ?? []) {
+    const host = s.tags.host ?? '';
+    const source = s.tags.source ?? '';
+    const k = `${host}\u0000${source}`;
+    const cur = into.get(k) ?? { host, source, buckets: new Map<number, CurveBucket>() };
+    into.set(k, cur);
+    for (const row of seriesRows([s])) {
+      const t = timeOf ?? num(row.time);
+      const e = num(row.e);
+      const i = num(row.s);
+      if (t === null || e === null || i === null) continue;
+      const b = cur.buckets.get(t) ?? { timeMs: t, energyJ: 0, intervalS: 0 };
+      cur.buckets.set(t, { timeMs: t, energyJ: b.energyJ + e, intervalS: b.intervalS + i });
+    }
+  }
+}
+
+type CurveSeries = PowerCurve['series'];
+const curveSeries = (into: Map<string, { host: string; source: string; buckets: Map<number, CurveBucket> }>): CurveSeries =>
+  [...into.values()].map((s) => ({ host: s.host, source: s.source, buckets: [...s.buckets.values()].sort((a, b) => a.timeMs - b.timeMs) }));
 
 /** The numeric columns of a result's rows, per host (and GPU for the `gpu` statements). */
 function metricRows(result: StatementResult | undefined): MetricRow[] {
@@ -84,6 +113,8 @@ export interface WindowRead {
 export interface WindowFollowUp {
   statements: NamedStatements;
   finish(results: Record<string, Array<StatementResult | undefined>>): { series: SeriesWindowData[]; metrics: MetricRow[] };
+  /** the run's curve per series, where the window's sums were read per bucket of the curve (see windowRead) */
+  curve?: CurveSeries | undefined;
 }
 
 type Results = Record<string, StatementResult | undefined | Array<StatementResult | undefined>>;
@@ -100,14 +131,26 @@ export class PowerRepository {
    * The statements of a window's energy and host metrics over (t0, t1], named `w.*`: per
    * in-total series the sums inside and the two edge points, and the GPU and CPU sums.
    */
-  windowRead(hosts: readonly string[], t0: number, t1: number): WindowRead {
+  windowRead(hosts: readonly string[], t0: number, t1: number, curve?: CurvePlan | null): WindowRead {
     const plan = planWindow(t0, t1, this.bucketMs);
     const hostMatch = iql`${ident(HOST_TAGS.host)} =~ ${anyOf(hosts)}`;
     const where = iql`${hostMatch} AND ${ident(POWER.tags.inTotal)} = ${str('true')}`;
     const groupBy = iql`GROUP BY ${ident(HOST_TAGS.host)}, ${ident(POWER.tags.source)}, ${ident(POWER.tags.domain)}, ${ident(POWER.tags.method)}`;
     const power = ident(MEASUREMENT.power);
-    const sumsOf = (from: InfluxQL, range: TimeRange, extra: InfluxQL = iql``) =>
-      iql`SELECT sum(${ident(F.energyJ)}) AS e, sum(${ident(F.intervalS)}) AS s, count(${ident(F.energyJ)}) AS n FROM ${from} WHERE ${where}${extra} AND ${within(range)} ${groupBy}`;
+    const sumsOf = (from: InfluxQL, range: TimeRange, extra: InfluxQL = iql``, bucketMs?: number) =>
+      bucketMs === undefined
+        ? iql`SELECT sum(${ident(F.energyJ)}) AS e, sum(${ident(F.intervalS)}) AS s FROM ${from} WHERE ${where}${extra} AND ${within(range)} ${groupBy}`
+        : iql`SELECT sum(${ident(F.energyJ)}) AS e, sum(${ident(F.intervalS)}) AS s FROM ${from} WHERE ${where}${extra} AND ${within(range)} ${groupBy}, time(${durationMs(bucketMs)}) fill(none)`;
+    // the rollups in the middle: summed with the number of buckets each series has, or — for the
+    // curve — each bucket's point as it is (one row per bucket: cheaper than a GROUP BY time)
+    const rolledOf = (range: TimeRange, perBucket: boolean) =>
+      perBucket
+        ? iql`SELECT ${ident(F.energyJ)} AS e, ${ident(F.intervalS)} AS s FROM ${ident(MEASUREMENT.powerRollup)} WHERE ${where} AND ${within(range)} ${groupBy}`
+        : iql`SELECT sum(${ident(F.energyJ)}) AS e, sum(${ident(F.intervalS)}) AS s, count(${ident(F.energyJ)}) AS n FROM ${ident(MEASUREMENT.powerRollup)} WHERE ${where} AND ${within(range)} ${groupBy}`;
+    // the run's curve and the window's sums are one read where its buckets allow: the sums per
+    // bucket of the curve, added up for the window (a stop reads its points once)
+    const rawCurve = curve && plan.kind === 'raw' ? curve.bucketMs : undefined;
+    const rolledCurve = curve?.fromRollups && plan.kind === 'rollups' ? this.bucketMs : undefined;
     const gpuMeans = (range: TimeRange, rolled: boolean) =>
       iql`SELECT ${sumAndCount(ROLLED_GPU_FIELDS, rolled)} FROM ${ident(rolled ? MEASUREMENT.gpuRollup : MEASUREMENT.gpu)} WHERE ${hostMatch} AND ${within(range)} GROUP BY ${ident(HOST_TAGS.host)}, ${ident(GPU.tags.gpu)}`;
     const cpuMeans = (range: TimeRange, rolled: boolean) =>
@@ -140,12 +183,14 @@ export class PowerRepository {
     if (plan.kind === 'raw') {
       return {
         plan,
-        statements: { 'w.sums': sumsOf(power, plan.whole), ...edges, 'w.gpu': gpuMeans(plan.whole, false), 'w.cpu': cpuMeans(plan.whole, false) },
+        statements: { 'w.sums': sumsOf(power, plan.whole, iql``, rawCurve), ...edges, 'w.gpu': gpuMeans(plan.whole, false), 'w.cpu': cpuMeans(plan.whole, false) },
         read: (r) => {
           const inside: Inside = new Map();
           addSums(inside, one(r, 'w.sums'));
           const metrics = [...metricRows(one(r, 'w.gpu')), ...metricRows(one(r, 'w.cpu'))];
-          return { statements: {}, finish: () => assemble(inside, r, metrics) };
+          const byBucket = new Map<string, { host: string; source: string; buckets: Map<number, CurveBucket> }>();
+          if (rawCurve !== undefined) addCurve(byBucket, one(r, 'w.sums'));
+          return { statements: {}, finish: () => assemble(inside, r, metrics), curve: rawCurve === undefined ? undefined : curveSeries(byBucket) };
         },
       };
     }
@@ -154,7 +199,7 @@ export class PowerRepository {
       plan,
       statements: {
         'w.leftSums': sumsOf(power, left),
-        'w.rolledSums': sumsOf(ident(MEASUREMENT.powerRollup), middle),
+        'w.rolledSums': rolledOf(middle, rolledCurve !== undefined),
         'w.rightSums': sumsOf(power, right),
         ...edges,
         'w.edgeMetrics': [gpuMeans(left, false), cpuMeans(left, false), gpuMeans(right, false), cpuMeans(right, false)],
@@ -165,7 +210,7 @@ export class PowerRepository {
         'w.sources': hosts.map((h) => iql`SHOW TAG VALUES FROM ${power} WITH KEY = ${ident(POWER.tags.source)} WHERE ${ident(HOST_TAGS.host)} = ${str(h)} AND ${ident(POWER.tags.inTotal)} = ${str('true')}`),
       },
       read: (r) => {
-        const rolled = (one(r, 'w.rolledSums')?.series ?? []).map((s) => ({ host: s.tags.host ?? '', source: s.tags.source ?? '', buckets: num(seriesRows([s])[0]?.n) ?? 0 }));
+        const rolled = (one(r, 'w.rolledSums')?.series ?? []).map((s) => ({ host: s.tags.host ?? '', source: s.tags.source ?? '', buckets: seriesRows([s]).reduce((a, row) => a + (num(row.n) ?? 1), 0) }));
         const candidates = hosts.flatMap((host, i) => seriesRows(many(r, 'w.sources')[i]?.series ?? []).map((row) => ({ host, source: String(row.value) })));
         const { fromRollups, raw } = splitMiddle(candidates, rolled, plan.buckets);
         const inside: Inside = new Map();
@@ -173,6 +218,13 @@ export class PowerRepository {
         addSums(inside, one(r, 'w.rightSums'));
         addSums(inside, one(r, 'w.rolledSums'), (tags) => !fromRollups.has(hostSourceKey({ host: tags.host ?? '', source: tags.source ?? '' })));
         const metrics = many(r, 'w.edgeMetrics').flatMap(metricRows);
+        // the curve in buckets of the rollups: the two partial buckets at the ends, raw, and the whole ones rolled up
+        const byBucket = new Map<string, { host: string; source: string; buckets: Map<number, CurveBucket> }>();
+        if (rolledCurve !== undefined) {
+          addCurve(byBucket, one(r, 'w.leftSums'), Math.floor(t0 / rolledCurve) * rolledCurve);
+          addCurve(byBucket, one(r, 'w.rolledSums'));
+          addCurve(byBucket, one(r, 'w.rightSums'), right.from);
+        }
         const rolledMetrics = metricsFromRollups(readWatermark(one(r, 'w.watermark')) ?? null, middle);
         if (rolledMetrics) metrics.push(...metricRows(one(r, 'w.rolledGpu')), ...metricRows(one(r, 'w.rolledCpu')));
         return {
@@ -185,6 +237,7 @@ export class PowerRepository {
             for (const m of more['w.middleMetrics'] ?? []) metrics.push(...metricRows(m));
             return assemble(inside, r, metrics);
           },
+          curve: rolledCurve === undefined ? undefined : curveSeries(byBucket),
         };
       },
     };
@@ -211,50 +264,34 @@ export class PowerRepository {
   }
 
   /**
-   * A run's power curve for its steady part, named `c.*`: per in-total series, the sums of
-   * energy and covered seconds of the points ending in each bucket — from raw points, or for a
-   * long run from the rollups in the middle (raw at the two partial ends); and, when the run's
-   * scores use it, the energy attributed to its processes per bucket.
+   * A run's power curve for its steady part, where the window's own statements do not give it
+   * (a run of 1–6 h: read from rollups, its curve in buckets finer than them), named `c.*`: per
+   * in-total series, the sums of energy and covered seconds of the points ending in each bucket;
+   * and, when the run's scores use it, the energy attributed to its processes per bucket.
    */
   curveStatements(plan: CurvePlan, window: WindowPlan, run: { run_id: string; hosts: readonly string[]; score_energy: string }, t0: number, t1: number): NamedStatements {
     if (run.hosts.length === 0) return {};
-    const where = iql`${ident(HOST_TAGS.host)} =~ ${anyOf(run.hosts)} AND ${ident(POWER.tags.inTotal)} = ${str('true')}`;
-    const bucket = durationMs(plan.bucketMs);
-    const sums = (from: InfluxQL, range: TimeRange) =>
-      iql`SELECT sum(${ident(F.energyJ)}) AS e, sum(${ident(F.intervalS)}) AS s FROM ${from} WHERE ${where} AND ${within(range)} GROUP BY time(${bucket}), ${ident(HOST_TAGS.host)}, ${ident(POWER.tags.source)} fill(none)`;
-    const whole: TimeRange = { from: t0, fromInclusive: false, to: t1, toInclusive: true };
+    const statements: NamedStatements = {};
     const power = ident(MEASUREMENT.power);
-    const parts = plan.fromRollups && window.kind === 'rollups' ? [sums(power, window.left), sums(ident(MEASUREMENT.powerRollup), window.middle), sums(power, window.right)] : [sums(power, whole)];
-    const statements: NamedStatements = { 'c.power': parts };
+    const bucket = durationMs(plan.bucketMs);
+    const fromWindow = window.kind === 'raw' || plan.fromRollups;
+    if (!fromWindow) {
+      statements['c.power'] = iql`SELECT sum(${ident(F.energyJ)}) AS e, sum(${ident(F.intervalS)}) AS s FROM ${power} WHERE ${ident(HOST_TAGS.host)} =~ ${anyOf(run.hosts)} AND ${ident(POWER.tags.inTotal)} = ${str('true')} AND time > ${timeMs(t0)} AND time <= ${timeMs(t1)} GROUP BY time(${bucket}), ${ident(HOST_TAGS.host)}, ${ident(POWER.tags.source)} fill(none)`;
+    }
     if (run.score_energy === 'attributed') statements['c.attributed'] = iql`SELECT sum(${ident(F.energyJ)}) AS e FROM ${power} WHERE ${this.attributedWhere(run.run_id, run.hosts, t0, t1)} GROUP BY time(${bucket}) fill(none)`;
     return statements;
   }
 
-  readCurve(plan: CurvePlan, results: Results): PowerCurve {
-    const series = new Map<string, { host: string; source: string; buckets: Map<number, CurveBucket> }>();
-    for (const part of many(results, 'c.power')) {
-      for (const s of part?.series ?? []) {
-        const host = s.tags.host ?? '';
-        const source = s.tags.source ?? '';
-        const k = `${host}\u0000${source}`;
-        const cur = series.get(k) ?? { host, source, buckets: new Map<number, CurveBucket>() };
-        series.set(k, cur);
-        for (const row of seriesRows([s])) {
-          const t = num(row.time);
-          const e = num(row.e);
-          const i = num(row.s);
-          if (t === null || e === null || i === null) continue;
-          const b = cur.buckets.get(t) ?? { timeMs: t, energyJ: 0, intervalS: 0 };
-          cur.buckets.set(t, { timeMs: t, energyJ: b.energyJ + e, intervalS: b.intervalS + i });
-        }
-      }
-    }
+  /** The curve: its series from the window's read where it gave them, else from `c.power`. */
+  readCurve(plan: CurvePlan, results: Results, fromWindow: CurveSeries | undefined): PowerCurve {
+    const byBucket = new Map<string, { host: string; source: string; buckets: Map<number, CurveBucket> }>();
+    if (!fromWindow) addCurve(byBucket, one(results, 'c.power'));
     const attributed = seriesRows(one(results, 'c.attributed')?.series ?? []).flatMap((row) => {
       const t = num(row.time);
       const e = num(row.e);
       return t === null || e === null ? [] : [{ timeMs: t, energyJ: e }];
     });
-    return { bucketMs: plan.bucketMs, series: [...series.values()].map((s) => ({ host: s.host, source: s.source, buckets: [...s.buckets.values()].sort((a, b) => a.timeMs - b.timeMs) })), attributed };
+    return { bucketMs: plan.bucketMs, series: fromWindow ?? curveSeries(byBucket), attributed };
   }
 
   /** A window's series and host metrics on their own (the benchmarks and tests read a window this way). */

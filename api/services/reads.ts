@@ -5,13 +5,14 @@
  */
 import type { HostRecord } from '../../common/host-record.js';
 import type { RunKind } from '../../common/model.js';
-import { compare, type Comparison } from '../domain/compare.js';
+import type { Comparison } from '../domain/compare.js';
 import { seriesStatistics, type SeriesStatistics } from '../domain/series.js';
 import { summaryOf, type Run, type RunSummary, type SummarySettings } from '../domain/run-record.js';
 import { ApiError, notFound } from '../errors.js';
 import type { HostRepository } from '../repo/hosts.js';
 import type { LiveRepository, PowerTable } from '../repo/live.js';
 import type { RunFilter, RunRepository } from '../repo/runs.js';
+import { ComparisonView } from './comparison.js';
 import type { MeasuringService } from './measuring.js';
 
 /** Bucket so that a chart has at most ~600 points per series. */
@@ -31,6 +32,7 @@ export type CompareFilter = Pick<RunFilter, 'model' | 'platform' | 'fromMs' | 't
 
 export class RunReads {
   private readonly now: () => number;
+  private readonly comparison: ComparisonView;
 
   constructor(
     private readonly runs: RunRepository,
@@ -40,6 +42,7 @@ export class RunReads {
     private readonly opts: { summary: SummarySettings; now?: (() => number) | undefined },
   ) {
     this.now = opts.now ?? Date.now;
+    this.comparison = new ComparisonView(runs, opts.summary);
   }
 
   summary(run: Run): RunSummary {
@@ -64,13 +67,14 @@ export class RunReads {
     return { runs: runs.map((r) => this.summary(r)), more };
   }
 
-  /** Models × platforms over the completed runs of `kinds`. */
-  async compare(filter: CompareFilter, reference: string | undefined): Promise<Comparison> {
-    const runs: RunSummary[] = [];
-    for (const kind of filter.kinds) {
-      for await (const run of this.runs.all({ model: filter.model, platform: filter.platform, fromMs: filter.fromMs, toMs: filter.toMs, kind, status: 'completed' })) runs.push(this.summary(run));
-    }
-    return compare(runs, reference);
+  /** Reads the comparison's view now (a server's start), so that the first GET /api/compare does not. */
+  async warm(): Promise<void> {
+    await this.comparison.compare({ kinds: ['inference', 'imported'] }, undefined);
+  }
+
+  /** Models × platforms over the completed runs of `kinds` (./comparison.ts: kept up to date, not read whole each time). */
+  compare(filter: CompareFilter, reference: string | undefined): Promise<Comparison> {
+    return this.comparison.compare(filter, reference);
   }
 
   async series(seriesId: string): Promise<SeriesStatistics & { members: RunSummary[] }> {
