@@ -13,8 +13,11 @@
  */
 import { COMPARED, compare, type Comparison } from '../domain/compare.js';
 import { summaryOf, type Run, type RunSummary, type SummarySettings } from '../domain/run-record.js';
-import type { RunRepository } from '../repo/runs.js';
-import type { CompareFilter } from './reads.js';
+import type { RunKind } from '../../common/model.js';
+import type { RunFilter, RunRepository } from '../repo/runs.js';
+
+/** What a comparison is of: completed runs of these kinds, and of a model, a platform, a time range where given. */
+export type CompareFilter = Pick<RunFilter, 'model' | 'platform' | 'fromMs' | 'toMs'> & { kinds: readonly RunKind[] };
 
 /** How far before the view's load the log is read: more than replicas' clocks differ. */
 export const LOOKBACK_MS = 10 * 60_000;

@@ -4,7 +4,6 @@
  * the hosts. Every reply's summary is computed here from the run's one definition.
  */
 import type { HostRecord } from '../../common/host-record.js';
-import type { RunKind } from '../../common/model.js';
 import type { Comparison } from '../domain/compare.js';
 import { seriesStatistics, type SeriesStatistics } from '../domain/series.js';
 import { summaryOf, type Run, type RunSummary, type SummarySettings } from '../domain/run-record.js';
@@ -12,7 +11,7 @@ import { ApiError, notFound } from '../errors.js';
 import type { HostRepository } from '../repo/hosts.js';
 import type { LiveRepository, PowerTable } from '../repo/live.js';
 import type { RunFilter, RunRepository } from '../repo/runs.js';
-import { ComparisonView } from './comparison.js';
+import { ComparisonView, type CompareFilter } from './comparison.js';
 import type { MeasuringService } from './measuring.js';
 
 /** Bucket so that a chart has at most ~600 points per series. */
@@ -27,8 +26,6 @@ export interface RunPower extends PowerTable {
   idle_w: number | null;
   baselines: Array<{ host: string; run_id: string; idle_w: number; started_at: string }>;
 }
-
-export type CompareFilter = Pick<RunFilter, 'model' | 'platform' | 'fromMs' | 'toMs'> & { kinds: readonly RunKind[] };
 
 export class RunReads {
   private readonly now: () => number;

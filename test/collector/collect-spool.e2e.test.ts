@@ -99,7 +99,10 @@ describe('wattscope collect: its spool under faults', () => {
       expect(memCount?.n).toBe(memLines.length - 2);
       const pkg = await sourcePoints(store);
       expect(gaps(pkg.filter((r) => r.time < restartAt))).toEqual([]);
-      expect(energyError(pkg.filter((r) => r.time < restartAt), 40)).toBeLessThan(0.005);
+      // the first run's ~7 points: a loaded machine leaves the stand-in's counter up to ~0.35 s
+      // staler at one end of them than at the other (5 % of 7 s; 1.9 % was seen); a point lost
+      // or sent twice would be 1/7 off
+      expect(energyError(pkg.filter((r) => r.time < restartAt), 40)).toBeLessThan(0.05);
       expect(pkg.length).toBe(new Set(pkg.map((r) => r.time)).size);
       expect((await measurements(store)).every((m) => KNOWN.includes(m))).toBe(true);
     } finally {

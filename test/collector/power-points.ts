@@ -40,14 +40,16 @@ export function energyError(rows: readonly PowerRow[], watts: number): number {
 /**
  * Per point, the stand-in hardware's own scheduling shows: on a busy machine its 1 ms steps are
  * late now and then, and one interval gets part of its neighbour's energy (the sums are exact,
- * and checked to 0.5 %). Here: the typical point is right to 1 %, and no point is off by more
- * than a quarter, which still catches a mis-handled wrap (off by the counter's whole range).
+ * and checked to 0.5 %). Here: the typical point is right to 1 %, and no point is off by half or
+ * more — a point is off by how much staler the counter was at its second reading than at its
+ * first, and a loaded machine was seen to pause the driver for a third of a point (0.336); a lost
+ * or repeated interval is 100 % off, a mis-handled wrap by the counter's whole range.
  */
 export function expectSteady(rows: readonly PowerRow[], watts: number): void {
   const sorted = rows.map((r) => r.power_w).sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)] as number;
   expect(Math.abs(median - watts) / watts).toBeLessThan(0.01);
-  for (const r of rows) expect(Math.abs(r.power_w - watts) / watts).toBeLessThan(0.25);
+  for (const r of rows) expect(Math.abs(r.power_w - watts) / watts).toBeLessThan(0.5);
 }
 
 /** One scrape of the collector's /metrics, with when it began and ended (wall clock). */
