@@ -225,16 +225,17 @@ describe('wattscope bench --until-cv', () => {
       return Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1)) / mean;
     };
     // by hand over the stored runs: it stopped at the first run, from the third, whose CV is ≤ 10 %
+    // — or at --max, if none was (a loaded machine makes the runs' lengths, so their energies, vary)
     const n = epi.length;
-    expect(cv(epi)).toBeLessThanOrEqual(0.1);
     for (let k = 3; k < n; k++) expect(cv(epi.slice(0, k)), `after ${k} runs`).toBeGreaterThan(0.1);
-    // the script makes that a real decision: not at --max, and on a calm machine not at --min
-    // either (the 800 keeps the CV at 13 % there); but each run's energy is 120 W × its length,
-    // and a loaded machine stretches some runs' 2 s by a fifth and more, which can settle it at
-    // the third run already — the rule is checked by hand above either way
+    if (n < 9) expect(cv(epi)).toBeLessThanOrEqual(0.1);
+    // on a calm machine the script makes that a real decision: neither at --min (the 800 keeps
+    // the CV at 13 % there) nor at --max; but each run's energy is 120 W × its length, and a
+    // loaded machine stretches some runs' 2 s by a fifth and more, which can settle it at the
+    // third run, or not by the ninth — the rule is checked by hand above either way
     expect(n).toBeGreaterThanOrEqual(3);
-    expect(n).toBeLessThan(9);
-    expect(r.stderr).toMatch(new RegExp(`coefficient of variation of energy per inference [\\d.]+ % ≤ 10 % after ${n} runs: done`));
+    expect(n).toBeLessThanOrEqual(9);
+    if (n < 9) expect(r.stderr).toMatch(new RegExp(`coefficient of variation of energy per inference [\\d.]+ % ≤ 10 % after ${n} runs: done`));
     expect(s.stats.energy_per_inference_uwh.cv).toBeCloseTo(cv(epi), 9);
   }, 150_000);
 
@@ -261,7 +262,9 @@ describe('wattscope bench --until-cv', () => {
       const history = (await tmux('capture-pane', '-p', '-J', '-S', '-')).stdout.split('\n');
       expect(history.filter((r) => /^(warm-up 1 of 1|run [12] of 2) {2}r-/.test(r))).toHaveLength(3);
       expect(history.filter((r) => r === 'work 3')).toHaveLength(3);
-      expect(history.some((r) => /^run-to-run deviation of energy per inference: [\d.]+ % \(at most 2 %\)$/.test(r))).toBe(true);
+      // the verdict on the deviation: each run's energy is 120 W × its length, which a loaded
+      // machine stretches by more than 2 % now and then, and then the series is flagged instead
+      expect(history.some((r) => /^(run-to-run deviation of energy per inference: [\d.]+ % \(at most 2 %\)|FLAGGED: energy per inference varies by [\d.]+ % .*)$/.test(r))).toBe(true);
     } finally {
       await tmux('kill-server');
     }
