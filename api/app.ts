@@ -23,6 +23,7 @@ import { RunLocks } from './services/locks.js';
 import { MeasuringService } from './services/measuring.js';
 import { RunLifecycle } from './services/lifecycle.js';
 import { RunReads } from './services/reads.js';
+import { HealthCheck } from './services/health.js';
 import { runRoutes } from './routes/runs.js';
 import { compareRoutes } from './routes/compare.js';
 import { seriesRoutes } from './routes/series.js';
@@ -120,7 +121,7 @@ export async function buildApp({ config, store, now, stopWaitMs }: AppOptions): 
   compareRoutes(app, reads);
   seriesRoutes(app, reads);
   hostRoutes(app, reads);
-  systemRoutes(app, store, metrics);
+  systemRoutes(app, new HealthCheck(store), metrics);
   app.addHook('onClose', async () => hub.close());
   liveRoutes(app, reads, hub, { maxViewers: config.api.liveMaxViewers, onDropped: () => metrics.liveDropped.inc(), onRefused: () => metrics.liveRefused.inc() });
   pageRoutes(app);
