@@ -4,7 +4,8 @@
  * rank of each model under each score per platform (Table II of the paper), and scores relative
  * to a reference platform (Table III's factors). Warm-up runs of a series are not repeats.
  */
-import { COMPARED, LOWER_IS_BETTER, type RunSummary } from './run-record.js';
+import { type RunSummary } from './run-record.js';
+import { COMPARED, LOWER_IS_BETTER } from './run-fields.js';
 import { describe, type Described } from './statistics.js';
 
 /** The summary's fields compared, and which are better lower: from the run's definition (`compare`). */
@@ -39,15 +40,25 @@ export interface PairRow {
   relative: Record<Compared, number | null> | null;
 }
 
-export function compare(runs: readonly RunSummary[], reference?: string): { reference: string | null; rows: PairRow[] } {
-  const groups = new Map<string, RunSummary[]>();
+export interface Comparison {
+  reference: string | null;
+  rows: PairRow[];
+}
+
+/** What the comparison reads of a run's summary. */
+export type ComparedRun = Pick<RunSummary, 'model' | 'platform' | 'series_id' | 'warmup' | Compared>;
+
+export function compare(runs: readonly ComparedRun[], reference?: string): Comparison {
+  const groups = new Map<string, ComparedRun[]>();
   for (const r of runs) {
     if (r.warmup) continue;
-    const key = JSON.stringify([r.model, r.platform]);
-    groups.set(key, [...(groups.get(key) ?? []), r]);
+    const key = `${r.model}\u0000${r.platform}`;
+    const group = groups.get(key);
+    if (group) group.push(r);
+    else groups.set(key, [r]);
   }
   const rows: PairRow[] = [...groups.values()].map((g) => {
-    const first = g[0] as RunSummary;
+    const first = g[0] as ComparedRun;
     const scores = Object.fromEntries(
       COMPARED.map((c) => [c, stats(g.map((r) => r[c]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v)))]),
     ) as Record<Compared, Stats>;
