@@ -1,0 +1,66 @@
+/**
+ * A collector whose host clock is off InfluxDB's — as deployed, on its defaults, its clock
+ * shifted for real with faketime (Debian's libfaketime) — and a run measured by the API on
+ * this machine's clock: the API reads each host's points in that host's clock, by the offset the
+ * collector measured and recorded, so the run's energy is right (within 1 %) and its summary
+ * says which offset it applied. Without a known offset the run is partial, never silently final.
+ */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunSummary } from '../../clients/ts/client.js';
+import { copyHost } from '../collector/fixtures.js';
+import { PKG_ENERGY, RAPL_RANGE_UJ } from '../collector/power-points.js';
+import { spawnCollector, startRaplDriver, type CollectorProcess } from '../collector/process.js';
+import { runProcess, testSettings, waitFor } from '../helpers.js';
+import { spawnApi, type ApiProcess } from './api-process.js';
+
+const BIN = new URL('../../bin/wattscope.js', import.meta.url).pathname;
+/** desktop-intel's in-total sources: the RAPL package (driven) and the amdgpu board's 23 W (its file stands still) */
+const HOST_W = 40 + 23;
+
+let api: ApiProcess;
+let influx: Record<string, string>;
+const running: CollectorProcess[] = [];
+const drivers: Array<{ stop(): Promise<void> }> = [];
+
+beforeAll(async () => {
+  if (spawnSync('faketime', ['-f', '+0s', 'true']).error) throw new Error('these tests shift a clock for real with faketime: apt-get install -y faketime');
+  const settings = testSettings('e2e_clock_off');
+  influx = { WATTSCOPE_INFLUX_URL: settings.url, WATTSCOPE_INFLUX_DB: settings.db };
+  api = await spawnApi({ PATH: process.env.PATH, HOME: copyHost('vm-epyc'), ...influx, WATTSCOPE_API_PORT: '0' });
+}, 60_000);
+
+afterAll(async () => {
+  for (const c of running) await c.stop();
+  for (const d of drivers) await d.stop();
+  await api?.stop();
+});
+
+async function measuredRun(host: string, shift: string): Promise<{ summary: RunSummary; collector: CollectorProcess }> {
+  const root = copyHost('desktop-intel');
+  drivers.push(startRaplDriver(join(root, PKG_ENERGY), 40, 1e9, RAPL_RANGE_UJ));
+  const collector = await spawnCollector(root, { ...influx, WATTSCOPE_HOST: host }, ['faketime', '-f', shift]);
+  running.push(collector);
+  // the collector measures its offset from InfluxDB's answers and records it with its host
+  await waitFor(async () => /this host's clock is \d+\.\d s (ahead of|behind) InfluxDB's/.test(collector.output()), 30_000, `the collector's offset:\n${collector.output()}`);
+  await new Promise((r) => setTimeout(r, 3000));
+  const env = { PATH: process.env.PATH, HOME: root, WATTSCOPE_API_URL: api.url, WATTSCOPE_HOST: host };
+  const r = await runProcess(process.execPath, [BIN, 'run', '--model', 'clock', '--json', '--', 'sleep', '6'], { env, timeoutMs: 90_000 });
+  expect(r.status, r.stderr).toBe(0);
+  return { summary: JSON.parse(r.stdout) as RunSummary, collector };
+}
+
+describe('a host whose clock is off InfluxDB’s', () => {
+  for (const [shift, offset] of [['+300s', 300], ['-300s', -300]] as const) {
+    it(`${shift}: the run's energy within 1 %, final, and the offset applied shown`, async () => {
+      const { summary: s } = await measuredRun(`clock${offset > 0 ? 'ahead' : 'behind'}`, shift);
+      expect(s.partial).toBe(false);
+      const seconds = s.duration_s as number;
+      expect(Math.abs((s.energy_j as number) - HOST_W * seconds) / (HOST_W * seconds)).toBeLessThan(0.01);
+      const applied = Object.values(s.clock_offsets ?? {});
+      expect(applied).toHaveLength(1);
+      expect(Math.abs((applied[0] as number) - offset)).toBeLessThan(1);
+    }, 120_000);
+  }
+});
