@@ -35,10 +35,8 @@ export function defaultSpoolDir(root: string): string {
 
 export const COLLECT_ARGS = [BIN, 'collect'];
 
-/** `prefix`: a command the collector runs under, e.g. `['faketime', '-f', '+300s']` for a host whose clock is off. */
-export async function spawnCollector(root: string, env: Record<string, string>, prefix: readonly string[] = []): Promise<CollectorProcess> {
-  const [command, ...args] = [...prefix, process.execPath, ...COLLECT_ARGS] as [string, ...string[]];
-  const child = spawn(command, args, { env: collectorEnv(root, env), stdio: ['ignore', 'pipe', 'pipe'] });
+export async function spawnCollector(root: string, env: Record<string, string>): Promise<CollectorProcess> {
+  const child = spawn(process.execPath, COLLECT_ARGS, { env: collectorEnv(root, env), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));

@@ -5,7 +5,7 @@
  * collector measured and recorded, so the run's energy is right (within 1 %) and its summary
  * says which offset it applied. Without a known offset the run is partial, never silently final.
  */
-import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../clients/ts/client.js';
@@ -16,6 +16,7 @@ import { runProcess, testSettings, waitFor } from '../helpers.js';
 import { spawnApi, type ApiProcess } from './api-process.js';
 
 const BIN = new URL('../../bin/wattscope.js', import.meta.url).pathname;
+const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
 /** desktop-intel's in-total sources: the RAPL package (driven) and the amdgpu board's 23 W (its file stands still) */
 const HOST_W = 40 + 23;
 
@@ -25,7 +26,7 @@ const running: CollectorProcess[] = [];
 const drivers: Array<{ stop(): Promise<void> }> = [];
 
 beforeAll(async () => {
-  if (spawnSync('faketime', ['-f', '+0s', 'true']).error) throw new Error('these tests shift a clock for real with faketime: apt-get install -y faketime');
+  if (!existsSync(LIBFAKETIME)) throw new Error('these tests shift a clock for real with libfaketime: apt-get install -y faketime');
   const settings = testSettings('e2e_clock_off');
   influx = { WATTSCOPE_INFLUX_URL: settings.url, WATTSCOPE_INFLUX_DB: settings.db };
   api = await spawnApi({ PATH: process.env.PATH, HOME: copyHost('vm-epyc'), ...influx, WATTSCOPE_API_PORT: '0' });
@@ -40,7 +41,9 @@ afterAll(async () => {
 async function measuredRun(host: string, shift: string): Promise<{ summary: RunSummary; collector: CollectorProcess }> {
   const root = copyHost('desktop-intel');
   drivers.push(startRaplDriver(join(root, PKG_ENERGY), 40, 1e9, RAPL_RANGE_UJ));
-  const collector = await spawnCollector(root, { ...influx, WATTSCOPE_HOST: host }, ['faketime', '-f', shift]);
+  // libfaketime preloaded into the collector itself (the `faketime` wrapper would be a parent
+  // process that a signal to it does not reach through): its clocks, wall and monotonic, shifted
+  const collector = await spawnCollector(root, { ...influx, WATTSCOPE_HOST: host, LD_PRELOAD: LIBFAKETIME, FAKETIME: shift, FAKETIME_DONT_RESET: '1' });
   running.push(collector);
   // the collector measures its offset from InfluxDB's answers and records it with its host
   await waitFor(async () => /this host's clock is \d+\.\d s (ahead of|behind) InfluxDB's/.test(collector.output()), 30_000, `the collector's offset:\n${collector.output()}`);
