@@ -83,7 +83,8 @@ export async function buildApp({ config, store, now, stopWaitMs }: AppOptions): 
   const measuring = new MeasuringService(new MeasurementReads(store, new PowerRepository(store), hostRepo, runs), hostRepo, {
     gridIntensity: summary.gridIntensity,
     maxWaitMs: stopWaitMs ?? config.api.stopWaitMaxS * 1000,
-    clockOffsetS: () => store.clock.estimate()?.offsetS,
+    // a clock the caller drives (tests) is InfluxDB's time by construction: no offset to apply
+    clockOffsetS: now ? () => 0 : () => store.clock.estimate()?.offsetS,
     observeEnergyQuery: (s) => metrics.energyQuery.observe(s),
   });
   const lifecycle = new RunLifecycle(runs, hostRepo, measuring, locks, { summary, defaultHost: config.host, fallbackPlatform: config.platform, now });

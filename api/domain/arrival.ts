@@ -7,6 +7,7 @@
  */
 import { CORE_OPTIONS } from '../../common/config.js';
 import type { HostRecord } from '../../common/host-record.js';
+import { NO_SHIFTS, type ClockShifts } from './clock.js';
 
 export interface ExpectedSource {
   host: string;
@@ -41,21 +42,22 @@ export function expectedSources(records: readonly HostRecord[]): ExpectedSource[
  * clock), plus a margin; the largest over the hosts, at most `maxMs`. `apiOffsetS` is the
  * API's clock minus InfluxDB's; a record's clock offset is its host's minus InfluxDB's.
  */
-export function arrivalBudgetMs(hosts: readonly string[], records: ReadonlyMap<string, HostRecord>, maxMs: number, apiOffsetS = 0): number {
+export function arrivalBudgetMs(hosts: readonly string[], records: ReadonlyMap<string, HostRecord>, maxMs: number, apiOffsetS = 0, shifts: ClockShifts = NO_SHIFTS): number {
   let budget = 0;
   for (const host of hosts) {
     const r = records.get(host);
     const flushS = r?.flushIntervalS ?? DEFAULT_FLUSH_S;
     const reportS = r?.reportIntervalS ?? DEFAULT_REPORT_S;
-    const lagS = Math.max(0, apiOffsetS - (r?.clockOffsetS ?? apiOffsetS));
+    // a host read in its own clock (./clock.ts) is waited for in real time: no lag to add
+    const lagS = shifts.shiftMs.has(host) ? 0 : Math.max(0, apiOffsetS - (r?.clockOffsetS ?? apiOffsetS));
     budget = Math.max(budget, (flushS + reportS + lagS) * 1000 + ARRIVAL_MARGIN_MS);
   }
   return Math.min(budget, maxMs);
 }
 
-/** The expected sources with no point ending at or after `endMs` yet. */
-export function stillMissing(expected: readonly ExpectedSource[], lastPointMs: ReadonlyMap<string, number>, endMs: number): ExpectedSource[] {
-  return expected.filter((e) => (lastPointMs.get(`${e.host}\u0000${e.source}`) ?? -Infinity) < endMs);
+/** The expected sources with no point ending at or after `endMs` yet (each host's points brought to the API's clock). */
+export function stillMissing(expected: readonly ExpectedSource[], lastPointMs: ReadonlyMap<string, number>, endMs: number, shifts: ClockShifts = NO_SHIFTS): ExpectedSource[] {
+  return expected.filter((e) => (lastPointMs.get(`${e.host}\u0000${e.source}`) ?? -Infinity) - (shifts.shiftMs.get(e.host) ?? 0) < endMs);
 }
 
 /** A run's platform from its hosts' records: one name, or several in a stable order ("A100-40G+EPYC"). */
@@ -64,12 +66,3 @@ export function platformOf(hosts: readonly string[], records: ReadonlyMap<string
   return names.length > 0 ? names.join('+') : undefined;
 }
 
-/** Hosts whose clock is off InfluxDB's by more than `thresholdS`, with the offset (seconds, host − InfluxDB). */
-export function clockOffsets(hosts: readonly string[], records: ReadonlyMap<string, HostRecord>, thresholdS = 0.5): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const host of hosts) {
-    const offset = records.get(host)?.clockOffsetS;
-    if (offset !== null && offset !== undefined && Math.abs(offset) > thresholdS) out[host] = offset;
-  }
-  return out;
-}

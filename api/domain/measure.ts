@@ -12,8 +12,9 @@
  */
 import type { HostRecord } from '../../common/host-record.js';
 import { CPU, GPU, ROLLUP } from '../../common/model.js';
-import { clockOffsets, DEFAULT_REPORT_S, expectedSources } from './arrival.js';
-import { netEnergy, windowEnergy, type SeriesWindowData } from './energy.js';
+import { DEFAULT_REPORT_S, expectedSources } from './arrival.js';
+import type { ClockShifts } from './clock.js';
+import { netEnergy, seriesEnergy, windowEnergy, type SeriesWindowData } from './energy.js';
 import { applyMeasured } from './run.js';
 import type { Run } from './run-record.js';
 import { inScope, resolveScope } from './scope.js';
@@ -34,13 +35,17 @@ export interface HostMetrics {
   avg_cpu_pct: number | null;
 }
 
-/** Energy the collectors attributed to one run's processes, per host and source (collector/attribution.ts). */
+/**
+ * Energy the collectors attributed to one run's processes, per host and source
+ * (collector/attribution.ts): read over the window as a source's energy is — the sums inside and
+ * the two edge points — and prorated at its edges alike, so that it is never more than the same
+ * source's energy over the same window.
+ */
 export interface AttributedRow {
   host: string;
   source: string;
   domain: string;
-  energyJ: number;
-  intervalS: number;
+  window: SeriesWindowData;
   share: number;
   note: string | null;
 }
@@ -95,6 +100,8 @@ export interface MeasureInputs {
   curve: PowerCurve | null;
   /** g CO₂ per kWh of hosts whose collectors say none */
   gridIntensity: number;
+  /** the hosts read in their own clock, and those whose offset is unknown (./clock.ts); the series above are in the API's clock */
+  clock: ClockShifts;
 }
 
 export interface Measurement {
@@ -142,7 +149,7 @@ export function measureRun(inputs: MeasureInputs): Measurement {
     // a baseline over several hosts counts for this host's sources only
     for (const s of baseline.sources) if (s.host === host) idle.set(key(s.host, s.source), s.avgPowerW);
   }
-  const attributed = inputs.attributed;
+  const attributed = inputs.attributed.map((a) => ({ ...a, energyJ: seriesEnergy(a.window, t0, t1).energyJ }));
   const notes = [...new Set(attributed.map((a) => a.note && `${a.host}/${a.source}: ${a.note}`).filter((n): n is string => !!n))];
   const measured = applyMeasured(
     run,
@@ -159,7 +166,7 @@ export function measureRun(inputs: MeasureInputs): Measurement {
   );
   // each host's grid as its collector says, else the deployment's: kept with the run, as it was when measured
   const grid_intensity = Object.fromEntries(run.hosts.map((h) => [h, latest.get(h)?.gridIntensity ?? inputs.gridIntensity]));
-  const out: Run = { ...measured, clock_offsets: clockOffsets(run.hosts, latest), grid_intensity };
+  const out: Run = { ...measured, clock_offsets: inputs.clock.applied, clock_unknown: inputs.clock.unknown, grid_intensity };
   return { run: inputs.curve ? { ...out, ...steadyPart(out, inputs.curve, inputs.records, t0, t1) } : out, unresolvedGpus: scope.unresolved };
 }
 

@@ -19,7 +19,7 @@
  * schedule's and never counts an attempt twice. A slot missed while no API ran is skipped, not
  * made up: what matters is how late after the end the run is measured, not how often.
  */
-import { FULL_COVERAGE, type Run } from './run-record.js';
+import { FULL_COVERAGE, isPartial, type Run } from './run-record.js';
 
 export const MAX_RECOMPUTE_ATTEMPTS = 12;
 
@@ -50,9 +50,9 @@ export interface RecomputePlan {
   dueAtMs: number | null;
 }
 
-export function recomputePlan(run: Pick<Run, 'kind' | 'coverage' | 'ended_at_ms' | 'recompute_attempts'>, nowMs: number): RecomputePlan {
+export function recomputePlan(run: Pick<Run, 'kind' | 'coverage' | 'clock_unknown' | 'ended_at_ms' | 'recompute_attempts'>, nowMs: number): RecomputePlan {
   const end = run.ended_at_ms;
-  if (run.kind === 'imported' || run.coverage === null || run.coverage >= FULL_COVERAGE || end === null) return { action: 'wait', attempt: 0, dueAtMs: null };
+  if (!isPartial(run) || end === null) return { action: 'wait', attempt: 0, dueAtMs: null };
   const stored = run.recompute_attempts ?? 0;
   const slot = scheduledAttempt(end, nowMs);
   // at or past its slot (another replica, maybe with a clock a little ahead, measured it): wait.
@@ -67,8 +67,11 @@ export function recomputePlan(run: Pick<Run, 'kind' | 'coverage' | 'ended_at_ms'
  * it. Deterministic — it names the slot's due time, not the clock of whichever replica wrote
  * it — so that replicas making the last attempt together write the same text.
  */
-export function partialReason(run: Pick<Run, 'sources' | 'ended_at_ms'>, lastDueAtMs: number): string {
-  const short = run.sources.filter((s) => s.inRun !== false && s.coverage < FULL_COVERAGE).map((s) => `${s.host}/${s.source} at ${(s.coverage * 100).toFixed(1)} %`);
+export function partialReason(run: Pick<Run, 'sources' | 'ended_at_ms' | 'clock_unknown'>, lastDueAtMs: number): string {
+  const short = [
+    ...run.sources.filter((s) => s.inRun !== false && s.coverage < FULL_COVERAGE).map((s) => `${s.host}/${s.source} at ${(s.coverage * 100).toFixed(1)} %`),
+    ...run.clock_unknown.map((h) => `the clock offset of ${h} unknown`),
+  ];
   const hours = run.ended_at_ms === null ? 0 : (lastDueAtMs - run.ended_at_ms) / 3_600_000;
   return `the last of its ${MAX_RECOMPUTE_ATTEMPTS} scheduled measurements, ${hours.toFixed(0)} h after its end, still finds it partial: ${short.join(', ') || 'no source covers it'}`;
 }

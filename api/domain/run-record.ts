@@ -100,7 +100,8 @@ export const RUN_COLUMNS = {
   avg_gpu_util_pct: num('Average utilisation of its GPUs.', '%'),
   avg_gpu_mem_pct: num('Average memory use of its GPUs.', '%'),
   avg_cpu_pct: num('Average CPU utilisation of its hosts.', '%'),
-  clock_offsets: json(Type.Record(Type.String(), Type.Number()), {} as Record<string, number>, 'Hosts whose clock was off InfluxDB’s by more than 0.5 s: seconds, host minus InfluxDB (JSON).', { omitEmpty: true }),
+  clock_offsets: json(Type.Record(Type.String(), Type.Number()), {} as Record<string, number>, 'Hosts whose clock was off the API’s by more than 0.5 s, and whose points were therefore read in their own clock: seconds, host minus API, as their collectors measured it against InfluxDB (JSON; api/domain/clock.ts).', { omitEmpty: true }),
+  clock_unknown: json(Type.Array(Type.String()), [] as string[], 'Hosts whose clock offset could not be known (their collector’s record says none): their points may be read off by it, so the run is partial (JSON).', { omitEmpty: true }),
   recompute_attempts: num('Which of its 12 scheduled re-measurements for late points a partial run has had: the schedule’s slot, not a count of measurements (docs/DATA-MODEL.md “Late points”).'),
   partial_final: str('Why a partial run stays partial, once it is no longer measured again.'),
   revised_at_ms: num('When it was written anew under a corrected platform (the newest revision wins).', 'epoch ms'),
@@ -137,6 +138,15 @@ export type SummarySettings = SummaryContext;
 /** Coverage below this flags a run as partial (recomputed when late points arrive). */
 export const FULL_COVERAGE = 0.99;
 
+/**
+ * Whether a run is partial: a source covers less than FULL_COVERAGE of it, or a host's clock
+ * offset is unknown (its points may be read off by it): measured again on the recompute schedule.
+ */
+export function isPartial(r: Pick<Run, 'coverage' | 'kind' | 'clock_unknown'>): boolean {
+  if (r.kind === 'imported' || r.coverage === null) return false;
+  return r.coverage < FULL_COVERAGE || r.clock_unknown.length > 0;
+}
+
 const N = Nullable(Type.Number());
 const iso = (ms: number) => new Date(ms).toISOString();
 const as = <K extends keyof typeof RUN_COLUMNS, const O extends ViewOptions = Record<never, never>>(name: K, opts?: O) => same<Run, SummaryContext, Run[K], O>(RUN_COLUMNS[name] as Column<Run[K]>, name, opts);
@@ -168,7 +178,7 @@ export const RUN_SUMMARY = {
   energy_net_j: as('energy_net_j', { csv: true }),
   avg_power_w: as('avg_power_w', { csv: true }),
   coverage: as('coverage', { csv: true }),
-  partial: view(Type.Boolean(), 'Whether a source covers less than 99 % of it (measured again as late points arrive).', (r: Run) => r.coverage !== null && r.kind !== 'imported' && r.coverage < FULL_COVERAGE),
+  partial: view(Type.Boolean(), 'Whether a source covers less than 99 % of it, or a host’s clock offset is unknown (measured again as late points arrive).', isPartial),
   partial_sources: view(
     Type.Array(Type.Object({ host: Type.String(), source: Type.String(), coverage: Type.Number() })),
     'Sources that cover less than 99 % of the run (0: no point at all — a silent collector or source).',
@@ -176,6 +186,7 @@ export const RUN_SUMMARY = {
   ),
   partial_final: as('partial_final'),
   clock_offsets: as('clock_offsets'),
+  clock_unknown: as('clock_unknown'),
   sources: view(
     Type.Array(
       Type.Object({

@@ -65,6 +65,7 @@ export function emptyRun(fields: Pick<Run, 'run_id' | 'model' | 'platform' | 'st
     avg_gpu_mem_pct: null,
     avg_cpu_pct: null,
     clock_offsets: {},
+    clock_unknown: [],
     recompute_attempts: null,
     partial_final: null,
     revised_at_ms: null,

@@ -13,7 +13,7 @@
 import { logger } from '../../common/log.js';
 import type { RunStatus } from '../../common/model.js';
 import { partialReason, recomputePlan } from '../domain/recompute.js';
-import { FULL_COVERAGE, summaryOf, type Run, type SummarySettings } from '../domain/run-record.js';
+import { isPartial, summaryOf, type Run, type SummarySettings } from '../domain/run-record.js';
 import { RUN_FIELDS, storedViews } from '../domain/run-fields.js';
 import type { RunRepository } from '../repo/runs.js';
 import type { RunLocks } from '../services/locks.js';
@@ -50,9 +50,10 @@ export class RecomputeJob {
         const plan = recomputePlan(current, now);
         if (plan.action === 'wait' || plan.dueAtMs === null) return;
         const measured = await this.measuring.measureEnded(current, current.ended_at_ms);
-        const better = (measured.coverage ?? 0) > (current.coverage ?? 0) + 1e-9;
+        // more covered, or a host's clock offset found since (its points now read in its clock)
+        const better = (measured.coverage ?? 0) > (current.coverage ?? 0) + 1e-9 || measured.clock_unknown.length < current.clock_unknown.length;
         const next: Run = { ...(better ? measured : current), recompute_attempts: plan.attempt };
-        if ((next.coverage ?? 0) < FULL_COVERAGE && plan.action === 'last') next.partial_final = partialReason(next, plan.dueAtMs);
+        if (isPartial(next) && plan.action === 'last') next.partial_final = partialReason(next, plan.dueAtMs);
         if (better) await this.runs.save(next, storedViews(summaryOf(next, this.opts.summary)));
         else await this.runs.saveFields(next, [RUN_FIELDS.recompute_attempts, RUN_FIELDS.partial_final]);
         n++;

@@ -4,13 +4,18 @@
  */
 import { HOST_TAGS, MEASUREMENT, POWER } from '../../common/model.js';
 import { hostRecordFromRow, type HostRecord } from '../../common/host-record.js';
-import { anyOf, ident, iql, str, timeMs } from '../../common/storage/influxql.js';
+import { anyOf, ident, iql, num, str, timeMs } from '../../common/storage/influxql.js';
 import { seriesRows, type InfluxStore, type NamedStatements, type StatementResult } from '../../common/storage/store.js';
 
 /** When the newest in-total point of each host's source ends, for sources with points since `sinceMs`. */
 export type LastPoints = Map<string, number>;
 
 export const sourceKey = (host: string, source: string) => `${host}\u0000${source}`;
+
+/** How far off InfluxDB's a host's clock may be for its records to be found by a run's window (./measurement.ts reads them in its clock). */
+export const CLOCK_SKEW_MS = 15 * 60_000;
+/** Records of a host looked at for the newest before a window: a collector writes one a minute, so a skew of 15 minutes holds 16 (more when its devices change). */
+const BEFORE_CANDIDATES = 20;
 
 export class HostRepository {
   /** reads of the newest records in flight, by hosts: requests that come together share one */
@@ -51,24 +56,38 @@ export class HostRepository {
   /**
    * The records that describe `hosts` over [t0, t1]: the newest written at or before t0, and
    * every one written inside (a source found or lost during the window is in one of them).
-   * Named `h.*`, to go in a batch with other statements (./measurement.ts).
+   * "When" is each record's time in InfluxDB's clock — its stamp less the offset it records — so
+   * that the record of a host whose clock is minutes ahead is found for a run on another clock
+   * (it carries the offset the run's window is read with: ../domain/clock.ts). Hosts off by more
+   * than CLOCK_SKEW_MS are not looked for that far. Named `h.*`, to go in a batch with other
+   * statements (./measurement.ts); read with `readDuring(results, t0, t1)`.
    */
   duringStatements(hosts: readonly string[], t0: number, t1: number): NamedStatements {
     if (hosts.length === 0) return {};
     const match = iql`${ident(HOST_TAGS.host)} =~ ${anyOf(hosts)}`;
+    const host = ident(MEASUREMENT.host);
     return {
-      'h.before': iql`SELECT * FROM ${ident(MEASUREMENT.host)} WHERE ${match} AND time <= ${timeMs(t0)} GROUP BY ${ident(HOST_TAGS.host)} ORDER BY time DESC LIMIT 1`,
-      'h.inside': iql`SELECT * FROM ${ident(MEASUREMENT.host)} WHERE ${match} AND time > ${timeMs(t0)} AND time <= ${timeMs(t1)}`,
+      // the newest ones up to a skew past t0: the newest of them that is before t0 in InfluxDB's clock is the one
+      'h.before': iql`SELECT * FROM ${host} WHERE ${match} AND time <= ${timeMs(t0 + CLOCK_SKEW_MS)} GROUP BY ${ident(HOST_TAGS.host)} ORDER BY time DESC LIMIT ${num(BEFORE_CANDIDATES)}`,
+      'h.inside': iql`SELECT * FROM ${host} WHERE ${match} AND time > ${timeMs(t0 - CLOCK_SKEW_MS)} AND time <= ${timeMs(t1 + CLOCK_SKEW_MS)}`,
     };
   }
 
-  readDuring(results: Readonly<Record<string, unknown>>): HostRecord[] {
-    const rows = (name: string) => seriesRows((results[name] as StatementResult | undefined)?.series ?? []);
-    return [...rows('h.before'), ...rows('h.inside')].map(hostRecordFromRow);
+  readDuring(results: Readonly<Record<string, unknown>>, t0: number, t1: number): HostRecord[] {
+    const rows = (name: string) => seriesRows((results[name] as StatementResult | undefined)?.series ?? []).map(hostRecordFromRow);
+    const when = (r: HostRecord) => r.timeMs - (r.clockOffsetS ?? 0) * 1000;
+    const before = new Map<string, HostRecord>();
+    for (const r of rows('h.before')) {
+      const seen = before.get(r.host);
+      if (when(r) <= t0 && (!seen || when(seen) < when(r))) before.set(r.host, r);
+    }
+    const out = new Map<string, HostRecord>();
+    for (const r of [...before.values(), ...rows('h.inside').filter((r) => when(r) > t0 && when(r) <= t1)]) out.set(`${r.host}\u0000${r.timeMs}`, r);
+    return [...out.values()];
   }
 
   async during(hosts: readonly string[], t0: number, t1: number): Promise<HostRecord[]> {
-    return this.readDuring(await this.store.queryNamed(this.duringStatements(hosts, t0, t1)));
+    return this.readDuring(await this.store.queryNamed(this.duringStatements(hosts, t0, t1)), t0, t1);
   }
 
   /** Every host's newest record. */

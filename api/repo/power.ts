@@ -247,23 +247,52 @@ export class PowerRepository {
   }
 
   /**
-   * What the collectors attributed to a run's own processes over its window: server-side sums
-   * per host and source, whatever the run's length. The last point may end a report interval
-   * after the run (the collector's last attribution once the run is over).
+   * What the collectors attributed to a run's own processes over its window, read as a source's
+   * energy is (named `a.*`): per host and source the sums of the points ending inside (t0, t1]
+   * and the two edge points, so that ../domain/measure.ts prorates them at the window's edges
+   * exactly as it does the host's — whatever the run's length, two points per series travel.
    */
-  attributedStatement(runId: string, hosts: readonly string[], t0: number, t1: number): InfluxQL {
-    return iql`SELECT sum(${ident(F.energyJ)}) AS e, sum(${ident(F.intervalS)}) AS s, mean(${ident(F.share)}) AS share, last(${ident(F.note)}) AS note FROM ${ident(MEASUREMENT.power)} WHERE ${this.attributedWhere(runId, hosts, t0, t1)} GROUP BY ${ident(HOST_TAGS.host)}, ${ident(POWER.tags.source)}, ${ident(POWER.tags.domain)}`;
+  attributedStatements(runId: string, hosts: readonly string[], t0: number, t1: number): NamedStatements {
+    if (hosts.length === 0) return {};
+    const power = ident(MEASUREMENT.power);
+    const where = this.attributedWhere(runId, hosts);
+    const groupBy = iql`GROUP BY ${ident(HOST_TAGS.host)}, ${ident(POWER.tags.source)}, ${ident(POWER.tags.domain)}`;
+    return {
+      'a.sums': iql`SELECT sum(${ident(F.energyJ)}) AS e, sum(${ident(F.intervalS)}) AS s, mean(${ident(F.share)}) AS share, last(${ident(F.note)}) AS note FROM ${power} WHERE ${where} AND time > ${timeMs(t0)} AND time <= ${timeMs(t1)} ${groupBy}`,
+      'a.firstInside': iql`SELECT ${ident(F.energyJ)}, ${ident(F.intervalS)} FROM ${power} WHERE ${where} AND time > ${timeMs(t0)} AND time <= ${timeMs(t1)} ${groupBy} ORDER BY time ASC LIMIT 1`,
+      // the collector's last attribution of a run ends up to a report interval after it
+      'a.firstAfter': iql`SELECT ${ident(F.energyJ)}, ${ident(F.intervalS)} FROM ${power} WHERE ${where} AND time > ${timeMs(t1)} AND time <= ${timeMs(t1 + AFTER_SLACK_MS)} ${groupBy} ORDER BY time ASC LIMIT 1`,
+    };
   }
 
-  private attributedWhere(runId: string, hosts: readonly string[], t0: number, t1: number): InfluxQL {
-    return iql`${ident(RUN.tags.runId)} = ${str(runId)} AND ${ident(POWER.tags.method)} = ${str('attributed')} AND ${ident(HOST_TAGS.host)} =~ ${anyOf(hosts)} AND time > ${timeMs(t0)} AND time <= ${timeMs(t1 + ATTRIBUTED_SLACK_MS)}`;
+  private attributedWhere(runId: string, hosts: readonly string[]): InfluxQL {
+    return iql`${ident(RUN.tags.runId)} = ${str(runId)} AND ${ident(POWER.tags.method)} = ${str('attributed')} AND ${ident(HOST_TAGS.host)} =~ ${anyOf(hosts)}`;
   }
 
-  readAttributed(r: StatementResult | undefined): AttributedRow[] {
-    return (r?.series ?? []).map((s) => {
+  readAttributed(results: Results): AttributedRow[] {
+    const rows = new Map<string, AttributedRow>();
+    const entry = (tags: Record<string, string>): AttributedRow => {
+      const host = tags.host ?? '';
+      const source = (tags.source ?? '').replace(/^attributed\//, '');
+      const domain = tags.domain ?? '';
+      const k = `${host}\u0000${source}\u0000${domain}`;
+      let row = rows.get(k);
+      if (!row) {
+        row = { host, source, domain, share: 0, note: null, window: { host, source, domain, method: 'attributed', inside: undefined, firstInside: undefined, firstAfter: undefined } };
+        rows.set(k, row);
+      }
+      return row;
+    };
+    for (const s of one(results, 'a.sums')?.series ?? []) {
       const row = seriesRows([s])[0] ?? {};
-      return { host: s.tags.host ?? '', source: (s.tags.source ?? '').replace(/^attributed\//, ''), domain: s.tags.domain ?? '', energyJ: num(row.e) ?? 0, intervalS: num(row.s) ?? 0, share: num(row.share) ?? 0, note: typeof row.note === 'string' ? row.note : null };
-    });
+      const r = entry(s.tags);
+      r.share = num(row.share) ?? 0;
+      r.note = typeof row.note === 'string' ? row.note : null;
+      r.window.inside = { energyJ: num(row.e) ?? 0, intervalS: num(row.s) ?? 0, count: 1 };
+    }
+    for (const s of one(results, 'a.firstInside')?.series ?? []) entry(s.tags).window.firstInside = edge(s);
+    for (const s of one(results, 'a.firstAfter')?.series ?? []) entry(s.tags).window.firstAfter = edge(s);
+    return [...rows.values()];
   }
 
   /**
@@ -281,7 +310,7 @@ export class PowerRepository {
     if (!fromWindow) {
       statements['c.power'] = iql`SELECT sum(${ident(F.energyJ)}) AS e, sum(${ident(F.intervalS)}) AS s FROM ${power} WHERE ${ident(HOST_TAGS.host)} =~ ${anyOf(run.hosts)} AND ${ident(POWER.tags.inTotal)} = ${str('true')} AND time > ${timeMs(t0)} AND time <= ${timeMs(t1)} GROUP BY time(${bucket}), ${ident(HOST_TAGS.host)}, ${ident(POWER.tags.source)} fill(none)`;
     }
-    if (run.score_energy === 'attributed') statements['c.attributed'] = iql`SELECT sum(${ident(F.energyJ)}) AS e FROM ${power} WHERE ${this.attributedWhere(run.run_id, run.hosts, t0, t1)} GROUP BY time(${bucket}) fill(none)`;
+    if (run.score_energy === 'attributed') statements['c.attributed'] = iql`SELECT sum(${ident(F.energyJ)}) AS e FROM ${power} WHERE ${this.attributedWhere(run.run_id, run.hosts)} AND time > ${timeMs(t0)} AND time <= ${timeMs(t1 + ATTRIBUTED_SLACK_MS)} GROUP BY time(${bucket}) fill(none)`;
     return statements;
   }
 

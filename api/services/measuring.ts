@@ -7,6 +7,7 @@
 import { logger } from '../../common/log.js';
 import type { HostRecord } from '../../common/host-record.js';
 import { arrivalBudgetMs, expectedSources, stillMissing, type ExpectedSource } from '../domain/arrival.js';
+import { clockShifts } from '../domain/clock.js';
 import { latestRecords, measureRun } from '../domain/measure.js';
 import type { Run } from '../domain/run-record.js';
 import type { HostRepository } from '../repo/hosts.js';
@@ -67,7 +68,7 @@ export class MeasuringService {
 
   private async measureWith(run: Run, endMs: number, records: readonly HostRecord[] | undefined, steady: boolean): Promise<Run> {
     const started = performance.now();
-    const inputs = await this.reads.gather({ run, endMs, records, steady });
+    const inputs = await this.reads.gather({ run, endMs, records, steady, apiOffsetS: this.opts.clockOffsetS?.() });
     this.opts.observeEnergyQuery?.((performance.now() - started) / 1000);
     const { run: measured, unresolvedGpus } = measureRun({ ...inputs, gridIntensity: this.opts.gridIntensity });
     if (unresolvedGpus.length > 0) log.once(`unresolved:${run.run_id}`, 'warn', 'GPUs of a run’s scope are not on its hosts as their collectors list them; not counted', { run_id: run.run_id, gpus: unresolvedGpus.join(',') });
@@ -94,10 +95,15 @@ export class MeasuringService {
       expected = [...expected, ...[...seen.keys()].map((k) => ({ host: k.split('\u0000')[0] ?? '', source: k.split('\u0000')[1] ?? '', domain: '', method: '' }))];
     }
     if (expected.length === 0) return { arrival: { waitedMs: 0, silent: [] }, records };
-    const budgetMs = arrivalBudgetMs(hosts, latestRecords(records), maxWaitMs, this.opts.clockOffsetS?.());
+    const latest = latestRecords(records);
+    const apiOffsetS = this.opts.clockOffsetS?.();
+    // a host whose clock is off is waited for in its own clock (../domain/clock.ts)
+    const shifts = clockShifts(hosts, latest, apiOffsetS);
+    const budgetMs = arrivalBudgetMs(hosts, latest, maxWaitMs, apiOffsetS, shifts);
     const pollMs = this.opts.pollMs ?? 250;
+    const since = t0 - 60_000 + Math.min(0, ...shifts.shiftMs.values());
     for (;;) {
-      const missing = stillMissing(expected, await this.hosts.lastPoints(hosts, t0 - 60_000), endMs);
+      const missing = stillMissing(expected, await this.hosts.lastPoints(hosts, since), endMs, shifts);
       const waited = performance.now() - started;
       if (missing.length === 0 || waited >= budgetMs) return { arrival: { waitedMs: waited, silent: missing }, records };
       await new Promise((r) => setTimeout(r, Math.min(pollMs, budgetMs - waited)));

@@ -87,12 +87,12 @@ describe('attribution on a shared host', () => {
       expect(pkg, JSON.stringify(s.attributed)).toBeDefined();
       const runPkg = s.sources.find((x) => x.source === 'rapl/package-0')?.energy_j as number;
       const share = (pkg?.energy_j as number) / runPkg;
-      // Alone on this machine the two agree within 0.01 (0.311/0.303, 0.399/0.395). Beside the
-      // suite's other e2e files (11 collectors of the golden hosts, a bench) the attributed share
-      // has read 0.044–0.066 above the command's own measure, always above, for a reason not yet
-      // found (the mean of per-second shares equals the whole-work share there, so it is not the
-      // weighting): the bound is the widest gap seen plus a margin, not the accuracy claimed.
-      expect(Math.abs(share - expected), `attributed ${share.toFixed(3)}, measured ${expected.toFixed(3)}`).toBeLessThan(0.09);
+      // The attributed points are prorated at the window's edges as the host's are: with the
+      // machine loaded (load average 7-8, other suites beside it) the two agreed within 0.0012
+      // (0.1832/0.1820, 0.2523/0.2515). Summed whole at both edges, as they once were, the share
+      // read 0.044-0.066 above. The bound leaves room for the share of busy time moving within
+      // the edge points' seconds on a loaded machine, and would have caught that bias.
+      expect(Math.abs(share - expected), `attributed ${share.toFixed(3)}, measured ${expected.toFixed(3)}`).toBeLessThan(0.02);
       expect(s.energy_attributed_j).toBeCloseTo(pkg?.energy_j as number, 9); // the GPU board (hwmon, no index) is not attributed
       expect(s.attributed?.model).toMatch(/share of the host’s busy CPU time/);
       // the host's energy is the host's: 40 W package + 23 W board, attributed or not

@@ -5,9 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { SeriesWindowData } from '../../../api/domain/energy.js';
-import { curvePlan, hostMetrics, measureRun, type MeasureInputs, type PowerCurve } from '../../../api/domain/measure.js';
+import { clockShifts } from '../../../api/domain/clock.js';
+import { curvePlan, hostMetrics, latestRecords, measureRun, type MeasureInputs, type PowerCurve } from '../../../api/domain/measure.js';
 import { emptyRun } from '../../../api/domain/run.js';
-import type { Run } from '../../../api/domain/run-record.js';
+import { isPartial, summaryOf, type Run } from '../../../api/domain/run-record.js';
+import { DEFAULT_NETSCORE } from '../../../api/domain/scores.js';
+import { prng } from '../../helpers.js';
 import { planWindow } from '../../../api/domain/window-plan.js';
 import { hostRecord } from '../harness.js';
 
@@ -47,7 +50,9 @@ const twoGpus = hostRecord('h1', {
 });
 
 function inputs(over: Partial<MeasureInputs> = {}): MeasureInputs {
+  const records = over.records ?? [twoGpus];
   return {
+    clock: clockShifts((over.run ?? run()).hosts, latestRecords(records), 0),
     run: run(),
     endMs: T0 + 30 * SEC,
     records: [twoGpus],
@@ -125,13 +130,60 @@ describe('measureRun (pure)', () => {
     const { run: m } = measureRun(
       inputs({
         attributed: [
-          { host: 'h1', source: 'rapl/package-0', domain: 'cpu', energyJ: 300, intervalS: 30, share: 0.25, note: null },
-          { host: 'h1', source: 'nvml/0', domain: 'gpu', energyJ: 1200, intervalS: 30, share: 0.2, note: 'per-process utilisation unavailable' },
+          { host: 'h1', source: 'rapl/package-0', domain: 'cpu', window: steadySeries('h1', 'rapl/package-0', 'cpu', 10, 30), share: 0.25, note: null },
+          { host: 'h1', source: 'nvml/0', domain: 'gpu', window: steadySeries('h1', 'nvml/0', 'gpu', 40, 30), share: 0.2, note: 'per-process utilisation unavailable' },
         ],
       }),
     );
     expect(m.energy_attributed_j).toBe(1500);
     expect(m.attributed?.notes).toEqual(['h1/nvml/0: per-process utilisation unavailable']);
+  });
+
+  it('never attributes more than the same source’s energy: prorated at the window’s edges as the host’s is (random grids and windows)', () => {
+    const random = prng(20261203);
+    for (let k = 0; k < 500; k++) {
+      // points of random lengths (0.2–3 s) from T0 − 5 s on, at a random power; a run over a random window inside
+      const points: Array<{ timeMs: number; energyJ: number; intervalS: number }> = [];
+      for (let t = T0 - 5 * SEC; t < T0 + 60 * SEC; ) {
+        const intervalS = 0.2 + random() * 2.8;
+        t += intervalS * SEC;
+        points.push({ timeMs: Math.round(t), energyJ: (10 + random() * 300) * intervalS, intervalS });
+      }
+      const t0 = T0 + random() * 20 * SEC;
+      const t1 = t0 + (0.1 + random() * 30) * SEC;
+      const window = (scale: (i: number) => number): SeriesWindowData => {
+        const inside = points.map((p, i) => ({ ...p, energyJ: p.energyJ * scale(i) })).filter((p) => p.timeMs > t0 && p.timeMs <= t1);
+        const after = points.findIndex((p) => p.timeMs > t1);
+        return {
+          host: 'h1', source: 'rapl/package-0', domain: 'cpu', method: 'counter',
+          inside: inside.length ? { energyJ: inside.reduce((a, p) => a + p.energyJ, 0), intervalS: inside.reduce((a, p) => a + p.intervalS, 0), count: inside.length } : undefined,
+          firstInside: inside[0],
+          firstAfter: after < 0 ? undefined : { ...(points[after] as (typeof points)[number]), energyJ: (points[after] as (typeof points)[number]).energyJ * scale(after) },
+        };
+      };
+      const shares = points.map(() => random());
+      const host = window(() => 1);
+      const { run: m } = measureRun(
+        inputs({
+          run: run({ started_at_ms: Math.round(t0) }),
+          endMs: Math.round(t1),
+          records: [hostRecord('h1', { sources: [{ id: 'rapl/package-0', domain: 'cpu', method: 'counter', in_total: true }], timeMs: T0 - 30 * SEC })],
+          series: [host],
+          metrics: [],
+          attributed: [{ host: 'h1', source: 'rapl/package-0', domain: 'cpu', window: window((i) => shares[i] as number), share: 0.5, note: null }],
+        }),
+      );
+      expect(m.energy_attributed_j as number).toBeLessThanOrEqual((m.energy_j as number) * (1 + 1e-12) + 1e-9);
+    }
+  });
+
+  it('a host whose clock offset is unknown makes the run partial, named, whatever its coverage', () => {
+    const silent = hostRecord('h1', { clockOffsetS: null, sources: [{ id: 'rapl/package-0', domain: 'cpu', method: 'counter', in_total: true }], timeMs: T0 - 30 * SEC });
+    const { run: m } = measureRun(inputs({ records: [silent], series: [steadySeries('h1', 'rapl/package-0', 'cpu', 40, 30)], metrics: [] }));
+    expect(m.coverage).toBeGreaterThan(0.99);
+    expect(m.clock_unknown).toEqual(['h1']);
+    expect(isPartial(m)).toBe(true);
+    expect(summaryOf(m, { netscore: DEFAULT_NETSCORE, gridIntensity: 436, energyPrice: undefined }).partial).toBe(true);
   });
 
   it('averages only the GPUs a filter keeps', () => {
@@ -164,7 +216,7 @@ describe('the steady part, from the curve read with the window', () => {
 
   it('with score_energy = attributed, takes the attributed energy over the same buckets', () => {
     const attributedRun = run({ score_energy: 'attributed' });
-    const attributed = [{ host: 'h1', source: 'nvml/0', domain: 'gpu', energyJ: energy / 2, intervalS: 27, share: 0.5, note: null }];
+    const attributed = [{ host: 'h1', source: 'nvml/0', domain: 'gpu', window: { ...series[0]!, inside: { energyJ: energy / 2, intervalS: 27, count: 27 }, firstInside: { timeMs: T0 + SEC, energyJ: 30, intervalS: 1 } }, share: 0.5, note: null }];
     const { run: m } = measureRun(inputs({ run: attributedRun, records: [gpuOnly], metrics: [], series, attributed, endMs: T0 + 27 * SEC, curve: curve(watts, 27, (i) => watts(i) / 2) }));
     expect(m.steady_power_w).toBeCloseTo(120, 9);
     // no attribution at all: no steady figure for scores that use it

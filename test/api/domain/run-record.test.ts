@@ -47,6 +47,7 @@ const base: Run = {
   avg_gpu_mem_pct: 40,
   avg_cpu_pct: 12,
   clock_offsets: {},
+  clock_unknown: [],
   recompute_attempts: null,
   partial_final: null,
   revised_at_ms: null,

@@ -21,7 +21,7 @@ import { waitFor } from '../../helpers.js';
 import { metricValue } from '../../collector/power-points.js';
 import { apiHarness, powerPoints, type Harness } from '../harness.js';
 
-const partialRun = (over: Partial<Run>): Pick<Run, 'kind' | 'coverage' | 'ended_at_ms' | 'recompute_attempts' | 'partial_final'> => ({ kind: 'inference', coverage: 0.5, ended_at_ms: 0, recompute_attempts: null, partial_final: null, ...over });
+const partialRun = (over: Partial<Run>): Pick<Run, 'kind' | 'coverage' | 'clock_unknown' | 'ended_at_ms' | 'recompute_attempts' | 'partial_final'> => ({ kind: 'inference', coverage: 0.5, clock_unknown: [], ended_at_ms: 0, recompute_attempts: null, partial_final: null, ...over });
 
 describe('recomputation schedule (pure)', () => {
   it('measures a partial run again 1, 2, 4 … minutes after its end, the 12th time for the last time', () => {
