@@ -128,6 +128,7 @@ class WriteTransport implements Transport {
     private readonly db: string,
     private readonly legacy: boolean,
     private readonly clock: ClockOffsetEstimator,
+    private readonly stats: { requests: number },
   ) {
     this.chunkCombiner = inner.chunkCombiner;
   }
@@ -139,6 +140,7 @@ class WriteTransport implements Transport {
   }
   send(path: string, body: string, options: SendOptions, callbacks?: Partial<CommunicationObserver<Uint8Array>>): void {
     const sentAt = Date.now();
+    if (path.startsWith('/api/v2/write?')) this.stats.requests++;
     const observed: Partial<CommunicationObserver<Uint8Array>> = {
       ...callbacks,
       responseStarted: (headers, status) => {
@@ -255,6 +257,8 @@ export class InfluxStore {
    * summary, to show that it does not grow with the run's length).
    */
   readonly queryStats = { requests: 0, bytes: 0 };
+  /** HTTP write requests sent (retries included) */
+  readonly writeStats = { requests: 0 };
 
   private constructor(
     readonly settings: InfluxSettings,
@@ -268,7 +272,7 @@ export class InfluxStore {
     this.authHeader = token === undefined ? {} : { Authorization: legacyBasic ? basicAuth(token) : `Token ${token}` };
     const clientToken = legacyBasic ? undefined : token;
     const inner = new InfluxDB({ url, token: clientToken, timeout: timeoutMs }).transport;
-    const transport = new WriteTransport(inner, settings.db, version.legacyWrite, this.clock);
+    const transport = new WriteTransport(inner, settings.db, version.legacyWrite, this.clock, this.writeStats);
     this.client = new InfluxDB({ url, token: clientToken, timeout: timeoutMs, transport });
   }
 
@@ -590,12 +594,70 @@ export class InfluxStore {
   /**
    * Writes samples now, retrying as the writer does; resolves once they are stored. While
    * InfluxDB does not answer (see markUnresponsive()), fails at once instead of waiting for it.
+   *
+   * Writes asked for while another is on its way go together in the next request (a group
+   * commit): InfluxDB syncs its log once per request, so 200 runs started at once are a few
+   * requests, not 200 one after another. A write alone goes at once. Each caller's points are
+   * encoded before they join a group (a point that cannot be encoded fails only its caller); a
+   * group refused for its content is written again caller by caller, so that one caller's bad
+   * point fails only that caller.
    */
-  async write(samples: readonly Sample[]): Promise<void> {
+  write(samples: readonly Sample[]): Promise<void> {
+    const refused = this.failFast();
+    if (refused) return Promise.reject(refused);
+    let lines: string[];
+    try {
+      lines = toLines(samples);
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.writeQueue.push({ lines, resolve, reject });
+      if (!this.writing) void this.drainWrites();
+    });
+  }
+
+  private writeQueue: PendingWrite[] = [];
+  private writing = false;
+
+  private async drainWrites(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.writeQueue.length > 0) {
+        const group = this.takeGroup();
+        try {
+          await this.writeNow(group.flatMap((w) => w.lines));
+          for (const w of group) w.resolve();
+        } catch (e) {
+          const error = e instanceof Error ? e : new Error(String(e));
+          if (group.length > 1 && error instanceof StorageError && !error.retryable && !error.refused) {
+            for (const w of group) await this.writeNow(w.lines).then(w.resolve, w.reject);
+          } else {
+            for (const w of group) w.reject(error);
+          }
+        }
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  /** The oldest waiting writes, up to one request's worth of lines (a single larger write goes whole: the writer cuts it). */
+  private takeGroup(): PendingWrite[] {
+    let lines = 0;
+    let n = 0;
+    while (n < this.writeQueue.length && (n === 0 || lines + (this.writeQueue[n]?.lines.length ?? 0) <= WRITE_GROUP_LINES)) {
+      lines += this.writeQueue[n]?.lines.length ?? 0;
+      n++;
+    }
+    return this.writeQueue.splice(0, n);
+  }
+
+  private async writeNow(lines: readonly string[]): Promise<void> {
     const refused = this.failFast();
     if (refused) throw refused;
     const writer = this.writer({ maxRetries: 2, maxRetryTimeMs: 10_000 });
-    writer.writeSamples(samples);
+    writer.writeLines(lines);
     try {
       await writer.close();
     } catch (e) {
@@ -603,6 +665,15 @@ export class InfluxStore {
       throw e;
     }
   }
+}
+
+/** The most lines one group commit sends in a request (the writer's own batch size). */
+const WRITE_GROUP_LINES = 5000;
+
+interface PendingWrite {
+  lines: string[];
+  resolve: () => void;
+  reject: (e: Error) => void;
 }
 
 export function seriesRows<T extends Row = Row>(series: readonly Series[]): T[] {

@@ -120,6 +120,52 @@ describe('round trip', () => {
   });
 });
 
+describe('writes asked for at once (group commit)', () => {
+  it('stores 200 concurrent writes in a few requests, each caller answered once its points are stored', async () => {
+    const s = await testStore('group');
+    const before = s.writeStats.requests;
+    const t0 = Date.UTC(2026, 2, 1);
+    await Promise.all(Array.from({ length: 200 }, (_, i) => s.write([{ measurement: 'run', tags: { run_id: `r${i}` }, fields: { x: i }, timeMs: t0 + i }])));
+    const requests = s.writeStats.requests - before;
+    // the first goes alone at once, the others wait for it and go together: far fewer than 200
+    expect(requests).toBeGreaterThanOrEqual(2);
+    expect(requests).toBeLessThanOrEqual(20);
+    const [row] = await s.rows(iql`SELECT count(${ident('x')}) AS n, sum(${ident('x')}) AS total FROM ${ident('run')}`);
+    expect(row?.n).toBe(200);
+    expect(row?.total).toBe((199 * 200) / 2);
+  });
+
+  it('fails only the caller whose point the server refuses; the others in its group are stored', async () => {
+    const s = await testStore('group-refused');
+    const t0 = Date.UTC(2026, 2, 2);
+    await s.write([{ measurement: 'run', tags: { run_id: 'first' }, fields: { x: 1 }, timeMs: t0 }]);
+    // x is a float in this shard now: a string x is a field type conflict (400), refused by InfluxDB itself
+    const results = await Promise.allSettled([
+      s.write([{ measurement: 'run', tags: { run_id: 'a' }, fields: { x: 2 }, timeMs: t0 + 1 }]),
+      s.write([{ measurement: 'run', tags: { run_id: 'b' }, fields: { x: 3 }, timeMs: t0 + 2 }]),
+      s.write([{ measurement: 'run', tags: { run_id: 'bad' }, fields: { x: 'text' }, timeMs: t0 + 3 }]),
+      s.write([{ measurement: 'run', tags: { run_id: 'c' }, fields: { x: 4 }, timeMs: t0 + 4 }]),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    const refused = results[2];
+    expect(refused?.status === 'rejected' && refused.reason instanceof StorageError ? refused.reason.message : '').toMatch(/field type conflict/);
+    const rows = await s.rows(iql`SELECT ${ident('x')}, ${ident('run_id')} FROM ${ident('run')}`);
+    expect(rows.map((r) => r.run_id).sort()).toEqual(['a', 'b', 'c', 'first']);
+  });
+
+  it('refuses a point that cannot be encoded for its caller alone, before anything is sent', async () => {
+    const s = await testStore('group-encode');
+    const t0 = Date.UTC(2026, 2, 3);
+    const results = await Promise.allSettled([
+      s.write([{ measurement: 'run', tags: { run_id: 'ok' }, fields: { x: 1 }, timeMs: t0 }]),
+      s.write([{ measurement: 'run', tags: { run_id: 'ends\\' }, fields: { x: 2 }, timeMs: t0 + 1 }]),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
+    const [row] = await s.rows(iql`SELECT count(${ident('x')}) AS n FROM ${ident('run')}`);
+    expect(row?.n).toBe(1);
+  });
+});
+
 describe('escaping', () => {
   it('lets no hostile string change the meaning of a query', async () => {
     const s = await testStore('hostile');
