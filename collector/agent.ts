@@ -28,6 +28,8 @@ interface ChannelState {
   energy?: { inc(v: number): void };
   /** report intervals in a row in which a counter did not move */
   stillIntervals: number;
+  /** energy of the intervals reported since the agent started (J): with the open interval's, what GET /energy answers */
+  reportedJ: number;
   stuck: boolean;
 }
 
@@ -52,6 +54,13 @@ export interface AgentOptions {
   wallNow?: () => number;
   /** every counter channel's last reading, after each report (./counter-state.ts keeps them for a restart) */
   onCounters?: (readings: Record<string, CounterReading>) => void;
+}
+
+/** A channel's energy since the agent started, as GET /energy answers it (./energy-endpoint.ts). */
+export interface ChannelEnergy {
+  channel: PowerChannel;
+  /** joules since the agent started (for a channel found later: since it was found) */
+  energyJ: number;
 }
 
 export class Agent {
@@ -109,7 +118,7 @@ export class Agent {
         // whose point could not be written is left out, not every point of the batch with it
         const problem = sampleProblem({ measurement: MEASUREMENT.power, tags, fields: {}, timeMs: 0 });
         if (problem) this.fault(source, 'encode', `encode:${channel.id}`, `power channel ${JSON.stringify(channel.id.slice(0, 80))} of ${source.name} cannot be written (${problem}); it is left out`);
-        return { channel, source, tags, integrator, disabled: problem !== undefined, writable: problem === undefined, stillIntervals: 0, stuck: false };
+        return { channel, source, tags, integrator, disabled: problem !== undefined, writable: problem === undefined, stillIntervals: 0, stuck: false, reportedJ: 0 };
       }),
     );
   }
@@ -251,6 +260,7 @@ export class Agent {
     for (const state of this.states) {
       const interval = state.integrator.cut();
       if (!interval) continue;
+      state.reportedJ += interval.energyJ;
       const { channel } = state;
       if (interval.wraps > 0) metrics.energyWraps.inc({ source: channel.id }, interval.wraps);
       if (interval.resets > 0) {
@@ -311,6 +321,11 @@ export class Agent {
         this.readFailed.add(source.name);
         this.fault(source, 'collect', `collect:${source.name}`, `collecting ${source.name} failed; will keep trying`, { error: e });
       }
+      const failed = source.failedReads?.() ?? 0;
+      if (failed > 0) {
+        this.readFailed.add(source.name);
+        metrics.sourceErrors.inc({ source: source.name, kind: 'read' }, failed);
+      }
       this.readTime.set(source.name, (this.readTime.get(source.name) ?? 0) + performance.now() - started);
     }
     for (const source of this.sources) {
@@ -334,6 +349,22 @@ export class Agent {
       }
     }
     return out;
+  }
+
+  /**
+   * Every channel read now, as at a sample tick (counters read, sampled powers integrated up to
+   * now), and each one's energy since the agent started: the reported intervals' and the open
+   * one's. A window's energy is the difference of two such readings (GET /energy). Disabled
+   * channels are left out. Cheap: one read per channel, as a sample tick does.
+   */
+  readNow(t: number = this.now()): { monoMs: number; channels: ChannelEnergy[] } {
+    this.sample(t);
+    const channels: ChannelEnergy[] = [];
+    for (const state of this.states) {
+      if (state.disabled) continue;
+      channels.push({ channel: state.channel, energyJ: state.reportedJ + state.integrator.pendingJ });
+    }
+    return { monoMs: t, channels };
   }
 
   /** Flags a counter that has not moved for STUCK_AFTER_S, once, and clears the flag when it moves. */

@@ -81,6 +81,14 @@ export class ChannelIntegrator {
     this.seededT = tMs;
   }
 
+  /**
+   * The energy of the interval not yet cut, up to the last reading (J): what a reading taken now
+   * adds to the energy of the intervals already reported.
+   */
+  get pendingJ(): number {
+    return this.energy;
+  }
+
   /** The last reading (monotonic ms, and joules or watts), if any. */
   get lastReading(): { tMs: number; value: number } | undefined {
     return this.lastT === undefined || this.lastValue === undefined ? undefined : { tMs: this.lastT, value: this.lastValue };

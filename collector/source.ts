@@ -10,7 +10,8 @@
  *   one returns watts. Each says what it measures and which value it reads (`reading`); which
  *   channels add up to the host's total is decided for all of them at once by ./total.ts — a
  *   source never looks at another's channels;
- * - host metrics (cpu, mem, disk, net, gpu), collected once per report interval as samples.
+ * - host metrics (cpu, mem, disk, net, gpu), collected once per report interval as samples;
+ * - or work: an inference server's requests and tokens (`workload` points, ./sources/serving).
  * Sources never see InfluxDB: the agent owns batching, the spool and retries. Everything a
  * source reads is input (./sysfs.ts): text it cannot use skips the channel through
  * `SourceContext.problem`, and a read that throws or a value that is not a plausible number is
@@ -19,7 +20,7 @@
 import type { Config, OptionSpec } from '../common/config.js';
 import type { Logger } from '../common/log.js';
 import type { PowerDomain, PowerMethod, Sample } from '../common/model.js';
-import type { HostGpu } from '../common/host-record.js';
+import type { HostGpu, HostWorkload } from '../common/host-record.js';
 import type { GpuProcessUse } from './attribution.js';
 import type { SharedResources } from './resources/index.js';
 import type { Measurand } from './total.js';
@@ -73,6 +74,14 @@ export interface Source {
   channels(): readonly PowerChannel[];
   /** host metrics for the interval ending at `timeMs` (wall clock) */
   collect?(timeMs: number): Sample[];
+  /**
+   * reads of its own timing that failed since the last call (a server it scrapes that did not
+   * answer): counted as this source's failed reads (wattscope_collector_source_errors_total
+   * {kind="read"}, wattscope_collector_source_success 0)
+   */
+  failedReads?(): number;
+  /** the inference servers it scrapes, for the host record (./sources/serving) */
+  workload?(): HostWorkload[];
   /** the GPUs it found (index, model name, UUID), for the platform tag and the host record */
   gpus?(): HostGpu[];
   /**

@@ -13,35 +13,15 @@ import type { OptionSpec } from '../../../common/config.js';
 import { optionValue } from '../../../common/option-value.js';
 import { send } from '../../../common/storage/http.js';
 import { gpuMeasurand, type PowerChannel, type Source, type SourceFactory } from '../../source.js';
+import { labelText, parsePromText, type PromSample } from '../../prometheus-text.js';
+
+/** The page's parser, shared with the serving source (../../prometheus-text.ts); re-exported for this plugin's tests. */
+export { parsePromText };
 
 export const DCGM_URL = { key: 'collector.dcgmUrl', env: 'WATTSCOPE_DCGM_URL', kind: 'string', default: '', doc: 'dcgm-exporter metrics URL (e.g. http://localhost:9400/metrics). Empty: no DCGM source.' } as const satisfies OptionSpec;
 
 /** Among readings of one GPU by the same method: after NVML, before nvidia-smi. */
 const RANK = 1;
-
-export interface PromSample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** The Prometheus text exposition format, as dcgm-exporter writes it (no timestamps). */
-export function parsePromText(text: string): PromSample[] {
-  const out: PromSample[] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)/.exec(line);
-    if (!m) continue;
-    const labels: Record<string, string> = {};
-    const body = m[3] ?? '';
-    const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-    for (let l = re.exec(body); l; l = re.exec(body)) labels[l[1] as string] = (l[2] as string).replace(/\\(["\\n])/g, (_, c: string) => (c === 'n' ? '\n' : c));
-    const value = Number(m[4]);
-    if (!Number.isNaN(value)) out.push({ name: m[1] as string, labels, value });
-  }
-  return out;
-}
 
 export interface DcgmGpu extends GpuReading {
   uuid: string | undefined;
@@ -52,14 +32,6 @@ export interface DcgmGpu extends GpuReading {
   powerW: number | undefined;
   /** DCGM_FI_DEV_POWER_USAGE_INSTANT (field 157, DCGM 3.1+), where the exporter's counters list it */
   powerInstantW: number | undefined;
-}
-
-/** A label as it may become a tag: cut at a NUL, no control characters, bounded; undefined when nothing is left. */
-function labelText(v: string | undefined): string | undefined {
-  if (v === undefined) return undefined;
-  // eslint-disable-next-line no-control-regex
-  const t = (v.split('\u0000', 1)[0] as string).replace(/[\u0000-\u001f\u007f-\u009f\ufffd]/g, '').trim().slice(0, 96).replace(/\\+$/, '');
-  return t === '' ? undefined : t;
 }
 
 /** How a GPU's power is read from the exporter: its energy counter, else the instantaneous field, else the averaged one. */
