@@ -112,9 +112,10 @@ export class Agent {
   private origin = 0;
   private tickIndex = 0;
   private nextReportAt = 0;
-  /** where counters are read more often than at reports (their wrap guard): the next such read */
-  private nextCounterAt = Infinity;
+  /** counters are read at least this often (their wrap guard; Infinity where the reports suffice) */
   private counterPeriodMs = Infinity;
+  /** monotonic time of the last tick's reading of the counters */
+  private lastReadAt = 0;
   /** enabled channels read at the sample rate: while there is one, the agent wakes every sample period */
   private fastChannels = 0;
   private readonly samplePeriodMs: number;
@@ -186,8 +187,9 @@ export class Agent {
   /**
    * How often the agent must wake: every sample period while an enabled channel is read at the
    * sample rate; else at each report, and, where a counter's range would not last two report
-   * intervals at its plausible maximum power, at an even division of the report interval that
-   * keeps it read within half that time. Replans the timer of a running agent.
+   * intervals at its plausible maximum power, often enough between reports that its readings
+   * are never more than half that time apart (on the grid of sample periods). Replans the timer
+   * of a running agent.
    */
   private planReads(): void {
     this.fastChannels = 0;
@@ -200,10 +202,9 @@ export class Agent {
         guardMs = Math.min(guardMs, (WRAP_GUARD * 1000 * state.channel.wrapJ) / maxW);
       }
     }
-    const R = this.reportPeriodMs;
-    this.counterPeriodMs = guardMs < R ? R / Math.ceil(R / Math.max(guardMs, this.samplePeriodMs)) : Infinity;
+    // on the grid of sample periods, at most this far apart
+    this.counterPeriodMs = guardMs < this.reportPeriodMs ? Math.max(guardMs, this.samplePeriodMs) : Infinity;
     if (!this.running) return;
-    this.nextCounterAt = this.guardReadAfter(this.now());
     // woken at the right times from now on: the tick planned may be far off (a host of counters
     // that now has a sampled channel); inside a tick, the tick plans the next one itself
     if (!this.ticking) {
@@ -212,13 +213,6 @@ export class Agent {
       this.tickIndex = Math.floor((this.now() - this.origin) / this.samplePeriodMs);
       this.schedule();
     }
-  }
-
-  /** The first read of the counters' wrap guard after `now`: on the division of the report interval it uses (Infinity: none needed). */
-  private guardReadAfter(now: number): number {
-    if (!Number.isFinite(this.counterPeriodMs)) return Infinity;
-    const lastReport = this.nextReportAt - this.reportPeriodMs;
-    return lastReport + Math.ceil((now - lastReport) / this.counterPeriodMs + 1e-9) * this.counterPeriodMs;
   }
 
   /**
@@ -270,9 +264,9 @@ export class Agent {
     const boundary = mono + ((this.reportPeriodMs - (wallMs % this.reportPeriodMs)) % this.reportPeriodMs);
     this.origin = boundary - Math.floor((boundary - mono) / this.samplePeriodMs) * this.samplePeriodMs;
     this.nextReportAt = boundary > mono ? boundary : boundary + this.reportPeriodMs;
-    this.nextCounterAt = this.guardReadAfter(mono);
     this.tickIndex = Math.floor((mono - this.origin) / this.samplePeriodMs + 1e-9);
     this.sample(mono);
+    this.lastReadAt = mono;
     this.schedule();
   }
 
@@ -289,9 +283,11 @@ export class Agent {
     let k: number;
     if (this.fastChannels > 0) k = this.tickIndex + 1;
     else {
-      // only counters: the first tick of the grid at which a report or a guard read is due
-      const due = Math.min(this.nextReportAt, this.nextCounterAt);
-      k = Math.max(this.tickIndex + 1, Math.ceil((due - p / 2 - this.origin) / p));
+      // only counters: the tick of the next report boundary, or the last tick before the wrap
+      // guard runs out since the counters' last reading, whichever comes first
+      const report = Math.ceil((this.nextReportAt - p / 2 - this.origin) / p);
+      const guard = Math.floor((this.lastReadAt + this.counterPeriodMs - this.origin) / p + 1e-9);
+      k = Math.max(this.tickIndex + 1, Math.min(report, guard));
     }
     if (this.origin + k * p < now - p / 2) {
       const due = Math.ceil((now - this.origin) / p);
@@ -315,9 +311,7 @@ export class Agent {
     const half = this.samplePeriodMs / 2;
     try {
       this.read(now, true);
-      if (now >= this.nextCounterAt - half) {
-        while (this.nextCounterAt <= now + half) this.nextCounterAt += this.counterPeriodMs;
-      }
+      this.lastReadAt = now;
       if (now >= this.nextReportAt - half) {
         while (this.nextReportAt <= now + half) this.nextReportAt += this.reportPeriodMs;
         this.report();

@@ -58,6 +58,12 @@ export class ChannelIntegrator {
   /** a seeded reading not yet followed by a real one: the time it was taken */
   private seededT: number | undefined;
   private bridgedMs = 0;
+  /**
+   * counters: energy of the moves since the last reading that counted towards the extremes, and
+   * when the first of them began (readings on demand move the counter without counting)
+   */
+  private pendingJ = 0;
+  private pendingSince: number | undefined;
   /** energy and covered time since the first reading (reset steps left out of both): for readings on demand */
   private totalEnergyJ = 0;
   private totalCoveredMs = 0;
@@ -103,9 +109,10 @@ export class ChannelIntegrator {
    * A reading at monotonic time `tMs`: joules for counters, watts otherwise. Returns false, and
    * leaves the reading out, when it is not one a sensor can give: not finite, a negative counter,
    * or a power below zero or above the channel's plausible maximum (a garbage value of a
-   * driver, not a load). `extremes` false: a counter's step to this reading is left out of
-   * the interval's minimum and maximum power (a reading on demand, between the agent's own,
-   * spans so little time that a counter's update granularity would show as a swing).
+   * driver, not a load). `extremes` false (a reading on demand, between the agent's own): a
+   * counter's minimum and maximum power stay those between the agent's own readings, whose
+   * moves are judged over the time since the counter last moved before them (a reading on
+   * demand spans so little time that a counter's update granularity would show as a swing).
    */
   add(tMs: number, value: number, extremes = true): boolean {
     if (!Number.isFinite(value)) return false;
@@ -139,15 +146,21 @@ export class ChannelIntegrator {
           this.totalCoveredMs -= tMs - since;
           segmentJ = 0;
           this.movedT = tMs;
+          this.pendingJ = 0;
+          this.pendingSince = undefined;
         } else {
           if (wrapped) this.wraps++;
           segmentJ = d;
-          if (extremes) {
-            const p = d / spanS;
-            this.minW = Math.min(this.minW, p);
-            this.maxW = Math.max(this.maxW, p);
-          }
+          this.pendingSince ??= since;
+          this.pendingJ += d;
           this.movedT = tMs;
+        }
+        if (extremes && this.pendingSince !== undefined && this.movedT !== undefined && this.movedT > this.pendingSince) {
+          const p = this.pendingJ / ((this.movedT - this.pendingSince) / 1000);
+          this.minW = Math.min(this.minW, p);
+          this.maxW = Math.max(this.maxW, p);
+          this.pendingJ = 0;
+          this.pendingSince = undefined;
         }
       } else {
         segmentJ = ((prevV + value) / 2) * dt;
