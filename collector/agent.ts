@@ -1,8 +1,22 @@
 /**
- * The agent: reads every power channel at the sample rate, integrates each at the edge, and
- * once per report interval emits one `power` point per channel (docs/DATA-MODEL.md) plus the
- * sources' host metrics. Ticks run on the monotonic clock; a tick that is still running when
- * the next is due makes that one skipped, not stacked. Points carry wall-clock timestamps.
+ * The agent: reads every power channel at the rate its reading needs, integrates each at the
+ * edge, and once per report interval emits one `power` point per channel (docs/DATA-MODEL.md)
+ * plus the sources' host metrics.
+ *
+ * - A `sampled` or `averaged` power (and the CPU estimate) is read at the sample rate: the
+ *   agent wakes every sample period while the host has one.
+ * - An energy counter is exact however rarely it is read: a host whose channels are all
+ *   counters wakes only at each report, and more often only where a counter could wrap twice
+ *   in between (its range over the channel's plausible maximum power, halved). Where the agent
+ *   wakes at the sample rate anyway, the counters are read at those ticks too: once the process
+ *   is awake a read is a pread, and a counter reset then loses one sample period, not a report.
+ * - `readNow()` reads every channel on demand between ticks (the collector's `GET /energy`):
+ *   the readings join the integration like any other, so the reported intervals do not change.
+ *
+ * Ticks run on the monotonic clock, on one grid of sample periods aligned with the report
+ * boundaries; a tick that is still running when the next is due makes that one skipped, not
+ * stacked. Points carry wall-clock timestamps. Nothing is allocated per reading on the path a
+ * tick takes (the timer's own object aside).
  */
 import { MEASUREMENT, POWER, type Sample } from '../common/model.js';
 import { sampleProblem } from '../common/storage/line-protocol.js';
@@ -13,9 +27,21 @@ import { SourceError, type PowerChannel, type Source } from './source.js';
 import type { ChannelInterval } from './attribution.js';
 import type { CounterReading } from './counter-state.js';
 
+/** A source's reading time and failures in the current report interval (per source, made once). */
+class SourceStats {
+  readMs = 0;
+  failed = false;
+  duration: { set(v: number): void } | undefined;
+  success: { set(v: number): void } | undefined;
+  constructor(readonly source: Source) {}
+}
+
 interface ChannelState {
   channel: PowerChannel;
   source: Source;
+  stats: SourceStats;
+  /** read at the sample rate (an instantaneous or averaged power, an estimate); else a counter */
+  fast: boolean;
   /** the tags of its points, made once (frozen: the line-protocol writer keeps their text) */
   tags: Readonly<Record<string, string>>;
   integrator: ChannelIntegrator;
@@ -28,8 +54,6 @@ interface ChannelState {
   energy?: { inc(v: number): void };
   /** report intervals in a row in which a counter did not move */
   stillIntervals: number;
-  /** energy of the intervals reported since the agent started (J): with the open interval's, what GET /energy answers */
-  reportedJ: number;
   stuck: boolean;
 }
 
@@ -38,6 +62,26 @@ interface ChannelState {
  * would read 0 W): counters of every sensor here advance many times a second.
  */
 const STUCK_AFTER_S = 5;
+
+/** The energy of one channel up to a reading on demand (Agent.readNow). */
+export interface ChannelEnergy {
+  id: string;
+  domain: PowerChannel['domain'];
+  method: PowerChannel['method'];
+  inTotal: boolean;
+  /** joules since the collector's first reading of the channel (a reset's step left out) */
+  energyJ: number;
+  /** seconds that energy covers */
+  coveredS: number;
+  /** wall-clock time of the channel's last reading, ms */
+  timeMs: number;
+}
+
+/**
+ * Counters are read at least this often within the time their range lasts at the channel's
+ * plausible maximum power: two wraps between readings would be indistinguishable from one.
+ */
+const WRAP_GUARD = 0.5;
 
 export interface AgentOptions {
   sources: Source[];
@@ -54,30 +98,31 @@ export interface AgentOptions {
   wallNow?: () => number;
   /** every counter channel's last reading, after each report (./counter-state.ts keeps them for a restart) */
   onCounters?: (readings: Record<string, CounterReading>) => void;
-}
-
-/** A channel's energy since the agent started, as GET /energy answers it (./energy-endpoint.ts). */
-export interface ChannelEnergy {
-  channel: PowerChannel;
-  /** joules since the agent started (for a channel found later: since it was found) */
-  energyJ: number;
+  /** false: the agent arms no timer, and the caller calls tick() at `nextTickAt` (tests on a clock of their own) */
+  timers?: boolean;
 }
 
 export class Agent {
   private states: ChannelState[] = [];
   private sources: Source[] = [];
+  private stats: SourceStats[] = [];
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  private ticking = false;
   private origin = 0;
   private tickIndex = 0;
   private nextReportAt = 0;
+  /** counters are read at least this often (their wrap guard; Infinity where the reports suffice) */
+  private counterPeriodMs = Infinity;
+  /** monotonic time of the last tick's reading of the counters */
+  private lastReadAt = 0;
+  /** enabled channels read at the sample rate: while there is one, the agent wakes every sample period */
+  private fastChannels = 0;
   private readonly samplePeriodMs: number;
   private readonly reportPeriodMs: number;
   private readonly now: () => number;
   private readonly wallNow: () => number;
-  private readonly readTime = new Map<string, number>();
-  private readonly readFailed = new Set<string>();
-  private readonly sourceGauges = new Map<string, { duration: { set(v: number): void }; success: { set(v: number): void } }>();
+  private readonly onTimer = (): void => this.tick();
   /** frozen tag sets (a source's per-core or per-device tags, made once) already found writable */
   private readonly writableTags = new WeakSet<object>();
 
@@ -96,14 +141,29 @@ export class Agent {
    */
   setSources(sources: Source[]): void {
     const known = new Map(this.states.map((s) => [s.channel.id, s]));
+    const knownStats = new Map(this.stats.map((s) => [s.source.name, s]));
     this.sources = sources;
+    this.stats = sources.map((source) => {
+      const old = knownStats.get(source.name);
+      const stats = new SourceStats(source);
+      // the same source found again: its gauges, and what it did so far in this report interval
+      if (old) {
+        stats.duration = old.duration;
+        stats.success = old.success;
+        stats.readMs = old.readMs;
+        stats.failed = old.failed;
+      }
+      return stats;
+    });
     for (const source of sources) this.opts.metrics.watchSource(source.name);
-    this.states = sources.flatMap((source) =>
+    this.states = sources.flatMap((source, i) =>
       source.channels().map((channel): ChannelState => {
         const prev = known.get(channel.id);
+        const stats = this.stats[i] as SourceStats;
+        const fast = channel.method !== 'counter';
         // the same id, method, domain and in_total: the same tags, kept with the rest
         if (prev && prev.channel.method === channel.method && prev.channel.wrapJ === channel.wrapJ && prev.channel.domain === channel.domain && prev.channel.inTotal === channel.inTotal) {
-          return { ...prev, channel, source, disabled: !prev.writable, writable: prev.writable };
+          return { ...prev, channel, source, stats, fast, disabled: !prev.writable, writable: prev.writable };
         }
         const tags = Object.freeze({
           ...this.opts.hostTags,
@@ -118,9 +178,41 @@ export class Agent {
         // whose point could not be written is left out, not every point of the batch with it
         const problem = sampleProblem({ measurement: MEASUREMENT.power, tags, fields: {}, timeMs: 0 });
         if (problem) this.fault(source, 'encode', `encode:${channel.id}`, `power channel ${JSON.stringify(channel.id.slice(0, 80))} of ${source.name} cannot be written (${problem}); it is left out`);
-        return { channel, source, tags, integrator, disabled: problem !== undefined, writable: problem === undefined, stillIntervals: 0, stuck: false, reportedJ: 0 };
+        return { channel, source, stats, fast, tags, integrator, disabled: problem !== undefined, writable: problem === undefined, stillIntervals: 0, stuck: false };
       }),
     );
+    this.planReads();
+  }
+
+  /**
+   * How often the agent must wake: every sample period while an enabled channel is read at the
+   * sample rate; else at each report, and, where a counter's range would not last two report
+   * intervals at its plausible maximum power, often enough between reports that its readings
+   * are never more than half that time apart (on the grid of sample periods). Replans the timer
+   * of a running agent.
+   */
+  private planReads(): void {
+    this.fastChannels = 0;
+    let guardMs = Infinity;
+    for (const state of this.states) {
+      if (state.disabled) continue;
+      if (state.fast) this.fastChannels++;
+      else if (state.channel.wrapJ !== undefined && state.channel.wrapJ > 0) {
+        const maxW = state.channel.maxPowerW ?? PLAUSIBLE_MAX_W[state.channel.domain] ?? Infinity;
+        guardMs = Math.min(guardMs, (WRAP_GUARD * 1000 * state.channel.wrapJ) / maxW);
+      }
+    }
+    // on the grid of sample periods, at most this far apart
+    this.counterPeriodMs = guardMs < this.reportPeriodMs ? Math.max(guardMs, this.samplePeriodMs) : Infinity;
+    if (!this.running) return;
+    // woken at the right times from now on: the tick planned may be far off (a host of counters
+    // that now has a sampled channel); inside a tick, the tick plans the next one itself
+    if (!this.ticking) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.tickIndex = Math.floor((this.now() - this.origin) / this.samplePeriodMs);
+      this.schedule();
+    }
   }
 
   /**
@@ -172,80 +264,150 @@ export class Agent {
     const boundary = mono + ((this.reportPeriodMs - (wallMs % this.reportPeriodMs)) % this.reportPeriodMs);
     this.origin = boundary - Math.floor((boundary - mono) / this.samplePeriodMs) * this.samplePeriodMs;
     this.nextReportAt = boundary > mono ? boundary : boundary + this.reportPeriodMs;
-    this.tickIndex = -1;
+    this.tickIndex = Math.floor((mono - this.origin) / this.samplePeriodMs + 1e-9);
     this.sample(mono);
+    this.lastReadAt = mono;
     this.schedule();
   }
 
+  /** The monotonic time (ms) of the next tick: the grid tick at which anything is next due (Infinity once stopped). */
+  get nextTickAt(): number {
+    return this.running ? this.origin + this.tickIndex * this.samplePeriodMs : Infinity;
+  }
+
+  /** Plans the next tick on the grid at which anything is due, and arms the timer for it. */
   private schedule(): void {
     if (!this.running) return;
     const now = this.now();
     const p = this.samplePeriodMs;
-    let k = this.tickIndex + 1;
+    let k: number;
+    if (this.fastChannels > 0) k = this.tickIndex + 1;
+    else {
+      // only counters: the tick of the next report boundary, or the last tick before the wrap
+      // guard runs out since the counters' last reading, whichever comes first
+      const report = Math.ceil((this.nextReportAt - p / 2 - this.origin) / p);
+      const guard = Math.floor((this.lastReadAt + this.counterPeriodMs - this.origin) / p + 1e-9);
+      k = Math.max(this.tickIndex + 1, Math.min(report, guard));
+    }
     if (this.origin + k * p < now - p / 2) {
       const due = Math.ceil((now - this.origin) / p);
       if (due > k) {
-        this.opts.metrics.skippedTicks.inc(due - k);
+        if (this.fastChannels > 0) this.opts.metrics.skippedTicks.inc(due - k);
         k = due;
       }
     }
     this.tickIndex = k;
-    this.timer = setTimeout(() => this.tick(), Math.max(0, this.origin + k * p - now));
+    if (this.opts.timers !== false) this.timer = setTimeout(this.onTimer, Math.max(0, this.origin + k * p - now));
   }
 
-  private tick(): void {
+  /**
+   * One tick at monotonic time `now`: reads the channels, and reports when a report is due. The
+   * timer calls it; a caller that started the agent without timers drives it (tests).
+   */
+  tick(now: number = this.now()): void {
     if (!this.running) return;
-    const now = this.now();
+    this.timer = undefined;
+    this.ticking = true;
+    const half = this.samplePeriodMs / 2;
     try {
-      this.sample(now);
-      if (now >= this.nextReportAt - this.samplePeriodMs / 2) {
-        while (this.nextReportAt <= now + this.samplePeriodMs / 2) this.nextReportAt += this.reportPeriodMs;
+      this.read(now, true);
+      this.lastReadAt = now;
+      if (now >= this.nextReportAt - half) {
+        while (this.nextReportAt <= now + half) this.nextReportAt += this.reportPeriodMs;
         this.report();
       }
     } catch (e) {
-      // sample and report guard each source; this is the last guard of the timer itself
+      // read and report guard each source; this is the last guard of the timer itself
       this.opts.log.once('tick', 'error', 'a collector tick failed; the next one runs as usual', { error: e });
     } finally {
+      this.ticking = false;
       this.schedule();
     }
   }
 
-  /** Reads every channel once, at monotonic time `t`; the time spent is counted per source. */
-  sample(t: number = this.now()): void {
-    // a source's channels are next to each other: one clock read per source, not two per channel
-    let source: Source | undefined;
-    let started = 0;
+  /**
+   * Every enabled channel read now, between ticks (the collector's `GET /energy`): each reading
+   * joins its channel's integration as any other (a counter's step to it is left out of the
+   * interval's minimum and maximum power), and the energy so far of every channel comes back.
+   */
+  readNow(t: number = this.now(), wallMs: number = this.wallNow()): ChannelEnergy[] {
+    this.read(t, false);
+    const out: ChannelEnergy[] = [];
     for (const state of this.states) {
       if (state.disabled) continue;
-      if (state.source !== source) {
+      const { channel, integrator } = state;
+      const last = integrator.lastReading;
+      out.push({
+        id: channel.id,
+        domain: channel.domain,
+        method: channel.method,
+        inTotal: channel.inTotal,
+        energyJ: integrator.totalJ,
+        coveredS: integrator.coveredS,
+        timeMs: last ? wallMs - (t - last.tMs) : wallMs,
+      });
+    }
+    return out;
+  }
+
+  /** Reads every enabled channel once, at monotonic time `t` (as a tick does). */
+  sample(t: number = this.now()): void {
+    this.read(t, true);
+  }
+
+  /**
+   * Reads every enabled channel once, at monotonic time `t`; the time spent is counted per
+   * source. `extremes`: whether counters' steps count towards the interval's minimum and
+   * maximum power (not for readings on demand).
+   */
+  private read(t: number, extremes: boolean): void {
+    // a source's channels are next to each other: one clock read per source, not two per channel
+    let stats: SourceStats | undefined;
+    let started = 0;
+    const states = this.states;
+    for (let i = 0; i < states.length; i++) {
+      const state = states[i] as ChannelState;
+      if (state.disabled) continue;
+      if (state.stats !== stats) {
         const now = performance.now();
-        if (source) this.readTime.set(source.name, (this.readTime.get(source.name) ?? 0) + now - started);
-        source = state.source;
+        if (stats) stats.readMs += now - started;
+        stats = state.stats;
         started = now;
       }
       try {
         const value = state.channel.read();
-        if (value === undefined) this.readFailed.add(state.source.name);
-        else if (!state.integrator.add(t, value)) {
-          this.readFailed.add(state.source.name);
-          const { channel } = state;
-          // keyed by its file where it has one: the rediscovery that skips the file then says nothing more
-          const key = channel.path ? `problem:${state.source.name}:value:${channel.path}` : `value:${channel.id}`;
-          this.fault(state.source, 'value', key, `${channel.id} read ${String(value)} (${channel.reading}${channel.path ? ` in ${channel.path}` : ''}): not a finite, plausible ${channel.method === 'counter' ? 'energy' : 'power'}; such readings are left out (wattscope_collector_source_errors_total)`);
+        if (value === undefined) stats.failed = true;
+        else if (!state.integrator.add(t, value, extremes)) {
+          stats.failed = true;
+          this.badValue(state, value);
         }
       } catch (e) {
-        this.readFailed.add(state.source.name);
-        const { channel } = state;
-        if (e instanceof SourceError) {
-          state.disabled = true;
-          this.opts.metrics.sourceErrors.inc({ source: state.source.name, kind: 'read' });
-          this.opts.log.once(`disabled:${channel.id}`, 'error', e.message, { source: channel.id });
-        } else {
-          this.fault(state.source, 'read', `read:${channel.id}`, `reading ${channel.id} failed; will keep trying (wattscope_collector_source_errors_total)`, { error: e });
-        }
+        stats.failed = true;
+        this.readFault(state, e);
       }
     }
-    if (source) this.readTime.set(source.name, (this.readTime.get(source.name) ?? 0) + performance.now() - started);
+    if (stats) stats.readMs += performance.now() - started;
+  }
+
+  /** A reading no sensor can give: counted, said once (keyed by its file where it has one). */
+  private badValue(state: ChannelState, value: number): void {
+    const { channel } = state;
+    // keyed by its file where it has one: the rediscovery that skips the file then says nothing more
+    const key = channel.path ? `problem:${state.source.name}:value:${channel.path}` : `value:${channel.id}`;
+    this.fault(state.source, 'value', key, `${channel.id} read ${String(value)} (${channel.reading}${channel.path ? ` in ${channel.path}` : ''}): not a finite, plausible ${channel.method === 'counter' ? 'energy' : 'power'}; such readings are left out (wattscope_collector_source_errors_total)`);
+  }
+
+  /** A read that threw: a SourceError (a person must act) disables the channel until the next rediscovery; anything else is tried again. */
+  private readFault(state: ChannelState, e: unknown): void {
+    const { channel } = state;
+    if (e instanceof SourceError) {
+      state.disabled = true;
+      this.opts.metrics.sourceErrors.inc({ source: state.source.name, kind: 'read' });
+      this.opts.log.once(`disabled:${channel.id}`, 'error', e.message, { source: channel.id });
+      if (state.fast) this.planReads();
+    } else {
+      this.fault(state.source, 'read', `read:${channel.id}`, `reading ${channel.id} failed; will keep trying (wattscope_collector_source_errors_total)`, { error: e });
+    }
   }
 
   /**
@@ -260,7 +422,6 @@ export class Agent {
     for (const state of this.states) {
       const interval = state.integrator.cut();
       if (!interval) continue;
-      state.reportedJ += interval.energyJ;
       const { channel } = state;
       if (interval.wraps > 0) metrics.energyWraps.inc({ source: channel.id }, interval.wraps);
       if (interval.resets > 0) {
@@ -285,10 +446,12 @@ export class Agent {
         },
         timeMs,
       });
-      const labels = { source: channel.id, domain: channel.domain, method: channel.method, in_total: String(channel.inTotal) };
-      state.gauge ??= metrics.power.labels(labels);
+      if (!state.gauge || !state.energy) {
+        const labels = { source: channel.id, domain: channel.domain, method: channel.method, in_total: String(channel.inTotal) };
+        state.gauge = metrics.power.labels(labels);
+        state.energy = metrics.energy.labels(labels);
+      }
       state.gauge.set(interval.powerW);
-      state.energy ??= metrics.energy.labels(labels);
       state.energy.inc(interval.energyJ);
     }
     if (this.opts.attribute) {
@@ -298,7 +461,8 @@ export class Agent {
         this.opts.log.once('attribute', 'warn', 'attributing energy to runs failed; will keep trying', { error: e });
       }
     }
-    for (const source of this.sources) {
+    for (const stats of this.stats) {
+      const { source } = stats;
       if (!source.collect) continue;
       const started = performance.now();
       try {
@@ -313,29 +477,30 @@ export class Agent {
             if (Object.isFrozen(tags)) this.writableTags.add(tags);
             out.push(sample);
           } else {
-            this.readFailed.add(source.name);
+            stats.failed = true;
             this.fault(source, 'encode', `encode:${source.name}:${sample.measurement}`, `a ${sample.measurement} point of ${source.name} cannot be written (${problem}); such points are left out, the others go on`);
           }
         }
       } catch (e) {
-        this.readFailed.add(source.name);
+        stats.failed = true;
         this.fault(source, 'collect', `collect:${source.name}`, `collecting ${source.name} failed; will keep trying`, { error: e });
       }
       const failed = source.failedReads?.() ?? 0;
       if (failed > 0) {
-        this.readFailed.add(source.name);
+        stats.failed = true;
         metrics.sourceErrors.inc({ source: source.name, kind: 'read' }, failed);
       }
-      this.readTime.set(source.name, (this.readTime.get(source.name) ?? 0) + performance.now() - started);
+      stats.readMs += performance.now() - started;
     }
-    for (const source of this.sources) {
-      let g = this.sourceGauges.get(source.name);
-      if (!g) this.sourceGauges.set(source.name, (g = { duration: metrics.sourceDuration.labels({ source: source.name }), success: metrics.sourceSuccess.labels({ source: source.name }) }));
-      g.duration.set((this.readTime.get(source.name) ?? 0) / 1000);
-      g.success.set(this.readFailed.has(source.name) ? 0 : 1);
+    for (const stats of this.stats) {
+      const name = stats.source.name;
+      stats.duration ??= metrics.sourceDuration.labels({ source: name });
+      stats.success ??= metrics.sourceSuccess.labels({ source: name });
+      stats.duration.set(stats.readMs / 1000);
+      stats.success.set(stats.failed ? 0 : 1);
+      stats.readMs = 0;
+      stats.failed = false;
     }
-    this.readTime.clear();
-    this.readFailed.clear();
     // the readings first: a process killed between the two may lose an interval (a gap, which
     // coverage shows) but never bridges one it has already reported (counted twice, silently)
     this.opts.onCounters?.(this.counterReadings(wallMs, monoNow));
@@ -349,22 +514,6 @@ export class Agent {
       }
     }
     return out;
-  }
-
-  /**
-   * Every channel read now, as at a sample tick (counters read, sampled powers integrated up to
-   * now), and each one's energy since the agent started: the reported intervals' and the open
-   * one's. A window's energy is the difference of two such readings (GET /energy). Disabled
-   * channels are left out. Cheap: one read per channel, as a sample tick does.
-   */
-  readNow(t: number = this.now()): { monoMs: number; channels: ChannelEnergy[] } {
-    this.sample(t);
-    const channels: ChannelEnergy[] = [];
-    for (const state of this.states) {
-      if (state.disabled) continue;
-      channels.push({ channel: state.channel, energyJ: state.reportedJ + state.integrator.pendingJ });
-    }
-    return { monoMs: t, channels };
   }
 
   /** Flags a counter that has not moved for STUCK_AFTER_S, once, and clears the flag when it moves. */

@@ -25,15 +25,17 @@ export interface EnergyAnswer {
   sources: Array<{ source: string; domain: string; method: string; in_total: boolean; energy_j: number }>;
 }
 
-/** The reading, as plain data (tested without HTTP). */
-export function energyAnswer(agent: Agent, host: string, started: { wallMs: number; monoMs: number }, wallNow: () => number = Date.now): EnergyAnswer {
-  const { monoMs, channels } = agent.readNow();
+/** The reading, as plain data (tested without HTTP): `clock` is the agent's (monotonic and wall, ms). */
+export function energyAnswer(agent: Agent, host: string, started: { wallMs: number; monoMs: number }, clock: { mono: () => number; wall: () => number } = { mono: () => performance.now(), wall: Date.now }): EnergyAnswer {
+  const monoMs = clock.mono();
+  const wallMs = clock.wall();
+  const channels = agent.readNow(monoMs, wallMs);
   return {
     host,
-    time_ms: wallNow(),
+    time_ms: wallMs,
     uptime_s: Number(((monoMs - started.monoMs) / 1000).toFixed(6)),
     started_ms: started.wallMs,
-    sources: channels.map(({ channel, energyJ }) => ({ source: channel.id, domain: channel.domain, method: channel.method, in_total: channel.inTotal, energy_j: energyJ })),
+    sources: channels.map((c) => ({ source: c.id, domain: c.domain, method: c.method, in_total: c.inTotal, energy_j: c.energyJ })),
   };
 }
 

@@ -58,6 +58,15 @@ export class ChannelIntegrator {
   /** a seeded reading not yet followed by a real one: the time it was taken */
   private seededT: number | undefined;
   private bridgedMs = 0;
+  /**
+   * counters: energy of the moves since the last reading that counted towards the extremes, and
+   * when the first of them began (readings on demand move the counter without counting)
+   */
+  private pendingJ = 0;
+  private pendingSince: number | undefined;
+  /** energy and covered time since the first reading (reset steps left out of both): for readings on demand */
+  private totalEnergyJ = 0;
+  private totalCoveredMs = 0;
 
   constructor(
     private readonly method: PowerMethod,
@@ -81,26 +90,31 @@ export class ChannelIntegrator {
     this.seededT = tMs;
   }
 
-  /**
-   * The energy of the interval not yet cut, up to the last reading (J): what a reading taken now
-   * adds to the energy of the intervals already reported.
-   */
-  get pendingJ(): number {
-    return this.energy;
-  }
-
   /** The last reading (monotonic ms, and joules or watts), if any. */
   get lastReading(): { tMs: number; value: number } | undefined {
     return this.lastT === undefined || this.lastValue === undefined ? undefined : { tMs: this.lastT, value: this.lastValue };
+  }
+
+  /** Energy (J) since the first reading, up to the last one: what the interval cuts have reported and the open interval so far. */
+  get totalJ(): number {
+    return this.totalEnergyJ;
+  }
+
+  /** Seconds since the first reading that `totalJ` covers (a reset's step is in neither). */
+  get coveredS(): number {
+    return this.totalCoveredMs / 1000;
   }
 
   /**
    * A reading at monotonic time `tMs`: joules for counters, watts otherwise. Returns false, and
    * leaves the reading out, when it is not one a sensor can give: not finite, a negative counter,
    * or a power below zero or above the channel's plausible maximum (a garbage value of a
-   * driver, not a load).
+   * driver, not a load). `extremes` false (a reading on demand, between the agent's own): a
+   * counter's minimum and maximum power stay those between the agent's own readings, whose
+   * moves are judged over the time since the counter last moved before them (a reading on
+   * demand spans so little time that a counter's update granularity would show as a swing).
    */
-  add(tMs: number, value: number): boolean {
+  add(tMs: number, value: number, extremes = true): boolean {
     if (!Number.isFinite(value)) return false;
     if (this.method === 'counter' ? value < 0 : value < 0 || value > this.maxPowerW) return false;
     const prevT = this.lastT;
@@ -110,6 +124,7 @@ export class ChannelIntegrator {
     if (prevT === undefined) this.movedT = tMs;
     if (prevT !== undefined && prevV !== undefined) {
       const dt = (tMs - prevT) / 1000;
+      this.totalCoveredMs += tMs - prevT;
       let segmentJ: number;
       if (this.method === 'counter') {
         let d = value - prevV;
@@ -128,20 +143,30 @@ export class ChannelIntegrator {
           // across a restart long enough for two: which one it was is a guess)
           this.resets++;
           this.unknownMs += tMs - since;
+          this.totalCoveredMs -= tMs - since;
           segmentJ = 0;
           this.movedT = tMs;
+          this.pendingJ = 0;
+          this.pendingSince = undefined;
         } else {
           if (wrapped) this.wraps++;
           segmentJ = d;
-          const p = d / spanS;
+          this.pendingSince ??= since;
+          this.pendingJ += d;
+          this.movedT = tMs;
+        }
+        if (extremes && this.pendingSince !== undefined && this.movedT !== undefined && this.movedT > this.pendingSince) {
+          const p = this.pendingJ / ((this.movedT - this.pendingSince) / 1000);
           this.minW = Math.min(this.minW, p);
           this.maxW = Math.max(this.maxW, p);
-          this.movedT = tMs;
+          this.pendingJ = 0;
+          this.pendingSince = undefined;
         }
       } else {
         segmentJ = ((prevV + value) / 2) * dt;
       }
       this.energy += segmentJ;
+      this.totalEnergyJ += segmentJ;
       if (this.seededT !== undefined) {
         // the step from the seeded reading: bridged, unless it was left out as a reset
         if (segmentJ > 0 || value === prevV) this.bridgedMs += tMs - this.seededT;

@@ -1,13 +1,13 @@
 /**
- * GET /energy's reading (collector/energy-endpoint.ts, Agent.readNow): every channel read at the
- * request, each one's energy since the agent started — the reported intervals' and the open one's
- * — so that two readings give a window's energy exactly, between reports or across them, for
- * counters and sampled powers alike. On a clock the test drives.
+ * GET /energy (collector/energy-endpoint.ts over Agent.readNow, whose integration
+ * test/collector/agent.test.ts checks): every channel read at the request, each one's energy since
+ * the collector first read it, so that two answers give a window's energy exactly, between reports
+ * or across them, for counters and sampled powers alike. On a clock the test drives.
  */
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent } from '../../collector/agent.js';
-import { energyAnswer, energyEndpoint } from '../../collector/energy-endpoint.js';
+import { energyAnswer, energyEndpoint, type EnergyAnswer } from '../../collector/energy-endpoint.js';
 import { CollectorMetrics } from '../../collector/metrics.js';
 import { SourceError, type PowerChannel, type Source } from '../../collector/source.js';
 import type { Sample } from '../../common/model.js';
@@ -34,15 +34,16 @@ function machine(clock: { t: number }, watts = 40, sampledW = 25) {
   return { agent, out, fail: () => void (failing = true) };
 }
 
-const energyOf = (r: ReturnType<Agent['readNow']>, id: string) => r.channels.find((c) => c.channel.id === id)?.energyJ;
+const energyOf = (a: EnergyAnswer, id: string) => a.sources.find((c) => c.source === id)?.energy_j as number;
+const clocks = (clock: { t: number }) => ({ mono: () => clock.t, wall: () => 1_800_000_000_000 + clock.t });
 
-describe('Agent.readNow', () => {
-  it('a window between two readings is the energy of its time, exactly, whether or not reports fall inside it', () => {
+describe('the answer of GET /energy', () => {
+  it('a window between two answers is the energy of its time, exactly, whether or not reports fall inside it', () => {
     const clock = { t: 0 };
     const { agent } = machine(clock);
     agent.sample(0);
     clock.t = 250;
-    const begin = agent.readNow();
+    const begin = energyAnswer(agent, 'h', { wallMs: 1_800_000_000_000, monoMs: 0 }, clocks(clock));
     // ticks and two reports inside the window
     for (const t of [300, 400, 1000, 1700, 2000]) {
       clock.t = t;
@@ -50,50 +51,29 @@ describe('Agent.readNow', () => {
       if (t % 1000 === 0) agent.report();
     }
     clock.t = 2250;
-    const end = agent.readNow();
-    expect(end.monoMs - begin.monoMs).toBe(2000);
-    expect((energyOf(end, 'rapl/package-0') as number) - (energyOf(begin, 'rapl/package-0') as number)).toBeCloseTo(80, 9);
-    expect((energyOf(end, 'nvml/0') as number) - (energyOf(begin, 'nvml/0') as number)).toBeCloseTo(50, 9);
-    // since the agent started: 2.25 s
-    expect(energyOf(end, 'rapl/package-0')).toBeCloseTo(90, 9);
-  });
-
-  it('a reading between ticks does not change what the reports say', () => {
-    const clock = { t: 0 };
-    const a = machine(clock);
-    const b = machine(clock);
-    for (let t = 0; t <= 1000; t += 100) {
-      clock.t = t;
-      a.agent.sample(t);
-      b.agent.sample(t);
-      if (t === 450) {
-        clock.t = 473;
-        b.agent.readNow();
-      }
-    }
-    clock.t = 1000;
-    const reportA = a.agent.report();
-    const reportB = b.agent.report();
-    const energy = (s: Sample[]) => s.filter((p) => p.tags.source === 'rapl/package-0').map((p) => p.fields.energy_j);
-    expect(energy(reportB)[0]).toBeCloseTo(energy(reportA)[0] as number, 9);
+    const end = energyAnswer(agent, 'h', { wallMs: 1_800_000_000_000, monoMs: 0 }, clocks(clock));
+    expect(end.uptime_s - begin.uptime_s).toBe(2);
+    expect(end.time_ms - begin.time_ms).toBe(2000);
+    expect(energyOf(end, 'rapl/package-0') - energyOf(begin, 'rapl/package-0')).toBeCloseTo(80, 9);
+    expect(energyOf(end, 'nvml/0') - energyOf(begin, 'nvml/0')).toBeCloseTo(50, 9);
   });
 
   it('a channel disabled for good (its reads need a person) is left out', () => {
     const clock = { t: 0 };
     const { agent, fail } = machine(clock);
     agent.sample(0);
-    expect(agent.readNow().channels.map((c) => c.channel.id)).toContain('rapl/dram-0');
+    expect(energyAnswer(agent, 'h', { wallMs: 0, monoMs: 0 }, clocks(clock)).sources.map((c) => c.source)).toContain('rapl/dram-0');
     fail();
     clock.t = 100;
-    expect(agent.readNow().channels.map((c) => c.channel.id)).toEqual(['rapl/package-0', 'nvml/0']);
+    expect(energyAnswer(agent, 'h', { wallMs: 0, monoMs: 0 }, clocks(clock)).sources.map((c) => c.source)).toEqual(['rapl/package-0', 'nvml/0']);
   });
 
-  it('the answer names the host, the wall and monotonic times, this collector’s start, and every channel as the host record does', () => {
+  it('names the host, the wall and monotonic times, this collector’s start, and every channel as the host record does', () => {
     const clock = { t: 0 };
     const { agent } = machine(clock);
     agent.sample(0);
     clock.t = 1500.25;
-    const a = energyAnswer(agent, 'lab-node', { wallMs: 1_799_999_990_000, monoMs: -8500 }, () => 1_800_000_001_500);
+    const a = energyAnswer(agent, 'lab-node', { wallMs: 1_799_999_990_000, monoMs: -8500 }, { mono: () => clock.t, wall: () => 1_800_000_001_500 });
     expect(a).toEqual({
       host: 'lab-node',
       time_ms: 1_800_000_001_500,

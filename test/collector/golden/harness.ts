@@ -238,7 +238,9 @@ export async function collectOnce(hostOrCase: { host: string } | { caseDir: stri
     const cpuModel = cpuModelOf(config);
     hostTags[HOST_TAGS.platform] = platformOf(config, cpuModel, sources);
     const out: Sample[] = [];
-    const agent = new Agent({ sources, hostTags, sampleHz: 1000 / SAMPLE_MS, reportIntervalS: REPORT_MS / 1000, emit: (s) => out.push(...s), metrics, log, now: () => clock.t, wallNow: () => clock.t });
+    // the agent as deployed, its ticks driven on the test's clock: started at 0 (a report
+    // boundary), a tick every sample period, the report at the tick of 1 s
+    const agent = new Agent({ sources, hostTags, sampleHz: 1000 / SAMPLE_MS, reportIntervalS: REPORT_MS / 1000, emit: (s) => out.push(...s), metrics, log, now: () => clock.t, wallNow: () => clock.t, timers: false });
     // the serving source scrapes at each report; here its baseline at the start and its scrape at the end, awaited
     const serving = sources.find((s): s is ServingSource => s.name === 'serving');
     await serving?.scrapeAll();
@@ -251,9 +253,9 @@ export async function collectOnce(hostOrCase: { host: string } | { caseDir: stri
         for (const s of servers) s.setSeconds(REPORT_MS / 1000);
         await serving?.scrapeAll();
       }
-      agent.sample(t);
+      if (t === 0) agent.start();
+      else if (t >= agent.nextTickAt - 1e-6) agent.tick(t);
     }
-    agent.report(REPORT_MS, REPORT_MS);
     out.push(
       // the record's times and version as of the test: the same on every run
       hostRecordSample(hostRecordOf(config, sources, { platform: hostTags[HOST_TAGS.platform] ?? '', cpuModel, version: null, clock: undefined, startedAtMs: 0, timeMs: REPORT_MS })),
