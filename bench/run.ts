@@ -1,6 +1,6 @@
 /**
- * `npm run bench -- <collector|api|stop|fleet|replicas|all> [seconds|pairs]`: runs the benchmarks
- * and prints their figures. `all` runs collector, api and stop; fleet (~15 min) and replicas
+ * `npm run bench -- <collector|api|stop|windows|fleet|replicas|all> [seconds|pairs]`: runs the
+ * benchmarks and prints their figures. `all` runs collector, api, stop and windows; fleet (~15 min) and replicas
  * (10 min) are run by name.
  */
 import { benchCollector } from './collector.js';
@@ -8,6 +8,7 @@ import { benchApi } from './api.js';
 import { benchStop } from './stop.js';
 import { benchFleet } from './fleet.js';
 import { benchReplicas } from './replicas.js';
+import { benchWindows } from './windows.js';
 
 const [which = 'all', arg] = process.argv.slice(2);
 if (which === 'collector' || which === 'all') await benchCollector(arg ? Number(arg) : undefined);
@@ -15,3 +16,4 @@ if (which === 'api' || which === 'all') await benchApi();
 if (which === 'stop' || which === 'all') await benchStop(which === 'stop' && arg ? Number(arg) : undefined);
 if (which === 'fleet') await benchFleet(...process.argv.slice(3, 6).map(Number));
 if (which === 'replicas') await benchReplicas(arg ? Number(arg) : undefined);
+if (which === 'windows' || which === 'all') await benchWindows();
