@@ -16,8 +16,9 @@ export default tseslint.config(
   { files: ['cli/**', 'bench/**', 'test/**', 'dashboards/**'], rules: { 'no-console': 'off' } },
   {
     files: ['api/page/**/*.js'],
+    // the page's own ES modules, served as they are (no build step)
     languageOptions: {
-      sourceType: 'script',
+      sourceType: 'module',
       globals: { window: 'readonly', document: 'readonly', EventSource: 'readonly', fetch: 'readonly', URLSearchParams: 'readonly', Option: 'readonly', setInterval: 'readonly', uPlot: 'readonly' },
     },
   },

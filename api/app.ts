@@ -1,6 +1,7 @@
 /**
  * Assembles the API: plugins (OpenAPI, rate limit), cross-cutting hooks (auth, input checks,
- * metrics, errors), the domain service and the routes. `server.ts` boots it.
+ * metrics, errors), the repositories, the services (the run's lifecycle, its measurement, the
+ * reads), the jobs and the routes. `server.ts` boots it.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
@@ -15,7 +16,13 @@ import { openapi } from './openapi.js';
 import { PowerRepository } from './repo/power.js';
 import { RunRepository } from './repo/runs.js';
 import { HostRepository } from './repo/hosts.js';
-import { RunService } from './service.js';
+import { MeasurementReads } from './repo/measurement.js';
+import { DEFAULT_GRID_INTENSITY } from './domain/carbon.js';
+import type { SummarySettings } from './domain/run-record.js';
+import { RunLocks } from './services/locks.js';
+import { MeasuringService } from './services/measuring.js';
+import { RunLifecycle } from './services/lifecycle.js';
+import { RunReads } from './services/reads.js';
 import { runRoutes } from './routes/runs.js';
 import { compareRoutes } from './routes/compare.js';
 import { seriesRoutes } from './routes/series.js';
@@ -24,8 +31,11 @@ import { systemRoutes } from './routes/system.js';
 import { liveRoutes } from './routes/live.js';
 import { pageRoutes } from './routes/page.js';
 import { LiveRepository } from './repo/live.js';
-import { LiveHub } from './live.js';
-import { RollupJob } from './rollups.js';
+import { LiveHub } from './services/live.js';
+import { RollupJob } from './jobs/rollup.js';
+import { AbandonJob } from './jobs/abandon.js';
+import { RecomputeJob } from './jobs/recompute.js';
+import type { ApiJobs } from './jobs/index.js';
 
 export interface AppOptions {
   config: Config;
@@ -41,10 +51,14 @@ export interface AppOptions {
 
 export interface App {
   fastify: FastifyInstance;
-  service: RunService;
+  lifecycle: RunLifecycle;
+  measuring: MeasuringService;
+  reads: RunReads;
+  /** the run store, for tests and benchmarks that look at what was written */
+  runs: RunRepository;
+  jobs: ApiJobs & { rollup: RollupJob };
   metrics: ApiMetrics;
   hub: LiveHub;
-  rollups: RollupJob;
 }
 
 export async function buildApp({ config, store, now, stopWaitMs }: AppOptions): Promise<App> {
@@ -56,21 +70,28 @@ export async function buildApp({ config, store, now, stopWaitMs }: AppOptions): 
   });
   const runs = new RunRepository(store);
   const liveRepo = new LiveRepository(store);
+  const hostRepo = new HostRepository(store);
   const hub = new LiveHub(liveRepo);
   const metrics = new ApiMetrics(() => runs.countByStatus(), () => hub.viewerCount);
-  const hostRepo = new HostRepository(store);
-  const service = new RunService(runs, new PowerRepository(store), hostRepo, {
+  const summary: SummarySettings = {
     netscore: { alpha: config.api.netscoreAlpha, beta: config.api.netscoreBeta, gamma: config.api.netscoreGamma },
-    gridIntensity: config.gridIntensity,
+    gridIntensity: config.gridIntensity ?? DEFAULT_GRID_INTENSITY,
     energyPrice: config.api.energyPrice,
-    defaultHost: config.host,
-    fallbackPlatform: config.platform,
-    now,
+  };
+  const locks = new RunLocks();
+  const measuring = new MeasuringService(new MeasurementReads(store, new PowerRepository(store), hostRepo, runs), hostRepo, {
+    gridIntensity: summary.gridIntensity,
     maxWaitMs: stopWaitMs ?? config.api.stopWaitMaxS * 1000,
     clockOffsetS: () => store.clock.estimate()?.offsetS,
     observeEnergyQuery: (s) => metrics.energyQuery.observe(s),
-    powerCurve: (host, fromMs, toMs, bucketMs) => liveRepo.powerTable(fromMs, toMs, bucketMs, host),
   });
+  const lifecycle = new RunLifecycle(runs, hostRepo, measuring, locks, { summary, defaultHost: config.host, fallbackPlatform: config.platform, now });
+  const reads = new RunReads(runs, hostRepo, liveRepo, measuring, { summary, now });
+  const jobs = {
+    abandon: new AbandonJob(runs, measuring, locks, { timeoutMs: config.api.runTimeoutMin * 60_000, summary, now }),
+    recompute: new RecomputeJob(runs, measuring, locks, { summary, now }),
+    rollup: new RollupJob(store, now ? { now } : {}),
+  };
 
   app.setErrorHandler(errorHandler);
   parseJsonBodies(app);
@@ -95,13 +116,13 @@ export async function buildApp({ config, store, now, stopWaitMs }: AppOptions): 
     metrics.requestDuration.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
 
-  runRoutes(app, service);
-  compareRoutes(app, service);
-  seriesRoutes(app, service);
-  hostRoutes(app, hostRepo);
+  runRoutes(app, lifecycle, reads);
+  compareRoutes(app, reads);
+  seriesRoutes(app, reads);
+  hostRoutes(app, reads);
   systemRoutes(app, store, metrics);
   app.addHook('onClose', async () => hub.close());
-  liveRoutes(app, liveRepo, hub, service, { maxViewers: config.api.liveMaxViewers, onDropped: () => metrics.liveDropped.inc(), onRefused: () => metrics.liveRefused.inc() });
+  liveRoutes(app, reads, hub, { maxViewers: config.api.liveMaxViewers, onDropped: () => metrics.liveDropped.inc(), onRefused: () => metrics.liveRefused.inc() });
   pageRoutes(app);
-  return { fastify: app, service, metrics, hub, rollups: new RollupJob(store, now ? { now } : {}) };
+  return { fastify: app, lifecycle, measuring, reads, runs, jobs, metrics, hub };
 }

@@ -4,7 +4,7 @@ import { logger } from '../common/log.js';
 import { InfluxStore, settingsFromConfig } from '../common/storage/store.js';
 import { StorageError } from '../common/storage/errors.js';
 import { buildApp } from './app.js';
-import { startJobs } from './jobs.js';
+import { startJobs } from './jobs/index.js';
 
 const log = logger('api');
 
@@ -30,10 +30,13 @@ async function openStore(config: Config): Promise<InfluxStore> {
 
 export async function startServer(config: Config): Promise<RunningServer> {
   const store = await openStore(config);
-  const { fastify, service, rollups, metrics } = await buildApp({ config, store });
-  const jobs = startJobs(service, config.api.runTimeoutMin, rollups, metrics);
+  const app = await buildApp({ config, store });
+  const { fastify } = app;
+  const jobs = startJobs(app.jobs, { metrics: app.metrics });
   const address = await fastify.listen({ port: config.api.port, host: config.api.bind });
   log.info(`API listening on ${address} (OpenAPI docs at ${address}/docs)`, { influxdb: store.settings.url, database: store.db, auth: config.api.token ? 'bearer token on writes' : 'none' });
+  // the comparison's view is read whole once; better now than in a user's first request
+  app.reads.warm().catch((e: unknown) => log.warn('the comparison could not be read at start; the first GET /api/compare reads it', { error: e }));
   return {
     url: address,
     async close() {

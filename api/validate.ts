@@ -5,9 +5,7 @@
  * failure is an ApiError 400 whose `field` names the input, as the schema errors do.
  */
 import { ApiError } from './errors.js';
-import type { Scores } from './domain/run.js';
-import type { Run } from './domain/run-record.js';
-import { NOT_FINITE } from './domain/scores.js';
+import { notFiniteScores, type Run, type SummaryContext } from './domain/run-record.js';
 import { LABEL_KEY_MAX_LENGTH } from './schemas/runs.js';
 
 /**
@@ -124,6 +122,8 @@ export interface ImportFields {
   energy_per_inference_uwh?: number | undefined;
   params_m?: number | undefined;
   macs_g?: number | undefined;
+  duration_s?: number | undefined;
+  accuracy?: number | undefined;
   run_id?: string | undefined;
 }
 
@@ -132,23 +132,13 @@ export const MIN_DURATION_S = 0.001;
 
 /** The input each derived number comes from (`energy` is whichever of energy_j and energy_per_inference_uwh was given). */
 const RUN_SOURCES = { started_at_ms: 'started_at', ended_at_ms: 'duration_s', duration_s: 'duration_s', avg_power_w: 'duration_s', energy_j: 'energy' } as const;
-const SCORE_SOURCES: Record<keyof Scores, 'accuracy' | 'energy' | 'duration_s' | 'params_m' | 'netscore'> = {
-  accuracy: 'accuracy', // a given fraction: always finite
-  energy_per_inference_uwh: 'energy',
-  energy_per_inference_steady_uwh: 'energy', // an import has no power curve: always null, never not finite
-  inferences_per_s: 'duration_s',
-  inferences_per_j: 'energy',
-  composite_score: 'energy',
-  netscore: 'netscore',
-  info_density: 'params_m',
-};
 
 /**
  * Checks a batch of imported runs before anything is stored: every time inside InfluxDB's
  * range, every number the API derives (average power, end time, every score) finite, and no
  * run_id twice. `field(i, name)` names input `name` of item i as the client sees it.
  */
-export function checkImportedRuns(items: readonly ImportFields[], runs: readonly Run[], scores: readonly Scores[], field: (i: number, name: string) => string): void {
+export function checkImportedRuns(items: readonly ImportFields[], runs: readonly Run[], ctx: SummaryContext, field: (i: number, name: string) => string): void {
   const seen = new Map<string, number>();
   runs.forEach((run, i) => {
     const item = items[i] as ImportFields;
@@ -166,13 +156,8 @@ export function checkImportedRuns(items: readonly ImportFields[], runs: readonly
       const v = run[key];
       if (v !== null && !Number.isFinite(v)) fail(source === 'energy' ? energyField : source, `makes ${key} not a finite number (too small or too large)`);
     }
-    const s = scores[i] as Scores;
-    for (const [name, source] of Object.entries(SCORE_SOURCES) as Array<[keyof Scores, string]>) {
-      const score = s[name];
-      if (score.value !== null || score.reason !== NOT_FINITE) continue;
-      const input = source === 'energy' ? energyField : source === 'netscore' ? netscoreInput(item) : source;
-      fail(input, `makes ${name} not a finite number (too small or too large)`);
-    }
+    // every score the summary derives (the run's definition says which inputs each comes from)
+    for (const { name, inputs } of notFiniteScores(run, ctx)) fail(culprit(item, inputs.map((k) => (k === 'energy' ? energyField : k))), `makes ${name} not a finite number (too small or too large)`);
     if (item.run_id !== undefined) {
       const first = seen.get(item.run_id);
       if (first !== undefined) fail('run_id', `repeats run_id ${JSON.stringify(item.run_id)} of ${field(first, 'run_id')}: each run needs its own`);
@@ -181,7 +166,11 @@ export function checkImportedRuns(items: readonly ImportFields[], runs: readonly
   });
 }
 
-/** The one of params_m and macs_g so small that NetScore's denominator vanishes. */
-function netscoreInput(item: ImportFields): string {
-  return (item.macs_g ?? 1) < (item.params_m ?? 1) ? 'macs_g' : 'params_m';
+/** Of the inputs a score comes from, the one given smallest (a number so small that a division by it overflows); the first on a tie. */
+function culprit(item: ImportFields, inputs: readonly string[]): string {
+  const given = inputs.flatMap((k) => {
+    const v = (item as Record<string, unknown>)[k];
+    return typeof v === 'number' ? [{ k, v: Math.abs(v) }] : [];
+  });
+  return given.reduce<{ k: string; v: number } | undefined>((best, g) => (best === undefined || g.v < best.v ? g : best), undefined)?.k ?? inputs[0] ?? 'body';
 }

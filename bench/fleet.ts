@@ -26,7 +26,7 @@ import { buildApp } from '../api/app.js';
 import { insideFraction, windowEnergy } from '../api/domain/energy.js';
 import type { Run } from '../api/domain/run-record.js';
 import { PowerRepository } from '../api/repo/power.js';
-import { RollupJob } from '../api/rollups.js';
+import { RollupJob } from '../api/jobs/rollup.js';
 import { loadConfig } from '../common/config.js';
 import { findInfluxd, startInfluxd } from '../common/influxd.js';
 import { MEASUREMENT, POWER } from '../common/model.js';
@@ -295,13 +295,13 @@ export async function benchFleet(measureS = 15, loadS = 120, maxHosts = 4096): P
       const t0 = t1 - lengthMs;
       clock.now = t0;
       const started = await app.fastify.inject({ method: 'POST', url: '/api/runs', payload: { model: `fleet-${label}`, hosts: fleetHosts } });
-      const run: Run = await app.service.get(started.json<{ run_id: string }>().run_id);
+      const run: Run = await app.reads.get(started.json<{ run_id: string }>().run_id);
       clock.now = t1;
       const times: number[] = [];
       const q0 = { ...store.queryStats };
       let energy = 0;
       for (let k = 0; k < repeats; k++) {
-        const [ms, m] = await timed(() => app.service.measure(run, t1));
+        const [ms, m] = await timed(() => app.measuring.measure(run, t1));
         times.push(ms);
         energy = m.energy_j as number;
       }
@@ -391,7 +391,7 @@ export async function benchFleet(measureS = 15, loadS = 120, maxHosts = 4096): P
     const cpu1 = { self: cpuNow(), influxd: usage(influx.pid).cpuS, machine: machineBusyS() };
     let stored = 0;
     let completed = 0;
-    for await (const r of live.service.runs.all({ labels: { bench: 'fleet-load' } })) {
+    for await (const r of live.runs.all({ labels: { bench: 'fleet-load' } })) {
       stored++;
       if (r.status === 'completed') completed++;
     }

@@ -22,9 +22,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ScheduledTask } from 'node-cron';
 import { buildApp, type App } from '../api/app.js';
-import { startJobs } from '../api/jobs.js';
+import { JOB_NAMES, startJobs, type ScheduledJob } from '../api/jobs/index.js';
 import type { RunSummary } from '../api/domain/run-record.js';
 import { loadConfig } from '../common/config.js';
 import { findInfluxd, startInfluxd } from '../common/influxd.js';
@@ -42,7 +41,7 @@ const KEEP = new Set<string>([MEASUREMENT.power, MEASUREMENT.gpu, MEASUREMENT.cp
 interface Replica {
   name: string;
   app: App;
-  jobs: ScheduledTask[];
+  jobs: ScheduledJob[];
   /** lines its jobs wrote: job, minute of the firing, line */
   jobWrites: Array<{ job: string; minute: number; line: string }>;
 }
@@ -156,15 +155,10 @@ export async function benchReplicas(minutes = 10): Promise<void> {
         return w;
       };
       replica.app = await buildApp({ config, store, now });
-      const { service, rollups } = replica.app;
+      const { jobs } = replica.app;
       // the jobs' writes are told apart from the requests' by the async context they run in
-      const abandon = service.abandonStale.bind(service);
-      service.abandonStale = (ms) => als.run('abandon', () => abandon(ms));
-      const recompute = service.recomputePartial.bind(service);
-      service.recomputePartial = (days) => als.run('recompute', () => recompute(days));
-      const advance = rollups.advance.bind(rollups);
-      rollups.advance = (n) => als.run('rollup', () => advance(n));
-      replica.jobs = startJobs(service, config.api.runTimeoutMin, rollups, replica.app.metrics);
+      const traced = Object.fromEntries(JOB_NAMES.map((name) => [name, { run: () => als.run(name, () => jobs[name].run()) }])) as Record<(typeof JOB_NAMES)[number], { run(): Promise<number> }>;
+      replica.jobs = startJobs(traced, { metrics: replica.app.metrics });
       replicas.push(replica);
     }
     const [a, b, single] = replicas as [Replica, Replica, Replica];
@@ -235,10 +229,10 @@ export async function benchReplicas(minutes = 10): Promise<void> {
     for (const r of replicas) for (const j of r.jobs) await j.stop();
     clearInterval(writerTimer);
     writerTimer = undefined;
-    const wmBefore = await Promise.all([a.app.rollups.watermark(), single.app.rollups.watermark()]);
+    const wmBefore = await Promise.all([a.app.jobs.rollup.watermark(), single.app.jobs.rollup.watermark()]);
     // both to the same time: the pair may be a minute ahead of the single one on the history
     const settle = Date.now();
-    for (const r of [a, single]) while ((await r.app.rollups.advance(settle)) > 0);
+    for (const r of [a, single]) while ((await r.app.jobs.rollup.advance(settle)) > 0);
     const elapsedMin = (Date.now() - startedAt) / MIN;
 
     // ---------------------------------------------------------------- the comparison
@@ -249,7 +243,7 @@ export async function benchReplicas(minutes = 10): Promise<void> {
       const [p, s] = await Promise.all([dump(pairStore, m), dump(singleStore, m)]);
       rows.push(`| \`${m}\` points | ${p.length.toLocaleString('en-US')} | ${s.length.toLocaleString('en-US')} | ${same(p, s) ? 'identical' : `**differ** (${p.filter((r, j) => !same(r, s[j])).length} rows)`} |`);
     }
-    const [wmP, wmS] = await Promise.all([a.app.rollups.watermark(), single.app.rollups.watermark()]);
+    const [wmP, wmS] = await Promise.all([a.app.jobs.rollup.watermark(), single.app.jobs.rollup.watermark()]);
     rows.push(`| rollup watermark (at the last scheduled firing → after one final advance of each) | ${new Date(wmBefore[0] ?? 0).toISOString()} → ${new Date(wmP ?? 0).toISOString()} | ${new Date(wmBefore[1] ?? 0).toISOString()} → ${new Date(wmS ?? 0).toISOString()} | ${wmP === wmS ? 'identical' : '**differ**'} |`);
     const [runsP, runsS] = await Promise.all([dump(pairStore, MEASUREMENT.run), dump(singleStore, MEASUREMENT.run)]);
     const byId = (rs: Row[]) => new Map(rs.map((r) => [String(r.run_id), r]));

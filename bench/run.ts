@@ -1,7 +1,7 @@
 /**
- * `npm run bench -- <collector|api|stop|windows|fleet|replicas|all> [seconds|pairs]`: runs the
- * benchmarks and prints their figures. `all` runs collector, api, stop and windows; fleet (~15 min) and replicas
- * (10 min) are run by name.
+ * `npm run bench -- <collector|api|stop|windows|reads|fleet|replicas|all> [seconds|pairs|runs]`:
+ * runs the benchmarks and prints their figures. `all` runs collector, api, stop and windows; reads
+ * (10,000 runs), fleet (~15 min) and replicas (10 min) are run by name.
  */
 import { benchCollector } from './collector.js';
 import { benchApi } from './api.js';
@@ -9,6 +9,7 @@ import { benchStop } from './stop.js';
 import { benchFleet } from './fleet.js';
 import { benchReplicas } from './replicas.js';
 import { benchWindows } from './windows.js';
+import { benchReads } from './reads.js';
 
 const [which = 'all', arg] = process.argv.slice(2);
 if (which === 'collector' || which === 'all') await benchCollector(arg ? Number(arg) : undefined);
@@ -17,3 +18,4 @@ if (which === 'stop' || which === 'all') await benchStop(which === 'stop' && arg
 if (which === 'fleet') await benchFleet(...process.argv.slice(3, 6).map(Number));
 if (which === 'replicas') await benchReplicas(arg ? Number(arg) : undefined);
 if (which === 'windows' || which === 'all') await benchWindows();
+if (which === 'reads') await benchReads(arg ? Number(arg) : undefined);

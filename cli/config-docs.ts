@@ -1,10 +1,10 @@
 /**
  * `npm run docs:config`: writes the options table of docs/CONFIGURATION.md and
- * collector/sample-config.json from the one table in common/config.ts.
+ * collector/sample-config.json from the one table assembled in cli/config.ts.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CORE_OPTIONS, OPTIONS, type OptionSpec } from '../common/config.js';
+import { CORE, OPTIONS, type OptionSpec } from './config.js';
 import { SOURCES } from '../collector/sources/index.js';
 import { runFieldsTable } from '../api/domain/run-record.js';
 import { packageRoot } from '../common/paths.js';
@@ -23,7 +23,7 @@ const row = (o: OptionSpec, first = '') => `|${first} \`${o.env}\` | \`${o.key}\
 
 /** The options of the collector, the API and the clients; then each source's own, by source. */
 export function optionsTable(): string {
-  const core = CORE_OPTIONS.map((o) => row(o)).join('\n');
+  const core = CORE.map((o) => row(o)).join('\n');
   const bySource = SOURCES.flatMap((s) => (s.options ?? []).map((o) => row(o, ` [${s.name}](../collector/sources/${s.name}/README.md) |`))).join('\n');
   return `${HEAD}\n${core}\n\n${SOURCE_INTRO}\n\n${SOURCE_HEAD}\n${bySource}`;
 }

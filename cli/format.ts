@@ -1,5 +1,5 @@
 /** Plain-text tables and numbers for the terminal, and the checks of options' values. */
-import { loadConfig, type Config } from '../common/config.js';
+import { loadConfig, type Config } from './config.js';
 import { WattscopeClient } from '../clients/ts/client.js';
 
 export function client(config: Config = loadConfig()): WattscopeClient {

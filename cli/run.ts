@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
-import { loadConfig, type Config } from '../common/config.js';
+import { loadConfig, type Config } from './config.js';
 import { findExecutable } from '../common/paths.js';
 import { ApiClientError, CollectorClient, type LivePower, type RunSummary, type StartRun, type StopRun, type WattscopeClient } from '../clients/ts/client.js';
 import { scopeFromEnv, visibleDevices } from '../common/visible-devices.js';

@@ -2,6 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ListRuns, RunSummary, WattscopeClient } from '../clients/ts/client.js';
+import { RUN_KINDS, RUN_STATUSES } from '../common/model.js';
 import { client, num, numberOption, parseLabels, resultOptions, table, timeOption, UsageError } from './format.js';
 import { formatSummary } from './summary.js';
 import { formatSeries } from './series.js';
@@ -43,14 +44,20 @@ const filterOptions = {
 /** What the API answers on one page at most. */
 const PAGE_SIZE = 1000;
 
+/** An option that takes one of a few words, as the API's schema lists them. */
+function oneOfOption<const T extends string>(v: string | undefined, values: readonly T[], name: string): T | undefined {
+  if (v === undefined || (values as readonly string[]).includes(v)) return v as T | undefined;
+  throw new UsageError(`--${name} takes one of ${values.join(', ')}, got "${v}"`);
+}
+
 /** The filters of ls and export; `maxLimit`: the most --limit may ask (none for export, which pages). */
 function filters(values: Record<string, string | string[] | boolean | undefined>, maxLimit: number | undefined): ListRuns {
   const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
   return {
     model: str('model'),
     platform: str('platform'),
-    kind: str('kind'),
-    status: str('status'),
+    kind: oneOfOption(str('kind'), RUN_KINDS, 'kind'),
+    status: oneOfOption(str('status'), RUN_STATUSES, 'status'),
     from: str('from'),
     to: str('to'),
     label: Array.isArray(values.label) ? values.label : undefined,

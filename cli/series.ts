@@ -1,16 +1,12 @@
 /** A series of repeated runs as the terminal shows it: its statistics, and its flag. */
 import type { Series } from '../clients/ts/client.js';
+import { fieldCatalog } from '../api/domain/run-record.js';
 import { num, table } from './format.js';
 
 type Described = Series['stats']['energy_j'];
 
-const ROWS: Array<[keyof Series['stats'], string, number]> = [
-  ['duration_s', 'duration s', 2],
-  ['energy_j', 'energy J', 2],
-  ['energy_per_inference_uwh', 'µWh / inference', 3],
-  ['energy_per_inference_steady_uwh', 'steady µWh / inference', 3],
-  ['composite_score', 'composite score', 3],
-];
+/** The series' metrics as the run's definition labels them (`series`), in its order. */
+const ROWS = fieldCatalog().flatMap((f) => (f.series ? [[f.name as keyof Series['stats'], f.series.label, f.series.digits] as const] : []));
 
 function row(name: string, d: Described, digits: number): string[] {
   const ci = d.ci95_low === null || d.ci95_high === null ? '—' : `${num(d.ci95_low, digits)} – ${num(d.ci95_high, digits)}`;

@@ -1,4 +1,4 @@
-import { loadConfig } from '../common/config.js';
+import { loadConfig } from './config.js';
 import { runUntilSignal, type Command } from './command.js';
 
 const USAGE = `Usage: wattscope serve

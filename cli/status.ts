@@ -1,6 +1,6 @@
 /** `wattscope baseline` and `wattscope status`. */
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../common/config.js';
+import { loadConfig } from './config.js';
 import { ApiClientError, type RunSummary, type WattscopeClient } from '../clients/ts/client.js';
 import { client, num, numberOption, table, UsageError } from './format.js';
 import { countdown, WAITING_FOR_COLLECTORS, whilePending } from './terminal.js';

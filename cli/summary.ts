@@ -1,6 +1,18 @@
-/** A run's summary as the terminal shows it. */
+/**
+ * A run's summary as the terminal shows it: what the run was (compound lines written here), then
+ * its figures and scores, one line each, from the run's definition (DETAIL_FIELDS: the summary's
+ * fields marked `detail` in api/domain/run-record.ts; a new score shows here by itself).
+ */
 import type { RunSummary } from '../clients/ts/client.js';
+import { DETAIL_FIELDS } from '../api/domain/run-record.js';
 import { num, pairs, table } from './format.js';
+
+/** A detail field's value with its unit, as the terminal prints it. */
+export function detailValue(s: RunSummary, field: (typeof DETAIL_FIELDS)[number]): string {
+  const v = (s as unknown as Record<string, unknown>)[field.name];
+  if (typeof v !== 'number') return '—';
+  return field.unit ? `${num(v, field.detail.digits)} ${field.unit}` : num(v, field.detail.digits);
+}
 
 export function formatSummary(s: RunSummary): string {
   const head = pairs([
@@ -12,17 +24,11 @@ export function formatSummary(s: RunSummary): string {
     ['energy', `${num(s.energy_wh, 4)} Wh  (${num(s.energy_j, 1)} J gross, ${num(s.energy_net_j, 1)} J net of idle)`],
     ['host energy', `${num(s.energy_host_j, 1)} J  (every source of ${s.hosts.join(', ')}, its GPUs or not)`],
     ['attributed', attributedLine(s)],
-    ['carbon / cost', `${num(s.carbon_g, 3)} g CO₂  ·  ${s.energy_cost === null ? `no cost (${s.null_reasons.energy_cost ?? 'no energy'})` : num(s.energy_cost, 4)}`],
     ['average power', `${num(s.avg_power_w, 1)} W  (GPU ${num(s.avg_gpu_power_w, 1)} W)`],
     ['utilisation', `GPU ${num(s.avg_gpu_util_pct, 1)} %, GPU memory ${num(s.avg_gpu_mem_pct, 1)} %, CPU ${num(s.avg_cpu_pct, 1)} %`],
-    ['inferences', `${num(s.inferences, 0)}  (${num(s.inferences_per_s, 1)}/s, ${num(s.inferences_per_j, 3)}/J)`],
-    ['accuracy', num(s.accuracy, 4)],
-    ['energy / inference', `${num(s.energy_per_inference_uwh, 3)} µWh`],
     ['steady part', steadyLine(s)],
     ...(s.series_id ? ([['series', `${s.series_id}${s.warmup ? '  (warm-up: not counted)' : ''}`]] as Array<[string, string]>) : []),
-    ['composite score', num(s.composite_score, 3)],
-    ['NetScore', num(s.netscore, 3)],
-    ['information density', num(s.info_density, 4)],
+    ...DETAIL_FIELDS.map((f): [string, string] => [f.detail.label, detailValue(s, f)]),
   ]);
   const sources =
     s.sources.length === 0

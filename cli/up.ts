@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../common/config.js';
+import { loadConfig } from './config.js';
 import { findInfluxd, installInfluxd, startInfluxd, type InfluxdHandle } from '../common/influxd.js';
 import { dataDir } from '../common/paths.js';
 import { InfluxStore, maskUrl, settingsFromConfig } from '../common/storage/store.js';

@@ -14,8 +14,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CPU, MEASUREMENT, POWER, RUN, type PowerDomain, type Sample } from '../common/model.js';
-import { parseProcStat, type CpuTimes } from './sources/cpu/index.js';
-import type { PowerChannel, Source } from './source.js';
+import { parseProcStat, type CpuTimes } from './procstat.js';
+import type { GpuProcessUse, PowerChannel, Source } from './source.js';
 
 export interface ProcStat {
   pid: number;
@@ -66,13 +66,8 @@ export function busyTicks(t: CpuTimes): number {
   return t.user + t.nice + t.system + t.irq + t.softirq;
 }
 
-/** A GPU's per-process use since a time (NVML), from the source that reads the GPU. */
-export interface GpuProcessUse {
-  /** summed SM utilisation samples per process, since the time asked */
-  smUtilByPid: Map<number, number>;
-  /** processes with a compute context on the GPU now */
-  processes: number[];
-}
+/** A GPU's per-process use since a time (NVML), from the source that reads the GPU (declared with the sources' interface). */
+export type { GpuProcessUse };
 
 export interface GpuShare {
   share: number;

@@ -21,9 +21,16 @@ import type { Config, OptionSpec } from '../common/config.js';
 import type { Logger } from '../common/log.js';
 import type { PowerDomain, PowerMethod, Sample } from '../common/model.js';
 import type { HostGpu, HostWorkload } from '../common/host-record.js';
-import type { GpuProcessUse } from './attribution.js';
 import type { SharedResources } from './resources/index.js';
 import type { Measurand } from './total.js';
+
+/** A GPU's per-process use since a time (NVML), from the source that reads the GPU: what attribution (./attribution.ts) splits a GPU's energy by. */
+export interface GpuProcessUse {
+  /** summed SM utilisation samples per process, since the time asked */
+  smUtilByPid: Map<number, number>;
+  /** processes with a compute context on the GPU now */
+  processes: number[];
+}
 
 export interface PowerChannel {
   /** stable id, e.g. `rapl/package-0`, `hwmon/amdgpu-0/power1`, `nvml/0` */

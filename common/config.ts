@@ -1,15 +1,17 @@
 /**
  * Configuration of every part, from one table: each option has an environment variable, a key
  * in the JSON config file, a default and a description. The environment wins over the file, the
- * file over the default. `docs/CONFIGURATION.md` and `collector/sample.conf.json` list the same
- * table (a test keeps them in step).
+ * file over the default. Here: the core options (the collector's core, the API, the clients) and
+ * the loader; the whole table — these and each source's own options — is assembled at the top,
+ * by the command (cli/config.ts), so that nothing here looks up into the collector.
+ * `docs/CONFIGURATION.md` and `collector/sample-config.json` list the whole table (a test keeps
+ * them in step).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { dataDir, defaultConfigFile } from './paths.js';
 import { registerSecret } from './log.js';
-import { SOURCE_NAMES, SOURCE_OPTIONS } from '../collector/sources/index.js';
 
 export type Kind = 'string' | 'secret' | 'int' | 'number' | 'bool' | 'list';
 
@@ -53,7 +55,7 @@ export const CORE_OPTIONS: readonly OptionSpec[] = [
   { key: 'collector.spoolMaxBytes', env: 'WATTSCOPE_SPOOL_MAX_BYTES', kind: 'int', default: 2 * 1024 ** 3, min: 1024 * 1024, max: 1024 ** 4, doc: 'Bound of the spool; past it the oldest segment is dropped first, sent or not (counted in wattscope_collector_points_dropped_total). At default rates a 64-core host with 8 GPUs and 16 power sources spools ~1.7 GB a day (per-core CPU points are most of it), a 2-core VM ~0.2 GB: the 2 GiB default holds 24 h of either.' },
   { key: 'collector.spoolMemoryBytes', env: 'WATTSCOPE_SPOOL_MEMORY_BYTES', kind: 'int', default: 16 * 1024 * 1024, min: 0, max: 1024 ** 3, doc: 'While the spool’s disk refuses writes (full), points wait in memory up to this many bytes (past it they are dropped and counted), go to disk once it takes writes again, and are sent from memory meanwhile.' },
   { key: 'collector.unhealthyAfterS', env: 'WATTSCOPE_COLLECTOR_UNHEALTHY_AFTER_S', kind: 'number', default: 60, min: 1, max: 86400, doc: 'The collector’s /healthz turns unhealthy (503) once InfluxDB has not taken points for this many seconds; spooling goes on.' },
-  { key: 'collector.sources', env: 'WATTSCOPE_SOURCES', kind: 'list', default: [], doc: `Comma list of sources to run (${SOURCE_NAMES.join(',')}). Empty: all that find their hardware.` },
+  { key: 'collector.sources', env: 'WATTSCOPE_SOURCES', kind: 'list', default: [], doc: 'Comma list of sources to run (their names: the sources’ table below). Empty: all that find their hardware.' },
   { key: 'api.port', env: 'WATTSCOPE_API_PORT', kind: 'int', default: 8080, min: 0, max: 65535, doc: 'Port of the API and the built-in page.' },
   { key: 'api.bind', env: 'WATTSCOPE_API_BIND', kind: 'string', default: '127.0.0.1', doc: 'Address the API binds (0.0.0.0 in a container).' },
   { key: 'api.url', env: 'WATTSCOPE_API_URL', kind: 'string', default: 'http://127.0.0.1:8080', doc: 'Where clients (CLI, Python) reach the API.' },
@@ -70,7 +72,6 @@ export const CORE_OPTIONS: readonly OptionSpec[] = [
   { key: 'api.energyPrice', env: 'WATTSCOPE_ENERGY_PRICE', kind: 'number', default: undefined, min: 0, max: 1e6, doc: 'Price of a kWh, for runs’ `energy_cost` (in that price’s currency). Unset: no cost.' },
 ];
 
-export const OPTIONS: readonly OptionSpec[] = [...CORE_OPTIONS, ...SOURCE_OPTIONS];
 
 export interface Config {
   influx: { url: string | undefined; token: string | undefined; org: string; db: string; timeoutMs: number };
@@ -179,14 +180,19 @@ function readFileConfig(env: NodeJS.ProcessEnv): { file: string | undefined; dat
   }
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * The configuration from the environment and the config file, read against `options`: the core
+ * table by default (the API, the clients); the command passes the whole table, sources' options
+ * included (cli/config.ts).
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: readonly OptionSpec[] = CORE_OPTIONS): Config {
   const { file, data } = readFileConfig(env);
   const out: Record<string, unknown> = {};
-  const known = new Set(OPTIONS.map((o) => o.key));
+  const known = new Set(options.map((o) => o.key));
   for (const key of flattenKeys(data)) {
     if (!known.has(key)) throw new ConfigError(`config file ${file}: unknown option "${key}"`);
   }
-  for (const spec of OPTIONS) {
+  for (const spec of options) {
     const fromEnv = env[spec.env];
     const value =
       fromEnv !== undefined && fromEnv !== ''

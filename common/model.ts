@@ -17,7 +17,7 @@ export const MEASUREMENT = {
   /** 10-minute sums and counts of `gpu` and `cpu` fields, for long-window averages */
   gpuRollup: 'gpu_10m',
   cpuRollup: 'cpu_10m',
-  /** the API's own bookkeeping (rollup watermark) */
+  /** the API's own bookkeeping: the rollup watermark, and the log of runs changed (RUN_CHANGES) */
   state: 'wattscope_state',
   /** each collector's record of itself (docs/DATA-MODEL.md "host") */
   host: 'host',
@@ -175,6 +175,16 @@ export const ROLLUP = {
   fields: { energyJ: 'energy_j', intervalS: 'interval_s', points: 'points', sumSuffix: '_sum', countSuffix: '_count' },
   state: { key: 'key', watermarkMs: 'watermark_ms', rollupKey: 'rollup_10m' },
 } as const;
+
+/**
+ * The log of ended runs written (in `wattscope_state`, key `run_changes`): one point per write of
+ * a run that is no longer running, at the writer's clock, naming the run, in a series of its
+ * writer's own (tag `writer`: one per API process, whose entries' times never repeat, so no two
+ * entries are one point) — so that every API
+ * replica keeps its comparison of models × platforms up to date by reading the runs changed
+ * since it last looked, instead of every run (docs/DATA-MODEL.md "The comparison").
+ */
+export const RUN_CHANGES = { key: 'run_changes', tags: { writer: 'writer' }, fields: { runId: 'run_id' } } as const;
 
 export const BASELINE = {
   tags: { host: 'host' },

@@ -22,7 +22,7 @@ import { PanelBuilder as StatPanel } from '@grafana/grafana-foundation-sdk/stat'
 import { StackingConfigBuilder, StackingMode } from '@grafana/grafana-foundation-sdk/common';
 import { CPU, DISK, GPU, HOST_TAGS, MEM, MEASUREMENT, NET, POWER, RUN, UNITS } from '../common/model.js';
 import { DATASOURCE, influxql, matchVar, n, s } from './influxql.js';
-import { RUN_FIELDS } from '../api/domain/run-record.js';
+import { RUN_FIELDS, SERIES_METRICS, STORED_VIEWS, storedName } from '../api/domain/run-record.js';
 
 const unit = (field: string) => UNITS[field]?.grafana ?? 'none';
 const P = POWER.fields;
@@ -174,6 +174,18 @@ export function livePowerDashboard(): dashboard.Dashboard {
     .build();
 }
 
+/**
+ * The summary's figures stored for Grafana (the run's definition marks them `store`: scores
+ * Grafana cannot compute), under their summary names, in the summary's order: a new score shows
+ * in every run table by itself.
+ */
+const STORED = STORED_VIEWS.map((v) => (v.stored === v.name ? n(v.stored) : `${n(v.stored)} AS ${n(v.name)}`));
+const storedUnits = (panel: TablePanel): TablePanel => STORED_VIEWS.reduce((p, v) => (v.unit === null ? p : p.overrideByName(v.name, [{ id: 'unit', value: grafanaUnit(v.unit) }])), panel);
+/** Grafana's unit ids for the units the run's definition writes; text for the others. */
+function grafanaUnit(u: string): string {
+  return ({ J: 'joule', W: 'watt', Wh: 'watth', s: 's', '%': 'percent' } as Record<string, string>)[u] ?? `suffix: ${u}`;
+}
+
 const RUN_COLUMNS = [
   n(RUN.tags.runId),
   n(RUN.tags.model),
@@ -182,17 +194,12 @@ const RUN_COLUMNS = [
   n(R.status),
   n(R.duration_s),
   `${n(R.energy_j)} / 3600 AS ${n('energy_wh')}`,
-  n(R.energy_per_inference_uwh),
-  `${n(R.accuracy_resolved)} AS ${n('accuracy')}`,
-  n(R.composite_score),
-  n(R.netscore),
-  n(R.info_density),
+  ...STORED,
   n(R.gpus),
   `${n(R.energy_host_j)} / 3600 AS ${n('host_energy_wh')}`,
   `${n(R.energy_attributed_j)} / 3600 AS ${n('attributed_energy_wh')}`,
   n(RUN.tags.seriesId),
   n(R.warmup),
-  n(R.energy_per_inference_steady_uwh),
   n(R.steady_rise_s),
   n(R.steady_tail_s),
   n(R.ended_at_ms),
@@ -200,21 +207,18 @@ const RUN_COLUMNS = [
 
 /**
  * A series' statistics over its counted runs (completed, not warm-ups), per series: n, mean,
- * standard deviation and coefficient of variation. The 95 % confidence interval needs Student's t,
- * which InfluxQL has not: the API (/api/series/ID), the CLI and the live page give it.
+ * standard deviation of each field the run's definition describes a series by (`series`), and
+ * the coefficient of variation of energy per inference. The 95 % confidence interval needs
+ * Student's t, which InfluxQL has not: the API (/api/series/ID), the CLI and the live page give it.
  */
-const stat = (field: string, name: string) => [
-  `mean(${n(field)}) AS ${n(`${name}_mean`)}`,
-  `stddev(${n(field)}) AS ${n(`${name}_sd`)}`,
-];
+const SERIES_STORED = SERIES_METRICS.flatMap((m) => {
+  const stored = storedName(m);
+  return stored === undefined ? [] : [{ name: m, stored }];
+});
 const SERIES_COLUMNS = [
   `count(${n(R.energy_per_inference_uwh)}) AS ${n('n')}`,
-  ...stat(R.energy_per_inference_uwh, 'uwh_per_inference'),
   `stddev(${n(R.energy_per_inference_uwh)}) / mean(${n(R.energy_per_inference_uwh)}) * 100 AS ${n('cv_pct')}`,
-  ...stat(R.energy_per_inference_steady_uwh, 'steady_uwh_per_inference'),
-  ...stat(R.energy_j, 'energy_j'),
-  ...stat(R.duration_s, 'duration_s'),
-  ...stat(R.composite_score, 'composite'),
+  ...SERIES_STORED.flatMap(({ name, stored }) => [`mean(${n(stored)}) AS ${n(`${name}_mean`)}`, `stddev(${n(stored)}) AS ${n(`${name}_sd`)}`]),
 ].join(', ');
 
 export function runsDashboard(): dashboard.Dashboard {
@@ -234,7 +238,7 @@ export function runsDashboard(): dashboard.Dashboard {
         .sort(VariableSort.AlphabeticalAsc),
     ])
     .withPanel(
-      new TablePanel()
+      storedUnits(new TablePanel())
         .title('Runs')
         .description('Click a run id for its detail: power by source over the run, and its summary.')
         .datasource(DATASOURCE)
@@ -301,12 +305,12 @@ export function runDetailDashboard(): dashboard.Dashboard {
     ])
     .annotation(runAnnotations())
     .withPanel(
-      new TablePanel()
+      storedUnits(new TablePanel())
         .title('Run summary')
         .datasource(DATASOURCE)
         .withTarget(
           influxql(
-            `SELECT ${n(RUN.tags.model)}, ${n(RUN.tags.platform)}, ${n(R.status)}, ${n(R.duration_s)}, ${n(R.gpus)}, ${n(R.energy_j)}, ${n(R.energy_host_j)}, ${n(R.energy_attributed_j)}, ${n(R.energy_net_j)}, ${n(R.avg_power_w)}, ${n(R.avg_gpu_power_w)}, ${n(R.coverage)}, ${n(R.inferences)}, ${n(R.accuracy_resolved)} AS ${n('accuracy')}, ${n(R.energy_per_inference_uwh)}, ${n(R.energy_per_inference_steady_uwh)}, ${n(R.steady_rise_s)}, ${n(R.steady_tail_s)}, ${n(R.composite_score)}, ${n(R.netscore)}, ${n(R.info_density)}, ${n(RUN.tags.seriesId)}, ${n(R.warmup)} FROM ${n(MEASUREMENT.run)} WHERE ${byRun}`,
+            `SELECT ${[n(RUN.tags.model), n(RUN.tags.platform), n(R.status), n(R.duration_s), n(R.gpus), n(R.energy_j), n(R.energy_host_j), n(R.energy_attributed_j), n(R.energy_net_j), n(R.avg_power_w), n(R.avg_gpu_power_w), n(R.coverage), n(R.inferences), ...STORED, n(R.steady_rise_s), n(R.steady_tail_s), n(RUN.tags.seriesId), n(R.warmup)].join(', ')} FROM ${n(MEASUREMENT.run)} WHERE ${byRun}`,
           ).format('table'),
         )
         .description('The run’s energy counts its GPUs (gpus; empty: every GPU) and its hosts’ other sources; energy_host_j every source of its hosts; energy_attributed_j the share its own processes used.')

@@ -5,7 +5,7 @@
  * and how late its points can be. A stop waits until every expected source has a point that
  * ends at or after the run's end, or until that lateness (plus a margin) has passed.
  */
-import { OPTIONS } from '../../common/config.js';
+import { CORE_OPTIONS } from '../../common/config.js';
 import type { HostRecord } from '../../common/host-record.js';
 
 export interface ExpectedSource {
@@ -18,7 +18,7 @@ export interface ExpectedSource {
 }
 
 /** The collector's defaults, for hosts whose collector wrote no record (older versions). */
-const defaultOf = (key: string): number => Number(OPTIONS.find((o) => o.key === key)?.default);
+const defaultOf = (key: string): number => Number(CORE_OPTIONS.find((o) => o.key === key)?.default);
 export const DEFAULT_FLUSH_S = defaultOf('collector.flushIntervalS');
 export const DEFAULT_REPORT_S = defaultOf('collector.reportIntervalS');
 /** time for a sent batch to be written and readable, on top of the flush and report intervals */

@@ -3,7 +3,7 @@
  * from each host's share of the energy at that host's grid intensity, and money at a price per
  * kWh. Both are of the run's energy (`energy_j`: its devices), whatever energy the scores use.
  */
-import type { Run } from './run-record.js';
+import type { SourceEnergy } from './energy.js';
 import type { Score } from './scores.js';
 
 export const JOULES_PER_KWH = 3.6e6;
@@ -19,7 +19,7 @@ export const DEFAULT_GRID_INTENSITY = 436;
 const ok = (value: number): Score => (Number.isFinite(value) ? { value } : { value: null, reason: 'not a finite number' });
 const NO_ENERGY: Score = { value: null, reason: 'no energy: no power data covers the run' };
 
-export function carbonGrams(run: Pick<Run, 'energy_j' | 'sources' | 'grid_intensity'>, fallbackGPerKwh: number): Score {
+export function carbonGrams(run: { energy_j: number | null; sources: readonly SourceEnergy[]; grid_intensity: Readonly<Record<string, number>> }, fallbackGPerKwh: number): Score {
   if (run.energy_j === null) return NO_ENERGY;
   const perHost = new Map<string, number>();
   for (const s of run.sources) if (s.inRun !== false) perHost.set(s.host, (perHost.get(s.host) ?? 0) + s.energyJ);

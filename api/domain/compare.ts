@@ -39,15 +39,25 @@ export interface PairRow {
   relative: Record<Compared, number | null> | null;
 }
 
-export function compare(runs: readonly RunSummary[], reference?: string): { reference: string | null; rows: PairRow[] } {
-  const groups = new Map<string, RunSummary[]>();
+export interface Comparison {
+  reference: string | null;
+  rows: PairRow[];
+}
+
+/** What the comparison reads of a run's summary. */
+export type ComparedRun = Pick<RunSummary, 'model' | 'platform' | 'series_id' | 'warmup' | Compared>;
+
+export function compare(runs: readonly ComparedRun[], reference?: string): Comparison {
+  const groups = new Map<string, ComparedRun[]>();
   for (const r of runs) {
     if (r.warmup) continue;
-    const key = JSON.stringify([r.model, r.platform]);
-    groups.set(key, [...(groups.get(key) ?? []), r]);
+    const key = `${r.model}\u0000${r.platform}`;
+    const group = groups.get(key);
+    if (group) group.push(r);
+    else groups.set(key, [r]);
   }
   const rows: PairRow[] = [...groups.values()].map((g) => {
-    const first = g[0] as RunSummary;
+    const first = g[0] as ComparedRun;
     const scores = Object.fromEntries(
       COMPARED.map((c) => [c, stats(g.map((r) => r[c]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v)))]),
     ) as Record<Compared, Stats>;

@@ -146,6 +146,12 @@ export interface ViewOptions {
   csv?: boolean;
   /** a column of the page's runs list: its header, the digits shown, and a factor (J → Wh) */
   list?: { label: string; digits: number; scale?: number };
+  /** a line of a run's detail (the CLI's summary, the page's run detail): its label and the digits shown, the unit after it */
+  detail?: { label: string; digits: number };
+  /** described over a series of repeated runs (n, mean, sd, cv, 95 % interval): its label and digits there */
+  series?: { label: string; digits: number };
+  /** for a score: the inputs of an imported run it is derived from (`energy`, `duration_s`, …); a 400 names the one given smallest when the score is not finite */
+  inputs?: readonly string[];
   /** compared across models × platforms: which way is better; `rank`: ranked on each platform in the comparison table */
   compare?: { better: 'lower' | 'higher'; label: string; rank?: boolean };
   /** also written into the stored point under this field, for Grafana (which cannot compute it) */

@@ -1,20 +1,38 @@
 /**
  * The run, defined once: every field of the `run` point (RUN_COLUMNS: where it is kept, its
  * type, unit and meaning) and every field of the run summary the API answers (RUN_SUMMARY: how
- * it is computed, and whether it is a CSV column, a column of the page's runs list, compared
- * across models × platforms, or stored for Grafana). The `Run` and `RunSummary` types, the row
- * mapping (../repo/runs.ts), the summary, the CSV columns, the OpenAPI schema and the run table
- * of docs/DATA-MODEL.md (`npm run docs:config`) come from here.
+ * it is computed, and whether it is a CSV column, a column of the page's runs list, a line of a
+ * run's detail in the CLI and the page, compared across models × platforms, described over a
+ * series, or stored for Grafana). The `Run` and `RunSummary` types, the row mapping
+ * (../repo/runs.ts), the summary, the CSV columns, the OpenAPI schema, the CLI's and the page's
+ * run detail, the series' statistics, the dashboards' run queries and the run table of
+ * docs/DATA-MODEL.md (`npm run docs:config`) come from here.
  *
- * Adding a derived quantity: its function (with its test), and one line in RUN_SUMMARY.
+ * Adding a score: its function in ./scores.ts (with its test), and one line in RUN_SUMMARY
+ * (CONTRIBUTING.md, "Add a score").
  */
 import { Type } from '@sinclair/typebox';
 import { RUN_KINDS, RUN_STATUSES } from '../../common/model.js';
 import { carbonGrams, energyCost } from './carbon.js';
 import type { SourceEnergy } from './energy.js';
 import { bool, commaList, json, Nullable, num, oneOf, optionalTag, same, score, str, tag, time, view, type Column, type RecordOf, type ReplyOf, type Typed, type View, type ViewOptions } from './record.js';
-import { scoresOf, steadySeconds, type NetScoreCoefficients, type Scores } from './run.js';
-import { JOULES_PER_WH } from './scores.js';
+import {
+  accuracyOf,
+  compositeScore,
+  energyDelayProduct,
+  energyPerInferenceUwh,
+  infoDensity,
+  JOULES_PER_WH,
+  netScore,
+  NOT_FINITE,
+  perJoule,
+  perSecond,
+  scoreEnergyOf,
+  steadyPerInferenceUwh,
+  steadySeconds,
+  type NetScoreCoefficients,
+  type Score,
+} from './scores.js';
 
 /** Energy attributed to a run's own processes on shared hosts (collector/attribution.ts). */
 export interface Attributed {
@@ -106,15 +124,16 @@ export const RUN_COLUMNS = {
 
 export type Run = RecordOf<typeof RUN_COLUMNS>;
 
-/** What a summary is computed with: the deployment's settings and the run's scores. */
+/** What a summary is computed with: the deployment's settings. */
 export interface SummaryContext {
   netscore: NetScoreCoefficients;
   /** g CO₂ per kWh for hosts a run has no figure for (imported runs, runs measured before) */
   gridIntensity: number;
   /** per kWh; undefined: no cost */
   energyPrice: number | undefined;
-  scores: Scores;
 }
+
+export type SummarySettings = SummaryContext;
 
 /** Coverage below this flags a run as partial (recomputed when late points arrive). */
 export const FULL_COVERAGE = 0.99;
@@ -139,14 +158,14 @@ export const RUN_SUMMARY = {
   started_at: view(Type.String({ format: 'date-time' }), 'When it started.', (r: Run) => iso(r.started_at_ms), { csv: true }),
   ended_at: view(Nullable(Type.String({ format: 'date-time' })), 'When it ended.', (r: Run) => (r.ended_at_ms === null ? null : iso(r.ended_at_ms)), { csv: true }),
   // Table I of the Tub.ai paper
-  duration_s: as('duration_s', { csv: true, list: { label: 'duration s', digits: 1 } }),
+  duration_s: as('duration_s', { csv: true, list: { label: 'duration s', digits: 1 }, series: { label: 'duration s', digits: 2 } }),
   avg_gpu_power_w: as('avg_gpu_power_w', { csv: true }),
   energy_wh: view(N, 'Its energy.', (r: Run) => (r.energy_j === null ? null : r.energy_j / JOULES_PER_WH), { unit: 'Wh', csv: true, list: { label: 'energy Wh', digits: 4 }, compare: { better: 'lower', label: 'energy Wh' } }),
   avg_gpu_util_pct: as('avg_gpu_util_pct', { csv: true }),
   avg_gpu_mem_pct: as('avg_gpu_mem_pct', { csv: true }),
   avg_cpu_pct: as('avg_cpu_pct', { csv: true }),
   // energy
-  energy_j: as('energy_j', { csv: true }),
+  energy_j: as('energy_j', { csv: true, series: { label: 'energy J', digits: 2 } }),
   energy_net_j: as('energy_net_j', { csv: true }),
   avg_power_w: as('avg_power_w', { csv: true }),
   coverage: as('coverage', { csv: true }),
@@ -188,8 +207,21 @@ export const RUN_SUMMARY = {
   ),
   score_energy: as('score_energy', { csv: true }),
   // what it cost: carbon and money
-  carbon_g: score('Grams of CO₂ its energy emitted: each host’s share at that host’s grid intensity (docs/SCIENCE.md “Carbon and cost”).', (r: Run, c: SummaryContext) => carbonGrams(r, c.gridIntensity), { unit: 'g CO₂', csv: true, list: { label: 'g CO₂', digits: 3 }, compare: { better: 'lower', label: 'g CO₂' } }),
-  energy_cost: score('What its energy cost at WATTSCOPE_ENERGY_PRICE per kWh, in that price’s currency.', (r: Run, c: SummaryContext) => energyCost(r.energy_j, c.energyPrice), { csv: true, list: { label: 'cost', digits: 4 }, compare: { better: 'lower', label: 'cost' } }),
+  carbon_g: score('Grams of CO₂ its energy emitted: each host’s share at that host’s grid intensity (docs/SCIENCE.md “Carbon and cost”).', (r: Run, c: SummaryContext) => carbonGrams(r, c.gridIntensity), {
+    unit: 'g CO₂',
+    csv: true,
+    list: { label: 'g CO₂', digits: 3 },
+    detail: { label: 'carbon', digits: 3 },
+    compare: { better: 'lower', label: 'g CO₂' },
+    inputs: ['energy'],
+  }),
+  energy_cost: score('What its energy cost at WATTSCOPE_ENERGY_PRICE per kWh, in that price’s currency.', (r: Run, c: SummaryContext) => energyCost(r.energy_j, c.energyPrice), {
+    csv: true,
+    list: { label: 'cost', digits: 4 },
+    detail: { label: 'cost', digits: 4 },
+    compare: { better: 'lower', label: 'cost' },
+    inputs: ['energy'],
+  }),
   // repeats and the steady part
   series_id: as('series_id', { csv: true, list: { label: 'series', digits: 0 } }),
   warmup: as('warmup', { csv: true }),
@@ -198,38 +230,64 @@ export const RUN_SUMMARY = {
   steady_s: view(N, 'Length of the steady part.', (r: Run) => steadySeconds(r), { unit: 's' }),
   steady_power_w: as('steady_power_w', { csv: true }),
   steady_reason: as('steady_reason'),
-  // work and scores
-  inferences: as('inferences', { csv: true }),
+  // work and scores: each a function of ./scores.ts and one line here
+  inferences: as('inferences', { csv: true, detail: { label: 'inferences', digits: 0 } }),
   correct: as('correct', { csv: true }),
-  accuracy: score('Top-1 accuracy as a fraction: as given, or correct / inferences.', (_r: Run, c: SummaryContext) => c.scores.accuracy, { csv: true, list: { label: 'accuracy', digits: 4 }, compare: { better: 'higher', label: 'accuracy' }, store: 'accuracy_resolved' }),
-  energy_per_inference_uwh: score('Energy per inference of the scored energy.', (_r: Run, c: SummaryContext) => c.scores.energy_per_inference_uwh, {
+  accuracy: score('Top-1 accuracy as a fraction: as given, or correct / inferences.', (r: Run) => accuracyOf(r), {
+    csv: true,
+    list: { label: 'accuracy', digits: 4 },
+    detail: { label: 'accuracy', digits: 4 },
+    compare: { better: 'higher', label: 'accuracy' },
+    store: 'accuracy_resolved',
+    inputs: ['accuracy'],
+  }),
+  energy_per_inference_uwh: score('Energy per inference of the scored energy.', (r: Run) => energyPerInferenceUwh(scoreEnergyOf(r), r.inferences), {
     unit: 'µWh',
     csv: true,
     list: { label: 'µWh / inference', digits: 2 },
+    detail: { label: 'energy / inference', digits: 3 },
     compare: { better: 'lower', label: 'µWh / inference', rank: true },
+    series: { label: 'µWh / inference', digits: 3 },
     store: 'energy_per_inference_uwh',
+    inputs: ['energy'],
   }),
-  energy_per_inference_steady_uwh: score('Energy per inference over the steady part: steady_power_w × duration_s / inferences (docs/SCIENCE.md).', (_r: Run, c: SummaryContext) => c.scores.energy_per_inference_steady_uwh, {
+  energy_per_inference_steady_uwh: score('Energy per inference over the steady part: steady_power_w × duration_s / inferences (docs/SCIENCE.md).', (r: Run) => steadyPerInferenceUwh(r), {
     unit: 'µWh',
     csv: true,
+    detail: { label: 'energy / inference, steady part', digits: 3 },
     compare: { better: 'lower', label: 'steady µWh / inf.' },
+    series: { label: 'steady µWh / inference', digits: 3 },
     store: 'energy_per_inference_steady_uwh',
+    inputs: ['energy'],
   }),
-  inferences_per_s: score('Inferences per second.', (_r: Run, c: SummaryContext) => c.scores.inferences_per_s, { csv: true, compare: { better: 'higher', label: 'inferences / s' } }),
-  inferences_per_j: score('Inferences per joule of the scored energy.', (_r: Run, c: SummaryContext) => c.scores.inferences_per_j),
-  composite_score: score('Accuracy² per mWh per inference (Waltsburger et al.).', (_r: Run, c: SummaryContext) => c.scores.composite_score, {
+  inferences_per_s: score('Inferences per second.', (r: Run) => perSecond(r.inferences, r.duration_s), { csv: true, detail: { label: 'inferences / s', digits: 1 }, compare: { better: 'higher', label: 'inferences / s' }, inputs: ['duration_s'] }),
+  inferences_per_j: score('Inferences per joule of the scored energy.', (r: Run) => perJoule(r.inferences, scoreEnergyOf(r)), { detail: { label: 'inferences / J', digits: 3 }, inputs: ['energy'] }),
+  composite_score: score('Accuracy² per mWh per inference (Waltsburger et al.).', (r: Run) => compositeScore(accuracyOf(r), energyPerInferenceUwh(scoreEnergyOf(r), r.inferences)), {
     csv: true,
     list: { label: 'composite', digits: 2 },
+    detail: { label: 'composite score', digits: 3 },
     compare: { better: 'higher', label: 'composite', rank: true },
+    series: { label: 'composite score', digits: 3 },
     store: 'composite_score',
+    inputs: ['energy'],
   }),
-  netscore: score('NetScore (Wong): 20·log10(a^α / (p^β · m^γ)).', (_r: Run, c: SummaryContext) => c.scores.netscore, { csv: true, list: { label: 'NetScore', digits: 2 }, compare: { better: 'higher', label: 'NetScore', rank: true }, store: 'netscore' }),
-  info_density: score('Information density: accuracy % per million parameters.', (_r: Run, c: SummaryContext) => c.scores.info_density, {
+  netscore: score('NetScore (Wong): 20·log10(a^α / (p^β · m^γ)).', (r: Run, c: SummaryContext) => netScore(accuracyOf(r), r.params_m, r.macs_g, c.netscore), {
+    csv: true,
+    list: { label: 'NetScore', digits: 2 },
+    detail: { label: 'NetScore', digits: 3 },
+    compare: { better: 'higher', label: 'NetScore', rank: true },
+    store: 'netscore',
+    inputs: ['params_m', 'macs_g'],
+  }),
+  info_density: score('Information density: accuracy % per million parameters.', (r: Run) => infoDensity(accuracyOf(r), r.params_m), {
     csv: true,
     list: { label: 'info density', digits: 3 },
+    detail: { label: 'information density', digits: 4 },
     compare: { better: 'higher', label: 'info density', rank: true },
     store: 'info_density',
+    inputs: ['params_m'],
   }),
+  energy_delay_product: score('Energy-delay product per inference: energy per inference × time per inference (docs/SCIENCE.md).', (r: Run) => energyDelayProduct(scoreEnergyOf(r), r.duration_s, r.inferences), { unit: 'mJ·ms', csv: true, detail: { label: 'energy-delay product', digits: 3 }, compare: { better: 'lower', label: 'mJ·ms / inference' }, store: 'energy_delay_product', inputs: ['energy', 'duration_s'] }),
 } satisfies Record<string, View<Run, SummaryContext> & Typed<unknown>>;
 
 type SummaryFields = typeof RUN_SUMMARY;
@@ -246,8 +304,7 @@ export const RunSummarySchema = Type.Object(
 /** The summary as JSON: each field's value, and why a null score is null. */
 export type RunSummary = ReplyOf<SummaryFields> & { null_reasons: Record<string, string> };
 
-export function summaryOf(run: Run, settings: Omit<SummaryContext, 'scores'>): RunSummary {
-  const ctx: SummaryContext = { ...settings, scores: scoresOf(run, settings.netscore) };
+export function summaryOf(run: Run, ctx: SummaryContext): RunSummary {
   const out: Record<string, unknown> = {};
   const reasons: Record<string, string> = {};
   for (const [name, field] of Object.entries(RUN_SUMMARY) as Array<[string, View<Run, SummaryContext>]>) {
@@ -272,9 +329,60 @@ export function storedViews(summary: RunSummary): Record<string, number | null> 
 /** The CSV export's columns, in the summary's order. */
 export const RUN_CSV_COLUMNS = (Object.entries(RUN_SUMMARY) as Array<[SummaryField, View<Run, SummaryContext>]>).filter(([, f]) => f.csv).map(([k]) => k);
 
-/** What the page and the clients know of the summary's fields: labels, units, digits, how they compare (GET /api/runs/fields). */
-export function fieldCatalog(): Array<{ name: string; doc: string; unit: string | null; list: ViewOptions['list'] | null; compare: ViewOptions['compare'] | null; csv: boolean }> {
-  return (Object.entries(RUN_SUMMARY) as Array<[string, View<Run, SummaryContext>]>).map(([name, f]) => ({ name, doc: f.doc, unit: f.unit ?? null, list: f.list ?? null, compare: f.compare ?? null, csv: f.csv === true }));
+export interface FieldInfo {
+  name: string;
+  doc: string;
+  unit: string | null;
+  list: ViewOptions['list'] | null;
+  detail: ViewOptions['detail'] | null;
+  series: ViewOptions['series'] | null;
+  compare: ViewOptions['compare'] | null;
+  csv: boolean;
+}
+
+/** What the page and the clients know of the summary's fields: labels, units, digits, how they compare (GET /api/run-fields). */
+export function fieldCatalog(): FieldInfo[] {
+  return (Object.entries(RUN_SUMMARY) as Array<[string, View<Run, SummaryContext>]>).map(([name, f]) => ({
+    name,
+    doc: f.doc,
+    unit: f.unit ?? null,
+    list: f.list ?? null,
+    detail: f.detail ?? null,
+    series: f.series ?? null,
+    compare: f.compare ?? null,
+    csv: f.csv === true,
+  }));
+}
+
+/** The lines of a run's detail (the CLI's summary, the page's run detail), in the summary's order. */
+export const DETAIL_FIELDS: ReadonlyArray<FieldInfo & { detail: NonNullable<ViewOptions['detail']> }> = fieldCatalog().flatMap((f) => (f.detail ? [{ ...f, detail: f.detail }] : []));
+
+type SeriesField = { [K in SummaryField]: SummaryFields[K] extends { series: object } ? K : never }[SummaryField];
+
+/** The fields a series of repeated runs is described by (n, mean, sd, cv, 95 % interval: ./series.ts). */
+export const SERIES_METRICS = (Object.entries(RUN_SUMMARY) as Array<[SeriesField, View<Run, SummaryContext>]>).filter(([, f]) => f.series).map(([k]) => k);
+
+/** Where a summary field is kept in the stored point, for Grafana: a column under its name, or a stored view under its stored name; undefined when not stored. */
+export function storedName(field: SummaryField): string | undefined {
+  const f = RUN_SUMMARY[field] as View<Run, SummaryContext>;
+  if (f.store) return f.store;
+  const column = (RUN_COLUMNS as Record<string, Column<unknown>>)[field];
+  return column?.place === 'field' ? field : undefined;
+}
+
+/** The summary's fields stored for Grafana, in the summary's order: its name, and the stored name it is read from. */
+export const STORED_VIEWS: ReadonlyArray<{ name: SummaryField; stored: string; unit: string | null }> = (Object.entries(RUN_SUMMARY) as Array<[SummaryField, View<Run, SummaryContext>]>).flatMap(([name, f]) => (f.store ? [{ name, stored: f.store, unit: f.unit ?? null }] : []));
+
+/**
+ * The scores of a run that are not finite numbers (inputs so large or small that they
+ * overflow), with the inputs each is derived from: an import names one of them in its 400.
+ */
+export function notFiniteScores(run: Run, ctx: SummaryContext): Array<{ name: string; inputs: readonly string[] }> {
+  return (Object.entries(RUN_SUMMARY) as Array<[string, View<Run, SummaryContext>]>).flatMap(([name, f]) => {
+    if (!f.score) return [];
+    const s = f.value(run, ctx) as Score;
+    return s.value === null && s.reason === NOT_FINITE ? [{ name, inputs: f.inputs ?? [] }] : [];
+  });
 }
 
 type ComparedField = { [K in SummaryField]: SummaryFields[K] extends { compare: object } ? K : never }[SummaryField];

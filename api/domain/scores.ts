@@ -1,7 +1,9 @@
 /**
  * The scores of the papers, as pure functions (docs/SCIENCE.md has the formulas and worked
  * examples). Each returns a value or null with the reason it cannot be computed: a run without
- * accuracy has energy but no accuracy-based score (null, never 0).
+ * accuracy has energy but no accuracy-based score (null, never 0). A score reaches the run's
+ * summary, CSV, OpenAPI, the CLI, the page and Grafana through one line in RUN_SUMMARY
+ * (./run-record.ts): CONTRIBUTING.md, "Add a score".
  */
 
 export type Score = { value: number; reason?: undefined } | { value: null; reason: string };
@@ -82,8 +84,45 @@ export function perJoule(count: number | null | undefined, energyJ: number | nul
   return ok(count / energyJ);
 }
 
+/**
+ * Energy-delay product per inference (Horowitz, Indermaur and Gonzalez, 1994, for a circuit's
+ * operation; here for one inference): the energy of an inference times the time it takes, in
+ * mJ·ms — (E / n, in mJ) × (T / n, in ms) = 10⁶ · E · T / n², with E the scored energy in J, T
+ * the run's duration in s and n its inferences. Lower is better: a model that saves energy only
+ * by running slower gains nothing. Example: 72 J over 10 s for 1,000 inferences → 72 mJ × 10 ms
+ * = 720 mJ·ms.
+ */
+export function energyDelayProduct(energyJ: number | null | undefined, durationS: number | null | undefined, inferences: number | null | undefined): Score {
+  if (energyJ === null || energyJ === undefined) return none('no energy: no power data covers the run');
+  if (inferences === null || inferences === undefined) return none('no inference count: give inferences');
+  if (inferences <= 0) return none('zero inferences');
+  if (!durationS || durationS <= 0) return none('the run has no duration');
+  return ok(((energyJ * 1000) / inferences) * ((durationS * 1000) / inferences));
+}
+
 /** A score of one platform relative to a reference platform ("Quadro/A100 = 1/2.3"). */
 export function relative(value: number | null, reference: number | null): number | null {
   if (value === null || reference === null || reference === 0) return null;
   return value / reference;
+}
+
+/** The energy scores use: the run's devices, or what its own processes were attributed when it asks for that. */
+export function scoreEnergyOf(run: { energy_j: number | null; energy_attributed_j: number | null; score_energy: 'scoped' | 'attributed' }): number | null {
+  return run.score_energy === 'attributed' ? run.energy_attributed_j : run.energy_j;
+}
+
+/**
+ * Energy per inference over the steady part, in µWh. The client gives one inference count for
+ * the whole run, so the inferences are taken to run at an even rate: the steady part's share of
+ * them is its share of the time, and its energy per inference is its average power × the run's
+ * duration / inferences — what every inference would cost if the whole run ran as its steady part.
+ */
+export function steadyPerInferenceUwh(run: { steady_power_w: number | null; steady_reason: string | null; duration_s: number | null; inferences: number | null }): Score {
+  if (run.steady_power_w === null) return none(run.steady_reason ?? 'no steady part measured');
+  return energyPerInferenceUwh(run.duration_s === null ? null : run.steady_power_w * run.duration_s, run.inferences);
+}
+
+/** Length of the steady part: the run less its rise and tail; null without a steady part. */
+export function steadySeconds(run: { steady_power_w: number | null; duration_s: number | null; steady_rise_s: number | null; steady_tail_s: number | null }): number | null {
+  return run.steady_power_w === null || run.duration_s === null ? null : Math.max(0, run.duration_s - (run.steady_rise_s ?? 0) - (run.steady_tail_s ?? 0));
 }

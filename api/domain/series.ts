@@ -3,13 +3,14 @@
  * paper measured each model three times on each platform and reported a run-to-run deviation
  * under 2 %. Warm-up runs, and runs that did not complete, are listed but not counted.
  */
-import type { RunSummary } from './run-record.js';
+import { SERIES_METRICS, type RunSummary } from './run-record.js';
 import { describe, type Described } from './statistics.js';
 
 /** Above this coefficient of variation of energy per inference a series is flagged (the paper saw < 2 %). */
 export const CV_FLAG = 0.02;
 
-export const SERIES_METRICS = ['duration_s', 'energy_j', 'energy_per_inference_uwh', 'energy_per_inference_steady_uwh', 'composite_score'] as const;
+/** The fields a series is described by: those marked `series` in the run's definition. */
+export { SERIES_METRICS };
 export type SeriesMetric = (typeof SERIES_METRICS)[number];
 
 export interface SeriesStatistics {

@@ -87,6 +87,17 @@ export function studentQuantile(p: number, df: number): number {
   return (lo + hi) / 2;
 }
 
+/** t₀.₉₇₅ by degrees of freedom: a bisection over the incomplete beta function is ~0.03 ms, and a comparison asks it thousands of times for a few values of df. */
+const T975 = new Map<number, number>();
+function t975(df: number): number {
+  let t = T975.get(df);
+  if (t === undefined) {
+    t = studentQuantile(0.975, df);
+    if (T975.size < 10_000) T975.set(df, t);
+  }
+  return t;
+}
+
 export function describe(values: readonly number[]): Described {
   const n = values.length;
   const none = { std: null, cv: null, ci95_low: null, ci95_high: null };
@@ -94,6 +105,6 @@ export function describe(values: readonly number[]): Described {
   const mean = values.reduce((a, b) => a + b, 0) / n;
   if (n === 1) return { n, mean, ...none };
   const std = Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1));
-  const half = (studentQuantile(0.975, n - 1) * std) / Math.sqrt(n);
+  const half = (t975(n - 1) * std) / Math.sqrt(n);
   return { n, mean, std, cv: mean !== 0 ? std / Math.abs(mean) : null, ci95_low: mean - half, ci95_high: mean + half };
 }

@@ -5,7 +5,7 @@
 import { HOST_TAGS, MEASUREMENT, POWER } from '../../common/model.js';
 import { hostRecordFromRow, type HostRecord } from '../../common/host-record.js';
 import { anyOf, ident, iql, str, timeMs } from '../../common/storage/influxql.js';
-import { seriesRows, type InfluxStore } from '../../common/storage/store.js';
+import { seriesRows, type InfluxStore, type NamedStatements, type StatementResult } from '../../common/storage/store.js';
 
 /** When the newest in-total point of each host's source ends, for sources with points since `sinceMs`. */
 export type LastPoints = Map<string, number>;
@@ -13,10 +13,27 @@ export type LastPoints = Map<string, number>;
 export const sourceKey = (host: string, source: string) => `${host}\u0000${source}`;
 
 export class HostRepository {
+  /** reads of the newest records in flight, by hosts: requests that come together share one */
+  private readonly inFlight = new Map<string, Promise<Map<string, HostRecord>>>();
+
   constructor(private readonly store: InfluxStore) {}
 
+  /**
+   * The newest record of each of `hosts` (a run's start asks it). Starts that come together for
+   * the same hosts — a burst of runs on one machine — share one read: nothing is kept after it.
+   */
+  latest(hosts: readonly string[]): Promise<Map<string, HostRecord>> {
+    const key = JSON.stringify(hosts);
+    let read = this.inFlight.get(key);
+    if (!read) {
+      read = this.latestAt(hosts).finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, read);
+    }
+    return read;
+  }
+
   /** The newest record of each of `hosts` written at or before `atMs` (all time when omitted). */
-  async latest(hosts: readonly string[], atMs?: number): Promise<Map<string, HostRecord>> {
+  async latestAt(hosts: readonly string[], atMs?: number): Promise<Map<string, HostRecord>> {
     const out = new Map<string, HostRecord>();
     if (hosts.length === 0) return out;
     const until = atMs === undefined ? iql`` : iql` AND time <= ${timeMs(atMs)}`;
@@ -34,15 +51,24 @@ export class HostRepository {
   /**
    * The records that describe `hosts` over [t0, t1]: the newest written at or before t0, and
    * every one written inside (a source found or lost during the window is in one of them).
+   * Named `h.*`, to go in a batch with other statements (./measurement.ts).
    */
-  async during(hosts: readonly string[], t0: number, t1: number): Promise<HostRecord[]> {
-    if (hosts.length === 0) return [];
+  duringStatements(hosts: readonly string[], t0: number, t1: number): NamedStatements {
+    if (hosts.length === 0) return {};
     const match = iql`${ident(HOST_TAGS.host)} =~ ${anyOf(hosts)}`;
-    const { before, inside } = await this.store.queryNamed({
-      before: iql`SELECT * FROM ${ident(MEASUREMENT.host)} WHERE ${match} AND time <= ${timeMs(t0)} GROUP BY ${ident(HOST_TAGS.host)} ORDER BY time DESC LIMIT 1`,
-      inside: iql`SELECT * FROM ${ident(MEASUREMENT.host)} WHERE ${match} AND time > ${timeMs(t0)} AND time <= ${timeMs(t1)}`,
-    });
-    return [...seriesRows(before?.series ?? []), ...seriesRows(inside?.series ?? [])].map(hostRecordFromRow);
+    return {
+      'h.before': iql`SELECT * FROM ${ident(MEASUREMENT.host)} WHERE ${match} AND time <= ${timeMs(t0)} GROUP BY ${ident(HOST_TAGS.host)} ORDER BY time DESC LIMIT 1`,
+      'h.inside': iql`SELECT * FROM ${ident(MEASUREMENT.host)} WHERE ${match} AND time > ${timeMs(t0)} AND time <= ${timeMs(t1)}`,
+    };
+  }
+
+  readDuring(results: Readonly<Record<string, unknown>>): HostRecord[] {
+    const rows = (name: string) => seriesRows((results[name] as StatementResult | undefined)?.series ?? []);
+    return [...rows('h.before'), ...rows('h.inside')].map(hostRecordFromRow);
+  }
+
+  async during(hosts: readonly string[], t0: number, t1: number): Promise<HostRecord[]> {
+    return this.readDuring(await this.store.queryNamed(this.duringStatements(hosts, t0, t1)));
   }
 
   /** Every host's newest record. */

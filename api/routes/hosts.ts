@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type {} from '@fastify/swagger';
 import type { HostRecord } from '../../common/host-record.js';
-import type { HostRepository } from '../repo/hosts.js';
+import type { RunReads } from '../services/reads.js';
 import { READ_ERRORS } from '../schemas/runs.js';
 import { HostsReply, type HostReply } from '../schemas/hosts.js';
 
@@ -24,8 +24,8 @@ export function hostReply(r: HostRecord): HostReply {
   };
 }
 
-export function hostRoutes(app: FastifyInstance, hosts: HostRepository): void {
+export function hostRoutes(app: FastifyInstance, reads: RunReads): void {
   app.get('/api/hosts', { schema: { tags: ['hosts'], summary: 'Every host a collector describes: platform, power sources, intervals, clock offset', response: { 200: HostsReply, ...READ_ERRORS } } }, async () => ({
-    hosts: (await hosts.all()).map(hostReply),
+    hosts: (await reads.hosts()).map(hostReply),
   }));
 }

@@ -2,9 +2,8 @@
 import type { FastifyInstance } from 'fastify';
 import type {} from '@fastify/swagger';
 import { Type, type Static } from '@sinclair/typebox';
-import type { LiveHub } from '../live.js';
-import type { LiveRepository } from '../repo/live.js';
-import type { RunService } from '../service.js';
+import type { LiveHub } from '../services/live.js';
+import type { RunReads } from '../services/reads.js';
 import { Host, READ_ERRORS, RUN_READ_ERRORS, RunParams } from '../schemas/runs.js';
 import { PowerTableReply, RunPowerReply, StreamReplies } from '../schemas/live.js';
 import { ApiError } from '../errors.js';
@@ -18,11 +17,6 @@ const PowerQuery = Type.Object(
 );
 type PowerQuery = Static<typeof PowerQuery>;
 
-/** Bucket so that a chart has at most ~600 points per series. */
-export function bucketFor(spanMs: number): number {
-  return Math.max(1000, Math.ceil(spanMs / 600 / 1000) * 1000);
-}
-
 const StreamQuery = Type.Object({ host: Type.Optional(Host) }, { additionalProperties: false });
 type StreamQuery = Static<typeof StreamQuery>;
 
@@ -35,42 +29,21 @@ export interface StreamLimits {
   onRefused(): void;
 }
 
-export function liveRoutes(app: FastifyInstance, live: LiveRepository, hub: LiveHub, service: RunService, limits: StreamLimits): void {
+export function liveRoutes(app: FastifyInstance, reads: RunReads, hub: LiveHub, limits: StreamLimits): void {
   app.get<{ Querystring: PowerQuery }>(
     '/api/live/power',
     { schema: { tags: ['live'], summary: 'Power per source over the last minutes (mean per bucket)', querystring: PowerQuery, response: { 200: PowerTableReply, ...READ_ERRORS } } },
     async (request) => {
       const minutes = request.query.minutes === undefined ? 15 : Number(request.query.minutes);
       if (minutes < 1 || minutes > 1440) throw new ApiError(400, 'querystring/minutes must be between 1 and 1440', { field: 'minutes' });
-      const to = Date.now();
-      const from = to - minutes * 60_000;
-      return live.powerTable(from, to, bucketFor(to - from), request.query.host);
+      return reads.livePower(minutes, request.query.host);
     },
   );
 
   app.get<{ Params: RunParams }>(
     '/api/runs/:id/power',
     { schema: { tags: ['runs'], summary: 'A run’s power curve per source', params: RunParams, response: { 200: RunPowerReply, ...RUN_READ_ERRORS } } },
-    async (request) => {
-      const run = await service.get(request.params.id);
-      const end = run.ended_at_ms ?? Date.now();
-      const pad = Math.max(2000, (end - run.started_at_ms) * 0.05);
-      const from = run.started_at_ms - pad;
-      const to = end + pad;
-      const tables = await Promise.all(run.hosts.map((h) => live.powerTable(from, to, bucketFor(to - from), h)));
-      const times = [...new Set(tables.flatMap((t) => t.times))].sort((a, b) => a - b);
-      const series = tables.flatMap((t) => {
-        const at = new Map(t.times.map((time, i) => [time, i]));
-        return t.series.map((s) => ({ ...s, power_w: times.map((time) => s.power_w[at.get(time) ?? -1] ?? null) }));
-      });
-      // the idle power the run's net energy subtracts: each host's latest baseline before the run
-      const baselines = [];
-      for (const [host, b] of await service.runs.latestBaselines(run.hosts, run.started_at_ms)) {
-        if (b.avg_power_w !== null) baselines.push({ host, run_id: b.run_id, idle_w: b.avg_power_w, started_at: new Date(b.started_at_ms).toISOString() });
-      }
-      const idle_w = baselines.length === run.hosts.length && baselines.length > 0 ? baselines.reduce((a, b) => a + b.idle_w, 0) : null;
-      return { run_id: run.run_id, started_at_ms: run.started_at_ms, ended_at_ms: run.ended_at_ms, times, series, idle_w, baselines };
-    },
+    async (request) => reads.runPower(request.params.id),
   );
 
   // open streams end when the server closes, or a graceful shutdown would wait for them forever

@@ -6,7 +6,8 @@ import { Type } from '@sinclair/typebox';
 import { ApiError } from '../errors.js';
 import { csvCell } from '../http.js';
 import { headerText, parseLabelFilter, parseTime } from '../validate.js';
-import type { RunService } from '../service.js';
+import type { RunLifecycle } from '../services/lifecycle.js';
+import type { RunReads } from '../services/reads.js';
 import { fieldCatalog, RUN_CSV_COLUMNS } from '../domain/run-record.js';
 import {
   BaselineBody,
@@ -50,7 +51,7 @@ const decodeCallerHost: preValidationAsyncHookHandler = async (request) => {
   request.headers[CALLER_HOST] = text;
 };
 
-export function runRoutes(app: FastifyInstance, service: RunService): void {
+export function runRoutes(app: FastifyInstance, lifecycle: RunLifecycle, reads: RunReads): void {
   app.post<{ Body: StartBody; Headers: { [CALLER_HOST]?: string } }>(
     '/api/runs',
     {
@@ -58,7 +59,7 @@ export function runRoutes(app: FastifyInstance, service: RunService): void {
       preValidation: decodeCallerHost,
     },
     async (request, reply) => {
-      const { run, created } = await service.start(request.body, request.headers[CALLER_HOST]);
+      const { run, created } = await lifecycle.start(request.body, request.headers[CALLER_HOST]);
       return reply.status(created ? 201 : 200).send({ run_id: run.run_id, started_at: new Date(run.started_at_ms).toISOString() });
     },
   );
@@ -67,7 +68,7 @@ export function runRoutes(app: FastifyInstance, service: RunService): void {
     '/api/runs/:id/heartbeat',
     { schema: { tags: ['runs'], summary: 'Say a run is still going', params: RunParams, response: { 200: HeartbeatReply, ...WRITE_ERRORS } } },
     async (request) => {
-      const run = await service.heartbeat(request.params.id);
+      const run = await lifecycle.heartbeat(request.params.id);
       return { run_id: run.run_id, heartbeat_at: new Date(run.heartbeat_at_ms ?? Date.now()).toISOString() };
     },
   );
@@ -78,7 +79,7 @@ export function runRoutes(app: FastifyInstance, service: RunService): void {
       schema: { tags: ['runs'], summary: 'Stop a run: computes its energy and scores (the body may be left out)', params: RunParams, body: StopBody, response: { 200: RunSummarySchema, ...WRITE_ERRORS } },
       config: { optionalBody: true },
     },
-    async (request) => service.summary(await service.stop(request.params.id, request.body)),
+    async (request) => lifecycle.stop(request.params.id, request.body),
   );
 
   app.patch<{ Params: RunParams; Body: PatchBody }>(
@@ -92,13 +93,13 @@ export function runRoutes(app: FastifyInstance, service: RunService): void {
         response: { 200: RunSummarySchema, ...WRITE_ERRORS, 501: ErrorReply },
       },
     },
-    async (request) => service.summary(await service.patch(request.params.id, request.body)),
+    async (request) => lifecycle.patch(request.params.id, request.body),
   );
 
   app.get<{ Params: RunParams }>(
     '/api/runs/:id',
     { schema: { tags: ['runs'], summary: 'A run’s summary: Table I columns, energy per source, every score (so far, for a running run)', params: RunParams, response: { 200: RunSummarySchema, ...RUN_READ_ERRORS } } },
-    async (request) => service.summary(await service.current(request.params.id)),
+    async (request) => reads.current(request.params.id),
   );
 
   app.get(
@@ -126,8 +127,8 @@ export function runRoutes(app: FastifyInstance, service: RunService): void {
     },
     async (request, reply) => {
       const body = request.body;
-      const runs = Array.isArray(body) ? await service.import(body, { batch: true }) : await service.import([body], { batch: false });
-      return reply.status(201).send({ runs: runs.map((r) => service.summary(r)) });
+      const runs = Array.isArray(body) ? await lifecycle.import(body, { batch: true }) : await lifecycle.import([body], { batch: false });
+      return reply.status(201).send({ runs });
     },
   );
 
@@ -146,7 +147,7 @@ export function runRoutes(app: FastifyInstance, service: RunService): void {
       const limit = q.limit === undefined ? 100 : Number(q.limit);
       if (limit < 1 || limit > 1000) throw new ApiError(400, 'querystring/limit must be between 1 and 1000', { field: 'limit' });
       const offset = q.offset === undefined ? 0 : Number(q.offset);
-      const { runs, more } = await service.runs.page({
+      const { runs: summaries, more } = await reads.page({
         model: q.model,
         platform: q.platform,
         kind: q.kind,
@@ -158,7 +159,6 @@ export function runRoutes(app: FastifyInstance, service: RunService): void {
         limit,
         offset,
       });
-      const summaries = runs.map((r) => service.summary(r));
       const nextOffset = more ? offset + limit : null;
       const wantsCsv = q.format === 'csv' || (q.format === undefined && (request.headers.accept ?? '').includes('text/csv'));
       if (wantsCsv) {
@@ -174,6 +174,6 @@ export function runRoutes(app: FastifyInstance, service: RunService): void {
   app.post<{ Body: BaselineBody }>(
     '/api/baselines',
     { schema: { tags: ['runs'], summary: 'Measure a host’s idle power over the last N seconds (a baseline run)', body: BaselineBody, response: { 201: RunSummarySchema, ...WRITE_ERRORS, 422: ErrorReply } } },
-    async (request, reply) => reply.status(201).send(service.summary(await service.baseline(request.body.host, request.body.seconds, request.body.platform))),
+    async (request, reply) => reply.status(201).send(await lifecycle.baseline(request.body.host, request.body.seconds, request.body.platform)),
   );
 }

@@ -1,55 +1,37 @@
 /**
- * A small typed client for the Wattscope API, used by the CLI and the tests. Errors say what to
- * do: where the API was looked for and how to start it, which token variable to set.
+ * A small typed client for the Wattscope API, used by the CLI and the tests. Its request and
+ * reply types are the API's own schemas (api/schemas/*.ts, TypeBox: `Static<typeof …>`), and the
+ * run summary is the run's one definition (api/domain/run-record.ts), so a field added there is
+ * here too. Errors say what to do: where the API was looked for and how to start it, which token
+ * variable to set.
  */
+import type { Static } from '@sinclair/typebox';
 import type { RunSummary } from '../../api/domain/run-record.js';
-import type { compare } from '../../api/domain/compare.js';
-import type { SeriesStatistics } from '../../api/domain/series.js';
+import type { CompareReply } from '../../api/schemas/compare.js';
+import type { PowerTableReply } from '../../api/schemas/live.js';
+import type { HeartbeatReply, ImportItem, ListQuery, PatchBody, StartBody, StartReply, StopBody } from '../../api/schemas/runs.js';
+import type { SeriesReply } from '../../api/schemas/series.js';
 
 export type { RunSummary };
-export type Comparison = ReturnType<typeof compare>;
+/** GET /api/compare */
+export type Comparison = Static<typeof CompareReply>;
 /** GET /api/series/:id: a series' statistics and its runs, oldest first. */
-export type Series = SeriesStatistics & { members: RunSummary[] };
+export type Series = Omit<Static<typeof SeriesReply>, 'members'> & { members: RunSummary[] };
+/** POST /api/runs */
+export type StartRun = StartBody;
+/** Results of a run, given at its stop or later. */
+export type RunResult = Pick<StopBody, 'inferences' | 'correct' | 'accuracy' | 'labels'>;
+/** POST /api/runs/:id/stop; `ended_at` (ISO 8601) for a run stopped after the fact, default the server's now */
+export type StopRun = StopBody;
+/** PATCH /api/runs/:id */
+export type PatchRun = PatchBody;
+/** POST /api/runs/import, one item */
+export type ImportRun = ImportItem;
+/** GET /api/live/power */
+export type LivePower = Static<typeof PowerTableReply>;
 
-export interface StartRun {
-  model: string;
-  run_id?: string;
-  dataset?: string;
-  kind?: 'inference' | 'training' | 'baseline';
-  hosts?: string[];
-  platform?: string;
-  batch_size?: number;
-  params_m?: number;
-  macs_g?: number;
-  labels?: Record<string, string>;
-  /** the GPUs it uses (indices or UUIDs); absent: every GPU */
-  gpus?: string[];
-  gpus_from?: 'CUDA_VISIBLE_DEVICES' | 'NVIDIA_VISIBLE_DEVICES' | 'given';
-  score_energy?: 'scoped' | 'attributed';
-  /** the series of repeated runs it belongs to, and whether it is a warm-up run of it */
-  series_id?: string;
-  warmup?: boolean;
-}
-
-export interface RunResult {
-  inferences?: number;
-  correct?: number;
-  accuracy?: number;
-  labels?: Record<string, string>;
-}
-
-export interface ListRuns {
-  model?: string;
-  platform?: string;
-  kind?: string;
-  status?: string;
-  from?: string;
-  to?: string;
-  label?: string[];
-  series?: string;
-  limit?: number;
-  offset?: number;
-}
+/** GET /api/runs: the query's filters; the page's limit and offset as numbers, labels as `key=value`. */
+export type ListRuns = Omit<ListQuery, 'limit' | 'offset' | 'format' | 'label'> & { label?: string[]; limit?: number; offset?: number };
 
 export class ApiClientError extends Error {
   override name = 'ApiClientError';
@@ -60,12 +42,6 @@ export class ApiClientError extends Error {
   ) {
     super(message);
   }
-}
-
-export interface StopRun extends RunResult {
-  status?: 'completed' | 'failed';
-  /** when the run really ended (ISO 8601): for a run stopped after the fact; default the server's now */
-  ended_at?: string;
 }
 
 export interface Health {
@@ -136,16 +112,16 @@ export class WattscopeClient {
     }
   }
 
-  startRun(input: StartRun, callerHost?: string): Promise<{ run_id: string; started_at: string }> {
+  startRun(input: StartRun, callerHost?: string): Promise<Static<typeof StartReply>> {
     return this.request('POST', '/api/runs', { body: { ...input, hosts: input.hosts ?? (callerHost ? [callerHost] : undefined) } });
   }
-  heartbeat(runId: string): Promise<{ run_id: string; heartbeat_at: string }> {
+  heartbeat(runId: string): Promise<Static<typeof HeartbeatReply>> {
     return this.request('POST', `/api/runs/${encodeURIComponent(runId)}/heartbeat`);
   }
   stopRun(runId: string, result: StopRun = {}): Promise<RunSummary> {
     return this.request('POST', `/api/runs/${encodeURIComponent(runId)}/stop`, { body: result, timeoutMs: Math.max(this.timeoutMs, SETTLE_TIMEOUT_MS) });
   }
-  patchRun(runId: string, result: RunResult & { platform?: string }): Promise<RunSummary> {
+  patchRun(runId: string, result: PatchRun): Promise<RunSummary> {
     return this.request('PATCH', `/api/runs/${encodeURIComponent(runId)}`, { body: result });
   }
   getRun(runId: string): Promise<RunSummary> {
@@ -183,6 +159,10 @@ export class WattscopeClient {
   series(seriesId: string): Promise<Series> {
     return this.request('GET', `/api/series/${encodeURIComponent(seriesId)}`);
   }
+  /** Imports runs measured elsewhere: all of them, or none. */
+  importRuns(items: readonly ImportRun[]): Promise<{ runs: RunSummary[] }> {
+    return this.request('POST', '/api/runs/import', { body: items });
+  }
   baseline(host: string, seconds: number, platform?: string): Promise<RunSummary> {
     return this.request('POST', '/api/baselines', { body: { host, seconds, platform }, timeoutMs: Math.max(this.timeoutMs, SETTLE_TIMEOUT_MS) });
   }
@@ -194,12 +174,6 @@ export class WattscopeClient {
   livePower(host?: string): Promise<LivePower> {
     return this.request('GET', `/api/live/power?minutes=1${host ? `&host=${encodeURIComponent(host)}` : ''}`);
   }
-}
-
-export interface LivePower {
-  /** epoch ms of each column */
-  times: number[];
-  series: Array<{ host: string; source: string; domain: string; method: string; in_total: boolean; power_w: Array<number | null> }>;
 }
 
 /**

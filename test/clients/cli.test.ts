@@ -117,9 +117,13 @@ describe('wattscope run', () => {
     await late;
     expect(r.status).toBe(0);
     const waited = [...r.stdout.matchAll(/waiting for the collectors' last points… (\d+) s/g)].map((m) => Number(m[1]));
+    // redrawn each second with the seconds waited: from 0, never back, past 2 s (the points land
+    // ~2.5 s after the end). Not every second is seen: on a loaded machine a redraw comes late and
+    // the next one shows a second more (0, 1, 1, 3 was seen)
     expect(waited[0]).toBe(0);
-    expect(waited).toContain(1);
-    expect(waited).toContain(2);
+    expect(waited.length).toBeGreaterThanOrEqual(3);
+    expect(waited.every((w, i) => i === 0 || w >= (waited[i - 1] as number))).toBe(true);
+    expect(waited.at(-1)).toBeGreaterThanOrEqual(2);
     // the figures printed are final: the whole run covered, on the platform its collector reports
     expect(r.stdout).toMatch(/\(inference, completed\)/);
     expect(r.stdout).not.toMatch(/PARTIAL/);

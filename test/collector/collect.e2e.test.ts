@@ -12,7 +12,7 @@ import { InfluxStore, ident, iql, str } from '../../common/storage/index.js';
 import { testSettings } from '../helpers.js';
 import { copyHost } from './fixtures.js';
 import { spawnCollector, startRaplDriver } from './process.js';
-import { expectPackageGauge, expectSteady, gaps, metricValue, scrapeMetrics, sourcePoints as packagePoints, PKG_ENERGY as PKG, RAPL_RANGE_UJ as RANGE_UJ } from './power-points.js';
+import { energyBound, energyError, expectPackageGauge, expectSteady, gaps, metricValue, scrapeMetrics, sourcePoints as packagePoints, PKG_ENERGY as PKG, RAPL_RANGE_UJ as RANGE_UJ } from './power-points.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -63,14 +63,16 @@ describe('wattscope collect, end to end', () => {
     expect(Math.max(...rows.map((r) => r.energy_j))).toBeLessThan(60);
     const stretch = rows.slice(1, -1);
     expect(stretch.length).toBeGreaterThanOrEqual(10);
-    // the reset's step (one sample period, 0.1 s) is out of its interval: energy and time alike
-    const shortened = stretch.filter((r) => r.interval_s < 0.95);
-    expect(shortened).toHaveLength(1);
-    expect(shortened[0]!.interval_s).toBeGreaterThan(0.8);
+    // the reset's step (one sample period, 0.1 s) is out of its interval, energy and time alike:
+    // the one hole between points. Found by the hole, not by a short interval: on a loaded
+    // machine report ticks come late and the next interval is short too. Its length is a sample
+    // period, longer when a tick is late, never a report interval
+    const holes = gaps(stretch);
+    expect(holes).toHaveLength(1);
+    expect(holes[0]).toBeGreaterThan(50);
+    expect(holes[0]).toBeLessThan(1000);
     expectSteady(stretch, 40);
-    const e = stretch.reduce((a, r) => a + r.energy_j, 0);
-    const t = stretch.reduce((a, r) => a + r.interval_s, 0);
-    expect(Math.abs(e - 40 * t) / (40 * t)).toBeLessThan(0.005);
+    expect(energyError(stretch, 40)).toBeLessThan(energyBound(stretch));
     expect(metricValue(metrics, 'wattscope_collector_energy_resets_total', { source: 'rapl/package-0' })).toBe(1);
     expect(metricValue(metrics, 'wattscope_collector_energy_wraps_total', { source: 'rapl/package-0' })).toBe(0); // its series exists from discovery, at 0 (docs/METRICS.md)
     expect(collector.output().match(/the energy counter of rapl\/package-0 was reset/g)).toHaveLength(1);
@@ -80,7 +82,7 @@ describe('wattscope collect, end to end', () => {
     expect(collector.output()).toMatch(/the energy counter of rapl\/core-0 has not moved for 5 s/);
   }, 60_000);
 
-  it('loses no interval and repeats none through a 60 s InfluxDB outage, and after a SIGKILL', async () => {
+  it('loses no interval and repeats none through a 35 s InfluxDB outage, and after a SIGKILL', async () => {
     const root = copyHost('desktop-intel');
     const dir = mkdtempSync(join(tmpdir(), 'wattscope-fault-'));
     const bin = inject('influxdBin');
@@ -94,7 +96,10 @@ describe('wattscope collect, end to end', () => {
       let collector = await spawnCollector(root, env);
       await sleep(5_000);
       await server.stop();
-      await sleep(60_000);
+      // longer than the sender's backoff takes to reach its 15 s ceiling (1 + 2 + 4 + 8 + 15 s):
+      // retries at every step of it and one at the ceiling, seven flush intervals of points
+      // spooled. The 60 s of the default unhealthy limit are collect-outage.e2e's to wait out
+      await sleep(35_000);
       server = await startInfluxd({ bin, dir, port });
       await sleep(8_000);
       const scrape = await scrapeMetrics(collector.port);
@@ -103,7 +108,7 @@ describe('wattscope collect, end to end', () => {
       const store = await InfluxStore.open({ url: server.url, org: '', db, timeoutMs: 5000 });
       const part1 = await packagePoints(store);
       expectPackageGauge(scrape, part1, 40);
-      expect(part1.length).toBeGreaterThan(70);
+      expect(part1.length).toBeGreaterThan(40); // ~48 s of 1 s points, from before the outage to after it
       expect(gaps(part1)).toEqual([]);
       const span1 = (part1.at(-1)!.time - part1[0]!.time) / 1000 + part1[0]!.interval_s;
       const energy1 = part1.reduce((a, r) => a + r.energy_j, 0);
@@ -129,11 +134,7 @@ describe('wattscope collect, end to end', () => {
       expect(gaps(before)).toEqual([]);
       expect(gaps(after)).toEqual([]);
       expectSteady([...before, ...after], 40);
-      for (const stretch of [before, after]) {
-        const e = stretch.reduce((a, r) => a + r.energy_j, 0);
-        const t = stretch.reduce((a, r) => a + r.interval_s, 0);
-        expect(Math.abs(e - 40 * t) / (40 * t)).toBeLessThan(0.005);
-      }
+      for (const stretch of [before, after]) expect(energyError(stretch, 40)).toBeLessThan(energyBound(stretch));
       expect(all.length).toBe(new Set(all.map((r) => r.time)).size);
     } finally {
       await driver.stop();

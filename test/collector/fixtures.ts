@@ -6,7 +6,7 @@ import { closeSync, mkdtempSync, openSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { copyTree } from '../../common/copy-tree.js';
-import { loadConfig, type Config } from '../../common/config.js';
+import { loadConfig, type Config } from '../../cli/config.js';
 import type { Logger, LogLevel } from '../../common/log.js';
 import type { PowerChannel, Source, SourceContext, SourceFactory } from '../../collector/source.js';
 import { SharedResources } from '../../collector/resources/index.js';

@@ -38,16 +38,35 @@ export function energyError(rows: readonly PowerRow[], watts: number): number {
 }
 
 /**
+ * How stale a stand-in's counter can be when the collector reads it on a loaded machine: the
+ * driver process (or the stand-in server) waits to be scheduled, and the counter shows an older
+ * moment — 0.67 s was seen (the DCGM stand-in, the suite run with both cores kept busy).
+ */
+export const STANDIN_STALENESS_S = 1;
+
+/**
+ * The bound on a stretch's energy error against a stand-in: 0.5 %, plus the counter's staleness
+ * at one end and not the other over the stretch's length. Long stretches stay within a few tenths
+ * of a percent; short ones (a few seconds of points) are held to what the stand-in allows, and
+ * a point lost or sent twice is caught by gaps() and the uniqueness checks beside it.
+ */
+export function energyBound(rows: readonly PowerRow[]): number {
+  return 0.005 + STANDIN_STALENESS_S / rows.reduce((a, r) => a + r.interval_s, 0);
+}
+
+/**
  * Per point, the stand-in hardware's own scheduling shows: on a busy machine its 1 ms steps are
  * late now and then, and one interval gets part of its neighbour's energy (the sums are exact,
- * and checked to 0.5 %). Here: the typical point is right to 1 %, and no point is off by more
- * than a quarter, which still catches a mis-handled wrap (off by the counter's whole range).
+ * and checked to 0.5 %). Here: the typical point is right to 1 %, and no point is off by half or
+ * more — a point is off by how much staler the counter was at its second reading than at its
+ * first, and a loaded machine was seen to pause the driver for a third of a point (0.336); a lost
+ * or repeated interval is 100 % off, a mis-handled wrap by the counter's whole range.
  */
 export function expectSteady(rows: readonly PowerRow[], watts: number): void {
   const sorted = rows.map((r) => r.power_w).sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)] as number;
   expect(Math.abs(median - watts) / watts).toBeLessThan(0.01);
-  for (const r of rows) expect(Math.abs(r.power_w - watts) / watts).toBeLessThan(0.25);
+  for (const r of rows) expect(Math.abs(r.power_w - watts) / watts).toBeLessThan(0.5);
 }
 
 /** One scrape of the collector's /metrics, with when it began and ended (wall clock). */

@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, OPTIONS, loadConfig } from '../../common/config.js';
+import { ConfigError } from '../../common/config.js';
+import { OPTIONS, loadConfig } from '../../cli/config.js';
 import { logger, registerSecret, setLogSink } from '../../common/log.js';
 import { optionsTable, sampleConfig } from '../../cli/config-docs.js';
 

@@ -15,41 +15,9 @@ import { testStore, waitFor } from '../helpers.js';
 import { copyHost, testdata } from '../collector/fixtures.js';
 import { spawnCollector } from '../collector/process.js';
 import type { Series } from '../../clients/ts/client.js';
+import { expand, type Dashboard } from './grafana.js';
 
 const JSON_DIR = new URL('../../dashboards/json/', import.meta.url).pathname;
-
-interface Variable {
-  name: string;
-  query?: string;
-  multi?: boolean;
-  includeAll?: boolean;
-  allValue?: string;
-}
-interface Target {
-  query: string;
-  resultFormat: string;
-}
-interface Dashboard {
-  uid: string;
-  templating: { list: Variable[] };
-  annotations: { list?: Array<{ name: string; target: Target }> };
-  panels: Array<{ title: string; type: string; targets: Target[]; fieldConfig?: { defaults?: { unit?: string } } }>;
-}
-
-/** What Grafana's InfluxDB data source does with `$name` in a query (regex-escaped for multi-value variables). */
-const escapeRegex = (v: string) => v.replace(/[\\^$*+?.()|[\]{}/]/g, '\\$&');
-
-export function expand(query: string, range: { from: number; to: number }, intervalMs: number, vars: Record<string, { variable: Variable; values: string[] | 'all' }>): string {
-  let out = query.replace(/\$timeFilter/g, `time >= ${range.from}ms and time <= ${range.to}ms`).replace(/\$__interval/g, `${intervalMs}ms`);
-  for (const [name, { variable, values }] of Object.entries(vars)) {
-    let text: string;
-    if (values === 'all') text = variable.allValue ?? `(${[].join('|')})`;
-    else if (variable.multi || variable.includeAll) text = values.length === 1 ? escapeRegex(values[0] as string) : `(${values.map(escapeRegex).join('|')})`;
-    else text = values[0] ?? '';
-    out = out.replace(new RegExp(`\\$\\{${name}\\}|\\$${name}\\b`, 'g'), () => text);
-  }
-  return out;
-}
 
 const built = Object.entries(DASHBOARDS).map(([file, build]) => ({ file, dashboard: JSON.parse(render(build())) as Dashboard }));
 
@@ -126,8 +94,8 @@ describe('every query of every dashboard against real data', () => {
     const e = series.stats.energy_per_inference_uwh;
     expect(series.counted).toBe(2);
     expect(row.n).toBe(2);
-    expect(row.uwh_per_inference_mean).toBeCloseTo(e.mean as number, 9);
-    expect(row.uwh_per_inference_sd).toBeCloseTo(e.std as number, 9);
+    expect(row.energy_per_inference_uwh_mean).toBeCloseTo(e.mean as number, 9);
+    expect(row.energy_per_inference_uwh_sd).toBeCloseTo(e.std as number, 9);
     expect(row.cv_pct).toBeCloseTo((e.cv as number) * 100, 9);
     expect(row.energy_j_mean).toBeCloseTo(series.stats.energy_j.mean as number, 9);
   });

@@ -13,7 +13,7 @@ import { testSettings, runProcess } from '../helpers.js';
 import { spawnApi, type ApiProcess } from './api-process.js';
 import { copyHost } from '../collector/fixtures.js';
 import { spawnCollector, startRaplDriver, type CollectorProcess } from '../collector/process.js';
-import { PKG_ENERGY, RAPL_RANGE_UJ } from '../collector/power-points.js';
+import { PKG_ENERGY, RAPL_RANGE_UJ, STANDIN_STALENESS_S } from '../collector/power-points.js';
 import { VERSION } from '../../common/version.js';
 
 const BIN = new URL('../../bin/wattscope.js', import.meta.url).pathname;
@@ -21,6 +21,12 @@ const PYTHON_CLIENT = new URL('../../clients/python/', import.meta.url).pathname
 /** desktop-intel's in-total sources: the RAPL package (driven) and the amdgpu board's 23 W (its file stands still) */
 const PACKAGE_W = 40;
 const HOST_W = PACKAGE_W + 23;
+/**
+ * A run's energy against the truth over `seconds`: 1 %, plus the stand-in package counter's
+ * staleness on a loaded machine (collector/power-points.ts) at one edge of the window and not
+ * the other, as a share of `watts` (the package's or, diluted by the steady board, the host's).
+ */
+const within = (seconds: number, watts: number) => 0.01 + (PACKAGE_W * STANDIN_STALENESS_S) / (watts * seconds);
 
 let collector: CollectorProcess;
 let api: ApiProcess;
@@ -60,9 +66,9 @@ describe('a run, as deployed', () => {
     expect(s.partial_sources).toEqual([]);
     expect(s.sources.map((x) => x.source).sort()).toEqual(['hwmon/amdgpu-0/power1', 'rapl/package-0']);
     expect(s.duration_s).toBeGreaterThan(10);
-    expect(Math.abs((s.energy_j as number) - HOST_W * (s.duration_s as number)) / (HOST_W * (s.duration_s as number))).toBeLessThan(0.01);
+    expect(Math.abs((s.energy_j as number) - HOST_W * (s.duration_s as number)) / (HOST_W * (s.duration_s as number))).toBeLessThan(within(s.duration_s as number, HOST_W));
     const pkg = s.sources.find((x) => x.source === 'rapl/package-0');
-    expect(Math.abs((pkg?.energy_j as number) - PACKAGE_W * (s.duration_s as number)) / (PACKAGE_W * (s.duration_s as number))).toBeLessThan(0.01);
+    expect(Math.abs((pkg?.energy_j as number) - PACKAGE_W * (s.duration_s as number)) / (PACKAGE_W * (s.duration_s as number))).toBeLessThan(within(s.duration_s as number, PACKAGE_W));
     // and the same in the table a user reads
     const shown = await runProcess(process.execPath, [BIN, 'runs', 'show', s.run_id], { env: clientEnv });
     expect(shown.stdout).toMatch(/model \/ platform\s+deployed on EPYC/);
@@ -88,7 +94,7 @@ print(json.dumps(r.summary))
     expect(s.platform).toBe('EPYC');
     expect(s.partial).toBe(false);
     expect((1 - (s.coverage as number)) * (s.duration_s as number)).toBeLessThan(0.002); // as above: under 2 ms uncovered
-    expect(Math.abs((s.energy_j as number) - HOST_W * (s.duration_s as number)) / (HOST_W * (s.duration_s as number))).toBeLessThan(0.01);
+    expect(Math.abs((s.energy_j as number) - HOST_W * (s.duration_s as number)) / (HOST_W * (s.duration_s as number))).toBeLessThan(within(s.duration_s as number, HOST_W));
     expect(s.accuracy).toBe(0.76);
   }, 90_000);
 
@@ -97,10 +103,10 @@ print(json.dumps(r.summary))
     expect(r.stderr).toMatch(/measuring idle power of lab-node for 3 s/);
     expect(r.status).toBe(0);
     const rows = Object.fromEntries([...r.stdout.matchAll(/^(\S+)\s+(counter|sampled|averaged)\s+([\d.]+)\s+([\d.]+) %$/gm)].map((m) => [m[1], { watts: Number(m[3]), coverage: Number(m[4]) }]));
-    expect(Math.abs((rows['rapl/package-0']?.watts as number) - PACKAGE_W) / PACKAGE_W).toBeLessThan(0.01);
+    expect(Math.abs((rows['rapl/package-0']?.watts as number) - PACKAGE_W) / PACKAGE_W).toBeLessThan(within(3, PACKAGE_W));
     expect(rows['hwmon/amdgpu-0/power1']?.watts).toBeCloseTo(23, 6);
     expect(rows['rapl/package-0']?.coverage).toBe(100);
     const total = Number(/baseline b-[\w-]+: ([\d.]+) W idle in total/.exec(r.stdout)?.[1]);
-    expect(Math.abs(total - HOST_W) / HOST_W).toBeLessThan(0.01);
+    expect(Math.abs(total - HOST_W) / HOST_W).toBeLessThan(within(3, HOST_W));
   }, 90_000);
 });

@@ -10,7 +10,7 @@ import { optionValue } from '../../../common/option-value.js';
 import { CPU } from '../../../common/model.js';
 import type { PowerChannel, Source, SourceFactory } from '../../source.js';
 import { ProcFile, readText } from '../../sysfs.js';
-import { cpuUsage, parseProcStat, type CpuTimes } from '../cpu/index.js';
+import { cpuUsage, parseProcStat, type CpuTimes } from '../../procstat.js';
 
 export const CPU_TDP_W = { key: 'collector.cpuTdpW', env: 'WATTSCOPE_CPU_TDP_W', kind: 'number', default: 65, min: 0, max: 10000, doc: 'CPU TDP for the estimate used only where no CPU power sensor exists.' } as const satisfies OptionSpec;
 export const CPU_IDLE_W = { key: 'collector.cpuIdleW', env: 'WATTSCOPE_CPU_IDLE_W', kind: 'number', default: 10, min: 0, max: 10000, doc: 'CPU idle power for that estimate.' } as const satisfies OptionSpec;
