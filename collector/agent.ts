@@ -350,6 +350,13 @@ export class Agent {
     return out;
   }
 
+  /** Each in-total channel's energy so far (J, by channel id), read now (SourceContext.hostEnergyJ). */
+  inTotalEnergyJ(t: number = this.now(), wallMs: number = this.wallNow()): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const c of this.readNow(t, wallMs)) if (c.inTotal) out[c.id] = c.energyJ;
+    return out;
+  }
+
   /** Reads every enabled channel once, at monotonic time `t` (as a tick does). */
   sample(t: number = this.now()): void {
     this.read(t, true);

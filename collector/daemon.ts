@@ -108,9 +108,12 @@ export async function startCollector(config: Config): Promise<Collector> {
     problems.add(k);
     metrics.sourceErrors.inc({ source, kind });
   };
+  // the agent comes after discovery: a source that reports work reads the host's energy through it once it runs
+  const running: { agent?: Agent } = {};
+  const hostEnergyJ = () => running.agent?.inTotalEnergyJ();
   let sources: Source[];
   try {
-    sources = await discoverSources(config, { hostTags, log, resources, onProblem });
+    sources = await discoverSources(config, { hostTags, log, resources, onProblem, hostEnergyJ });
   } catch (e) {
     lock?.release();
     resources.close();
@@ -201,6 +204,7 @@ export async function startCollector(config: Config): Promise<Collector> {
     attribute: (intervals) => tracker.attribute(intervals),
     onCounters: (readings) => counterState.save(readings),
   });
+  running.agent = agent;
   const bridged = agent.seedCounters(saved);
   if (bridged.length > 0) {
     const since = Math.min(...bridged.map((id) => (saved[id] as CounterReading).timeMs));
@@ -220,7 +224,7 @@ export async function startCollector(config: Config): Promise<Collector> {
   });
 
   const rediscover = every(60_000, 'rediscover', async () => {
-    const found = await discoverSources(config, { hostTags, log, resources, onProblem });
+    const found = await discoverSources(config, { hostTags, log, resources, onProblem, hostEnergyJ });
     if (channelKey(found) === channelKey(sources)) {
       for (const s of found) await s.close?.();
     } else {

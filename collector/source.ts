@@ -111,6 +111,12 @@ export interface SourceContext {
   /** the collector's monotonic clock (ms), the one the agent reads on: for rates over an interval */
   now: () => number;
   /**
+   * Each in-total power channel's energy so far (J, by channel id), read now: a source that
+   * reports work (./sources/serving) puts the host's energy of its own intervals beside it.
+   * Undefined until the agent runs.
+   */
+  hostEnergyJ?: (() => Readonly<Record<string, number>> | undefined) | undefined;
+  /**
    * A sensor file or tool output this source cannot use (its channel is skipped): logged once
    * per `key` (the file) as a warning, and counted in /metrics
    * (`wattscope_collector_source_errors_total{source,kind}`). Never thrown: the other channels

@@ -127,6 +127,13 @@ export const WORKLOAD = {
     outputTokens: 'output_tokens',
     /** the interval's length: from the previous scrape of the endpoint to this one */
     intervalS: 'interval_s',
+    /**
+     * the host's energy over the same interval (its in-total power sources, read at the two
+     * scrapes): energy per token in one query where no join exists (Grafana's InfluxQL). The
+     * API computes its figures from the `power` points (scoped, coverage-checked); several
+     * engines on one host each carry the whole host's energy.
+     */
+    energyJ: 'energy_j',
   },
 } as const;
 

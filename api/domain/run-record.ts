@@ -15,12 +15,16 @@ import { Type } from '@sinclair/typebox';
 import { RUN_KINDS, RUN_STATUSES } from '../../common/model.js';
 import { carbonGrams, energyCost } from './carbon.js';
 import type { SourceEnergy } from './energy.js';
+import type { ServedWork } from './workload.js';
 import { bool, commaList, json, Nullable, num, oneOf, optionalTag, same, score, str, tag, time, view, type Column, type RecordOf, type ReplyOf, type Typed, type View, type ViewOptions } from './record.js';
 import {
   accuracyOf,
   compositeScore,
   energyDelayProduct,
   energyPerInferenceUwh,
+  energyPerWork,
+  inferencesFrom,
+  inferencesOf,
   infoDensity,
   JOULES_PER_WH,
   netScore,
@@ -65,6 +69,18 @@ const SourceEnergyList = Type.Unsafe<SourceEnergy[]>(
 const AttributedSchema = Type.Unsafe<Attributed | null>(
   Nullable(Type.Object({ sources: Type.Array(Type.Object({ host: Type.String(), source: Type.String(), domain: Type.String(), energy_j: Type.Number(), share: Type.Number() })), notes: Type.Array(Type.String()) })),
 );
+
+const ServedSchema = Type.Object({
+  host: Type.String(),
+  engine: Type.String({ description: 'vllm, sglang, tgi, triton, or the name WATTSCOPE_SERVING_COUNTERS gives.' }),
+  model_name: Type.String(),
+  instance: Type.String({ description: 'The endpoint its collector scraped, host:port.' }),
+  requests: Nullable(Type.Number({ description: 'null where the engine does not count them.' })),
+  prompt_tokens: Nullable(Type.Number()),
+  output_tokens: Nullable(Type.Number()),
+  coverage: Type.Number({ description: 'Seconds of the window its points cover / the window’s length, 0–1.' }),
+});
+const ServedList = Type.Unsafe<ServedWork[]>(Type.Array(ServedSchema));
 
 /** A run that found no steady part keeps its reason; its figures from an earlier measurement are not read. */
 const ifSteady = { decode: (raw: unknown, row: Readonly<Record<string, unknown>>) => (typeof row.steady_reason === 'string' && row.steady_reason !== '' ? null : typeof raw === 'number' && Number.isFinite(raw) ? raw : null) };
@@ -120,6 +136,10 @@ export const RUN_COLUMNS = {
     decode: (raw) => (typeof raw === 'string' && raw !== '' ? raw : null),
     encode: (v, run) => (run.steady_power_w !== null ? '' : v),
   }),
+  requests: num('Requests the serving engines on its hosts finished in its window: their `workload` points, prorated at the edges like its energy (docs/SCIENCE.md “Energy per request and per token”).'),
+  prompt_tokens: num('Prompt tokens those engines processed in its window.'),
+  output_tokens: num('Output tokens those engines generated in its window.'),
+  workload: json(ServedList, [] as ServedWork[], 'Per engine, model and endpoint: requests, prompt and output tokens, coverage (JSON).', { omitEmpty: true }),
 } as const satisfies Record<string, Column<unknown>>;
 
 export type Run = RecordOf<typeof RUN_COLUMNS>;
@@ -230,8 +250,33 @@ export const RUN_SUMMARY = {
   steady_s: view(N, 'Length of the steady part.', (r: Run) => steadySeconds(r), { unit: 's' }),
   steady_power_w: as('steady_power_w', { csv: true }),
   steady_reason: as('steady_reason'),
+  // what the serving engines on its hosts did: requests and tokens, and the energy of each
+  requests: as('requests', { csv: true, list: { label: 'requests', digits: 0 }, detail: { label: 'requests served', digits: 0 } }),
+  prompt_tokens: as('prompt_tokens', { csv: true, detail: { label: 'prompt tokens', digits: 0 } }),
+  output_tokens: as('output_tokens', { csv: true, detail: { label: 'output tokens', digits: 0 } }),
+  energy_per_request_j: score('Energy per request its hosts’ serving engines finished: the scored energy / requests (docs/SCIENCE.md “Energy per request and per token”).', (r: Run) => energyPerWork(scoreEnergyOf(r), r.requests, 'requests'), {
+    unit: 'J',
+    csv: true,
+    detail: { label: 'energy / request', digits: 3 },
+    compare: { better: 'lower', label: 'J / request' },
+    series: { label: 'J / request', digits: 3 },
+    store: 'energy_per_request_j',
+    inputs: ['energy'],
+  }),
+  energy_per_output_token_j: score('Energy per output token its hosts’ serving engines generated: the scored energy / output tokens.', (r: Run) => energyPerWork(scoreEnergyOf(r), r.output_tokens, 'output tokens'), {
+    unit: 'J',
+    csv: true,
+    list: { label: 'J / token', digits: 4 },
+    detail: { label: 'energy / output token', digits: 4 },
+    compare: { better: 'lower', label: 'J / output token', rank: true },
+    series: { label: 'J / output token', digits: 4 },
+    store: 'energy_per_output_token_j',
+    inputs: ['energy'],
+  }),
+  workload: as('workload'),
   // work and scores: each a function of ./scores.ts and one line here
   inferences: as('inferences', { csv: true, detail: { label: 'inferences', digits: 0 } }),
+  inferences_from: view(Nullable(Type.Union([Type.Literal('given'), Type.Literal('requests')])), 'Where the inferences the scores count come from: the client (given), or — where it gave none — the requests its hosts’ serving engines finished.', (r: Run) => inferencesFrom(r)),
   correct: as('correct', { csv: true }),
   accuracy: score('Top-1 accuracy as a fraction: as given, or correct / inferences.', (r: Run) => accuracyOf(r), {
     csv: true,
@@ -241,7 +286,7 @@ export const RUN_SUMMARY = {
     store: 'accuracy_resolved',
     inputs: ['accuracy'],
   }),
-  energy_per_inference_uwh: score('Energy per inference of the scored energy.', (r: Run) => energyPerInferenceUwh(scoreEnergyOf(r), r.inferences), {
+  energy_per_inference_uwh: score('Energy per inference of the scored energy.', (r: Run) => energyPerInferenceUwh(scoreEnergyOf(r), inferencesOf(r)), {
     unit: 'µWh',
     csv: true,
     list: { label: 'µWh / inference', digits: 2 },
@@ -251,7 +296,7 @@ export const RUN_SUMMARY = {
     store: 'energy_per_inference_uwh',
     inputs: ['energy'],
   }),
-  energy_per_inference_steady_uwh: score('Energy per inference over the steady part: steady_power_w × duration_s / inferences (docs/SCIENCE.md).', (r: Run) => steadyPerInferenceUwh(r), {
+  energy_per_inference_steady_uwh: score('Energy per inference over the steady part: steady_power_w × duration_s / inferences (docs/SCIENCE.md).', (r: Run) => steadyPerInferenceUwh({ ...r, inferences: inferencesOf(r) }), {
     unit: 'µWh',
     csv: true,
     detail: { label: 'energy / inference, steady part', digits: 3 },
@@ -260,9 +305,9 @@ export const RUN_SUMMARY = {
     store: 'energy_per_inference_steady_uwh',
     inputs: ['energy'],
   }),
-  inferences_per_s: score('Inferences per second.', (r: Run) => perSecond(r.inferences, r.duration_s), { csv: true, detail: { label: 'inferences / s', digits: 1 }, compare: { better: 'higher', label: 'inferences / s' }, inputs: ['duration_s'] }),
-  inferences_per_j: score('Inferences per joule of the scored energy.', (r: Run) => perJoule(r.inferences, scoreEnergyOf(r)), { detail: { label: 'inferences / J', digits: 3 }, inputs: ['energy'] }),
-  composite_score: score('Accuracy² per mWh per inference (Waltsburger et al.).', (r: Run) => compositeScore(accuracyOf(r), energyPerInferenceUwh(scoreEnergyOf(r), r.inferences)), {
+  inferences_per_s: score('Inferences per second.', (r: Run) => perSecond(inferencesOf(r), r.duration_s), { csv: true, detail: { label: 'inferences / s', digits: 1 }, compare: { better: 'higher', label: 'inferences / s' }, inputs: ['duration_s'] }),
+  inferences_per_j: score('Inferences per joule of the scored energy.', (r: Run) => perJoule(inferencesOf(r), scoreEnergyOf(r)), { detail: { label: 'inferences / J', digits: 3 }, inputs: ['energy'] }),
+  composite_score: score('Accuracy² per mWh per inference (Waltsburger et al.); a server’s requests are its inferences where the client gives none.', (r: Run) => compositeScore(accuracyOf(r), energyPerInferenceUwh(scoreEnergyOf(r), inferencesOf(r))), {
     csv: true,
     list: { label: 'composite', digits: 2 },
     detail: { label: 'composite score', digits: 3 },
@@ -287,7 +332,7 @@ export const RUN_SUMMARY = {
     store: 'info_density',
     inputs: ['params_m'],
   }),
-  energy_delay_product: score('Energy-delay product per inference: energy per inference × time per inference (docs/SCIENCE.md).', (r: Run) => energyDelayProduct(scoreEnergyOf(r), r.duration_s, r.inferences), { unit: 'mJ·ms', csv: true, detail: { label: 'energy-delay product', digits: 3 }, compare: { better: 'lower', label: 'mJ·ms / inference' }, store: 'energy_delay_product', inputs: ['energy', 'duration_s'] }),
+  energy_delay_product: score('Energy-delay product per inference: energy per inference × time per inference (docs/SCIENCE.md).', (r: Run) => energyDelayProduct(scoreEnergyOf(r), r.duration_s, inferencesOf(r)), { unit: 'mJ·ms', csv: true, detail: { label: 'energy-delay product', digits: 3 }, compare: { better: 'lower', label: 'mJ·ms / inference' }, store: 'energy_delay_product', inputs: ['energy', 'duration_s'] }),
 } satisfies Record<string, View<Run, SummaryContext> & Typed<unknown>>;
 
 type SummaryFields = typeof RUN_SUMMARY;

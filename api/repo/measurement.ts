@@ -1,7 +1,8 @@
 /**
  * Everything a run's measurement reads (../domain/measure.ts), in one batch of named statements:
  * the host records of its window, its energy sums and edge points, host metrics, what its
- * processes were attributed, its power curve and its hosts' latest baselines. A second request
+ * processes were attributed, its power curve, its hosts' latest baselines and the work of the
+ * serving engines on its hosts (./workload.ts). A second request
  * follows only where a series' rollups have gaps (or the rollup job is behind) or a baseline is
  * not yet known to this process (completed baselines never change what net energy reads of them,
  * so they are kept).
@@ -14,6 +15,7 @@ import type { Run } from '../domain/run-record.js';
 import type { HostRepository } from './hosts.js';
 import type { PowerRepository } from './power.js';
 import type { RunRepository } from './runs.js';
+import type { WorkloadRepository } from './workload.js';
 
 export interface GatherRequest {
   run: Run;
@@ -35,6 +37,7 @@ export class MeasurementReads {
     private readonly power: PowerRepository,
     private readonly hosts: HostRepository,
     private readonly runs: RunRepository,
+    private readonly workload: WorkloadRepository,
   ) {}
 
   async gather(req: GatherRequest): Promise<Omit<MeasureInputs, 'gridIntensity'>> {
@@ -50,6 +53,7 @@ export class MeasurementReads {
       ...(req.records ? {} : this.hosts.duringStatements(run.hosts, t0, t1)),
       ...(hasHosts ? { 'a.attributed': this.power.attributedStatement(run.run_id, run.hosts, t0, t1), 'b.index': this.runs.baselineIndexStatement(run.hosts, t0) } : {}),
       ...(curve ? this.power.curveStatements(curve, window.plan, run, t0, t1) : {}),
+      ...this.workload.windowStatements(run.hosts, t0, t1),
     });
     const follow = window.read(first);
     const index = this.runs.readBaselineIndex(first['b.index'] as StatementResult | undefined);
@@ -66,6 +70,7 @@ export class MeasurementReads {
       attributed: this.power.readAttributed(first['a.attributed'] as StatementResult | undefined),
       baselines: this.runs.baselinesOf(index, this.baselines, t0),
       curve: curve ? this.power.readCurve(curve, first, follow.curve) : null,
+      workload: this.workload.readWindow(first),
     };
   }
 

@@ -4,7 +4,9 @@
  * first gives one `workload` point per engine and model — requests, prompt tokens and output
  * tokens done since the previous scrape, exact from the counters' differences — stamped at the
  * scrape, with the interval's length, so that a window's work is prorated at its edges like its
- * energy. No power channel: the energy is the other sources'.
+ * energy. No power channel: the energy is the other sources'; each point carries the host's
+ * energy over its interval beside the work (read through the agent at each scrape), so that J per
+ * token is one query.
  *
  * The scrape is asynchronous and the agent's collect() is not: each report hands over the points
  * of the scrapes finished since the last one and starts the next scrape of every endpoint whose
@@ -66,6 +68,8 @@ interface Finished {
   tMs: number;
   intervalS: number;
   intervals: WorkloadInterval[];
+  /** the host's energy over the interval (its in-total sources), where the agent could say */
+  energyJ: number | undefined;
 }
 
 class Endpoint {
@@ -77,12 +81,28 @@ class Endpoint {
   /** its last scrape failed (said once per outage) */
   down = false;
   finished: Finished[] = [];
+  /** each in-total channel's energy at the last answered scrape, for the energy of the next interval */
+  energyAt: Readonly<Record<string, number>> | undefined;
   /** TGI's model, from its /info */
   infoModel: string | undefined;
   infoAsked = false;
   constructor(readonly url: URL) {
     this.instance = url.host;
   }
+}
+
+/** The energy between two readings of the in-total channels: over the channels in both (one found in between has no start). */
+function energyBetween(before: Readonly<Record<string, number>> | undefined, after: Readonly<Record<string, number>> | undefined): number | undefined {
+  if (!before || !after) return undefined;
+  let sum = 0;
+  let any = false;
+  for (const [id, j] of Object.entries(after)) {
+    const b = before[id];
+    if (b === undefined) continue;
+    sum += Math.max(0, j - b);
+    any = true;
+  }
+  return any ? sum : undefined;
 }
 
 export class ServingSource implements Source {
@@ -95,7 +115,7 @@ export class ServingSource implements Source {
   constructor(
     urls: readonly URL[],
     private readonly specs: readonly EngineSpec[],
-    private readonly ctx: Pick<SourceContext, 'now' | 'hostTags' | 'log'>,
+    private readonly ctx: Pick<SourceContext, 'now' | 'hostTags' | 'log' | 'hostEnergyJ'>,
   ) {
     this.endpoints = urls.map((u) => new Endpoint(u));
   }
@@ -122,7 +142,7 @@ export class ServingSource implements Source {
     for (const e of this.endpoints) {
       for (const f of e.finished) {
         const at = timeMs - Math.max(0, now - f.tMs);
-        for (const iv of f.intervals) out.push(this.point(e, iv, f.intervalS, at));
+        for (const iv of f.intervals) out.push(this.point(e, iv, f, at));
       }
       e.finished = [];
     }
@@ -130,7 +150,7 @@ export class ServingSource implements Source {
     return out;
   }
 
-  private point(e: Endpoint, iv: WorkloadInterval, intervalS: number, timeMs: number): Sample {
+  private point(e: Endpoint, iv: WorkloadInterval, f: Finished, timeMs: number): Sample {
     const id = `${iv.engine}\u0000${iv.model}\u0000${e.instance}`;
     let tags = this.tags.get(id);
     if (!tags) {
@@ -142,7 +162,8 @@ export class ServingSource implements Source {
       const v = iv.counts[count];
       if (v !== undefined) fields[count] = v;
     }
-    fields[WORKLOAD.fields.intervalS] = intervalS;
+    fields[WORKLOAD.fields.intervalS] = f.intervalS;
+    if (f.energyJ !== undefined) fields[WORKLOAD.fields.energyJ] = f.energyJ;
     return { measurement: MEASUREMENT.workload, tags, fields, timeMs: Math.round(timeMs) };
   }
 
@@ -176,6 +197,8 @@ export class ServingSource implements Source {
       return;
     }
     const tMs = this.ctx.now();
+    // the host's energy at the answer: the next interval's energy is the difference, channel by channel
+    const energyAt = this.ctx.hostEnergyJ?.();
     if (this.closed) return;
     if (e.down) log.info(`the inference server at ${shown(e.url)} answers again`);
     e.down = false;
@@ -188,11 +211,15 @@ export class ServingSource implements Source {
       log.once(`serving-up:${e.instance}:${engines.join()}`, 'info', `scraping ${engines.join(', ')} at ${shown(e.url)} for requests and tokens`);
     }
     e.engines = engines;
+    const baseline = !e.counters.primed;
     const work = e.counters.observe(series, tMs);
+    const before = e.energyAt;
+    // the energy reading moves on with the counters (the baseline, or an interval), never alone
+    if (work || baseline) e.energyAt = energyAt;
     if (!work) return;
     if (work.resets > 0) log.once(`serving-reset:${e.instance}`, 'info', `the counters of ${shown(e.url)} started again from 0 (the server restarted): counted from there, the work since its previous scrape before the restart is not known`, { resets: work.resets });
     if (work.rejected > 0) log.once(`serving-value:${e.instance}`, 'warn', `${shown(e.url)} gave counter values that are not finite, non-negative numbers; they are left out`);
-    e.finished.push({ tMs, intervalS: work.intervalS, intervals: work.intervals });
+    e.finished.push({ tMs, intervalS: work.intervalS, intervals: work.intervals, energyJ: energyBetween(before, energyAt) });
   }
 
   /** TGI names its model at /info (`model_id`), not on its metrics page. */
@@ -221,6 +248,6 @@ export const servingSource: SourceFactory = {
     if (urls.length === 0) return undefined;
     // a configuration that cannot work stops this source, said once at start with the option's name
     const custom = customEngine(optionValue(ctx.config, SERVING_COUNTERS));
-    return new ServingSource(urls, custom ? [custom, ...ENGINES] : ENGINES, { now: ctx.now, hostTags: ctx.hostTags, log: ctx.log });
+    return new ServingSource(urls, custom ? [custom, ...ENGINES] : ENGINES, { now: ctx.now, hostTags: ctx.hostTags, log: ctx.log, hostEnergyJ: ctx.hostEnergyJ });
   },
 };

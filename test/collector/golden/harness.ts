@@ -234,16 +234,17 @@ export async function collectOnce(hostOrCase: { host: string } | { caseDir: stri
   const hostTags: Record<string, string> = { [HOST_TAGS.host]: config.host, [HOST_TAGS.platform]: '' };
   let sources: Source[] = [];
   try {
-    sources = await discoverSources(config, { hostTags, log, resources, factories, now: () => clock.t });
+    const running: { agent?: Agent } = {};
+    sources = await discoverSources(config, { hostTags, log, resources, factories, now: () => clock.t, hostEnergyJ: () => running.agent?.inTotalEnergyJ(clock.t, clock.t) });
     const cpuModel = cpuModelOf(config);
     hostTags[HOST_TAGS.platform] = platformOf(config, cpuModel, sources);
     const out: Sample[] = [];
     // the agent as deployed, its ticks driven on the test's clock: started at 0 (a report
     // boundary), a tick every sample period, the report at the tick of 1 s
     const agent = new Agent({ sources, hostTags, sampleHz: 1000 / SAMPLE_MS, reportIntervalS: REPORT_MS / 1000, emit: (s) => out.push(...s), metrics, log, now: () => clock.t, wallNow: () => clock.t, timers: false });
+    running.agent = agent;
     // the serving source scrapes at each report; here its baseline at the start and its scrape at the end, awaited
     const serving = sources.find((s): s is ServingSource => s.name === 'serving');
-    await serving?.scrapeAll();
     for (let t = 0; t <= REPORT_MS; t += SAMPLE_MS) {
       clock.t = t;
       for (const c of advance.counters) writeSysfs(c.path, Math.round(c.start + (c.perS * t) / 1000));
@@ -253,8 +254,10 @@ export async function collectOnce(hostOrCase: { host: string } | { caseDir: stri
         for (const s of servers) s.setSeconds(REPORT_MS / 1000);
         await serving?.scrapeAll();
       }
-      if (t === 0) agent.start();
-      else if (t >= agent.nextTickAt - 1e-6) agent.tick(t);
+      if (t === 0) {
+        agent.start();
+        await serving?.scrapeAll();
+      } else if (t >= agent.nextTickAt - 1e-6) agent.tick(t);
     }
     out.push(
       // the record's times and version as of the test: the same on every run

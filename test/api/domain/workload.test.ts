@@ -1,0 +1,108 @@
+/**
+ * The work of a window from `workload` points (api/domain/workload.ts), with literals: counts
+ * prorated at the two edges as energy is, a series per engine, model and endpoint, the sums, and
+ * energy per unit of work; and in the run's measurement (api/domain/measure.ts) and scores.
+ */
+import { describe, expect, it } from 'vitest';
+import { energyPer, seriesWork, windowWork, workloadReport, type WorkloadWindowData } from '../../../api/domain/workload.js';
+import { energyPerWork, inferencesFrom, inferencesOf } from '../../../api/domain/scores.js';
+import { emptyRun } from '../../../api/domain/run.js';
+import { summaryOf } from '../../../api/domain/run-record.js';
+import { DEFAULT_NETSCORE } from '../../../api/domain/scores.js';
+
+const T0 = Date.UTC(2026, 5, 1, 12, 0, 0);
+const ctx = { netscore: DEFAULT_NETSCORE, gridIntensity: 400, energyPrice: undefined };
+
+/** A server doing `perS` every second, points of 1 s ending on whole seconds, over [fromS, toS] seconds after T0. */
+function steady(perS: { requests?: number; output_tokens?: number; prompt_tokens?: number }, t0: number, t1: number, over: Partial<WorkloadWindowData> = {}): WorkloadWindowData {
+  // points end at T0 + k s; the window (t0, t1]: the first inside ends at ceil(t0), the first after at ceil(t1) (or t1 + 1 s)
+  const firstInsideEnd = Math.floor(t0 / 1000) * 1000 + 1000;
+  const lastInsideEnd = Math.floor(t1 / 1000) * 1000;
+  const n = (lastInsideEnd - firstInsideEnd) / 1000 + 1;
+  const counts = (k: number) => Object.fromEntries(Object.entries(perS).map(([f, v]) => [f, v * k]));
+  return {
+    host: 'h1',
+    engine: 'vllm',
+    model: 'llama',
+    instance: '127.0.0.1:8000',
+    inside: { intervalS: n, counts: counts(n) },
+    firstInside: { timeMs: firstInsideEnd, intervalS: 1, counts: counts(1) },
+    firstAfter: { timeMs: lastInsideEnd + 1000, intervalS: 1, counts: counts(1) },
+    ...over,
+  };
+}
+
+describe('work over a window', () => {
+  it('prorates the edge points like energy: 2 requests and 50 tokens a second over 20.4 s are 40.8 and 1,020', () => {
+    const t0 = T0 + 300;
+    const t1 = T0 + 20_700;
+    const w = seriesWork(steady({ requests: 2, output_tokens: 50 }, t0, t1), t0, t1);
+    expect(w.requests).toBeCloseTo(40.8, 9);
+    expect(w.output_tokens).toBeCloseTo(1020, 9);
+    expect(w.prompt_tokens).toBeNull(); // the engine's points carry none
+    expect(w.coverage).toBeCloseTo(1, 9);
+  });
+
+  it('a window inside one point takes its share; a window no point covers is left out', () => {
+    const d: WorkloadWindowData = { host: 'h1', engine: 'tgi', model: 'm', instance: 'i', inside: undefined, firstInside: undefined, firstAfter: { timeMs: T0 + 10_000, intervalS: 10, counts: { requests: 30 } } };
+    const w = seriesWork(d, T0 + 2000, T0 + 5000);
+    expect(w.requests).toBeCloseTo(9, 9);
+    expect(w.coverage).toBeCloseTo(1, 9);
+    expect(windowWork([{ ...d, firstAfter: undefined }], T0, T0 + 1000)).toEqual({ requests: null, prompt_tokens: null, output_tokens: null, served: [] });
+  });
+
+  it('sums engines and models; a count no engine has stays null; half covered is coverage 0.5', () => {
+    const t0 = T0;
+    const t1 = T0 + 10_000;
+    const a = steady({ requests: 1, output_tokens: 10 }, t0, t1);
+    const b = steady({ requests: 3 }, t0, t1, { engine: 'triton', model: 'densenet', instance: '127.0.0.1:8002' });
+    const half: WorkloadWindowData = { ...steady({ requests: 2 }, t0, t0 + 5000, { model: 'small' }), firstAfter: undefined };
+    const w = windowWork([a, b, half], t0, t1);
+    expect(w.requests).toBeCloseTo(10 + 30 + 10, 9);
+    expect(w.output_tokens).toBeCloseTo(100, 9);
+    expect(w.prompt_tokens).toBeNull();
+    expect(w.served.map((s) => [s.engine, s.model_name, Number(s.coverage.toFixed(3))])).toEqual([
+      ['triton', 'densenet', 1],
+      ['vllm', 'llama', 1],
+      ['vllm', 'small', 0.5],
+    ]);
+  });
+
+  it('energy per unit: J over the count, null without energy or work', () => {
+    expect(energyPer(800, 40)).toBe(20);
+    expect(energyPer(800, 1000)).toBe(0.8);
+    expect(energyPer(null, 10)).toBeNull();
+    expect(energyPer(800, 0)).toBeNull();
+    expect(energyPer(800, null)).toBeNull();
+    const r = workloadReport('h1', T0, T0 + 20_000, { energyJ: 800, coverage: 1 }, windowWork([steady({ requests: 2, output_tokens: 50 }, T0, T0 + 20_000)], T0, T0 + 20_000));
+    expect(r).toMatchObject({ host: 'h1', duration_s: 20, energy_j: 800, requests: 40, output_tokens: 1000, energy_per_request_j: 20, energy_per_output_token_j: 0.8 });
+    expect(r.served[0]).toMatchObject({ engine: 'vllm', energy_per_request_j: 20, energy_per_output_token_j: 0.8 });
+  });
+});
+
+describe('a run’s work and scores', () => {
+  const served = (requests: number | null, output: number | null) => ({ ...emptyRun({ run_id: 'r', model: 'm', platform: 'p', started_at_ms: T0, kind: 'inference', hosts: ['h1'] }), status: 'completed' as const, duration_s: 20, energy_j: 800, requests, output_tokens: output });
+
+  it('energy per request and per output token from the scored energy; null with the reason when there is no work', () => {
+    expect(energyPerWork(800, 40, 'requests')).toEqual({ value: 20 });
+    expect(energyPerWork(800, null, 'output tokens').reason).toMatch(/no output tokens: no serving engine's workload points cover the run \(WATTSCOPE_SERVING_METRICS_URL/);
+    expect(energyPerWork(800, 0, 'requests').reason).toBe('no requests in the run');
+    expect(energyPerWork(null, 40, 'requests').reason).toMatch(/no energy/);
+    const s = summaryOf(served(40, 1000), ctx);
+    expect(s).toMatchObject({ requests: 40, output_tokens: 1000, energy_per_request_j: 20, energy_per_output_token_j: 0.8 });
+  });
+
+  it('a server’s requests are its inferences where the client gives none: energy per inference and the composite score follow', () => {
+    expect(inferencesOf({ inferences: null, requests: 40 })).toBe(40);
+    expect(inferencesOf({ inferences: 10, requests: 40 })).toBe(10);
+    expect(inferencesFrom({ inferences: null, requests: 40 })).toBe('requests');
+    expect(inferencesFrom({ inferences: null, requests: null })).toBeNull();
+    const s = summaryOf({ ...served(40, 1000), accuracy: 0.8 }, ctx);
+    // 800 J / 40 = 20 J = 5,555.6 µWh per inference; 0.8² / 5.5556 mWh = 0.1152
+    expect(s.inferences).toBeNull();
+    expect(s.inferences_from).toBe('requests');
+    expect(s.energy_per_inference_uwh).toBeCloseTo(20 / 3.6e-3, 6);
+    expect(s.composite_score).toBeCloseTo(0.64 / (20 / 3.6e-3 / 1000), 9);
+    expect(summaryOf({ ...served(40, 1000), inferences: 100 }, ctx).energy_per_inference_uwh).toBeCloseTo(8 / 3.6e-3, 6);
+  });
+});
