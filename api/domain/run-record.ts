@@ -79,6 +79,7 @@ const ServedSchema = Type.Object({
   prompt_tokens: Nullable(Type.Number()),
   output_tokens: Nullable(Type.Number()),
   coverage: Type.Number({ description: 'Seconds of the window its points cover / the window’s length, 0–1.' }),
+  energy_j: Nullable(Type.Number({ description: 'The host’s energy over the very intervals of this work, as its collector read it at each scrape (J); null from collectors that did not carry it.' })),
 });
 const ServedList = Type.Unsafe<ServedWork[]>(Type.Array(ServedSchema));
 

@@ -17,6 +17,8 @@ export interface WorkloadEdge {
   timeMs: number;
   intervalS: number;
   counts: Counts;
+  /** the host's energy over the point's interval, as its collector read it at the two scrapes */
+  energyJ?: number | undefined;
 }
 
 export interface WorkloadWindowData {
@@ -24,7 +26,7 @@ export interface WorkloadWindowData {
   engine: string;
   model: string;
   instance: string;
-  inside: { intervalS: number; counts: Counts } | undefined;
+  inside: { intervalS: number; counts: Counts; energyJ?: number | undefined } | undefined;
   firstInside: WorkloadEdge | undefined;
   firstAfter: WorkloadEdge | undefined;
 }
@@ -41,6 +43,11 @@ export interface ServedWork {
   output_tokens: number | null;
   /** seconds of the window its points cover / the window's length, 0–1 */
   coverage: number;
+  /**
+   * the host's energy over the very intervals of this work (the collector's reading at each
+   * scrape, carried on its points), prorated alike; null where its points carry none
+   */
+  energy_j: number | null;
 }
 
 export interface WindowWork {
@@ -54,11 +61,13 @@ export interface WindowWork {
 export function seriesWork(d: WorkloadWindowData, t0: number, t1: number): ServedWork {
   const counts: Counts = { ...(d.inside?.counts ?? {}) };
   let covered = d.inside?.intervalS ?? 0;
+  let energy = d.inside?.energyJ;
   const add = (edge: WorkloadEdge, share: number) => {
     for (const k of WORKLOAD_COUNTS) {
       const v = edge.counts[k];
       if (v !== undefined) counts[k] = (counts[k] ?? 0) + v * share;
     }
+    if (edge.energyJ !== undefined) energy = (energy ?? 0) + edge.energyJ * share;
     covered += edge.intervalS * share;
   };
   if (d.firstInside) add(d.firstInside, insideFraction(d.firstInside, t0, t1) - 1);
@@ -74,6 +83,7 @@ export function seriesWork(d: WorkloadWindowData, t0: number, t1: number): Serve
     prompt_tokens: known('prompt_tokens'),
     output_tokens: known('output_tokens'),
     coverage: seconds > 0 ? Math.min(1, Math.max(0, covered / seconds)) : 0,
+    energy_j: energy === undefined ? null : Math.max(0, energy),
   };
 }
 
@@ -113,7 +123,16 @@ export interface WorkloadReport {
   served: Array<ServedWork & { energy_per_request_j: number | null; energy_per_output_token_j: number | null }>;
 }
 
+/**
+ * The range's figures. Each server's energy per unit is the host's energy over the very intervals
+ * its work was counted in (carried on its points, so a server that started or stopped inside the
+ * range is not charged for the time it did nothing); without that, the host's energy over the
+ * range. The host's own figures: its one server's, or — with several — the host's energy over
+ * all their work.
+ */
 export function workloadReport(host: string, t0: number, t1: number, energy: { energyJ: number | null; coverage: number }, work: WindowWork): WorkloadReport {
+  const served = work.served.map((s) => ({ ...s, energy_per_request_j: energyPer(s.energy_j ?? energy.energyJ, s.requests), energy_per_output_token_j: energyPer(s.energy_j ?? energy.energyJ, s.output_tokens) }));
+  const only = served.length === 1 ? served[0] : undefined;
   return {
     host,
     from: new Date(t0).toISOString(),
@@ -124,8 +143,8 @@ export function workloadReport(host: string, t0: number, t1: number, energy: { e
     requests: work.requests,
     prompt_tokens: work.prompt_tokens,
     output_tokens: work.output_tokens,
-    energy_per_request_j: energyPer(energy.energyJ, work.requests),
-    energy_per_output_token_j: energyPer(energy.energyJ, work.output_tokens),
-    served: work.served.map((s) => ({ ...s, energy_per_request_j: energyPer(energy.energyJ, s.requests), energy_per_output_token_j: energyPer(energy.energyJ, s.output_tokens) })),
+    energy_per_request_j: only ? only.energy_per_request_j : energyPer(energy.energyJ, work.requests),
+    energy_per_output_token_j: only ? only.energy_per_output_token_j : energyPer(energy.energyJ, work.output_tokens),
+    served,
   };
 }

@@ -24,12 +24,16 @@ export async function loadServing() {
   const body = $('#serving tbody');
   body.textContent = '';
   for (const r of reports) {
-    const per = (v) => (v === null ? null : v / r.duration_s);
+    // per second of the time its points cover (a server that started a moment ago is not averaged over the whole minute)
+    const per = (v, coverage) => (v === null || !(coverage > 0) ? null : v / (r.duration_s * coverage));
     for (const s of r.served) {
-      body.append(row([[r.host], [s.engine], [s.model_name], [per(s.output_tokens), 1], [per(s.requests), 2], [s.energy_per_output_token_j, 4], [s.energy_per_request_j, 3]]));
+      body.append(row([[r.host], [s.engine], [s.model_name], [per(s.output_tokens, s.coverage), 1], [per(s.requests, s.coverage), 2], [s.energy_per_output_token_j, 4], [s.energy_per_request_j, 3]]));
     }
     // a host with several engines: its whole energy over all their work
-    if (r.served.length > 1) body.append(row([[r.host], ['all'], ['—'], [per(r.output_tokens), 1], [per(r.requests), 2], [r.energy_per_output_token_j, 4], [r.energy_per_request_j, 3]]));
+    if (r.served.length > 1) {
+      const covered = Math.max(...r.served.map((s) => s.coverage));
+      body.append(row([[r.host], ['all'], ['—'], [per(r.output_tokens, covered), 1], [per(r.requests, covered), 2], [r.energy_per_output_token_j, 4], [r.energy_per_request_j, 3]]));
+    }
   }
   const section = $('#serving');
   section.hidden = body.children.length === 0;

@@ -29,7 +29,8 @@ function edge(series: Series): WorkloadEdge | undefined {
   const [row] = seriesRows([series]);
   const t = num(row?.time);
   const i = num(row?.[F.intervalS]);
-  return row === undefined || t === null || i === null ? undefined : { timeMs: t, intervalS: i, counts: countsOf(row) };
+  const j = num(row?.[F.energyJ]);
+  return row === undefined || t === null || i === null ? undefined : { timeMs: t, intervalS: i, counts: countsOf(row), ...(j === null ? {} : { energyJ: j }) };
 }
 
 export class WorkloadRepository {
@@ -40,9 +41,9 @@ export class WorkloadRepository {
     const where = iql`${ident(HOST_TAGS.host)} =~ ${anyOf(hosts)}`;
     const groupBy = iql`GROUP BY ${ident(HOST_TAGS.host)}, ${ident(T.engine)}, ${ident(T.modelName)}, ${ident(T.instance)}`;
     const workload = ident(MEASUREMENT.workload);
-    const fields: InfluxQL = iql`${ident(F.requests)}, ${ident(F.promptTokens)}, ${ident(F.outputTokens)}, ${ident(F.intervalS)}`;
+    const fields: InfluxQL = iql`${ident(F.requests)}, ${ident(F.promptTokens)}, ${ident(F.outputTokens)}, ${ident(F.intervalS)}, ${ident(F.energyJ)}`;
     return {
-      'k.sums': iql`SELECT sum(${ident(F.requests)}) AS r, sum(${ident(F.promptTokens)}) AS p, sum(${ident(F.outputTokens)}) AS o, sum(${ident(F.intervalS)}) AS s FROM ${workload} WHERE ${where} AND time > ${timeMs(t0)} AND time <= ${timeMs(t1)} ${groupBy}`,
+      'k.sums': iql`SELECT sum(${ident(F.requests)}) AS r, sum(${ident(F.promptTokens)}) AS p, sum(${ident(F.outputTokens)}) AS o, sum(${ident(F.intervalS)}) AS s, sum(${ident(F.energyJ)}) AS j FROM ${workload} WHERE ${where} AND time > ${timeMs(t0)} AND time <= ${timeMs(t1)} ${groupBy}`,
       'k.firstInside': iql`SELECT ${fields} FROM ${workload} WHERE ${where} AND time > ${timeMs(t0)} AND time <= ${timeMs(t1)} ${groupBy} ORDER BY time ASC LIMIT 1`,
       'k.firstAfter': iql`SELECT ${fields} FROM ${workload} WHERE ${where} AND time > ${timeMs(t1)} AND time <= ${timeMs(t1 + AFTER_SLACK_MS)} ${groupBy} ORDER BY time ASC LIMIT 1`,
     };
@@ -63,7 +64,8 @@ export class WorkloadRepository {
     for (const s of one('k.sums')) {
       const [row] = seriesRows([s]);
       const seconds = num(row?.s);
-      if (row && seconds !== null && seconds > 0) entry(s.tags).inside = { intervalS: seconds, counts: countsOf(row, { requests: 'r', prompt_tokens: 'p', output_tokens: 'o' }) };
+      const j = num(row?.j);
+      if (row && seconds !== null && seconds > 0) entry(s.tags).inside = { intervalS: seconds, counts: countsOf(row, { requests: 'r', prompt_tokens: 'p', output_tokens: 'o' }), ...(j === null ? {} : { energyJ: j }) };
     }
     for (const s of one('k.firstInside')) entry(s.tags).firstInside = edge(s);
     for (const s of one('k.firstAfter')) entry(s.tags).firstAfter = edge(s);

@@ -35,8 +35,9 @@ export const WorkloadReply = Type.Object({
       model_name: Type.String(),
       instance: Type.String(),
       coverage: Type.Number({ description: 'The share of the range its workload points cover, 0–1.' }),
+      energy_j: Nullable(Type.Number({ description: 'The host’s energy over the very intervals of this work (read by its collector at each scrape, J): its energy per unit divides this, so a server that started inside the range is not charged for the time before; null where its points carry none (then the host’s energy over the range).' })),
       ...Work,
     }),
-    { description: 'Per engine, model and endpoint; each engine’s energy per unit divides the whole host’s energy (several engines on one host share it).' },
+    { description: 'Per engine, model and endpoint; each one’s energy per unit divides the whole host’s energy over its own work’s intervals (several engines on one host each divide all of it).' },
   ),
 });

@@ -1,6 +1,7 @@
 /**
  * Windows from Python, as a script uses them: the real `wattscope collect` on a fixture host
- * whose one in-total source is a RAPL package driven at 40 W (laptop-thinkpad), on its defaults,
+ * whose one in-total source is a RAPL package at 40 W (laptop-thinkpad; its counter a FUSE file
+ * that reads its truth at the moment it is read: ../collector/rapl-counter), on its defaults,
  * and the module's begin_window / end_window / window against it — no API, no InfluxDB needed.
  * A 2 s window is 80 J and nested windows of 3 s and 1 s are 120 J and 40 J, each within 1 %;
  * an edge answers in milliseconds; with the collector stopped, or hung, the script runs on with
@@ -11,7 +12,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runProcess, testSettings } from '../helpers.js';
 import { copyHost } from '../collector/fixtures.js';
-import { spawnCollector, startRaplDriver, type CollectorProcess } from '../collector/process.js';
+import { spawnCollector, type CollectorProcess } from '../collector/process.js';
+import { startExactRapl } from '../collector/rapl-counter/index.js';
 import { PKG_ENERGY, RAPL_RANGE_UJ } from '../collector/power-points.js';
 
 const MODULE_DIR = new URL('../../clients/python/', import.meta.url).pathname;
@@ -23,7 +25,8 @@ let collectorUrl: string;
 
 beforeAll(async () => {
   const root = copyHost('laptop-thinkpad');
-  driver = startRaplDriver(join(root, PKG_ENERGY), WATTS, 1e9, RAPL_RANGE_UJ);
+  // the counter reads its truth at the moment it is read: a 1 s window is exact however busy the machine
+  driver = await startExactRapl(join(root, PKG_ENERGY), WATTS, 1e9, RAPL_RANGE_UJ);
   const settings = testSettings('windows');
   collector = await spawnCollector(root, { WATTSCOPE_INFLUX_URL: settings.url, WATTSCOPE_INFLUX_DB: settings.db, WATTSCOPE_HOST: 'win-host' });
   // the test's collector listens on a free port (tests run side by side); a user whose collector
@@ -59,9 +62,11 @@ print(json.dumps({"energy_j": m.energy_j, "gpu_energy_j": m.gpu_energy_j, "sourc
     const m = JSON.parse(r.stdout) as { energy_j: number; gpu_energy_j: number | null; sources: Record<string, number>; duration_s: number; start_time: number; end_time: number; host: string; measured: boolean; power_w: number };
     expect(m.measured).toBe(true);
     expect(m.host).toBe('win-host');
+    // 2 s of sleep, and the edges: the window is what the script slept (a busy machine oversleeps a little)
     expect(m.duration_s).toBeGreaterThanOrEqual(2);
     expect(m.duration_s).toBeLessThan(2.2);
-    expect(within(m.energy_j, 80, 0.01), `${m.energy_j} J`).toBe(true);
+    // 80 J for exactly 2 s: 40 W × the window's own length, within 1 %
+    expect(within(m.energy_j, WATTS * m.duration_s, 0.01), `${m.energy_j} J over ${m.duration_s} s`).toBe(true);
     expect(within(m.power_w, WATTS, 0.01), `${m.power_w} W`).toBe(true);
     // the in-total source is the package; the battery is listed, not added; no GPU on this host
     expect(m.sources['rapl/package-0']).toBe(m.energy_j);
@@ -85,9 +90,12 @@ print(json.dumps([outer.energy_j, outer.duration_s, inner.energy_j, inner.durati
     expect(r.stderr).toBe('');
     const [outer, outerS, inner, innerS] = JSON.parse(r.stdout) as number[];
     expect(outerS).toBeGreaterThanOrEqual(3);
+    expect(outerS).toBeLessThan(3.3);
     expect(innerS).toBeGreaterThanOrEqual(1);
-    expect(within(outer as number, 120, 0.01), `${outer} J`).toBe(true);
-    expect(within(inner as number, 40, 0.01), `${inner} J`).toBe(true);
+    expect(innerS).toBeLessThan(1.1);
+    // 120 J and 40 J for exactly 3 s and 1 s: 40 W × each window's own length, within 1 %
+    expect(within(outer as number, WATTS * (outerS as number), 0.01), `${outer} J over ${outerS} s`).toBe(true);
+    expect(within(inner as number, WATTS * (innerS as number), 0.01), `${inner} J over ${innerS} s`).toBe(true);
   }, 30_000);
 
   it('overlapping windows, a context manager and a decorator: each its own energy', async () => {

@@ -80,6 +80,28 @@ describe('work over a window', () => {
   });
 });
 
+describe('a range’s report', () => {
+  it('a server that started halfway through the range: its energy per token from the energy of its own intervals, not the whole range’s', () => {
+    const t0 = T0;
+    const t1 = T0 + 60_000;
+    // the host draws 40 W all minute; the server answered for its last 30 s, 50 tokens and 40 J a second
+    const late = steady({ output_tokens: 50, requests: 2 }, t0 + 30_000, t1);
+    const withEnergy: WorkloadWindowData = {
+      ...late,
+      inside: { ...(late.inside as NonNullable<WorkloadWindowData['inside']>), energyJ: 40 * (late.inside?.intervalS as number) },
+      firstInside: { ...(late.firstInside as NonNullable<WorkloadWindowData['firstInside']>), energyJ: 40 },
+      firstAfter: { ...(late.firstAfter as NonNullable<WorkloadWindowData['firstAfter']>), energyJ: 40 },
+    };
+    const report = workloadReport('h1', t0, t1, { energyJ: 2400, coverage: 1 }, windowWork([withEnergy], t0, t1));
+    expect(report.served[0]?.coverage).toBeCloseTo(0.5, 9);
+    expect(report.served[0]?.energy_j).toBeCloseTo(1200, 6);
+    expect(report.energy_per_output_token_j).toBeCloseTo(0.8, 9);
+    expect(report.energy_per_request_j).toBeCloseTo(20, 9);
+    // points without the host's energy: the whole range's energy (what older collectors give)
+    expect(workloadReport('h1', t0, t1, { energyJ: 2400, coverage: 1 }, windowWork([late], t0, t1)).energy_per_output_token_j).toBeCloseTo(1.6, 9);
+  });
+});
+
 describe('a run’s work and scores', () => {
   const served = (requests: number | null, output: number | null) => ({ ...emptyRun({ run_id: 'r', model: 'm', platform: 'p', started_at_ms: T0, kind: 'inference', hosts: ['h1'] }), status: 'completed' as const, duration_s: 20, energy_j: 800, requests, output_tokens: output });
 

@@ -38,7 +38,7 @@ describe('a run on a serving host', () => {
     expect(s.output_tokens).toBeCloseTo(1000, 6);
     expect(s.energy_per_request_j).toBeCloseTo(20, 6);
     expect(s.energy_per_output_token_j).toBeCloseTo(0.8, 6);
-    expect(s.workload).toEqual([{ host: 'srv', engine: 'vllm', model_name: 'meta-llama/Llama-3.1-8B-Instruct', instance: '127.0.0.1:8000', requests: expect.closeTo(40, 6), prompt_tokens: expect.closeTo(2400, 6), output_tokens: expect.closeTo(1000, 6), coverage: expect.closeTo(1, 9) }]);
+    expect(s.workload).toEqual([{ host: 'srv', engine: 'vllm', model_name: 'meta-llama/Llama-3.1-8B-Instruct', instance: '127.0.0.1:8000', requests: expect.closeTo(40, 6), prompt_tokens: expect.closeTo(2400, 6), output_tokens: expect.closeTo(1000, 6), coverage: expect.closeTo(1, 9), energy_j: null }]);
     // no inferences given: the requests are the scores' inferences
     expect(s.inferences).toBeNull();
     expect(s.inferences_from).toBe('requests');
