@@ -24,6 +24,7 @@ import { RunLocks } from './services/locks.js';
 import { MeasuringService } from './services/measuring.js';
 import { RunLifecycle } from './services/lifecycle.js';
 import { RunReads } from './services/reads.js';
+import { HealthCheck } from './services/health.js';
 import { runRoutes } from './routes/runs.js';
 import { compareRoutes } from './routes/compare.js';
 import { seriesRoutes } from './routes/series.js';
@@ -126,7 +127,7 @@ export async function buildApp({ config, store, now, stopWaitMs }: AppOptions): 
   seriesRoutes(app, reads);
   hostRoutes(app, reads);
   workloadRoutes(app, new WorkloadReads(powerRepo, workloadRepo, hostRepo), now);
-  systemRoutes(app, store, metrics);
+  systemRoutes(app, new HealthCheck(store), metrics);
   app.addHook('onClose', async () => hub.close());
   liveRoutes(app, reads, hub, { maxViewers: config.api.liveMaxViewers, onDropped: () => metrics.liveDropped.inc(), onRefused: () => metrics.liveRefused.inc() });
   pageRoutes(app);

@@ -5,7 +5,8 @@
  * failure is an ApiError 400 whose `field` names the input, as the schema errors do.
  */
 import { ApiError } from './errors.js';
-import { notFiniteScores, type Run, type SummaryContext } from './domain/run-record.js';
+import { type Run, type SummaryContext } from './domain/run-record.js';
+import { notFiniteScores } from './domain/run-fields.js';
 import { LABEL_KEY_MAX_LENGTH } from './schemas/runs.js';
 
 /**

@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CORE, OPTIONS, type OptionSpec } from './config.js';
 import { SOURCES } from '../collector/sources/index.js';
-import { runFieldsTable } from '../api/domain/run-record.js';
+import { runFieldsTable } from '../api/domain/run-fields.js';
 import { packageRoot } from '../common/paths.js';
 
 /** Defaults that depend on the machine are shown by what they are, not by this machine's value. */

@@ -1,6 +1,6 @@
 /** A series of repeated runs as the terminal shows it: its statistics, and its flag. */
 import type { Series } from '../clients/ts/client.js';
-import { fieldCatalog } from '../api/domain/run-record.js';
+import { fieldCatalog } from '../api/domain/run-fields.js';
 import { num, table } from './format.js';
 
 type Described = Series['stats']['energy_j'];

@@ -4,7 +4,7 @@
  * fields marked `detail` in api/domain/run-record.ts; a new score shows here by itself).
  */
 import type { RunSummary } from '../clients/ts/client.js';
-import { DETAIL_FIELDS } from '../api/domain/run-record.js';
+import { DETAIL_FIELDS } from '../api/domain/run-fields.js';
 import { num, pairs, table } from './format.js';
 
 /** A detail field's value with its unit, as the terminal prints it. */

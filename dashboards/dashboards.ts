@@ -22,7 +22,7 @@ import { PanelBuilder as StatPanel } from '@grafana/grafana-foundation-sdk/stat'
 import { StackingConfigBuilder, StackingMode } from '@grafana/grafana-foundation-sdk/common';
 import { CPU, DISK, GPU, HOST_TAGS, MEM, MEASUREMENT, NET, POWER, RUN, UNITS, WORKLOAD } from '../common/model.js';
 import { DATASOURCE, influxql, matchVar, n, s } from './influxql.js';
-import { RUN_FIELDS, SERIES_METRICS, STORED_VIEWS, storedName } from '../api/domain/run-record.js';
+import { RUN_FIELDS, SERIES_METRICS, STORED_VIEWS, storedName } from '../api/domain/run-fields.js';
 
 const unit = (field: string) => UNITS[field]?.grafana ?? 'none';
 const P = POWER.fields;

@@ -4,7 +4,8 @@
  * rank of each model under each score per platform (Table II of the paper), and scores relative
  * to a reference platform (Table III's factors). Warm-up runs of a series are not repeats.
  */
-import { COMPARED, LOWER_IS_BETTER, type RunSummary } from './run-record.js';
+import { type RunSummary } from './run-record.js';
+import { COMPARED, LOWER_IS_BETTER } from './run-fields.js';
 import { describe, type Described } from './statistics.js';
 
 /** The summary's fields compared, and which are better lower: from the run's definition (`compare`). */

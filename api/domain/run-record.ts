@@ -6,7 +6,8 @@
  * series, or stored for Grafana). The `Run` and `RunSummary` types, the row mapping
  * (../repo/runs.ts), the summary, the CSV columns, the OpenAPI schema, the CLI's and the page's
  * run detail, the series' statistics, the dashboards' run queries and the run table of
- * docs/DATA-MODEL.md (`npm run docs:config`) come from here.
+ * docs/DATA-MODEL.md (`npm run docs:config`) come from here (the summary in this file, the rest in
+ * ./run-fields.ts).
  *
  * Adding a score: its function in ./scores.ts (with its test), and one line in RUN_SUMMARY
  * (CONTRIBUTING.md, "Add a score").
@@ -15,7 +16,7 @@ import { Type } from '@sinclair/typebox';
 import { RUN_KINDS, RUN_STATUSES } from '../../common/model.js';
 import { carbonGrams, energyCost } from './carbon.js';
 import type { SourceEnergy } from './energy.js';
-import type { ServedWork } from './workload.js';
+import { ServedList, type ServedWork } from './workload.js';
 import { bool, commaList, json, Nullable, num, oneOf, optionalTag, same, score, str, tag, time, view, type Column, type RecordOf, type ReplyOf, type Typed, type View, type ViewOptions } from './record.js';
 import {
   accuracyOf,
@@ -28,14 +29,12 @@ import {
   infoDensity,
   JOULES_PER_WH,
   netScore,
-  NOT_FINITE,
   perJoule,
   perSecond,
   scoreEnergyOf,
   steadyPerInferenceUwh,
   steadySeconds,
   type NetScoreCoefficients,
-  type Score,
 } from './scores.js';
 
 /** Energy attributed to a run's own processes on shared hosts (collector/attribution.ts). */
@@ -69,19 +68,6 @@ const SourceEnergyList = Type.Unsafe<SourceEnergy[]>(
 const AttributedSchema = Type.Unsafe<Attributed | null>(
   Nullable(Type.Object({ sources: Type.Array(Type.Object({ host: Type.String(), source: Type.String(), domain: Type.String(), energy_j: Type.Number(), share: Type.Number() })), notes: Type.Array(Type.String()) })),
 );
-
-const ServedSchema = Type.Object({
-  host: Type.String(),
-  engine: Type.String({ description: 'vllm, sglang, tgi, triton, or the name WATTSCOPE_SERVING_COUNTERS gives.' }),
-  model_name: Type.String(),
-  instance: Type.String({ description: 'The endpoint its collector scraped, host:port.' }),
-  requests: Nullable(Type.Number({ description: 'null where the engine does not count them.' })),
-  prompt_tokens: Nullable(Type.Number()),
-  output_tokens: Nullable(Type.Number()),
-  coverage: Type.Number({ description: 'Seconds of the window its points cover / the window’s length, 0–1.' }),
-  energy_j: Nullable(Type.Number({ description: 'The host’s energy over the very intervals of this work, as its collector read it at each scrape (J); null from collectors that did not carry it.' })),
-});
-const ServedList = Type.Unsafe<ServedWork[]>(Type.Array(ServedSchema));
 
 /** A run that found no steady part keeps its reason; its figures from an earlier measurement are not read. */
 const ifSteady = { decode: (raw: unknown, row: Readonly<Record<string, unknown>>) => (typeof row.steady_reason === 'string' && row.steady_reason !== '' ? null : typeof raw === 'number' && Number.isFinite(raw) ? raw : null) };
@@ -364,93 +350,3 @@ export function summaryOf(run: Run, ctx: SummaryContext): RunSummary {
   out.null_reasons = reasons;
   return out as RunSummary;
 }
-
-/** The summary's fields that are also stored in the point, for Grafana, under their stored names. */
-export function storedViews(summary: RunSummary): Record<string, number | null> {
-  const out: Record<string, number | null> = {};
-  for (const [name, field] of Object.entries(RUN_SUMMARY) as Array<[SummaryField, View<Run, SummaryContext>]>) if (field.store) out[field.store] = summary[name] as number | null;
-  return out;
-}
-
-/** The CSV export's columns, in the summary's order. */
-export const RUN_CSV_COLUMNS = (Object.entries(RUN_SUMMARY) as Array<[SummaryField, View<Run, SummaryContext>]>).filter(([, f]) => f.csv).map(([k]) => k);
-
-export interface FieldInfo {
-  name: string;
-  doc: string;
-  unit: string | null;
-  list: ViewOptions['list'] | null;
-  detail: ViewOptions['detail'] | null;
-  series: ViewOptions['series'] | null;
-  compare: ViewOptions['compare'] | null;
-  csv: boolean;
-}
-
-/** What the page and the clients know of the summary's fields: labels, units, digits, how they compare (GET /api/run-fields). */
-export function fieldCatalog(): FieldInfo[] {
-  return (Object.entries(RUN_SUMMARY) as Array<[string, View<Run, SummaryContext>]>).map(([name, f]) => ({
-    name,
-    doc: f.doc,
-    unit: f.unit ?? null,
-    list: f.list ?? null,
-    detail: f.detail ?? null,
-    series: f.series ?? null,
-    compare: f.compare ?? null,
-    csv: f.csv === true,
-  }));
-}
-
-/** The lines of a run's detail (the CLI's summary, the page's run detail), in the summary's order. */
-export const DETAIL_FIELDS: ReadonlyArray<FieldInfo & { detail: NonNullable<ViewOptions['detail']> }> = fieldCatalog().flatMap((f) => (f.detail ? [{ ...f, detail: f.detail }] : []));
-
-type SeriesField = { [K in SummaryField]: SummaryFields[K] extends { series: object } ? K : never }[SummaryField];
-
-/** The fields a series of repeated runs is described by (n, mean, sd, cv, 95 % interval: ./series.ts). */
-export const SERIES_METRICS = (Object.entries(RUN_SUMMARY) as Array<[SeriesField, View<Run, SummaryContext>]>).filter(([, f]) => f.series).map(([k]) => k);
-
-/** Where a summary field is kept in the stored point, for Grafana: a column under its name, or a stored view under its stored name; undefined when not stored. */
-export function storedName(field: SummaryField): string | undefined {
-  const f = RUN_SUMMARY[field] as View<Run, SummaryContext>;
-  if (f.store) return f.store;
-  const column = (RUN_COLUMNS as Record<string, Column<unknown>>)[field];
-  return column?.place === 'field' ? field : undefined;
-}
-
-/** The summary's fields stored for Grafana, in the summary's order: its name, and the stored name it is read from. */
-export const STORED_VIEWS: ReadonlyArray<{ name: SummaryField; stored: string; unit: string | null }> = (Object.entries(RUN_SUMMARY) as Array<[SummaryField, View<Run, SummaryContext>]>).flatMap(([name, f]) => (f.store ? [{ name, stored: f.store, unit: f.unit ?? null }] : []));
-
-/**
- * The scores of a run that are not finite numbers (inputs so large or small that they
- * overflow), with the inputs each is derived from: an import names one of them in its 400.
- */
-export function notFiniteScores(run: Run, ctx: SummaryContext): Array<{ name: string; inputs: readonly string[] }> {
-  return (Object.entries(RUN_SUMMARY) as Array<[string, View<Run, SummaryContext>]>).flatMap(([name, f]) => {
-    if (!f.score) return [];
-    const s = f.value(run, ctx) as Score;
-    return s.value === null && s.reason === NOT_FINITE ? [{ name, inputs: f.inputs ?? [] }] : [];
-  });
-}
-
-type ComparedField = { [K in SummaryField]: SummaryFields[K] extends { compare: object } ? K : never }[SummaryField];
-
-/** The fields compared across models × platforms (./compare.ts), and which way is better. */
-export const COMPARED = (Object.entries(RUN_SUMMARY) as Array<[ComparedField, View<Run, SummaryContext>]>).filter(([, f]) => f.compare).map(([k]) => k);
-
-export const LOWER_IS_BETTER: ReadonlySet<string> = new Set((Object.entries(RUN_SUMMARY) as Array<[string, View<Run, SummaryContext>]>).filter(([, f]) => f.compare?.better === 'lower').map(([k]) => k));
-
-type StoredViewName = { [K in SummaryField]: SummaryFields[K] extends { store: infer S extends string } ? S : never }[SummaryField];
-type ColumnFieldName = { [K in keyof typeof RUN_COLUMNS]: (typeof RUN_COLUMNS)[K]['place'] extends 'field' ? K : never }[keyof typeof RUN_COLUMNS];
-
-/** The stored field names, for queries and Grafana: the point's columns and the summary's stored views. */
-export const RUN_FIELDS = Object.fromEntries([
-  ...Object.entries(RUN_COLUMNS).filter(([, c]) => c.place === 'field').map(([k]) => [k, k]),
-  ...(Object.values(RUN_SUMMARY) as ViewOptions[]).flatMap((f) => (f.store ? [[f.store, f.store]] : [])),
-]) as { readonly [K in ColumnFieldName | StoredViewName]: K };
-
-/** The run table of docs/DATA-MODEL.md. */
-export function runFieldsTable(): string {
-  const rows = Object.entries(RUN_COLUMNS).map(([k, c]) => `| \`${k}\` | ${c.place} | ${c.unit ?? ''} | ${c.doc.replace(/\|/g, '\\|')} |`);
-  const views = (Object.entries(RUN_SUMMARY) as Array<[string, View<Run, SummaryContext>]>).filter(([, f]) => f.store).map(([, f]) => `| \`${f.store as string}\` | field | ${f.unit ?? ''} | ${f.doc.replace(/\|/g, '\\|')} Stored for Grafana. |`);
-  return ['| name | kept as | unit | meaning |', '| --- | --- | --- | --- |', ...rows, ...views].join('\n');
-}
-

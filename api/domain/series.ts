@@ -3,7 +3,8 @@
  * paper measured each model three times on each platform and reported a run-to-run deviation
  * under 2 %. Warm-up runs, and runs that did not complete, are listed but not counted.
  */
-import { SERIES_METRICS, type RunSummary } from './run-record.js';
+import { type RunSummary } from './run-record.js';
+import { SERIES_METRICS } from './run-fields.js';
 import { describe, type Described } from './statistics.js';
 
 /** Above this coefficient of variation of energy per inference a series is flagged (the paper saw < 2 %). */

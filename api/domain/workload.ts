@@ -9,7 +9,9 @@
  * off), and the first point that ends after t1 (its part inside is added).
  */
 import { WORKLOAD_COUNTS, type WorkloadCount } from '../../common/model.js';
+import { Type } from '@sinclair/typebox';
 import { insideFraction } from './energy.js';
+import { Nullable } from './record.js';
 
 export type Counts = Partial<Record<WorkloadCount, number>>;
 
@@ -49,6 +51,20 @@ export interface ServedWork {
    */
   energy_j: number | null;
 }
+
+/** A ServedWork as the run's `workload` keeps it and the API gives it. */
+export const ServedSchema = Type.Object({
+  host: Type.String(),
+  engine: Type.String({ description: 'vllm, sglang, tgi, triton, or the name WATTSCOPE_SERVING_COUNTERS gives.' }),
+  model_name: Type.String(),
+  instance: Type.String({ description: 'The endpoint its collector scraped, host:port.' }),
+  requests: Nullable(Type.Number({ description: 'null where the engine does not count them.' })),
+  prompt_tokens: Nullable(Type.Number()),
+  output_tokens: Nullable(Type.Number()),
+  coverage: Type.Number({ description: 'Seconds of the window its points cover / the window’s length, 0–1.' }),
+  energy_j: Nullable(Type.Number({ description: 'The host’s energy over the very intervals of this work, as its collector read it at each scrape (J); null from collectors that did not carry it.' })),
+});
+export const ServedList = Type.Unsafe<ServedWork[]>(Type.Array(ServedSchema));
 
 export interface WindowWork {
   /** summed over the engines; null where none counts it, or no workload point covers the window */

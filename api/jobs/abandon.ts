@@ -1,6 +1,7 @@
 /** The abandon job (every minute): running runs without a heartbeat for the run timeout become abandoned, with energy up to their last heartbeat. */
 import { logger } from '../../common/log.js';
-import { storedViews, summaryOf, type Run, type SummarySettings } from '../domain/run-record.js';
+import { summaryOf, type Run, type SummarySettings } from '../domain/run-record.js';
+import { storedViews } from '../domain/run-fields.js';
 import type { RunRepository } from '../repo/runs.js';
 import type { RunLocks } from '../services/locks.js';
 import type { MeasuringService } from '../services/measuring.js';

@@ -13,7 +13,8 @@
 import { logger } from '../../common/log.js';
 import type { RunStatus } from '../../common/model.js';
 import { partialReason, recomputePlan } from '../domain/recompute.js';
-import { FULL_COVERAGE, RUN_FIELDS, storedViews, summaryOf, type Run, type SummarySettings } from '../domain/run-record.js';
+import { FULL_COVERAGE, summaryOf, type Run, type SummarySettings } from '../domain/run-record.js';
+import { RUN_FIELDS, storedViews } from '../domain/run-fields.js';
 import type { RunRepository } from '../repo/runs.js';
 import type { RunLocks } from '../services/locks.js';
 import type { MeasuringService } from '../services/measuring.js';

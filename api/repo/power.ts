@@ -129,7 +129,10 @@ export class PowerRepository {
 
   /**
    * The statements of a window's energy and host metrics over (t0, t1], named `w.*`: per
-   * in-total series the sums inside and the two edge points, and the GPU and CPU sums.
+   * in-total series the sums inside and the two edge points, and the GPU and CPU sums. With a
+   * `curve` (an ended run's steady part), the sums are read per bucket of the curve where the
+   * window's plan allows — all of a raw window; the two ends and the rollups of a window read
+   * from rollups in their 10-minute buckets — and the follow-up gives the curve as well.
    */
   windowRead(hosts: readonly string[], t0: number, t1: number, curve?: CurvePlan | null): WindowRead {
     const plan = planWindow(t0, t1, this.bucketMs);

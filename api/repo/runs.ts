@@ -8,7 +8,8 @@ import { BASELINE, MEASUREMENT, ROLLUP, RUN, RUN_CHANGES, RUN_STATUSES, type Run
 import { anyOf, ident, iql, join, literalRegex, num as numLit, str, timeMs, type InfluxQL } from '../../common/storage/influxql.js';
 import { seriesRows, type InfluxStore, type Row, type StatementResult } from '../../common/storage/store.js';
 import { decodeRecord, encodeRecord } from '../domain/record.js';
-import { RUN_COLUMNS, RUN_FIELDS, type Run } from '../domain/run-record.js';
+import { RUN_COLUMNS, type Run } from '../domain/run-record.js';
+import { RUN_FIELDS } from '../domain/run-fields.js';
 
 const F = RUN_FIELDS;
 const T = RUN.tags;

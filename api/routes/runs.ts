@@ -8,7 +8,7 @@ import { csvCell } from '../http.js';
 import { headerText, parseLabelFilter, parseTime } from '../validate.js';
 import type { RunLifecycle } from '../services/lifecycle.js';
 import type { RunReads } from '../services/reads.js';
-import { fieldCatalog, RUN_CSV_COLUMNS } from '../domain/run-record.js';
+import { fieldCatalog, RUN_CSV_COLUMNS } from '../domain/run-fields.js';
 import {
   BaselineBody,
   ErrorReply,

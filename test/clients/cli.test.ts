@@ -112,16 +112,21 @@ describe('wattscope run', () => {
       hostRecordSample({ host: 'late-host', platform: 'late-gpu', cpuModel: null, gpus: [], sources: [{ id: 'nvml/0', domain: 'gpu', method: 'counter', in_total: true, gpu: 0 }], sampleHz: 10, reportIntervalS: 1, flushIntervalS: 5, version: '0.1.0', clockOffsetS: 0, clockOffsetErrorS: 0.05, startedAtMs: now - 120_000, timeMs: now - 60_000 }),
       ...powerPoints('late-host', 'nvml/0', now - 60_000, 63, () => 80),
     ]);
-    const late = new Promise<void>((resolve) => setTimeout(() => void server.store.write(powerPoints('late-host', 'nvml/0', now + 3000, 30, () => 80)).then(() => resolve()), 7500));
+    // they land 2.5 s after the run's end, whenever the command got to start (late on a loaded machine)
+    const late = (async () => {
+      const run = await waitFor(async () => (await runsOf(server.url, 'cli-wait'))[0], 30_000, 'the run to start');
+      await sleep(Math.max(0, Date.parse(run.started_at) + 4000 + 2500 - Date.now()));
+      await server.store.write(powerPoints('late-host', 'nvml/0', now + 3000, 30, () => 80));
+    })();
     const r = await inPty(`${process.execPath} ${BIN} run --model cli-wait --host late-host -- sleep 4`);
     await late;
     expect(r.status).toBe(0);
     const waited = [...r.stdout.matchAll(/waiting for the collectors' last points… (\d+) s/g)].map((m) => Number(m[1]));
     // redrawn each second with the seconds waited: from 0, never back, past 2 s (the points land
     // ~2.5 s after the end). Not every second is seen: on a loaded machine a redraw comes late and
-    // the next one shows a second more (0, 1, 1, 3 was seen)
+    // the next one shows a second more (0, 1, 1, 3 and 0, 2 were seen with both cores busy)
     expect(waited[0]).toBe(0);
-    expect(waited.length).toBeGreaterThanOrEqual(3);
+    expect(waited.length).toBeGreaterThanOrEqual(2);
     expect(waited.every((w, i) => i === 0 || w >= (waited[i - 1] as number))).toBe(true);
     expect(waited.at(-1)).toBeGreaterThanOrEqual(2);
     // the figures printed are final: the whole run covered, on the platform its collector reports

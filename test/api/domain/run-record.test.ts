@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { FormatRegistry } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { RUN } from '../../../common/model.js';
-import { COMPARED, fieldCatalog, RUN_COLUMNS, RUN_CSV_COLUMNS, RUN_FIELDS, RUN_SUMMARY, runFieldsTable, RunSummarySchema, summaryOf, type Run } from '../../../api/domain/run-record.js';
+import { RUN_COLUMNS, RUN_SUMMARY, RunSummarySchema, summaryOf, type Run } from '../../../api/domain/run-record.js';
+import { COMPARED, fieldCatalog, RUN_CSV_COLUMNS, RUN_FIELDS, runFieldsTable } from '../../../api/domain/run-fields.js';
 import { rowToRun, runToSample } from '../../../api/repo/runs.js';
 import { DEFAULT_NETSCORE } from '../../../api/domain/scores.js';
 

@@ -9,6 +9,7 @@ import { NvmlError, NVML_ERROR_GPU_IS_LOST, type NvmlApi } from '../../../collec
 import { nvmlSource } from '../../../collector/sources/nvml/index.js';
 import { nvidiaSmiSource } from '../../../collector/sources/nvidia-smi/index.js';
 import { parseSmiLine } from '../../../collector/resources/nvidia-smi.js';
+import { waitFor } from '../../helpers.js';
 import { SharedResources } from '../../../collector/resources/index.js';
 import { dcgmGpus, dcgmSource, parsePromText } from '../../../collector/sources/dcgm/index.js';
 import type { Sample } from '../../../common/model.js';
@@ -172,8 +173,10 @@ describe('nvidia-smi', () => {
     try {
       expect(dropping?.channels().map((c) => c.id)).toEqual(['nvidia-smi/0', 'nvidia-smi/1']);
       // the tool exits (as it does when a GPU is lost); readings go stale, the source restarts it
-      await new Promise((r) => setTimeout(r, 1500));
+      // and GPU 0 reads again, GPU 1 (gone) no more: waited for (1.5 s on a calm machine, longer
+      // on a loaded one)
       const [g0, g1] = dropping?.channels() ?? [];
+      await waitFor(async () => typeof g0?.read() === 'number' && g1?.read() === undefined && log.lines.some((l) => /nvidia-smi exited/.test(l.message)), 15_000, 'GPU 0 to read again after the restart, GPU 1 no more');
       expect(g1?.read()).toBeUndefined();
       expect(typeof g0?.read()).toBe('number');
       expect(log.lines.filter((l) => /nvidia-smi exited/.test(l.message))).toHaveLength(1);
