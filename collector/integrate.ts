@@ -90,10 +90,14 @@ export class ChannelIntegrator {
     this.seededT = tMs;
   }
 
-  /** The last reading (monotonic ms, and joules or watts), if any. */
-  get lastReading(): { tMs: number; value: number } | undefined {
-    return this.lastT === undefined || this.lastValue === undefined ? undefined : { tMs: this.lastT, value: this.lastValue };
+  /** The last reading (monotonic ms, and joules or watts), if any: the same object, updated, each time. */
+  get lastReading(): { readonly tMs: number; readonly value: number } | undefined {
+    if (this.lastT === undefined || this.lastValue === undefined) return undefined;
+    this.last.tMs = this.lastT;
+    this.last.value = this.lastValue;
+    return this.last;
   }
+  private readonly last = { tMs: 0, value: 0 };
 
   /** Energy (J) since the first reading, up to the last one: what the interval cuts have reported and the open interval so far. */
   get totalJ(): number {
