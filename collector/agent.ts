@@ -463,14 +463,11 @@ export class Agent {
       out.push({
         measurement: MEASUREMENT.power,
         tags,
-        fields: {
-          [POWER.fields.energyJ]: interval.energyJ,
-          [POWER.fields.powerW]: interval.powerW,
-          [POWER.fields.intervalS]: interval.intervalS,
-          [POWER.fields.powerMinW]: interval.minW,
-          [POWER.fields.powerMaxW]: interval.maxW,
-          ...(interval.bridgedS > 0 ? { [POWER.fields.bridgedS]: interval.bridgedS } : {}),
-        },
+        // keys in sorted order, as line protocol writes them (no sort per point)
+        fields:
+          interval.bridgedS > 0
+            ? { [POWER.fields.bridgedS]: interval.bridgedS, [POWER.fields.energyJ]: interval.energyJ, [POWER.fields.intervalS]: interval.intervalS, [POWER.fields.powerMaxW]: interval.maxW, [POWER.fields.powerMinW]: interval.minW, [POWER.fields.powerW]: interval.powerW }
+            : { [POWER.fields.energyJ]: interval.energyJ, [POWER.fields.intervalS]: interval.intervalS, [POWER.fields.powerMaxW]: interval.maxW, [POWER.fields.powerMinW]: interval.minW, [POWER.fields.powerW]: interval.powerW },
         timeMs,
       });
       state.figures.powerW = interval.powerW;

@@ -156,6 +156,33 @@ export function numberProblem(path: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Scanning procfs text without making strings: numberAt() reads the plain decimal integer at
+ * or after an index (spaces and tabs skipped) and leaves its end in `scan.end`.
+ */
+export const scan = { end: 0 };
+
+/** The decimal integer at or after `i` in `text` (leading blanks skipped); NaN where there is none. End in `scan.end`. */
+export function numberAt(text: string, i: number): number {
+  const n = text.length;
+  let c = text.charCodeAt(i);
+  while (i < n && (c === 0x20 || c === 0x09)) c = text.charCodeAt(++i);
+  const start = i;
+  let v = 0;
+  while (i < n && c >= 0x30 && c <= 0x39) {
+    v = v * 10 + (c - 0x30);
+    c = text.charCodeAt(++i);
+  }
+  scan.end = i;
+  return i === start ? NaN : v;
+}
+
+/** The index just past the end of the line at `i` (past its newline), or the text's length. */
+export function nextLine(text: string, i: number): number {
+  const nl = text.indexOf('\n', i);
+  return nl < 0 ? text.length : nl + 1;
+}
+
 export function listDir(path: string): string[] {
   try {
     return readdirSync(path).sort();
