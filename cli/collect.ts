@@ -1,19 +1,5 @@
-import { setFlagsFromString } from 'node:v8';
 import { loadConfig } from '../common/config.js';
 import { runUntilSignal, type Command } from './command.js';
-
-/**
- * The collector does well under a millisecond of work a second on its defaults: V8's optimising
- * compilers (Maglev, TurboFan) cost it more than they save — about 3.5 MB of resident memory
- * (their code, paged in from the node binary, and what they make) and compiles on background
- * threads (bench/README.md). It runs on V8's interpreter and baseline compiler, unless node was
- * started with a tiering flag of its own. Set before any of the collector's code has run.
- */
-export function baselineTierOnly(execArgv: readonly string[] = process.execArgv): boolean {
-  if (execArgv.some((a) => /^--(no-)?(max-opt|opt|turbofan|maglev|sparkplug|jitless|always-turbofan)(=|$)/.test(a))) return false;
-  setFlagsFromString('--max-opt=1');
-  return true;
-}
 
 const USAGE = `Usage: wattscope collect
 
@@ -41,7 +27,6 @@ export const collectCommand: Command = {
       console.error(`wattscope collect takes no arguments (got ${argv.join(' ')}); it is configured by the environment\n\n${USAGE}`);
       return 2;
     }
-    baselineTierOnly();
     // loaded here, not at the top: `wattscope` starts only the code of the command it runs
     const { startCollector } = await import('../collector/daemon.js');
     await runUntilSignal(() => startCollector(loadConfig()), 'collector');
