@@ -24,6 +24,7 @@ import type { Logger } from '../common/log.js';
 import { ChannelIntegrator, PLAUSIBLE_MAX_W } from './integrate.js';
 import type { ChannelFigures, CollectorMetrics, SourceFigures } from './metrics.js';
 import { SourceError, type PowerChannel, type Source } from './source.js';
+import { beginSharedReads, endSharedReads } from './sysfs.js';
 import type { ChannelInterval } from './attribution.js';
 import type { CounterReading, IdentifiedReading } from './counter-state.js';
 
@@ -336,6 +337,7 @@ export class Agent {
     this.timer = undefined;
     this.ticking = true;
     const half = this.samplePeriodMs / 2;
+    beginSharedReads();
     try {
       this.read(now, true);
       this.lastReadAt = now;
@@ -347,6 +349,7 @@ export class Agent {
       // read and report guard each source; this is the last guard of the timer itself
       this.opts.log.once('tick', 'error', 'a collector tick failed; the next one runs as usual', { error: e });
     } finally {
+      endSharedReads();
       this.ticking = false;
       this.schedule();
     }
@@ -358,7 +361,12 @@ export class Agent {
    * interval's minimum and maximum power), and the energy so far of every channel comes back.
    */
   readNow(t: number = this.now(), wallMs: number = this.wallNow()): ChannelEnergy[] {
-    this.read(t, false);
+    beginSharedReads();
+    try {
+      this.read(t, false);
+    } finally {
+      endSharedReads();
+    }
     const out: ChannelEnergy[] = [];
     for (const state of this.states) {
       if (state.disabled) continue;
@@ -547,7 +555,12 @@ export class Agent {
     if (!this.running) return;
     this.running = false;
     clearTimeout(this.timer);
-    this.sample();
-    this.report();
+    beginSharedReads();
+    try {
+      this.sample();
+      this.report();
+    } finally {
+      endSharedReads();
+    }
   }
 }

@@ -235,6 +235,23 @@ export class AttributeReader {
   }
 }
 
+/** procfs texts read by shared readers since beginSharedReads(), by path */
+const sharedTexts = new Map<string, string>();
+let sharing = 0;
+
+/**
+ * Between these two (an agent's tick, in a try/finally), the shared readers of each procfs file
+ * read it once between them: what the sources and run attribution read is of one moment.
+ * Outside, every read reads the file.
+ */
+export function beginSharedReads(): void {
+  sharing++;
+}
+
+export function endSharedReads(): void {
+  if (--sharing === 0) sharedTexts.clear();
+}
+
 /**
  * A procfs file read once per report interval (/proc/stat, /proc/meminfo, /proc/diskstats,
  * /proc/net/dev): kept open and read with pread from offset 0 (procfs builds the text afresh
@@ -244,8 +261,24 @@ export class AttributeReader {
 export class ProcFile {
   private fd: number | undefined;
   private buf = Buffer.allocUnsafe(8192);
-  constructor(readonly path: string) {}
+  constructor(
+    readonly path: string,
+    /**
+     * between beginSharedReads() and endSharedReads() (an agent's tick), the text read is shared with every other shared
+     * reader of the same path: the readers of one tick (/proc/stat: the cpu source, the CPU
+     * estimate, run attribution) read the file once between them
+     */
+    private readonly shared = false,
+  ) {}
   read(): string {
+    if (!this.shared || sharing === 0) return this.readFile();
+    const known = sharedTexts.get(this.path);
+    if (known !== undefined) return known;
+    const text = this.readFile();
+    sharedTexts.set(this.path, text);
+    return text;
+  }
+  private readFile(): string {
     let n = 0;
     try {
       this.fd ??= openSync(this.path, 'r');

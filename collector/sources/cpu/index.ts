@@ -33,6 +33,8 @@ const coreLabels: string[] = [];
  * in place, without a regex or a split per line: this runs every report.
  */
 export function parseProcStat(text: string): Map<string, CpuTimes> {
+  // the readers of one tick share the file's text (ProcFile's `shared`), and so its parse: never changed by them
+  if (text === parsed.text) return parsed.times;
   const out = new Map<string, CpuTimes>();
   for (let i = 0; i < text.length; i = nextLine(text, i)) {
     if (!text.startsWith('cpu', i)) continue;
@@ -58,8 +60,13 @@ export function parseProcStat(text: string): Map<string, CpuTimes> {
     if (n < 4 || (n < 8 && scan.end < text.length && text.charCodeAt(scan.end) !== 0x0a)) continue;
     out.set(label, t);
   }
+  parsed.text = text;
+  parsed.times = out;
   return out;
 }
+
+/** The last text parseProcStat() read and what it found (callers treat the map as read-only). */
+const parsed: { text: string | undefined; times: Map<string, CpuTimes> } = { text: undefined, times: new Map() };
 
 const TIME_KEYS = ['user', 'nice', 'system', 'idle', 'iowait', 'irq', 'softirq', 'steal'] as const;
 
@@ -97,7 +104,7 @@ class CpuSource implements Source {
     private readonly hostTags: Record<string, string>,
     private readonly perCore: boolean,
   ) {
-    this.file = new ProcFile(path);
+    this.file = new ProcFile(path, true);
     this.prev = parseProcStat(this.file.read()); // a failed read leaves the file closed
   }
   channels() {

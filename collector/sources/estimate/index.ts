@@ -38,7 +38,7 @@ class EstimatedCpuChannel implements PowerChannel {
     private readonly tdpW: number,
     private readonly idleW: number,
   ) {
-    this.stat = new ProcFile(statPath);
+    this.stat = new ProcFile(statPath, true);
     this.whenCounted = `no CPU power sensor found; reporting estimated CPU power (method=estimated): idle ${idleW} W + (TDP ${tdpW} W − idle) × utilisation; set WATTSCOPE_CPU_TDP_W and WATTSCOPE_CPU_IDLE_W to this CPU's figures`;
   }
   read(): number | undefined {
