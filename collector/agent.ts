@@ -3,10 +3,11 @@
  * edge, and once per report interval emits one `power` point per channel (docs/DATA-MODEL.md)
  * plus the sources' host metrics.
  *
- * - A `sampled` or `averaged` power (and the CPU estimate) is read at the sample rate: the
- *   agent wakes every sample period while the host has one.
- * - An energy counter is exact however rarely it is read: a host whose channels are all
- *   counters wakes only at each report, and more often only where a counter could wrap twice
+ * - A `sampled` or `averaged` power is read at the sample rate: the agent wakes every sample
+ *   period while the host has one.
+ * - An energy counter is exact however rarely it is read (and so is the CPU estimate, whose
+ *   reading is its model's mean power since the last one, from /proc/stat's counters): a host
+ *   whose channels are all such wakes only at each report, and more often only where a counter could wrap twice
  *   in between (its range over the channel's plausible maximum power, halved). Where the agent
  *   wakes at the sample rate anyway, the counters are read at those ticks too: once the process
  *   is awake a read is a pread, and a counter reset then loses one sample period, not a report.
@@ -181,7 +182,8 @@ export class Agent {
       source.channels().map((channel): ChannelState => {
         const prev = known.get(channel.id);
         const stats = this.stats[i] as SourceStats;
-        const fast = channel.method !== 'counter';
+        // a counter, or a mean since the last read (the CPU estimate), is exact however rarely it is read
+        const fast = !(channel.method === 'counter' || channel.meanSinceLastRead === true);
         // the same id, method, domain and in_total: the same tags, kept with the rest
         if (prev && prev.channel.method === channel.method && prev.channel.wrapJ === channel.wrapJ && prev.channel.domain === channel.domain && prev.channel.inTotal === channel.inTotal) {
           return { ...prev, channel, source, stats, fast, disabled: !prev.writable, writable: prev.writable, figures: this.figuresOf(channel) };
@@ -193,7 +195,7 @@ export class Agent {
           [POWER.tags.method]: channel.method,
           [POWER.tags.inTotal]: String(channel.inTotal),
         });
-        const integrator = new ChannelIntegrator(channel.method, channel.wrapJ, channel.maxPowerW ?? PLAUSIBLE_MAX_W[channel.domain]);
+        const integrator = new ChannelIntegrator(channel.method, channel.wrapJ, channel.maxPowerW ?? PLAUSIBLE_MAX_W[channel.domain], channel.meanSinceLastRead === true);
         if (channel.method === 'counter') this.opts.metrics.watchCounter(channel.id);
         // the sources check the text their ids are made of; this is the last guard: a channel
         // whose point could not be written is left out, not every point of the batch with it

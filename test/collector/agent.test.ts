@@ -106,6 +106,16 @@ describe('the agent reads each channel at the rate its reading needs', () => {
     expect(power(points, 'hwmon/chip-0/energy1').map((r) => r.fields.energy_j)).toEqual([expect.closeTo(100, 6), expect.closeTo(100, 6)]);
   });
 
+  it('wakes once per report where the only channel is the CPU estimate (a mean since its last reading, exact whenever read)', () => {
+    const estimate = channel('estimate/cpu', 'estimated', 22.5, { meanSinceLastRead: true });
+    const { agent, points } = agentOf([source('estimate', [estimate])]);
+    agent.start();
+    vi.advanceTimersByTime(3000);
+    agent.stop();
+    expect(estimate.reads).toEqual([0, 1000, 2000, 3000, 3000]);
+    expect(power(points, 'estimate/cpu').map((r) => r.fields.energy_j)).toEqual([22.5, 22.5, 22.5]);
+  });
+
   it('wakes every sample period where a channel is sampled, and reads the counters at those ticks too', () => {
     const pkg = channel('rapl/package-0', 'counter', 40, { wrapJ: 262_143.32885 });
     const board = channel('hwmon/amdgpu-0/power1', 'averaged', 31, { domain: 'gpu' });
