@@ -3,10 +3,11 @@
  * edge, and once per report interval emits one `power` point per channel (docs/DATA-MODEL.md)
  * plus the sources' host metrics.
  *
- * - A `sampled` or `averaged` power (and the CPU estimate) is read at the sample rate: the
- *   agent wakes every sample period while the host has one.
- * - An energy counter is exact however rarely it is read: a host whose channels are all
- *   counters wakes only at each report, and more often only where a counter could wrap twice
+ * - A `sampled` or `averaged` power is read at the sample rate: the agent wakes every sample
+ *   period while the host has one.
+ * - An energy counter is exact however rarely it is read (and so is the CPU estimate, whose
+ *   reading is its model's mean power since the last one, from /proc/stat's counters): a host
+ *   whose channels are all such wakes only at each report, and more often only where a counter could wrap twice
  *   in between (its range over the channel's plausible maximum power, halved). Where the agent
  *   wakes at the sample rate anyway, the counters are read at those ticks too: once the process
  *   is awake a read is a pread, and a counter reset then loses one sample period, not a report.
@@ -22,18 +23,21 @@ import { MEASUREMENT, POWER, type Sample } from '../common/model.js';
 import { sampleProblem } from '../common/storage/line-protocol.js';
 import type { Logger } from '../common/log.js';
 import { ChannelIntegrator, PLAUSIBLE_MAX_W } from './integrate.js';
-import type { CollectorMetrics } from './metrics.js';
+import type { ChannelFigures, CollectorMetrics, SourceFigures } from './metrics.js';
 import { SourceError, type PowerChannel, type Source } from './source.js';
+import { beginSharedReads, endSharedReads } from './sysfs.js';
 import type { ChannelInterval } from './attribution.js';
-import type { CounterReading } from './counter-state.js';
+import type { CounterReading, IdentifiedReading } from './counter-state.js';
 
 /** A source's reading time and failures in the current report interval (per source, made once). */
 class SourceStats {
   readMs = 0;
   failed = false;
-  duration: { set(v: number): void } | undefined;
-  success: { set(v: number): void } | undefined;
-  constructor(readonly source: Source) {}
+  constructor(
+    readonly source: Source,
+    /** those of the last report interval, for /metrics */
+    readonly figures: SourceFigures,
+  ) {}
 }
 
 interface ChannelState {
@@ -49,9 +53,8 @@ interface ChannelState {
   disabled: boolean;
   /** whether its points' tags can be written at all */
   writable: boolean;
-  /** the channel's power gauge and energy counter, looked up once (prom-client hashes labels on every call) */
-  gauge?: { set(v: number): void };
-  energy?: { inc(v: number): void };
+  /** its power and energy for /metrics, read when scraped */
+  figures: ChannelFigures;
   /** report intervals in a row in which a counter did not move */
   stillIntervals: number;
   stuck: boolean;
@@ -96,8 +99,11 @@ export interface AgentOptions {
   /** monotonic clock in ms (tests may drive it) */
   now?: () => number;
   wallNow?: () => number;
-  /** every counter channel's last reading, after each report (./counter-state.ts keeps them for a restart) */
-  onCounters?: (readings: Record<string, CounterReading>) => void;
+  /**
+   * every counter channel's last reading, at each report before its points are emitted
+   * (./counter-state.ts keeps them for a restart); the same objects each time, updated
+   */
+  onCounters?: (readings: readonly IdentifiedReading[]) => void;
   /** false: the agent arms no timer, and the caller calls tick() at `nextTickAt` (tests on a clock of their own) */
   timers?: boolean;
 }
@@ -125,13 +131,29 @@ export class Agent {
   private readonly onTimer = (): void => this.tick();
   /** frozen tag sets (a source's per-core or per-device tags, made once) already found writable */
   private readonly writableTags = new WeakSet<object>();
+  /** the counters' last readings handed to onCounters */
+  private readonly readings: IdentifiedReading[] = [];
+  /** /metrics' figures of every channel and source seen (kept across rediscoveries, as their series are) */
+  private readonly channelFigures = new Map<string, ChannelFigures>();
+  private readonly sourceFigures = new Map<string, SourceFigures>();
 
   constructor(private readonly opts: AgentOptions) {
     this.samplePeriodMs = 1000 / opts.sampleHz;
     this.reportPeriodMs = opts.reportIntervalS * 1000;
     this.now = opts.now ?? (() => performance.now());
     this.wallNow = opts.wallNow ?? (() => Date.now());
+    opts.metrics.channelFigures = () => this.channelFigures.values();
+    opts.metrics.sourceFigures = () => this.sourceFigures.values();
     this.setSources(opts.sources);
+  }
+
+  /** A channel's /metrics figures: the same object for the same series. */
+  private figuresOf(channel: PowerChannel): ChannelFigures {
+    const labels = { source: channel.id, domain: channel.domain, method: channel.method, in_total: String(channel.inTotal) };
+    const key = `${labels.source}\u0000${labels.domain}\u0000${labels.method}\u0000${labels.in_total}`;
+    let f = this.channelFigures.get(key);
+    if (!f) this.channelFigures.set(key, (f = { labels, powerW: undefined, unscrapedJ: 0 }));
+    return f;
   }
 
   /**
@@ -145,11 +167,11 @@ export class Agent {
     this.sources = sources;
     this.stats = sources.map((source) => {
       const old = knownStats.get(source.name);
-      const stats = new SourceStats(source);
-      // the same source found again: its gauges, and what it did so far in this report interval
+      let figures = this.sourceFigures.get(source.name);
+      if (!figures) this.sourceFigures.set(source.name, (figures = { source: source.name, durationS: undefined, ok: true }));
+      const stats = new SourceStats(source, figures);
+      // the same source found again: what it did so far in this report interval
       if (old) {
-        stats.duration = old.duration;
-        stats.success = old.success;
         stats.readMs = old.readMs;
         stats.failed = old.failed;
       }
@@ -160,10 +182,11 @@ export class Agent {
       source.channels().map((channel): ChannelState => {
         const prev = known.get(channel.id);
         const stats = this.stats[i] as SourceStats;
-        const fast = channel.method !== 'counter';
+        // a counter, or a mean since the last read (the CPU estimate), is exact however rarely it is read
+        const fast = !(channel.method === 'counter' || channel.meanSinceLastRead === true);
         // the same id, method, domain and in_total: the same tags, kept with the rest
         if (prev && prev.channel.method === channel.method && prev.channel.wrapJ === channel.wrapJ && prev.channel.domain === channel.domain && prev.channel.inTotal === channel.inTotal) {
-          return { ...prev, channel, source, stats, fast, disabled: !prev.writable, writable: prev.writable };
+          return { ...prev, channel, source, stats, fast, disabled: !prev.writable, writable: prev.writable, figures: this.figuresOf(channel) };
         }
         const tags = Object.freeze({
           ...this.opts.hostTags,
@@ -172,13 +195,13 @@ export class Agent {
           [POWER.tags.method]: channel.method,
           [POWER.tags.inTotal]: String(channel.inTotal),
         });
-        const integrator = new ChannelIntegrator(channel.method, channel.wrapJ, channel.maxPowerW ?? PLAUSIBLE_MAX_W[channel.domain]);
+        const integrator = new ChannelIntegrator(channel.method, channel.wrapJ, channel.maxPowerW ?? PLAUSIBLE_MAX_W[channel.domain], channel.meanSinceLastRead === true);
         if (channel.method === 'counter') this.opts.metrics.watchCounter(channel.id);
         // the sources check the text their ids are made of; this is the last guard: a channel
         // whose point could not be written is left out, not every point of the batch with it
         const problem = sampleProblem({ measurement: MEASUREMENT.power, tags, fields: {}, timeMs: 0 });
         if (problem) this.fault(source, 'encode', `encode:${channel.id}`, `power channel ${JSON.stringify(channel.id.slice(0, 80))} of ${source.name} cannot be written (${problem}); it is left out`);
-        return { channel, source, stats, fast, tags, integrator, disabled: problem !== undefined, writable: problem === undefined, stillIntervals: 0, stuck: false };
+        return { channel, source, stats, fast, tags, integrator, disabled: problem !== undefined, writable: problem === undefined, stillIntervals: 0, stuck: false, figures: this.figuresOf(channel) };
       }),
     );
     this.planReads();
@@ -231,15 +254,22 @@ export class Agent {
     return seeded;
   }
 
-  /** Each counter channel's last reading, on the wall clock. */
-  private counterReadings(wallMs: number, monoNow: number): Record<string, CounterReading> {
-    const out: Record<string, CounterReading> = {};
+  /** Each counter channel's last reading, on the wall clock: kept in `this.readings`, updated in place. */
+  private counterReadings(wallMs: number, monoNow: number): readonly IdentifiedReading[] {
+    let n = 0;
     for (const state of this.states) {
       if (state.channel.method !== 'counter') continue;
       const last = state.integrator.lastReading;
-      if (last) out[state.channel.id] = { value: last.value, timeMs: Math.round(wallMs - (monoNow - last.tMs)) };
+      if (!last) continue;
+      let r = this.readings[n];
+      if (!r) this.readings.push((r = { id: '', value: 0, timeMs: 0 }));
+      r.id = state.channel.id;
+      r.value = last.value;
+      r.timeMs = Math.round(wallMs - (monoNow - last.tMs));
+      n++;
     }
-    return out;
+    this.readings.length = n;
+    return this.readings;
   }
 
   /**
@@ -309,6 +339,7 @@ export class Agent {
     this.timer = undefined;
     this.ticking = true;
     const half = this.samplePeriodMs / 2;
+    beginSharedReads();
     try {
       this.read(now, true);
       this.lastReadAt = now;
@@ -320,6 +351,7 @@ export class Agent {
       // read and report guard each source; this is the last guard of the timer itself
       this.opts.log.once('tick', 'error', 'a collector tick failed; the next one runs as usual', { error: e });
     } finally {
+      endSharedReads();
       this.ticking = false;
       this.schedule();
     }
@@ -331,7 +363,12 @@ export class Agent {
    * interval's minimum and maximum power), and the energy so far of every channel comes back.
    */
   readNow(t: number = this.now(), wallMs: number = this.wallNow()): ChannelEnergy[] {
-    this.read(t, false);
+    beginSharedReads();
+    try {
+      this.read(t, false);
+    } finally {
+      endSharedReads();
+    }
     const out: ChannelEnergy[] = [];
     for (const state of this.states) {
       if (state.disabled) continue;
@@ -443,23 +480,15 @@ export class Agent {
       out.push({
         measurement: MEASUREMENT.power,
         tags,
-        fields: {
-          [POWER.fields.energyJ]: interval.energyJ,
-          [POWER.fields.powerW]: interval.powerW,
-          [POWER.fields.intervalS]: interval.intervalS,
-          [POWER.fields.powerMinW]: interval.minW,
-          [POWER.fields.powerMaxW]: interval.maxW,
-          ...(interval.bridgedS > 0 ? { [POWER.fields.bridgedS]: interval.bridgedS } : {}),
-        },
+        // keys in sorted order, as line protocol writes them (no sort per point)
+        fields:
+          interval.bridgedS > 0
+            ? { [POWER.fields.bridgedS]: interval.bridgedS, [POWER.fields.energyJ]: interval.energyJ, [POWER.fields.intervalS]: interval.intervalS, [POWER.fields.powerMaxW]: interval.maxW, [POWER.fields.powerMinW]: interval.minW, [POWER.fields.powerW]: interval.powerW }
+            : { [POWER.fields.energyJ]: interval.energyJ, [POWER.fields.intervalS]: interval.intervalS, [POWER.fields.powerMaxW]: interval.maxW, [POWER.fields.powerMinW]: interval.minW, [POWER.fields.powerW]: interval.powerW },
         timeMs,
       });
-      if (!state.gauge || !state.energy) {
-        const labels = { source: channel.id, domain: channel.domain, method: channel.method, in_total: String(channel.inTotal) };
-        state.gauge = metrics.power.labels(labels);
-        state.energy = metrics.energy.labels(labels);
-      }
-      state.gauge.set(interval.powerW);
-      state.energy.inc(interval.energyJ);
+      state.figures.powerW = interval.powerW;
+      state.figures.unscrapedJ += interval.energyJ;
     }
     if (this.opts.attribute) {
       try {
@@ -500,11 +529,8 @@ export class Agent {
       stats.readMs += performance.now() - started;
     }
     for (const stats of this.stats) {
-      const name = stats.source.name;
-      stats.duration ??= metrics.sourceDuration.labels({ source: name });
-      stats.success ??= metrics.sourceSuccess.labels({ source: name });
-      stats.duration.set(stats.readMs / 1000);
-      stats.success.set(stats.failed ? 0 : 1);
+      stats.figures.durationS = stats.readMs / 1000;
+      stats.figures.ok = !stats.failed;
       stats.readMs = 0;
       stats.failed = false;
     }
@@ -543,7 +569,12 @@ export class Agent {
     if (!this.running) return;
     this.running = false;
     clearTimeout(this.timer);
-    this.sample();
-    this.report();
+    beginSharedReads();
+    try {
+      this.sample();
+      this.report();
+    } finally {
+      endSharedReads();
+    }
   }
 }

@@ -10,8 +10,9 @@
  * covered time alike) instead of adding up to a whole counter range. A counter that updates
  * more slowly than it is read (DCGM's, refreshed once per scrape) moves in steps that hold all
  * the energy since it last moved: its power is judged over that time, not over one sample
- * period (which would make a 700 W board look like a 7 kW reset). A `sampled`
- * or `estimated` channel reports power (W), integrated by the trapezoid rule. `cut(t)` closes
+ * period (which would make a 700 W board look like a 7 kW reset). A `sampled` or `averaged`
+ * channel reports power (W), integrated by the trapezoid rule; one whose readings are the mean
+ * power since the previous reading (the CPU estimate) by that mean over each step, exactly. `cut(t)` closes
  * the interval that ends at the last reading and returns its energy, so that consecutive
  * intervals tile time without gap or overlap. A sampled or averaged power below zero or above
  * the channel's plausible maximum is left out (the trapezoid bridges over it), as is anything
@@ -73,6 +74,8 @@ export class ChannelIntegrator {
     private readonly wrapJ?: number,
     /** above this a counter step is a reset (PLAUSIBLE_MAX_W by domain where unknown) */
     private readonly maxPowerW: number = Infinity,
+    /** each reading is the mean power since the previous one (the CPU estimate): a step's energy is that mean × its length, not a trapezoid */
+    private readonly meanSinceLast = false,
   ) {}
 
   /**
@@ -90,10 +93,14 @@ export class ChannelIntegrator {
     this.seededT = tMs;
   }
 
-  /** The last reading (monotonic ms, and joules or watts), if any. */
-  get lastReading(): { tMs: number; value: number } | undefined {
-    return this.lastT === undefined || this.lastValue === undefined ? undefined : { tMs: this.lastT, value: this.lastValue };
+  /** The last reading (monotonic ms, and joules or watts), if any: the same object, updated, each time. */
+  get lastReading(): { readonly tMs: number; readonly value: number } | undefined {
+    if (this.lastT === undefined || this.lastValue === undefined) return undefined;
+    this.last.tMs = this.lastT;
+    this.last.value = this.lastValue;
+    return this.last;
   }
+  private readonly last = { tMs: 0, value: 0 };
 
   /** Energy (J) since the first reading, up to the last one: what the interval cuts have reported and the open interval so far. */
   get totalJ(): number {
@@ -163,7 +170,7 @@ export class ChannelIntegrator {
           this.pendingSince = undefined;
         }
       } else {
-        segmentJ = ((prevV + value) / 2) * dt;
+        segmentJ = this.meanSinceLast ? value * dt : ((prevV + value) / 2) * dt;
       }
       this.energy += segmentJ;
       this.totalEnergyJ += segmentJ;
@@ -173,7 +180,8 @@ export class ChannelIntegrator {
         this.seededT = undefined;
       }
     }
-    if (this.method !== 'counter') {
+    // a mean since the last reading covers the step to it: the first one's covers time before any interval
+    if (this.method !== 'counter' && (!this.meanSinceLast || prevT !== undefined)) {
       this.minW = Math.min(this.minW, value);
       this.maxW = Math.max(this.maxW, value);
     }
@@ -210,8 +218,10 @@ export class ChannelIntegrator {
     this.resets = 0;
     this.unknownMs = 0;
     // the next interval's min/max start from the reading that begins it
-    this.minW = this.method === 'counter' || this.lastValue === undefined ? Infinity : this.lastValue;
-    this.maxW = this.method === 'counter' || this.lastValue === undefined ? -Infinity : this.lastValue;
+    // a counter's steps and a mean's readings belong to the interval they end; an instantaneous power starts the next one too
+    const carried = this.method === 'counter' || this.meanSinceLast || this.lastValue === undefined;
+    this.minW = carried ? Infinity : (this.lastValue as number);
+    this.maxW = carried ? -Infinity : (this.lastValue as number);
     return out;
   }
 }

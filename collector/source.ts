@@ -5,9 +5,10 @@
  *
  * A plugin's `discover()` returns undefined when its hardware is not here: a quiet, normal
  * outcome. A source then offers
- * - power channels, read at the fast sample rate and integrated at the edge (./integrate.ts):
- *   a `counter` returns its running energy in joules, a `sampled`, `averaged` or `estimated`
- *   one returns watts. Each says what it measures and which value it reads (`reading`); which
+ * - power channels, integrated at the edge (./integrate.ts): a `counter` returns its running
+ *   energy in joules and is read at each report (exact however rarely it is read); a `sampled`
+ *   or `averaged` one returns watts and is read at the sample rate; the CPU estimate returns the
+ *   mean power since its last read (`meanSinceLastRead`), read at each report too. Each says what it measures and which value it reads (`reading`); which
  *   channels add up to the host's total is decided for all of them at once by ./total.ts — a
  *   source never looks at another's channels;
  * - host metrics (cpu, mem, disk, net, gpu), collected once per report interval as samples;
@@ -72,7 +73,14 @@ export interface PowerChannel {
   readonly maxPowerW?: number;
   /** per-GPU channels: the index of the GPU they measure (as in the `gpu` tag) */
   readonly gpu?: number;
-  /** joules (counter) or watts (sampled, estimated); undefined when no value is available now */
+  /**
+   * true where read() gives the mean power since the channel's previous read, from counters
+   * (the CPU estimate: its model at /proc/stat's utilisation since then): integrated exactly, as
+   * that mean over the time between reads, and so read at each report as a counter is, not at
+   * the sample rate
+   */
+  readonly meanSinceLastRead?: boolean;
+  /** joules (counter) or watts (sampled, averaged, estimated); undefined when no value is available now */
   read(): number | undefined;
 }
 

@@ -5,14 +5,21 @@
  * channel makes it wake every sample period, and the counters are read at those ticks too; a
  * rediscovery that adds or removes such a channel replans the timer. Readings on demand
  * (readNow, the collector's GET /energy) join the integration without changing what is reported.
- * The timers here are vitest's fake ones, the agent's clocks read from them.
+ * The timers here are vitest's fake ones, the agent's clocks read from them. Within a tick, the
+ * readers of a procfs file (/proc/stat: the cpu source, the CPU estimate, attribution) share one read.
  */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Agent, type AgentOptions } from '../../collector/agent.js';
+import { RunTracker } from '../../collector/attribution.js';
 import { CollectorMetrics } from '../../collector/metrics.js';
 import { SourceError, type PowerChannel, type Source } from '../../collector/source.js';
+import { cpuSource } from '../../collector/sources/cpu/index.js';
+import { estimateSource } from '../../collector/sources/estimate/index.js';
+import { ProcFile } from '../../collector/sysfs.js';
 import type { Sample } from '../../common/model.js';
-import { recordingLogger } from './fixtures.js';
+import { copyHost, discoverOn, recordingLogger } from './fixtures.js';
 
 /** Wall clock of the fake timers at the start of each test: a whole second, so reports fall on whole seconds. */
 const T0 = 1_800_000_000_000;
@@ -99,6 +106,16 @@ describe('the agent reads each channel at the rate its reading needs', () => {
     expect(power(points, 'hwmon/chip-0/energy1').map((r) => r.fields.energy_j)).toEqual([expect.closeTo(100, 6), expect.closeTo(100, 6)]);
   });
 
+  it('wakes once per report where the only channel is the CPU estimate (a mean since its last reading, exact whenever read)', () => {
+    const estimate = channel('estimate/cpu', 'estimated', 22.5, { meanSinceLastRead: true });
+    const { agent, points } = agentOf([source('estimate', [estimate])]);
+    agent.start();
+    vi.advanceTimersByTime(3000);
+    agent.stop();
+    expect(estimate.reads).toEqual([0, 1000, 2000, 3000, 3000]);
+    expect(power(points, 'estimate/cpu').map((r) => r.fields.energy_j)).toEqual([22.5, 22.5, 22.5]);
+  });
+
   it('wakes every sample period where a channel is sampled, and reads the counters at those ticks too', () => {
     const pkg = channel('rapl/package-0', 'counter', 40, { wrapJ: 262_143.32885 });
     const board = channel('hwmon/amdgpu-0/power1', 'averaged', 31, { domain: 'gpu' });
@@ -181,5 +198,53 @@ describe('the agent reads each channel at the rate its reading needs', () => {
     const [now] = agent.readNow();
     expect(now).toMatchObject({ energyJ: expect.closeTo(31 * 1.05, 9), coveredS: expect.closeTo(1.05, 9), timeMs: T0 + 1050 });
     agent.stop();
+  });
+});
+
+describe('procfs reads within a tick', () => {
+  it('reads /proc/stat once for the cpu source, the CPU estimate and run attribution together; each alone outside a tick', async () => {
+    vi.useRealTimers();
+    const root = copyHost('vm-epyc');
+    // a process of a run on the fixture host, for attribution to follow
+    mkdirSync(join(root, 'proc', '4242'));
+    writeFileSync(join(root, 'proc', '4242', 'stat'), '4242 (train) S 1 4242 4242 0 -1 4194304 1200 0 0 0 350 120 7 3 20 0 1 0 98765 123456789 2000 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n');
+    const { sources } = await discoverOn(root, [cpuSource, estimateSource]);
+    expect(sources.map((s) => s.name)).toEqual(['cpu', 'estimate']);
+    const tracker = new RunTracker(join(root, 'proc'), { host: 'h', platform: 'p' });
+    tracker.register('run-1', [4242]);
+    const stat = join(root, 'proc', 'stat');
+    const reads = vi.spyOn(ProcFile.prototype as unknown as { readFile(): string }, 'readFile');
+    const statReads = () => reads.mock.contexts.filter((c) => (c as unknown as ProcFile).path === stat).length;
+    try {
+      let t = 0;
+      const points: Sample[] = [];
+      const agent = new Agent({ sources, hostTags: { host: 'h', platform: 'p' }, sampleHz: 10, reportIntervalS: 1, emit: (s) => points.push(...s), metrics: new CollectorMetrics(), log: recordingLogger(), now: () => t, wallNow: () => T0 + t, timers: false, attribute: (iv) => tracker.attribute(iv) });
+      agent.start();
+      // the machine works meanwhile: every CPU line +30 user, +70 idle ticks; the run's process +20 ticks
+      const before = readFileSync(stat, 'utf8');
+      writeFileSync(stat, before.replace(/^(cpu\d*) +(\d+) (\d+) (\d+) (\d+)/gm, (_m, cpu: string, u: string, n: string, sy: string, id: string) => `${cpu} ${Number(u) + 30} ${n} ${sy} ${Number(id) + 70}`));
+      writeFileSync(join(root, 'proc', '4242', 'stat'), readFileSync(join(root, 'proc', '4242', 'stat'), 'utf8').replace(' 350 120 ', ' 370 120 '));
+      while (agent.nextTickAt < 1000) {
+        t = agent.nextTickAt;
+        reads.mockClear();
+        agent.tick(t);
+        expect(statReads(), `the estimate's read at ${t}`).toBe(1);
+      }
+      t = 1000;
+      reads.mockClear();
+      agent.tick(t);
+      // the report's tick: the estimate, the cpu source and attribution, one read between them
+      expect(statReads()).toBe(1);
+      expect(points.map((p) => `${p.measurement} ${p.tags.source ?? p.tags.cpu ?? ''}`).sort()).toEqual(['cpu 0', 'cpu 1', 'cpu all', 'power attributed/estimate/cpu', 'power estimate/cpu']);
+      // outside a tick, each reader reads the file itself
+      reads.mockClear();
+      sources[0]?.collect?.(T0);
+      tracker.attribute([]);
+      expect(statReads()).toBe(2);
+      agent.stop();
+    } finally {
+      reads.mockRestore();
+      for (const s of sources) await s.close?.();
+    }
   });
 });

@@ -42,6 +42,77 @@ export function dcgmReading(g: Pick<DcgmGpu, 'energyMj' | 'powerW' | 'powerInsta
   return undefined;
 }
 
+/** The metrics dcgmGpus() uses: every other line of a scrape is skipped unread. */
+const USED = new Set(['DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION', 'DCGM_FI_DEV_POWER_USAGE', 'DCGM_FI_DEV_POWER_USAGE_INSTANT', 'DCGM_FI_DEV_GPU_UTIL', 'DCGM_FI_DEV_MEM_COPY_UTIL', 'DCGM_FI_DEV_FB_USED', 'DCGM_FI_DEV_FB_FREE', 'DCGM_FI_DEV_GPU_TEMP', 'DCGM_FI_DEV_SM_CLOCK']);
+
+/** Labels dcgmGpus() reads; the others of a line are skipped unread. */
+const USED_LABELS = new Set(['gpu', 'modelName', 'UUID', 'pci_bus_id']);
+
+/**
+ * dcgmGpus(parsePromText(text)) for a scrape every report interval, without a regex per line:
+ * only the lines of the metrics it uses are parsed (a full exporter serves dozens more), and of
+ * their labels only those it reads (so a GPU named only by metrics it does not use, which would
+ * have no reading, is not listed).
+ */
+export function dcgmGpusOf(text: string): Map<number, DcgmGpu> {
+  const samples: PromSample[] = [];
+  for (let i = 0; i < text.length; ) {
+    let eol = text.indexOf('\n', i);
+    if (eol < 0) eol = text.length;
+    const sample = usedSample(text, i, eol);
+    if (sample) samples.push(sample);
+    i = eol + 1;
+  }
+  return dcgmGpus(samples);
+}
+
+/** The sample of the line [i, eol) where it is one of a metric dcgmGpus() uses. */
+function usedSample(text: string, i: number, eol: number): PromSample | undefined {
+  while (i < eol && (text.charCodeAt(i) === 0x20 || text.charCodeAt(i) === 0x09)) i++;
+  const c = text.charCodeAt(i);
+  if (i >= eol || c === 0x23) return undefined;
+  let at = i;
+  for (let ch = c; at < eol && ch !== 0x7b && ch !== 0x20 && ch !== 0x09; ch = text.charCodeAt(++at));
+  const name = text.slice(i, at);
+  if (!USED.has(name)) return undefined;
+  const labels: Record<string, string> = {};
+  if (text.charCodeAt(at) === 0x7b) {
+    // name="value", … } with \\, \" and \n escaped in values
+    at++;
+    for (;;) {
+      while (at < eol && (text.charCodeAt(at) === 0x20 || text.charCodeAt(at) === 0x2c)) at++;
+      if (at >= eol) return undefined;
+      if (text.charCodeAt(at) === 0x7d) {
+        at++;
+        break;
+      }
+      const eq = text.indexOf('=', at);
+      if (eq < 0 || eq >= eol || text.charCodeAt(eq + 1) !== 0x22) return undefined;
+      const key = text.slice(at, eq).trim();
+      let v = eq + 2;
+      let escaped = false;
+      for (; v < eol; v++) {
+        const ch = text.charCodeAt(v);
+        if (ch === 0x5c) {
+          escaped = true;
+          v++;
+        } else if (ch === 0x22) break;
+      }
+      if (v >= eol) return undefined;
+      if (USED_LABELS.has(key)) {
+        const raw = text.slice(eq + 2, v);
+        labels[key] = escaped ? raw.replace(/\\(["\\n])/g, (_, e: string) => (e === 'n' ? '\n' : e)) : raw;
+      }
+      at = v + 1;
+    }
+  }
+  while (at < eol && (text.charCodeAt(at) === 0x20 || text.charCodeAt(at) === 0x09)) at++;
+  let end = at;
+  while (end < eol && text.charCodeAt(end) !== 0x20 && text.charCodeAt(end) !== 0x09 && text.charCodeAt(end) !== 0x0d) end++;
+  const value = Number(text.slice(at, end));
+  return end > at && !Number.isNaN(value) ? { name, labels, value } : undefined;
+}
+
 /** Per GPU index, what dcgm-exporter reported. */
 export function dcgmGpus(samples: readonly PromSample[]): Map<number, DcgmGpu> {
   const gpus = new Map<number, DcgmGpu>();
@@ -104,7 +175,7 @@ class DcgmScraper {
       // its busy time scraping once a second (measured with 8 GPUs)
       const res = await send(new URL(this.url), { timeoutMs: 3000 });
       if (res.status < 200 || res.status > 299) throw new Error(`HTTP ${res.status}`);
-      this.latest = dcgmGpus(parsePromText(res.body));
+      this.latest = dcgmGpusOf(res.body);
       return true;
     } catch (e) {
       this.latest = new Map();
