@@ -64,9 +64,9 @@ import urllib.parse
 import urllib.request
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, List, Literal, Mapping, NamedTuple, Optional, Set, Tuple, TypeVar, cast
+from typing import Any, Callable, Dict, List, Literal, Mapping, NamedTuple, Optional, Set, Tuple, TypedDict, TypeVar, cast
 
-__all__ = ["run", "measure", "current", "Run", "Summary", "HEARTBEAT_SECONDS",
+__all__ = ["run", "measure", "current", "Run", "Summary", "SourceEnergy", "Attributed", "ServedWork", "HEARTBEAT_SECONDS",
            "begin_window", "end_window", "window", "Measurement"]
 __version__ = "0.1.0"
 
@@ -218,12 +218,134 @@ def _describe(err: Exception, url: str, what: str, timeout: float, timeout_varia
     return "%s failed on %s: %s: %s" % (api, what, type(err).__name__, err)
 
 
-class Summary(Dict[str, Any]):
-    """The API's summary of a run (energy per source, gross and net energy, every score).
+class _SourceEnergyFields(TypedDict):
+    host: str
+    source: str
+    domain: str
+    method: str
+    in_run: bool
+    energy_j: float
+    avg_power_w: float
+    coverage: float
 
-    Any key it does not hold reads as None instead of raising, so ``r.summary["energy_wh"]`` is
-    safe on a run that could not be measured (API down, stop failed); ``measured`` tells them apart.
+
+class SourceEnergy(_SourceEnergyFields, total=False):
+    """One source's energy in a run (``summary["sources"]``); ``reading`` where its collector said."""
+
+    reading: str
+
+
+class PartialSource(TypedDict):
+    host: str
+    source: str
+    coverage: float
+
+
+class AttributedSource(TypedDict):
+    host: str
+    source: str
+    domain: str
+    energy_j: float
+    share: float
+
+
+class Attributed(TypedDict):
+    """The share of the hosts' energy the run's own processes used (``summary["attributed"]``)."""
+
+    sources: List[AttributedSource]
+    notes: List[str]
+    model: str
+
+
+class ServedWork(TypedDict):
+    """What one serving engine on the run's hosts did in its window (``summary["workload"]``)."""
+
+    host: str
+    engine: str
+    model_name: str
+    instance: str
+    requests: Optional[float]
+    prompt_tokens: Optional[float]
+    output_tokens: Optional[float]
+    coverage: float
+    energy_j: Optional[float]
+
+
+class Summary(TypedDict, total=False):
+    """The API's summary of a run (energy per source, gross and net energy, every score): the keys
+    of GET /api/runs/{id}, typed (test/clients/python-body.test.ts holds them to the API's schema).
+
+    Every key is optional to the type checker: a run that could not be measured (API down, stop
+    failed) has an empty summary, and any key it does not hold reads as None instead of raising,
+    so ``r.summary["energy_wh"]`` is safe; ``r.measured`` tells them apart.
     """
+
+    run_id: str
+    model: str
+    platform: str
+    kind: Literal["inference", "training", "baseline", "imported"]
+    status: Literal["running", "completed", "failed", "abandoned"]
+    dataset: Optional[str]
+    hosts: List[str]
+    labels: Dict[str, str]
+    batch_size: Optional[float]
+    params_m: Optional[float]
+    macs_g: Optional[float]
+    started_at: str
+    ended_at: Optional[str]
+    duration_s: Optional[float]
+    avg_gpu_power_w: Optional[float]
+    energy_wh: Optional[float]
+    avg_gpu_util_pct: Optional[float]
+    avg_gpu_mem_pct: Optional[float]
+    avg_cpu_pct: Optional[float]
+    energy_j: Optional[float]
+    energy_net_j: Optional[float]
+    avg_power_w: Optional[float]
+    coverage: Optional[float]
+    partial: bool
+    partial_sources: List[PartialSource]
+    partial_final: Optional[str]
+    clock_offsets: Dict[str, float]
+    sources: List[SourceEnergy]
+    gpus: Optional[List[str]]
+    gpus_from: Optional[str]
+    energy_host_j: Optional[float]
+    energy_attributed_j: Optional[float]
+    attributed: Optional[Attributed]
+    score_energy: ScoreEnergy
+    carbon_g: Optional[float]
+    energy_cost: Optional[float]
+    series_id: Optional[str]
+    warmup: bool
+    steady_rise_s: Optional[float]
+    steady_tail_s: Optional[float]
+    steady_s: Optional[float]
+    steady_power_w: Optional[float]
+    steady_reason: Optional[str]
+    requests: Optional[float]
+    prompt_tokens: Optional[float]
+    output_tokens: Optional[float]
+    energy_per_request_j: Optional[float]
+    energy_per_output_token_j: Optional[float]
+    workload: List[ServedWork]
+    inferences: Optional[float]
+    inferences_from: Optional[Literal["given", "requests"]]
+    correct: Optional[float]
+    accuracy: Optional[float]
+    energy_per_inference_uwh: Optional[float]
+    energy_per_inference_steady_uwh: Optional[float]
+    inferences_per_s: Optional[float]
+    inferences_per_j: Optional[float]
+    composite_score: Optional[float]
+    netscore: Optional[float]
+    info_density: Optional[float]
+    energy_delay_product: Optional[float]
+    null_reasons: Dict[str, str]
+
+
+class _Answer(Dict[str, Any]):
+    """The summary as the script holds it: a key it does not hold reads as None instead of raising."""
 
     def __init__(self, data: Optional[Dict[str, Any]] = None, measured: bool = False) -> None:
         super().__init__(data or {})
@@ -231,6 +353,10 @@ class Summary(Dict[str, Any]):
 
     def __missing__(self, key: str) -> None:
         return None
+
+
+def _summary(data: Optional[Dict[str, Any]] = None, measured: bool = False) -> Summary:
+    return cast(Summary, _Answer(data, measured))
 
 
 class Run:
@@ -252,7 +378,8 @@ class Run:
             self._start["gpus_from"] = "given"
         self._result: Dict[str, Any] = {}
         self.run_id: Optional[str] = None
-        self.summary = Summary()
+        self.summary: Summary = _summary()
+        self._measured = False
         self._attached = False
         self._followed = False
         self._stop_heartbeat = threading.Event()
@@ -260,7 +387,7 @@ class Run:
     @property
     def measured(self) -> bool:
         """Whether ``summary`` holds the API's figures for this run."""
-        return self.summary.measured
+        return self._measured
 
     def record(self, inferences: Optional[int] = None, correct: Optional[int] = None, accuracy: Optional[float] = None,
                labels: Optional[Dict[str, str]] = None) -> "Run":
@@ -321,7 +448,8 @@ class Run:
                 body["status"] = "failed" if failed else "completed"
                 answer = _while_waiting(lambda: _request("POST", "/api/runs/%s/stop" % self.run_id, body,
                                                          _seconds("WATTSCOPE_STOP_TIMEOUT", 60.0), "WATTSCOPE_STOP_TIMEOUT"))
-            self.summary = Summary(answer, measured=True)
+            self.summary = _summary(answer, measured=True)
+            self._measured = True
         except Exception as err:  # noqa: BLE001 - measuring never breaks the script
             later = "" if self._attached else (
                 "; run %s may still be running: finish it later with `curl -X POST %s/api/runs/%s/stop`, then `wattscope runs show %s`"

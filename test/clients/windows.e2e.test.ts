@@ -15,6 +15,7 @@ import { copyHost } from '../collector/fixtures.js';
 import { spawnCollector, type CollectorProcess } from '../collector/process.js';
 import { startExactRapl } from '../collector/rapl-counter/index.js';
 import { PKG_ENERGY, RAPL_RANGE_UJ } from '../collector/power-points.js';
+import { pythonReadme, STAND_INS } from './python-readme.js';
 
 const MODULE_DIR = new URL('../../clients/python/', import.meta.url).pathname;
 const WATTS = 40;
@@ -127,6 +128,27 @@ print(json.dumps({"a": [a.energy_j, a.duration_s], "b": [b.energy_j, b.duration_
     expect(out.b?.[1]).toBeGreaterThanOrEqual(1);
     expect(out.block?.[2]).toBe('block');
     expect(out.step?.[2]).toBe(7);
+  }, 30_000);
+
+  it('the README’s training loop: a window per epoch and one per evaluation inside it, each at 40 W', async () => {
+    // clients/python/README.md's example as written; an epoch's training 1 s, its evaluation 0.5 s
+    const { epochs } = pythonReadme();
+    const r = await python(`${STAND_INS}\n${epochs}`, { STANDIN_EPOCHS: '2', STANDIN_TRAIN_SECONDS: '1', STANDIN_SECONDS: '0.5' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    lines.forEach((line, i) => {
+      const m = /^epoch (\d+): ([\d.]+) J in ([\d.]+) s, GPUs None J, of which evaluation ([\d.]+) J$/.exec(line);
+      expect(m, line).not.toBeNull();
+      const [epoch, energy, seconds, evaluation] = (m as RegExpExecArray).slice(1).map(Number) as [number, number, number, number];
+      expect(epoch).toBe(i + 1);
+      expect(seconds).toBeGreaterThanOrEqual(1.5);
+      expect(within(energy, WATTS * seconds, 0.01), `${energy} J over ${seconds} s`).toBe(true);
+      // the evaluation's 0.5 s (and what a busy machine oversleeps), inside its epoch
+      expect(evaluation).toBeGreaterThanOrEqual(WATTS * 0.5 * 0.99);
+      expect(evaluation).toBeLessThan(energy - WATTS * 0.99);
+    });
   }, 30_000);
 
   it('an edge answers in milliseconds: end_window’s median under 10 ms, none over 100 ms', async () => {

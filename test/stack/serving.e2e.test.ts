@@ -5,7 +5,8 @@
  * replayed with its counters running at 50 output tokens, 120 prompt tokens and 2 requests a
  * second — named in WATTSCOPE_SERVING_METRICS_URL, the one setting a user gives the collector
  * for it. Then what users do: a 20 s run (0.8 J per output token and 20 J per request, within
- * 2 %), the live page's J/token, a Python window filed as a run, a shell script's windows.
+ * 2 %), the live page's J/token, the Python README's recorded window around a load test, a shell
+ * script's windows.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +20,7 @@ import { spawnCollector, type CollectorProcess } from '../collector/process.js';
 import { PKG_ENERGY, RAPL_RANGE_UJ } from '../collector/power-points.js';
 import { startExactRapl } from '../collector/rapl-counter/index.js';
 import { startServingStandin, type ServingStandin } from '../collector/serving-standin.js';
+import { pythonReadme, STAND_INS } from '../clients/python-readme.js';
 
 const BIN = new URL('../../bin/wattscope.js', import.meta.url).pathname;
 const PYTHON_CLIENT = new URL('../../clients/python/', import.meta.url).pathname;
@@ -101,30 +103,24 @@ describe('a serving host, as deployed', () => {
     }
   }, 60_000);
 
-  it('a Python window with record=True: measured at once, and filed as a run over the same window by the time the script exits', async () => {
-    const r = await runProcess(
-      'python3',
-      [
-        '-c',
-        `
-import json, time, wattscope
-with wattscope.window("generate-batch", record=True, model="opt-125m-window") as w:
-    time.sleep(3)
-print(json.dumps({"run_id": w.run_id, "energy_j": w.energy_j, "duration_s": w.duration_s, "start": w.start_time, "end": w.end_time}))
-`,
-      ],
-      { env: clientEnv, timeoutMs: 90_000 },
-    );
+  it('the README’s recorded window around a load test: measured at once, and filed as a run over the same window, with its J per output token, by the time the script exits', async () => {
+    // clients/python/README.md's example as written, its load generator a stand-in of 3 s
+    const { serving } = pythonReadme();
+    const epilogue = 'import json\nprint(json.dumps({"run_id": w.run_id, "energy_j": w.energy_j, "duration_s": w.duration_s, "start": w.start_time, "end": w.end_time}))';
+    const r = await runProcess('python3', ['-c', `${STAND_INS}\nimport wattscope\n${serving}\n${epilogue}`], { env: clientEnv, timeoutMs: 90_000 });
     expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
     const m = JSON.parse(r.stdout.trim().split('\n').at(-1) as string) as { run_id: string; energy_j: number; duration_s: number; start: number; end: number };
+    expect(m.duration_s).toBeGreaterThanOrEqual(3);
     expect(within(m.energy_j, WATTS * m.duration_s, 0.01)).toBe(true);
     const s = (await (await fetch(`${api.url}/api/runs/${m.run_id}`)).json()) as RunSummary;
-    expect(s).toMatchObject({ status: 'completed', model: 'opt-125m-window', labels: { window: 'generate-batch' }, hosts: ['srv-node'] });
+    expect(s).toMatchObject({ status: 'completed', model: 'llama-3.1-8b', labels: { window: 'load-test', engine: 'vllm' }, hosts: ['srv-node'] });
     expect(Date.parse(s.started_at)).toBeCloseTo(m.start * 1000, -1);
     expect(s.duration_s).toBeCloseTo(m.duration_s, 1);
     // the API's energy of the window, from the stored points, agrees with the window's own
     expect(within(s.energy_j, m.energy_j, 0.01), `${s.energy_j} J stored, ${m.energy_j} J at once`).toBe(true);
-    expect(within(s.energy_per_output_token_j, 0.8, 0.02)).toBe(true);
+    expect(within(s.energy_per_output_token_j, 0.8, 0.02), `${s.energy_per_output_token_j} J/token`).toBe(true);
+    expect(within(s.energy_per_request_j, 20, 0.02), `${s.energy_per_request_j} J/request`).toBe(true);
   }, 120_000);
 
   it('a shell script’s windows: begin and end in separate processes, and a recorded one filed in the background', async () => {
