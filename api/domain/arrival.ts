@@ -40,15 +40,18 @@ export const workloadSource = (instance: string) => `workload/${instance}`;
 
 /**
  * The serving endpoints the records list (their collectors scrape them for `workload` points),
- * as sources to wait for at a run's end — those of them that wrote in `lastPoints` (an endpoint
- * whose server is not running is not waited for).
+ * as sources to wait for at a run's end — those of them that wrote in `lastPoints` (since
+ * `sinceMs`), and every one of a collector that started after `sinceMs`, whose first points may
+ * not be in yet (a run begun as the collector starts). An endpoint whose server stopped writing
+ * before `sinceMs` is not waited for.
  */
-export function expectedWorkload(records: readonly HostRecord[], lastPoints: ReadonlyMap<string, number>): ExpectedSource[] {
+export function expectedWorkload(records: readonly HostRecord[], lastPoints: ReadonlyMap<string, number>, sinceMs: number): ExpectedSource[] {
   const out = new Map<string, ExpectedSource>();
   for (const r of records) {
+    const young = r.startedAtMs !== null && r.startedAtMs >= sinceMs;
     for (const w of r.workload ?? []) {
       const source = workloadSource(w.instance);
-      if (lastPoints.has(`${r.host}\u0000${source}`)) out.set(`${r.host}\u0000${source}`, { host: r.host, source, domain: '', method: 'workload' });
+      if (young || lastPoints.has(`${r.host}\u0000${source}`)) out.set(`${r.host}\u0000${source}`, { host: r.host, source, domain: '', method: 'workload' });
     }
   }
   return [...out.values()];

@@ -94,9 +94,10 @@ export class MeasuringService {
       const seen = await this.hosts.lastPoints(undescribed, t0);
       expected = [...expected, ...[...seen.keys()].map((k) => ({ host: k.split('\u0000')[0] ?? '', source: k.split('\u0000')[1] ?? '', domain: '', method: '' }))];
     }
-    // the serving endpoints whose servers wrote around the run: their points that cover its end are waited for too
+    // the serving endpoints whose servers wrote around the run (or whose collector started since,
+    // its first points perhaps not in): their points that cover its end are waited for too
     let last = await this.hosts.lastPoints(hosts, t0 - 60_000);
-    expected = [...expected, ...expectedWorkload(records, last)];
+    expected = [...expected, ...expectedWorkload(records, last, t0 - 60_000)];
     if (expected.length === 0) return { arrival: { waitedMs: 0, silent: [] }, records };
     const budgetMs = arrivalBudgetMs(hosts, latestRecords(records), maxWaitMs, this.opts.clockOffsetS?.());
     const pollMs = this.opts.pollMs ?? 250;

@@ -9,6 +9,8 @@ import { energyPerWork, inferencesFrom, inferencesOf } from '../../../api/domain
 import { emptyRun } from '../../../api/domain/run.js';
 import { summaryOf } from '../../../api/domain/run-record.js';
 import { DEFAULT_NETSCORE } from '../../../api/domain/scores.js';
+import { expectedWorkload, workloadSource } from '../../../api/domain/arrival.js';
+import type { HostRecord } from '../../../common/host-record.js';
 
 const T0 = Date.UTC(2026, 5, 1, 12, 0, 0);
 const ctx = { netscore: DEFAULT_NETSCORE, gridIntensity: 400, energyPrice: undefined };
@@ -126,5 +128,39 @@ describe('a run’s work and scores', () => {
     expect(s.energy_per_inference_uwh).toBeCloseTo(20 / 3.6e-3, 6);
     expect(s.composite_score).toBeCloseTo(0.64 / (20 / 3.6e-3 / 1000), 9);
     expect(summaryOf({ ...served(40, 1000), inferences: 100 }, ctx).energy_per_inference_uwh).toBeCloseTo(8 / 3.6e-3, 6);
+  });
+});
+
+describe('the serving endpoints a stop waits for (api/domain/arrival.ts)', () => {
+  const record = (startedAtMs: number | null): HostRecord => ({
+    host: 'srv',
+    platform: 'p',
+    cpuModel: null,
+    gpus: [],
+    sources: [],
+    sampleHz: 10,
+    reportIntervalS: 5,
+    flushIntervalS: 5,
+    version: null,
+    clockOffsetS: 0,
+    clockOffsetErrorS: null,
+    startedAtMs,
+    workload: [{ instance: '127.0.0.1:8000', engine: 'vllm' }],
+    timeMs: startedAtMs ?? T0,
+  });
+  const since = T0 - 60_000;
+  const wrote = new Map([[`srv\u0000${workloadSource('127.0.0.1:8000')}`, T0 - 1000]]);
+
+  it('one that wrote in the minute before the run', () => {
+    expect(expectedWorkload([record(T0 - 3_600_000)], wrote, since)).toEqual([{ host: 'srv', source: 'workload/127.0.0.1:8000', domain: '', method: 'workload' }]);
+  });
+
+  it('not one that has not written for a minute (its server stopped): a stop would wait for nothing', () => {
+    expect(expectedWorkload([record(T0 - 3_600_000)], new Map(), since)).toEqual([]);
+  });
+
+  it('every one of a collector started since: a run begun as it starts waits for its first points', () => {
+    expect(expectedWorkload([record(T0 - 2000)], new Map(), since)).toHaveLength(1);
+    expect(expectedWorkload([record(null)], new Map(), since)).toEqual([]);
   });
 });
