@@ -9,12 +9,12 @@
  * background; the script does not wait.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync, appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { dataDir } from '../common/paths.js';
-import { measurementOf, Windows, type Measurement, type RecordOptions } from '../clients/ts/windows.js';
+import { measurementOf, Windows, type Edge, type Measurement, type RecordOptions } from '../clients/ts/windows.js';
 import { binPath, type Command } from './command.js';
 import { loadConfig, type Config } from './config.js';
 import { BATCH_SIZE, client, MACS_G, num, numberOption, PARAMS_M, parseLabels, resultOptions, UsageError } from './format.js';
@@ -62,7 +62,7 @@ const RESULT_OPTIONS = { inferences: { type: 'string' }, correct: { type: 'strin
 
 interface Kept {
   name: string;
-  edge: Awaited<ReturnType<Windows['edge']>>;
+  edge: Edge;
   record?: RecordOptions | undefined;
 }
 
@@ -97,6 +97,14 @@ function recordOptions(v: { record?: boolean | undefined; model?: string | undef
   const labels = parseLabels(v.label);
   if (labels) out.labels = labels;
   return out;
+}
+
+/**
+ * An edge kept for another process: a process's monotonic clock starts with it, so where the
+ * collector gave no reading (whose own clock times the window) the span is timed on the wall clock.
+ */
+function acrossProcesses(edge: Edge): Edge {
+  return { ...edge, monoMs: edge.wallMs };
 }
 
 function windows(config: Config): Windows {
@@ -138,11 +146,21 @@ async function begin(args: string[]): Promise<number> {
     console.error(`wattscope: window "${name}" is already open; end it first (wattscope window end ${name}), or give this one another name`);
     return 2;
   }
-  const edge = await windows(loadConfig()).edge();
+  const edge = acrossProcesses(await windows(loadConfig()).edge());
   mkdirSync(windowsDir(), { recursive: true });
   const kept: Kept = { name, edge, record };
-  writeFileSync(`${file}.tmp`, JSON.stringify(kept));
-  renameSync(`${file}.tmp`, file);
+  // whole and at once: a link made only where no window of the name is open (two scripts beginning it together: one wins)
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(kept));
+  try {
+    linkSync(tmp, file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    console.error(`wattscope: window "${name}" is already open; end it first (wattscope window end ${name}), or give this one another name`);
+    return 2;
+  } finally {
+    rmSync(tmp, { force: true });
+  }
   return 0;
 }
 
@@ -161,7 +179,7 @@ async function end(args: string[]): Promise<number> {
   }
   rmSync(file, { force: true });
   const config = loadConfig();
-  const m = measurementOf(name, kept.edge, await windows(config).edge());
+  const m = measurementOf(name, kept.edge, acrossProcesses(await windows(config).edge()));
   if (kept.record) fileInBackground(m, kept.record, results);
   print(m, values.json);
   return 0;

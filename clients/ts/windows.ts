@@ -13,6 +13,7 @@
  */
 import { Agent, request } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { hostname } from 'node:os';
 import type { EnergyAnswer } from '../../collector/energy-endpoint.js';
 import type { RunResult, StartRun, WattscopeClient } from './client.js';
 
@@ -39,7 +40,8 @@ export interface Measurement {
 /** A window filed as a run: the run's options (its model defaults to the window's name). */
 export type RecordOptions = Omit<StartRun, 'run_id' | 'hosts' | 'started_at' | 'model'> & { model?: string };
 
-interface Edge {
+/** One reading of the collector, and this process's clocks when it was taken. */
+export interface Edge {
   reading: EnergyAnswer | undefined;
   wallMs: number;
   monoMs: number;
@@ -200,7 +202,7 @@ export class Windows {
     }
     const { failed, ...result } = results;
     const { model, ...rest } = record;
-    const start: StartRun = { ...rest, model: model ?? m.name, run_id: m.run_id, hosts: [m.host ?? process.env.WATTSCOPE_HOST ?? 'localhost'], started_at: new Date(m.start_time * 1000).toISOString(), labels: { ...record.labels, window: m.name } };
+    const start: StartRun = { ...rest, model: model ?? m.name, run_id: m.run_id, hosts: [m.host ?? (process.env.WATTSCOPE_HOST || hostname())], started_at: new Date(m.start_time * 1000).toISOString(), labels: { ...record.labels, window: m.name } };
     const p = (async () => {
       try {
         await api.startRun(start);
