@@ -129,9 +129,10 @@ export const WORKLOAD = {
     intervalS: 'interval_s',
     /**
      * the host's energy over the same interval (its in-total power sources, read at the two
-     * scrapes): energy per token in one query where no join exists (Grafana's InfluxQL). The
-     * API computes its figures from the `power` points (scoped, coverage-checked); several
-     * engines on one host each carry the whole host's energy.
+     * scrapes): energy per token in one query where no join exists (Grafana's InfluxQL), and
+     * GET /api/workload's per-server figures (a server that started inside a range is not
+     * charged for the time before). A run's figures come from the `power` points (scoped,
+     * coverage-checked). Several engines on one host each carry the whole host's energy.
      */
     energyJ: 'energy_j',
   },

@@ -7,6 +7,7 @@
  * an edge answers in milliseconds; with the collector stopped, or hung, the script runs on with
  * None figures and one warning; a name not open is a clear error.
  */
+import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -133,6 +134,8 @@ print(json.dumps({"a": [a.energy_j, a.duration_s], "b": [b.energy_j, b.duration_
   it('the README’s training loop: a window per epoch and one per evaluation inside it, each at 40 W', async () => {
     // clients/python/README.md's example as written; an epoch's training 1 s, its evaluation 0.5 s
     const { epochs } = pythonReadme();
+    // the project's README shows the same loop (without the import)
+    expect(readFileSync(new URL('../../README.md', import.meta.url), 'utf8')).toContain(epochs.replace('import wattscope\n\n', ''));
     const r = await python(`${STAND_INS}\n${epochs}`, { STANDIN_EPOCHS: '2', STANDIN_TRAIN_SECONDS: '1', STANDIN_SECONDS: '0.5' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
