@@ -8,7 +8,9 @@
  */
 import cron from 'node-cron';
 import { logger } from '../../common/log.js';
-import type { ApiMetrics } from '../metrics.js';
+import { JOB_NAMES, type ApiMetrics, type JobName } from '../metrics.js';
+
+export { JOB_NAMES, type JobName };
 
 const log = logger('api-jobs');
 
@@ -25,8 +27,6 @@ export interface ApiJobs {
   rollup: Job;
 }
 
-export const JOB_NAMES = ['abandon', 'recompute', 'rollup'] as const;
-export type JobName = (typeof JOB_NAMES)[number];
 
 /** Calls `tick` on its schedule until stopped; a tick still running when the next is due is skipped. */
 export type Scheduler = (name: JobName, tick: () => Promise<void>) => { stop(): void | Promise<void> };

@@ -5,8 +5,8 @@ import type { HealthCheck } from '../services/health.js';
 
 export function systemRoutes(app: FastifyInstance, health: HealthCheck, metrics: ApiMetrics): void {
   app.get('/healthz', { schema: { hide: true } }, async (_request, reply) => {
-    const { ok, report } = await health.influxdb();
-    return ok ? { status: 'ok', influxdb: report } : reply.status(503).send({ status: 'degraded', influxdb: report });
+    const { healthy, ...influxdb } = await health.influxdb();
+    return healthy ? { status: 'ok', influxdb } : reply.status(503).send({ status: 'degraded', influxdb });
   });
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());

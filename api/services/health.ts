@@ -1,24 +1,24 @@
 /**
- * What /healthz says: what InfluxDB answers to a read of the API's database with the API's
- * credentials, within HEALTH_TIMEOUT_MS — wrong or rotated credentials, a missing database and a
- * hung server are each unhealthy, with the reason (the URL in it carries no credentials:
- * ../../common/storage/store.ts).
+ * What /healthz says: whether InfluxDB serves the API now — a read of the API's database with the
+ * API's credentials, answered within HEALTH_TIMEOUT_MS whatever the server does — its version and
+ * the database, or why not: wrong or rotated credentials, a right missing, a missing database, a
+ * hung or unreachable server (the URL in the reason carries no credentials: common/storage/store.ts).
  */
-import type { StorageError } from '../../common/storage/errors.js';
 import type { InfluxStore } from '../../common/storage/store.js';
+import type { StorageErrorCode } from '../../common/storage/errors.js';
 
 export type HealthReport =
-  | { reachable: true; version: string; database: string }
-  | { reachable: boolean; state: StorageError['code']; error: string; database: string };
+  | { healthy: true; reachable: true; version: string; database: string }
+  | { healthy: false; reachable: boolean; state: StorageErrorCode; error: string; database: string };
 
 export class HealthCheck {
   constructor(private readonly store: InfluxStore) {}
 
-  /** `ok`: whether the database answers a read; the report as /healthz gives it. */
-  async influxdb(): Promise<{ ok: boolean; report: HealthReport }> {
+  async influxdb(): Promise<HealthReport> {
     const health = await this.store.health();
-    if (health.ok) return { ok: true, report: { reachable: true, version: this.store.version.raw, database: this.store.db } };
-    const reachable = health.code !== 'unreachable' && health.code !== 'timeout';
-    return { ok: false, report: { reachable, state: health.code, error: health.error, database: this.store.db } };
+    const database = this.store.db;
+    if (health.ok) return { healthy: true, reachable: true, version: this.store.version.raw, database };
+    // refused (401/403, a missing database) is reachable; unreachable or hung is not
+    return { healthy: false, reachable: health.code !== 'unreachable' && health.code !== 'timeout', state: health.code, error: health.error, database };
   }
 }

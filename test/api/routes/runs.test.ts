@@ -305,3 +305,14 @@ describe('history', () => {
     expect((await h.app.fastify.inject(`/api/runs?from=${base}&limit=2&offset=4&format=csv`)).headers['x-next-offset']).toBeUndefined();
   });
 });
+
+describe('import', () => {
+  it('keeps every field a run measured elsewhere gives, its batch size included, and lists it back', async () => {
+    const item = { model: 'imported-bs', platform: 'TPU-v4', inferences: 50_000, energy_j: 900, duration_s: 60, accuracy: 0.7, dataset: 'imagenet-val', batch_size: 256, params_m: 25.6, macs_g: 4.1, labels: { source: 'paper' }, run_id: 'imp-batch' };
+    const res = await h.app.fastify.inject({ method: 'POST', url: '/api/runs/import', payload: item });
+    expect(res.statusCode, res.body).toBe(201);
+    const expected = { model: 'imported-bs', platform: 'TPU-v4', kind: 'imported', inferences: 50_000, energy_j: 900, duration_s: 60, dataset: 'imagenet-val', batch_size: 256, params_m: 25.6, macs_g: 4.1, labels: { source: 'paper' } };
+    expect(res.json<{ runs: RunSummary[] }>().runs[0]).toMatchObject(expected);
+    expect((await h.app.fastify.inject('/api/runs/imp-batch')).json<RunSummary>()).toMatchObject(expected);
+  });
+});
