@@ -17,6 +17,7 @@ import { PowerRepository } from './repo/power.js';
 import { RunRepository } from './repo/runs.js';
 import { HostRepository } from './repo/hosts.js';
 import { MeasurementReads } from './repo/measurement.js';
+import { WorkloadRepository } from './repo/workload.js';
 import { DEFAULT_GRID_INTENSITY } from './domain/carbon.js';
 import type { SummarySettings } from './domain/run-record.js';
 import { RunLocks } from './services/locks.js';
@@ -31,6 +32,8 @@ import { hostRoutes } from './routes/hosts.js';
 import { systemRoutes } from './routes/system.js';
 import { liveRoutes } from './routes/live.js';
 import { pageRoutes } from './routes/page.js';
+import { workloadRoutes } from './routes/workload.js';
+import { WorkloadReads } from './services/workload.js';
 import { LiveRepository } from './repo/live.js';
 import { LiveHub } from './services/live.js';
 import { RollupJob } from './jobs/rollup.js';
@@ -80,7 +83,9 @@ export async function buildApp({ config, store, now, stopWaitMs }: AppOptions): 
     energyPrice: config.api.energyPrice,
   };
   const locks = new RunLocks();
-  const measuring = new MeasuringService(new MeasurementReads(store, new PowerRepository(store), hostRepo, runs), hostRepo, {
+  const powerRepo = new PowerRepository(store);
+  const workloadRepo = new WorkloadRepository(store);
+  const measuring = new MeasuringService(new MeasurementReads(store, powerRepo, hostRepo, runs, workloadRepo), hostRepo, {
     gridIntensity: summary.gridIntensity,
     maxWaitMs: stopWaitMs ?? config.api.stopWaitMaxS * 1000,
     // a clock the caller drives (tests) is InfluxDB's time by construction: no offset to apply
@@ -122,6 +127,7 @@ export async function buildApp({ config, store, now, stopWaitMs }: AppOptions): 
   compareRoutes(app, reads);
   seriesRoutes(app, reads);
   hostRoutes(app, reads);
+  workloadRoutes(app, new WorkloadReads(powerRepo, workloadRepo, hostRepo), now);
   systemRoutes(app, new HealthCheck(store), metrics);
   app.addHook('onClose', async () => hub.close());
   liveRoutes(app, reads, hub, { maxViewers: config.api.liveMaxViewers, onDropped: () => metrics.liveDropped.inc(), onRefused: () => metrics.liveRefused.inc() });

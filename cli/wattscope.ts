@@ -11,12 +11,13 @@ import { runCommandSpec } from './run.js';
 import { benchCommandSpec } from './bench.js';
 import { compareCommand, runsCommand } from './runs.js';
 import { baselineCommand, statusCommand } from './status.js';
+import { windowCommand } from './window.js';
 import { UsageError } from './format.js';
 import { ApiClientError } from '../clients/ts/client.js';
 import { SpoolLockedError } from '../collector/spool-lock.js';
 import { VERSION } from '../common/version.js';
 
-const COMMANDS: Command[] = [upCommand, collectCommand, serveCommand, runCommandSpec, benchCommandSpec, runsCommand, compareCommand, baselineCommand, statusCommand];
+const COMMANDS: Command[] = [upCommand, collectCommand, serveCommand, runCommandSpec, windowCommand, benchCommandSpec, runsCommand, compareCommand, baselineCommand, statusCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

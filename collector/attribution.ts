@@ -15,6 +15,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CPU, MEASUREMENT, POWER, RUN, type PowerDomain, type Sample } from '../common/model.js';
 import { parseProcStat, type CpuTimes } from './procstat.js';
+import { ProcFile } from './sysfs.js';
 import type { GpuProcessUse, PowerChannel, Source } from './source.js';
 
 export interface ProcStat {
@@ -119,10 +120,15 @@ export class RunTracker {
   private readonly runs = new Map<string, TrackedRun>();
   private lastGpuUs = Date.now() * 1000;
 
+  /** /proc/stat, shared with the cpu source and the CPU estimate within a tick */
+  private readonly procStat: ProcFile;
+
   constructor(
     private readonly procfs: string,
     private readonly hostTags: Record<string, string>,
-  ) {}
+  ) {
+    this.procStat = new ProcFile(join(procfs, 'stat'), true);
+  }
 
   get size(): number {
     return this.runs.size;
@@ -150,7 +156,7 @@ export class RunTracker {
   }
 
   private busy(): number | undefined {
-    const cpu = parseProcStat(readFileSync(join(this.procfs, 'stat'), 'utf8')).get(CPU.all);
+    const cpu = parseProcStat(this.procStat.read()).get(CPU.all);
     return cpu ? busyTicks(cpu) : undefined;
   }
 

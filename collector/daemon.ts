@@ -17,6 +17,7 @@ import { bootId, CounterStateWriter, loadCounterState, type CounterReading } fro
 import { every } from './every.js';
 import { RunTracker } from './attribution.js';
 import { runRegistration } from './runs-endpoint.js';
+import { energyAnswer, energyEndpoint } from './energy-endpoint.js';
 import { DeadLetters } from './dead-letter.js';
 import { discoverSources } from './discover.js';
 import { cpuModelOf, hostRecordOf, platformOf } from './host.js';
@@ -31,7 +32,7 @@ import type { Source } from './source.js';
 const log = logger('collector');
 
 /** What the collector writes; a line read back from the spool must be one of these. */
-export const COLLECTOR_MEASUREMENTS: ReadonlySet<string> = new Set([MEASUREMENT.cpu, MEASUREMENT.mem, MEASUREMENT.disk, MEASUREMENT.net, MEASUREMENT.gpu, MEASUREMENT.power, MEASUREMENT.host]);
+export const COLLECTOR_MEASUREMENTS: ReadonlySet<string> = new Set([MEASUREMENT.cpu, MEASUREMENT.mem, MEASUREMENT.disk, MEASUREMENT.net, MEASUREMENT.gpu, MEASUREMENT.power, MEASUREMENT.host, MEASUREMENT.workload]);
 
 /**
  * The collector's way from samples to InfluxDB: line protocol, appended to the spool, and a
@@ -91,6 +92,7 @@ function lockSpool(dir: string): SpoolLock | undefined {
 
 export async function startCollector(config: Config): Promise<Collector> {
   const startedAt = Date.now();
+  const startedMono = performance.now();
   // settings that cannot work (credentials given twice, a URL that is none) stop the start here
   const settings = settingsFromConfig(config);
   // one collector per spool: taken before anything is read from or written to it
@@ -106,9 +108,12 @@ export async function startCollector(config: Config): Promise<Collector> {
     problems.add(k);
     metrics.sourceErrors.inc({ source, kind });
   };
+  // the agent comes after discovery: a source that reports work reads the host's energy through it once it runs
+  const running: { agent?: Agent } = {};
+  const hostEnergyJ = () => running.agent?.inTotalEnergyJ();
   let sources: Source[];
   try {
-    sources = await discoverSources(config, { hostTags, log, resources, onProblem });
+    sources = await discoverSources(config, { hostTags, log, resources, onProblem, hostEnergyJ });
   } catch (e) {
     lock?.release();
     resources.close();
@@ -199,6 +204,7 @@ export async function startCollector(config: Config): Promise<Collector> {
     attribute: (intervals) => tracker.attribute(intervals),
     onCounters: (readings) => counterState.save(readings),
   });
+  running.agent = agent;
   const bridged = agent.seedCounters(saved);
   if (bridged.length > 0) {
     const since = Math.min(...bridged.map((id) => (saved[id] as CounterReading).timeMs));
@@ -218,7 +224,7 @@ export async function startCollector(config: Config): Promise<Collector> {
   });
 
   const rediscover = every(60_000, 'rediscover', async () => {
-    const found = await discoverSources(config, { hostTags, log, resources, onProblem });
+    const found = await discoverSources(config, { hostTags, log, resources, onProblem, hostEnergyJ });
     if (channelKey(found) === channelKey(sources)) {
       for (const s of found) await s.close?.();
     } else {
@@ -282,11 +288,15 @@ export async function startCollector(config: Config): Promise<Collector> {
       );
       return;
     }
+    if (url === '/energy' || url.startsWith('/energy?')) {
+      energyEndpoint(req, res, () => energyAnswer(agent, config.host, { wallMs: startedAt, monoMs: startedMono }));
+      return;
+    }
     if (url === '/runs' || url.startsWith('/runs/')) {
       runRegistration(req, res, tracker, log);
       return;
     }
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /healthz or /runs\n');
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /healthz, /energy or /runs\n');
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

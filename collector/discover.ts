@@ -22,6 +22,8 @@ export interface DiscoverOptions {
   factories?: readonly SourceFactory[];
   /** the monotonic clock the agent reads on (default: performance.now) */
   now?: () => number;
+  /** each in-total power channel's energy so far, read now (the agent's; SourceContext.hostEnergyJ) */
+  hostEnergyJ?: () => Readonly<Record<string, number>> | undefined;
   /**
    * a source found a file or output it cannot use (kind, and the file or thing as `key`): the
    * collector counts it in /metrics, once per key; it is logged here, once per key
@@ -29,7 +31,7 @@ export interface DiscoverOptions {
   onProblem?: (source: string, kind: SourceProblemKind, key: string) => void;
 }
 
-export async function discoverSources(config: Config, { hostTags, log, resources, factories = SOURCES, now = () => performance.now(), onProblem }: DiscoverOptions): Promise<Source[]> {
+export async function discoverSources(config: Config, { hostTags, log, resources, factories = SOURCES, now = () => performance.now(), onProblem, hostEnergyJ }: DiscoverOptions): Promise<Source[]> {
   const wanted = config.collector.sources;
   const unknown = wanted.filter((w) => !factories.some((f) => f.name === w));
   if (unknown.length > 0) {
@@ -43,7 +45,7 @@ export async function discoverSources(config: Config, { hostTags, log, resources
         log.once(`problem:${factory.name}:${kind}:${key}`, 'warn', message, { source: factory.name, ...fields });
         onProblem?.(factory.name, kind, key);
       };
-      const source = await factory.discover({ config, procfs: config.collector.procfsRoot, sysfs: config.collector.sysfsRoot, log, hostTags, resources, now, problem });
+      const source = await factory.discover({ config, procfs: config.collector.procfsRoot, sysfs: config.collector.sysfsRoot, log, hostTags, resources, now, problem, hostEnergyJ });
       if (source) found.push(source);
       else log.debug(`source ${factory.name}: hardware not here`);
     } catch (e) {

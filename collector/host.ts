@@ -51,6 +51,7 @@ export function hostRecordOf(
     clockOffsetErrorS: clock ? Number(clock.errorS.toFixed(4)) : null,
     startedAtMs: described.startedAtMs,
     gridIntensity: config.gridIntensity ?? null,
+    workload: sources.flatMap((s) => s.workload?.() ?? []),
     timeMs: described.timeMs,
   };
 }

@@ -10,8 +10,9 @@
  * covered time alike) instead of adding up to a whole counter range. A counter that updates
  * more slowly than it is read (DCGM's, refreshed once per scrape) moves in steps that hold all
  * the energy since it last moved: its power is judged over that time, not over one sample
- * period (which would make a 700 W board look like a 7 kW reset). A `sampled`
- * or `estimated` channel reports power (W), integrated by the trapezoid rule. `cut(t)` closes
+ * period (which would make a 700 W board look like a 7 kW reset). A `sampled` or `averaged`
+ * channel reports power (W), integrated by the trapezoid rule; one whose readings are the mean
+ * power since the previous reading (the CPU estimate) by that mean over each step, exactly. `cut(t)` closes
  * the interval that ends at the last reading and returns its energy, so that consecutive
  * intervals tile time without gap or overlap. A sampled or averaged power below zero or above
  * the channel's plausible maximum is left out (the trapezoid bridges over it), as is anything
@@ -58,12 +59,23 @@ export class ChannelIntegrator {
   /** a seeded reading not yet followed by a real one: the time it was taken */
   private seededT: number | undefined;
   private bridgedMs = 0;
+  /**
+   * counters: energy of the moves since the last reading that counted towards the extremes, and
+   * when the first of them began (readings on demand move the counter without counting)
+   */
+  private pendingJ = 0;
+  private pendingSince: number | undefined;
+  /** energy and covered time since the first reading (reset steps left out of both): for readings on demand */
+  private totalEnergyJ = 0;
+  private totalCoveredMs = 0;
 
   constructor(
     private readonly method: PowerMethod,
     private readonly wrapJ?: number,
     /** above this a counter step is a reset (PLAUSIBLE_MAX_W by domain where unknown) */
     private readonly maxPowerW: number = Infinity,
+    /** each reading is the mean power since the previous one (the CPU estimate): a step's energy is that mean × its length, not a trapezoid */
+    private readonly meanSinceLast = false,
   ) {}
 
   /**
@@ -81,18 +93,35 @@ export class ChannelIntegrator {
     this.seededT = tMs;
   }
 
-  /** The last reading (monotonic ms, and joules or watts), if any. */
-  get lastReading(): { tMs: number; value: number } | undefined {
-    return this.lastT === undefined || this.lastValue === undefined ? undefined : { tMs: this.lastT, value: this.lastValue };
+  /** The last reading (monotonic ms, and joules or watts), if any: the same object, updated, each time. */
+  get lastReading(): { readonly tMs: number; readonly value: number } | undefined {
+    if (this.lastT === undefined || this.lastValue === undefined) return undefined;
+    this.last.tMs = this.lastT;
+    this.last.value = this.lastValue;
+    return this.last;
+  }
+  private readonly last = { tMs: 0, value: 0 };
+
+  /** Energy (J) since the first reading, up to the last one: what the interval cuts have reported and the open interval so far. */
+  get totalJ(): number {
+    return this.totalEnergyJ;
+  }
+
+  /** Seconds since the first reading that `totalJ` covers (a reset's step is in neither). */
+  get coveredS(): number {
+    return this.totalCoveredMs / 1000;
   }
 
   /**
    * A reading at monotonic time `tMs`: joules for counters, watts otherwise. Returns false, and
    * leaves the reading out, when it is not one a sensor can give: not finite, a negative counter,
    * or a power below zero or above the channel's plausible maximum (a garbage value of a
-   * driver, not a load).
+   * driver, not a load). `extremes` false (a reading on demand, between the agent's own): a
+   * counter's minimum and maximum power stay those between the agent's own readings, whose
+   * moves are judged over the time since the counter last moved before them (a reading on
+   * demand spans so little time that a counter's update granularity would show as a swing).
    */
-  add(tMs: number, value: number): boolean {
+  add(tMs: number, value: number, extremes = true): boolean {
     if (!Number.isFinite(value)) return false;
     if (this.method === 'counter' ? value < 0 : value < 0 || value > this.maxPowerW) return false;
     const prevT = this.lastT;
@@ -102,6 +131,7 @@ export class ChannelIntegrator {
     if (prevT === undefined) this.movedT = tMs;
     if (prevT !== undefined && prevV !== undefined) {
       const dt = (tMs - prevT) / 1000;
+      this.totalCoveredMs += tMs - prevT;
       let segmentJ: number;
       if (this.method === 'counter') {
         let d = value - prevV;
@@ -120,27 +150,38 @@ export class ChannelIntegrator {
           // across a restart long enough for two: which one it was is a guess)
           this.resets++;
           this.unknownMs += tMs - since;
+          this.totalCoveredMs -= tMs - since;
           segmentJ = 0;
           this.movedT = tMs;
+          this.pendingJ = 0;
+          this.pendingSince = undefined;
         } else {
           if (wrapped) this.wraps++;
           segmentJ = d;
-          const p = d / spanS;
-          this.minW = Math.min(this.minW, p);
-          this.maxW = Math.max(this.maxW, p);
+          this.pendingSince ??= since;
+          this.pendingJ += d;
           this.movedT = tMs;
         }
+        if (extremes && this.pendingSince !== undefined && this.movedT !== undefined && this.movedT > this.pendingSince) {
+          const p = this.pendingJ / ((this.movedT - this.pendingSince) / 1000);
+          this.minW = Math.min(this.minW, p);
+          this.maxW = Math.max(this.maxW, p);
+          this.pendingJ = 0;
+          this.pendingSince = undefined;
+        }
       } else {
-        segmentJ = ((prevV + value) / 2) * dt;
+        segmentJ = this.meanSinceLast ? value * dt : ((prevV + value) / 2) * dt;
       }
       this.energy += segmentJ;
+      this.totalEnergyJ += segmentJ;
       if (this.seededT !== undefined) {
         // the step from the seeded reading: bridged, unless it was left out as a reset
         if (segmentJ > 0 || value === prevV) this.bridgedMs += tMs - this.seededT;
         this.seededT = undefined;
       }
     }
-    if (this.method !== 'counter') {
+    // a mean since the last reading covers the step to it: the first one's covers time before any interval
+    if (this.method !== 'counter' && (!this.meanSinceLast || prevT !== undefined)) {
       this.minW = Math.min(this.minW, value);
       this.maxW = Math.max(this.maxW, value);
     }
@@ -177,8 +218,10 @@ export class ChannelIntegrator {
     this.resets = 0;
     this.unknownMs = 0;
     // the next interval's min/max start from the reading that begins it
-    this.minW = this.method === 'counter' || this.lastValue === undefined ? Infinity : this.lastValue;
-    this.maxW = this.method === 'counter' || this.lastValue === undefined ? -Infinity : this.lastValue;
+    // a counter's steps and a mean's readings belong to the interval they end; an instantaneous power starts the next one too
+    const carried = this.method === 'counter' || this.meanSinceLast || this.lastValue === undefined;
+    this.minW = carried ? Infinity : (this.lastValue as number);
+    this.maxW = carried ? -Infinity : (this.lastValue as number);
     return out;
   }
 }

@@ -23,6 +23,29 @@ type Counter = Prom.Counter;
 
 const POWER_LABELS = ['source', 'domain', 'method', 'in_total'] as const;
 
+/**
+ * A power channel's figures as the agent keeps them, read into wattscope_power_watts and
+ * wattscope_energy_joules_total when /metrics is scraped: a report then costs two stores, not
+ * two of prom-client's label hashes per channel.
+ */
+export interface ChannelFigures {
+  readonly labels: Readonly<Record<(typeof POWER_LABELS)[number], string>>;
+  /** the average power of the last report interval; undefined before the first */
+  powerW: number | undefined;
+  /** energy reported since the last scrape (added to the counter then) */
+  unscrapedJ: number;
+  gauge?: Prom.Gauge.Internal<string>;
+  counter?: Prom.Counter.Internal;
+}
+
+/** A source's reading time and success in the last report interval, read into their gauges when scraped. */
+export interface SourceFigures {
+  readonly source: string;
+  /** seconds spent reading it in the last report interval; undefined before the first */
+  durationS: number | undefined;
+  ok: boolean;
+}
+
 /** Why points go to the dead-letter file (./sender.ts) */
 export const DEAD_LETTER_REASONS = ['refused', 'corrupt'] as const;
 /** Points lost: the spool's reasons, and a dead-letter file that could not keep them */
@@ -39,17 +62,26 @@ function zeroed(counter: Counter, label: string, values: readonly string[]): voi
 
 export class CollectorMetrics {
   readonly registry = new Registry();
-  readonly sourceDuration = new Gauge({
+  /** the agent's channels and sources, read into their families at each scrape */
+  channelFigures: () => Iterable<ChannelFigures> = () => [];
+  sourceFigures: () => Iterable<SourceFigures> = () => [];
+  readonly sourceDuration: Gauge = new Gauge({
     name: 'wattscope_collector_source_duration_seconds',
     help: 'Time spent reading each source during the last report interval.',
     labelNames: ['source'],
     registers: [this.registry],
+    collect: () => {
+      for (const f of this.sourceFigures()) if (f.durationS !== undefined) this.sourceDuration.set({ source: f.source }, f.durationS);
+    },
   });
-  readonly sourceSuccess = new Gauge({
+  readonly sourceSuccess: Gauge = new Gauge({
     name: 'wattscope_collector_source_success',
     help: '1 if every read of the source succeeded in the last report interval, else 0.',
     labelNames: ['source'],
     registers: [this.registry],
+    collect: () => {
+      for (const f of this.sourceFigures()) if (f.durationS !== undefined) this.sourceSuccess.set({ source: f.source }, f.ok ? 1 : 0);
+    },
   });
   readonly sourceErrors = new Counter({
     name: 'wattscope_collector_source_errors_total',
@@ -111,17 +143,32 @@ export class CollectorMetrics {
       this.clockOffset.set(this.readClockOffset() ?? NaN);
     },
   });
-  readonly power = new Gauge({
+  readonly power: Gauge = new Gauge({
     name: 'wattscope_power_watts',
     help: 'Average power of each source over the last report interval.',
     labelNames: POWER_LABELS,
     registers: [this.registry],
+    collect: () => {
+      for (const f of this.channelFigures()) {
+        if (f.powerW === undefined) continue;
+        f.gauge ??= this.power.labels(f.labels);
+        f.gauge.set(f.powerW);
+      }
+    },
   });
-  readonly energy = new Counter({
+  readonly energy: Counter = new Counter({
     name: 'wattscope_energy_joules_total',
     help: 'Energy of each source since the collector started (use increase() for a window’s energy).',
     labelNames: POWER_LABELS,
     registers: [this.registry],
+    collect: () => {
+      for (const f of this.channelFigures()) {
+        if (f.powerW === undefined) continue;
+        f.counter ??= this.energy.labels(f.labels);
+        f.counter.inc(f.unscrapedJ);
+        f.unscrapedJ = 0;
+      }
+    },
   });
   lastWriteAt: number | undefined;
   /** when InfluxDB stopped taking points; undefined while it takes them */

@@ -3,6 +3,7 @@
  * source, the CPU estimate and attribution, so it lives here rather than in one plugin.
  */
 import { CPU } from '../common/model.js';
+import { nextLine, numberAt, scan } from './sysfs.js';
 
 export interface CpuTimes {
   user: number;
@@ -15,21 +16,50 @@ export interface CpuTimes {
   steal: number;
 }
 
-/** The `cpu` and `cpuN` lines of /proc/stat, in USER_HZ ticks; key `all` for the total. */
+/** Core labels by number, made once: `0`, `1`, … */
+const coreLabels: string[] = [];
+
+/**
+ * The `cpu` and `cpuN` lines of /proc/stat, in USER_HZ ticks; key `all` for the total. Scanned
+ * in place, without a regex or a split per line: this runs every report.
+ */
 export function parseProcStat(text: string): Map<string, CpuTimes> {
+  // the readers of one tick share the file's text (ProcFile's `shared`), and so its parse: never changed by them
+  if (text === parsed.text) return parsed.times;
   const out = new Map<string, CpuTimes>();
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('cpu')) continue;
-    const parts = line.trim().split(/\s+/);
-    const label = parts[0] as string;
-    const v = parts.slice(1, 9).map(Number);
-    if (v.length < 4 || v.some((n) => !Number.isFinite(n))) continue;
-    const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = v;
-    // guest time is already counted in user (proc(5)), so it is not added again
-    out.set(label === 'cpu' ? CPU.all : label.slice(3), { user, nice, system, idle, iowait, irq, softirq, steal });
+  for (let i = 0; i < text.length; i = nextLine(text, i)) {
+    if (!text.startsWith('cpu', i)) continue;
+    let at = i + 3;
+    let label: string = CPU.all;
+    const c = text.charCodeAt(at);
+    if (c >= 0x30 && c <= 0x39) {
+      const core = numberAt(text, at);
+      label = coreLabels[core] ??= String(core);
+      at = scan.end;
+    } else if (c !== 0x20) continue;
+    // user nice system idle [iowait irq softirq steal]: at least four; guest time is already in user (proc(5))
+    const t: CpuTimes = { user: 0, nice: 0, system: 0, idle: 0, iowait: 0, irq: 0, softirq: 0, steal: 0 };
+    let n = 0;
+    for (const key of TIME_KEYS) {
+      const x = numberAt(text, at);
+      if (Number.isNaN(x)) break;
+      t[key] = x;
+      at = scan.end;
+      n++;
+    }
+    // fewer than four, or a field that is not a plain number before the line ends: unusable
+    if (n < 4 || (n < 8 && scan.end < text.length && text.charCodeAt(scan.end) !== 0x0a)) continue;
+    out.set(label, t);
   }
+  parsed.text = text;
+  parsed.times = out;
   return out;
 }
+
+/** The last text parseProcStat() read and what it found (callers treat the map as read-only). */
+const parsed: { text: string | undefined; times: Map<string, CpuTimes> } = { text: undefined, times: new Map() };
+
+const TIME_KEYS = ['user', 'nice', 'system', 'idle', 'iowait', 'irq', 'softirq', 'steal'] as const;
 
 export interface CpuUsage {
   usagePct: number;

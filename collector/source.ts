@@ -5,12 +5,14 @@
  *
  * A plugin's `discover()` returns undefined when its hardware is not here: a quiet, normal
  * outcome. A source then offers
- * - power channels, read at the fast sample rate and integrated at the edge (./integrate.ts):
- *   a `counter` returns its running energy in joules, a `sampled`, `averaged` or `estimated`
- *   one returns watts. Each says what it measures and which value it reads (`reading`); which
+ * - power channels, integrated at the edge (./integrate.ts): a `counter` returns its running
+ *   energy in joules and is read at each report (exact however rarely it is read); a `sampled`
+ *   or `averaged` one returns watts and is read at the sample rate; the CPU estimate returns the
+ *   mean power since its last read (`meanSinceLastRead`), read at each report too. Each says what it measures and which value it reads (`reading`); which
  *   channels add up to the host's total is decided for all of them at once by ./total.ts — a
  *   source never looks at another's channels;
- * - host metrics (cpu, mem, disk, net, gpu), collected once per report interval as samples.
+ * - host metrics (cpu, mem, disk, net, gpu), collected once per report interval as samples;
+ * - or work: an inference server's requests and tokens (`workload` points, ./sources/serving).
  * Sources never see InfluxDB: the agent owns batching, the spool and retries. Everything a
  * source reads is input (./sysfs.ts): text it cannot use skips the channel through
  * `SourceContext.problem`, and a read that throws or a value that is not a plausible number is
@@ -19,7 +21,7 @@
 import type { Config, OptionSpec } from '../common/config.js';
 import type { Logger } from '../common/log.js';
 import type { PowerDomain, PowerMethod, Sample } from '../common/model.js';
-import type { HostGpu } from '../common/host-record.js';
+import type { HostGpu, HostWorkload } from '../common/host-record.js';
 import type { SharedResources } from './resources/index.js';
 import type { Measurand } from './total.js';
 
@@ -71,7 +73,14 @@ export interface PowerChannel {
   readonly maxPowerW?: number;
   /** per-GPU channels: the index of the GPU they measure (as in the `gpu` tag) */
   readonly gpu?: number;
-  /** joules (counter) or watts (sampled, estimated); undefined when no value is available now */
+  /**
+   * true where read() gives the mean power since the channel's previous read, from counters
+   * (the CPU estimate: its model at /proc/stat's utilisation since then): integrated exactly, as
+   * that mean over the time between reads, and so read at each report as a counter is, not at
+   * the sample rate
+   */
+  readonly meanSinceLastRead?: boolean;
+  /** joules (counter) or watts (sampled, averaged, estimated); undefined when no value is available now */
   read(): number | undefined;
 }
 
@@ -80,6 +89,14 @@ export interface Source {
   channels(): readonly PowerChannel[];
   /** host metrics for the interval ending at `timeMs` (wall clock) */
   collect?(timeMs: number): Sample[];
+  /**
+   * reads of its own timing that failed since the last call (a server it scrapes that did not
+   * answer): counted as this source's failed reads (wattscope_collector_source_errors_total
+   * {kind="read"}, wattscope_collector_source_success 0)
+   */
+  failedReads?(): number;
+  /** the inference servers it scrapes, for the host record (./sources/serving) */
+  workload?(): HostWorkload[];
   /** the GPUs it found (index, model name, UUID), for the platform tag and the host record */
   gpus?(): HostGpu[];
   /**
@@ -101,6 +118,12 @@ export interface SourceContext {
   resources: SharedResources;
   /** the collector's monotonic clock (ms), the one the agent reads on: for rates over an interval */
   now: () => number;
+  /**
+   * Each in-total power channel's energy so far (J, by channel id), read now: a source that
+   * reports work (./sources/serving) puts the host's energy of its own intervals beside it.
+   * Undefined until the agent runs.
+   */
+  hostEnergyJ?: (() => Readonly<Record<string, number>> | undefined) | undefined;
   /**
    * A sensor file or tool output this source cannot use (its channel is skipped): logged once
    * per `key` (the file) as a warning, and counted in /metrics

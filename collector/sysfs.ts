@@ -156,6 +156,33 @@ export function numberProblem(path: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Scanning procfs text without making strings: numberAt() reads the plain decimal integer at
+ * or after an index (spaces and tabs skipped) and leaves its end in `scan.end`.
+ */
+export const scan = { end: 0 };
+
+/** The decimal integer at or after `i` in `text` (leading blanks skipped); NaN where there is none. End in `scan.end`. */
+export function numberAt(text: string, i: number): number {
+  const n = text.length;
+  let c = text.charCodeAt(i);
+  while (i < n && (c === 0x20 || c === 0x09)) c = text.charCodeAt(++i);
+  const start = i;
+  let v = 0;
+  while (i < n && c >= 0x30 && c <= 0x39) {
+    v = v * 10 + (c - 0x30);
+    c = text.charCodeAt(++i);
+  }
+  scan.end = i;
+  return i === start ? NaN : v;
+}
+
+/** The index just past the end of the line at `i` (past its newline), or the text's length. */
+export function nextLine(text: string, i: number): number {
+  const nl = text.indexOf('\n', i);
+  return nl < 0 ? text.length : nl + 1;
+}
+
 export function listDir(path: string): string[] {
   try {
     return readdirSync(path).sort();
@@ -208,6 +235,23 @@ export class AttributeReader {
   }
 }
 
+/** procfs texts read by shared readers since beginSharedReads(), by path */
+const sharedTexts = new Map<string, string>();
+let sharing = 0;
+
+/**
+ * Between these two (an agent's tick, in a try/finally), the shared readers of each procfs file
+ * read it once between them: what the sources and run attribution read is of one moment.
+ * Outside, every read reads the file.
+ */
+export function beginSharedReads(): void {
+  sharing++;
+}
+
+export function endSharedReads(): void {
+  if (--sharing === 0) sharedTexts.clear();
+}
+
 /**
  * A procfs file read once per report interval (/proc/stat, /proc/meminfo, /proc/diskstats,
  * /proc/net/dev): kept open and read with pread from offset 0 (procfs builds the text afresh
@@ -217,8 +261,24 @@ export class AttributeReader {
 export class ProcFile {
   private fd: number | undefined;
   private buf = Buffer.allocUnsafe(8192);
-  constructor(readonly path: string) {}
+  constructor(
+    readonly path: string,
+    /**
+     * between beginSharedReads() and endSharedReads() (an agent's tick), the text read is shared with every other shared
+     * reader of the same path: the readers of one tick (/proc/stat: the cpu source, the CPU
+     * estimate, run attribution) read the file once between them
+     */
+    private readonly shared = false,
+  ) {}
   read(): string {
+    if (!this.shared || sharing === 0) return this.readFile();
+    const known = sharedTexts.get(this.path);
+    if (known !== undefined) return known;
+    const text = this.readFile();
+    sharedTexts.set(this.path, text);
+    return text;
+  }
+  private readFile(): string {
     let n = 0;
     try {
       this.fd ??= openSync(this.path, 'r');

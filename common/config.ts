@@ -48,13 +48,29 @@ export const CORE_OPTIONS: readonly OptionSpec[] = [
   { key: 'collector.bind', env: 'WATTSCOPE_COLLECTOR_BIND', kind: 'string', default: '127.0.0.1', doc: 'Address the collector’s HTTP server binds.' },
   { key: 'collector.procfsRoot', env: 'WATTSCOPE_PROCFS_ROOT', kind: 'string', default: '/proc', doc: 'Root of procfs (a fixture tree in tests, /host/proc in a container).' },
   { key: 'collector.sysfsRoot', env: 'WATTSCOPE_SYSFS_ROOT', kind: 'string', default: '/sys', doc: 'Root of sysfs (powercap and hwmon are read below it).' },
-  { key: 'collector.sampleHz', env: 'WATTSCOPE_SAMPLE_HZ', kind: 'number', default: 10, min: 0.1, max: 1000, doc: 'Rate at which sampled power sources (and counters, to never miss a wrap) are read.' },
+  { key: 'collector.sampleHz', env: 'WATTSCOPE_SAMPLE_HZ', kind: 'number', default: 10, min: 0.1, max: 1000, doc: 'Rate at which sampled and averaged power sources are read and integrated. Energy counters (and the CPU estimate) are exact however rarely they are read: they are read at each report, and at this rate only where the collector wakes at it anyway for a sampled source.' },
   { key: 'collector.reportIntervalS', env: 'WATTSCOPE_REPORT_INTERVAL_S', kind: 'number', default: 1, min: 0.1, max: 3600, doc: 'One point per source per report interval, in seconds.' },
   { key: 'collector.flushIntervalS', env: 'WATTSCOPE_FLUSH_INTERVAL_S', kind: 'number', default: 5, min: 0, max: 3600, doc: 'How often spooled points are sent to InfluxDB, in seconds (0: after every report). Sending less often costs less CPU; `wattscope up` sends every second for the live page.' },
   { key: 'collector.spoolDir', env: 'WATTSCOPE_SPOOL_DIR', kind: 'string', default: join(dataDir(), 'spool'), doc: 'On-disk spool: every point is written here first and sent from here, so nothing is lost while InfluxDB is down or after a crash.' },
   { key: 'collector.spoolMaxBytes', env: 'WATTSCOPE_SPOOL_MAX_BYTES', kind: 'int', default: 2 * 1024 ** 3, min: 1024 * 1024, max: 1024 ** 4, doc: 'Bound of the spool; past it the oldest segment is dropped first, sent or not (counted in wattscope_collector_points_dropped_total). At default rates a 64-core host with 8 GPUs and 16 power sources spools ~1.7 GB a day (per-core CPU points are most of it), a 2-core VM ~0.2 GB: the 2 GiB default holds 24 h of either.' },
   { key: 'collector.spoolMemoryBytes', env: 'WATTSCOPE_SPOOL_MEMORY_BYTES', kind: 'int', default: 16 * 1024 * 1024, min: 0, max: 1024 ** 3, doc: 'While the spool’s disk refuses writes (full), points wait in memory up to this many bytes (past it they are dropped and counted), go to disk once it takes writes again, and are sent from memory meanwhile.' },
   { key: 'collector.unhealthyAfterS', env: 'WATTSCOPE_COLLECTOR_UNHEALTHY_AFTER_S', kind: 'number', default: 60, min: 1, max: 86400, doc: 'The collector’s /healthz turns unhealthy (503) once InfluxDB has not taken points for this many seconds; spooling goes on.' },
+  {
+    key: 'collector.url',
+    env: 'WATTSCOPE_COLLECTOR_URL',
+    kind: 'string',
+    default: '',
+    doc: 'Where the clients on this host (`wattscope window`, the Python and TypeScript windows) reach its collector for GET /energy. Empty: http://127.0.0.1:<WATTSCOPE_COLLECTOR_PORT>.',
+  },
+  {
+    key: 'collector.clientTimeoutS',
+    env: 'WATTSCOPE_COLLECTOR_TIMEOUT',
+    kind: 'number',
+    default: 0.1,
+    min: 0.001,
+    max: 60,
+    doc: 'The most a window’s edge waits for the collector’s GET /energy, in seconds; past it the edge has no reading (the window’s energy is null, said once) and the program goes on.',
+  },
   { key: 'collector.sources', env: 'WATTSCOPE_SOURCES', kind: 'list', default: [], doc: 'Comma list of sources to run (their names: the sources’ table below). Empty: all that find their hardware.' },
   { key: 'api.port', env: 'WATTSCOPE_API_PORT', kind: 'int', default: 8080, min: 0, max: 65535, doc: 'Port of the API and the built-in page.' },
   { key: 'api.bind', env: 'WATTSCOPE_API_BIND', kind: 'string', default: '127.0.0.1', doc: 'Address the API binds (0.0.0.0 in a container).' },
@@ -90,6 +106,8 @@ export interface Config {
     spoolMaxBytes: number;
     spoolMemoryBytes: number;
     unhealthyAfterS: number;
+    url: string;
+    clientTimeoutS: number;
     sources: string[];
     // each source's own options (collector/sources/<name>/options.ts) are read with optionValue()
   };

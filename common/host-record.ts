@@ -19,6 +19,14 @@ export interface HostSource {
   reading?: string | undefined;
 }
 
+/** An inference server the collector scrapes for `workload` points (collector/sources/serving). */
+export interface HostWorkload {
+  /** the endpoint, `host:port` (the `instance` tag of its points) */
+  instance: string;
+  /** the engine recognised at its last scrape; null before one answered */
+  engine: string | null;
+}
+
 export interface HostGpu {
   index: number;
   name: string;
@@ -40,6 +48,8 @@ export interface HostRecord {
   startedAtMs: number | null;
   /** its grid's carbon intensity, g CO₂ per kWh, where its collector was told */
   gridIntensity?: number | null | undefined;
+  /** the inference servers it scrapes for `workload` points (absent or [] where none) */
+  workload?: HostWorkload[] | undefined;
   /** when the record was written (epoch ms) */
   timeMs: number;
 }
@@ -63,6 +73,7 @@ export function hostRecordSample(r: HostRecord): Sample {
   put(F.clockOffsetErrorS, r.clockOffsetErrorS);
   put(F.startedAtMs, r.startedAtMs);
   put(F.gridIntensity, r.gridIntensity ?? null);
+  if (r.workload && r.workload.length > 0) fields[F.workload] = JSON.stringify(r.workload);
   return { measurement: MEASUREMENT.host, tags: { [HOST_TAGS.host]: r.host, [HOST_TAGS.platform]: r.platform }, fields, timeMs: r.timeMs };
 }
 
@@ -95,6 +106,7 @@ export function hostRecordFromRow(row: Record<string, unknown>): HostRecord {
     clockOffsetErrorS: num(row[F.clockOffsetErrorS]),
     startedAtMs: num(row[F.startedAtMs]),
     gridIntensity: num(row[F.gridIntensity]),
+    workload: jsonArray<HostWorkload>(row[F.workload]).filter((w) => typeof w?.instance === 'string'),
     timeMs: num(row.time) ?? 0,
   };
 }

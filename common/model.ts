@@ -27,6 +27,11 @@ export const MEASUREMENT = {
    * every run
    */
   baseline: 'baseline',
+  /**
+   * a serving engine's work (vLLM, SGLang, TGI, Triton) in the interval ending at the point,
+   * from its Prometheus counters (docs/DATA-MODEL.md "workload")
+   */
+  workload: 'workload',
 } as const;
 export type Measurement = (typeof MEASUREMENT)[keyof typeof MEASUREMENT];
 
@@ -99,6 +104,45 @@ export const POWER = {
 } as const;
 
 /**
+ * `workload`: what an inference server did in the interval that ends at the point, as the
+ * difference of its Prometheus counters between two scrapes (collector/sources/serving). Like a
+ * `power` point it covers the interval that ends at its timestamp, so the work of any window is a
+ * sum prorated at the two edges, exactly as its energy (api/domain/workload.ts).
+ */
+export const WORKLOAD = {
+  tags: {
+    /** the engine recognised by its metric names: `vllm`, `sglang`, `tgi`, `triton`, or the configured name */
+    engine: 'engine',
+    /** the model it served (the engine's `model_name` or `model` label, TGI's /info) */
+    modelName: 'model_name',
+    /** the endpoint scraped, `host:port` (two servers of one model on one host are two series) */
+    instance: 'instance',
+  },
+  fields: {
+    /** requests finished in the interval */
+    requests: 'requests',
+    /** prompt (prefill) tokens processed in the interval */
+    promptTokens: 'prompt_tokens',
+    /** output (generated) tokens in the interval */
+    outputTokens: 'output_tokens',
+    /** the interval's length: from the previous scrape of the endpoint to this one */
+    intervalS: 'interval_s',
+    /**
+     * the host's energy over the same interval (its in-total power sources, read at the two
+     * scrapes): energy per token in one query where no join exists (Grafana's InfluxQL), and
+     * GET /api/workload's per-server figures (a server that started inside a range is not
+     * charged for the time before). A run's figures come from the `power` points (scoped,
+     * coverage-checked). Several engines on one host each carry the whole host's energy.
+     */
+    energyJ: 'energy_j',
+  },
+} as const;
+
+/** The counted fields of a `workload` point, in the order they are shown. */
+export const WORKLOAD_COUNTS = [WORKLOAD.fields.requests, WORKLOAD.fields.promptTokens, WORKLOAD.fields.outputTokens] as const;
+export type WorkloadCount = (typeof WORKLOAD_COUNTS)[number];
+
+/**
  * The `host` record: what only the collector knows about its host — platform, hardware, the
  * power sources it reads and how late its points can arrive — written at start, whenever its
  * sources change and every minute (common/host-record.ts reads and writes it).
@@ -126,6 +170,11 @@ export const HOST_RECORD = {
     startedAtMs: 'started_at_ms',
     /** its grid's carbon intensity, g CO₂ per kWh (WATTSCOPE_GRID_INTENSITY of the collector); absent when not set */
     gridIntensity: 'grid_intensity_g_per_kwh',
+    /**
+     * JSON: [{ instance, engine }] of the inference servers it scrapes (WATTSCOPE_SERVING_METRICS_URL),
+     * whose `workload` points a run's stop waits for like its power points; absent where none
+     */
+    workload: 'workload',
   },
 } as const;
 
@@ -227,6 +276,8 @@ export const UNITS: Record<string, { unit: string; grafana: string }> = {
   steady_power_w: { unit: 'W', grafana: 'watt' },
   steady_rise_s: { unit: 's', grafana: 's' },
   steady_tail_s: { unit: 's', grafana: 's' },
+  energy_per_request_j: { unit: 'J', grafana: 'joule' },
+  energy_per_output_token_j: { unit: 'J', grafana: 'joule' },
 };
 
 /** A field value as it goes into line protocol: floats, integers (marked), strings, booleans. */

@@ -20,7 +20,7 @@ import { PanelBuilder as TablePanel } from '@grafana/grafana-foundation-sdk/tabl
 import { PanelBuilder as BarChartPanel } from '@grafana/grafana-foundation-sdk/barchart';
 import { PanelBuilder as StatPanel } from '@grafana/grafana-foundation-sdk/stat';
 import { StackingConfigBuilder, StackingMode } from '@grafana/grafana-foundation-sdk/common';
-import { CPU, DISK, GPU, HOST_TAGS, MEM, MEASUREMENT, NET, POWER, RUN, UNITS } from '../common/model.js';
+import { CPU, DISK, GPU, HOST_TAGS, MEM, MEASUREMENT, NET, POWER, RUN, UNITS, WORKLOAD } from '../common/model.js';
 import { DATASOURCE, influxql, matchVar, n, s } from './influxql.js';
 import { RUN_FIELDS, SERIES_METRICS, STORED_VIEWS, storedName } from '../api/domain/run-fields.js';
 
@@ -95,6 +95,33 @@ function throughput(title: string, measurement: string, tag: string, ...series: 
   return panel;
 }
 
+const W = WORKLOAD.fields;
+const SERVED_BY = `${n(HOST_TAGS.host)}, ${n(WORKLOAD.tags.engine)}, ${n(WORKLOAD.tags.modelName)}, ${n(WORKLOAD.tags.instance)}`;
+
+/**
+ * Energy per unit of a serving engine's work, per host, engine, model and server: the host's
+ * energy over each workload interval (carried on the point, `energy_j`) over that server's work in
+ * those intervals, per bucket; a bucket without work is left out (InfluxQL divides by zero as 0).
+ * InfluxQL joins nothing, so each server's figure is the whole host's energy over its own work (as
+ * if it alone drew the host's power): exact for one server per host; the API divides a host's
+ * energy by all its servers' work (GET /api/workload). Buckets of at least
+ * 10 s: a second holds a few requests, and the figure would be noise.
+ */
+const energyPerWork = (title: string, count: string, description: string) =>
+  new TimeseriesPanel()
+    .title(title)
+    .description(description)
+    .datasource(DATASOURCE)
+    .withTarget(
+      influxql(
+        `SELECT ${n('e')} / ${n('w')} FROM (SELECT sum(${n(W.energyJ)}) AS ${n('e')}, sum(${n(count)}) AS ${n('w')} FROM ${n(MEASUREMENT.workload)} WHERE ${HOSTS} AND $timeFilter GROUP BY time($__interval), ${SERVED_BY} fill(none)) WHERE ${n('w')} > 0 AND $timeFilter GROUP BY ${SERVED_BY}`,
+      ).alias('$tag_host $tag_engine $tag_model_name ($tag_instance)'),
+    )
+    .unit('joule')
+    .interval('10s')
+    .height(8)
+    .span(8);
+
 export function livePowerDashboard(): dashboard.Dashboard {
   const inTotal = (v: 'true' | 'false') => `${n(POWER.tags.inTotal)} = ${s(v)}`;
   return new DashboardBuilder('Wattscope — live power')
@@ -149,6 +176,24 @@ export function livePowerDashboard(): dashboard.Dashboard {
         P.powerW,
         '$tag_host',
       ),
+    )
+    .withPanel(
+      energyPerWork(
+        'Energy per output token (serving engines)',
+        W.outputTokens,
+        'The host’s energy (its in-total sources) over the output tokens each of its serving engines generated, per engine, model and server (WATTSCOPE_SERVING_METRICS_URL of its collector). Several servers on one host each divide the whole host’s energy (as if each alone drew it); the API divides it by all their tokens, per run and for any range (GET /api/workload).',
+      ),
+    )
+    .withPanel(energyPerWork('Energy per request (serving engines)', W.requests, 'The host’s energy over the requests each of its serving engines finished, per engine, model and server.'))
+    .withPanel(
+      new TimeseriesPanel()
+        .title('Output tokens per second (serving engines)')
+        .datasource(DATASOURCE)
+        .withTarget(influxql(`SELECT sum(${n(W.outputTokens)}) / sum(${n(W.intervalS)}) FROM ${n(MEASUREMENT.workload)} WHERE ${HOSTS} AND $timeFilter GROUP BY time($__interval), ${SERVED_BY} fill(none)`).alias('$tag_host $tag_engine $tag_model_name ($tag_instance)'))
+        .unit('none')
+        .interval('10s')
+        .height(8)
+        .span(8),
     )
     .withPanel(cpuUtilisation())
     .withPanel(gpuUtilisation())

@@ -36,6 +36,28 @@ export function expectedSources(records: readonly HostRecord[]): ExpectedSource[
   return [...out.values()].sort((a, b) => a.host.localeCompare(b.host) || a.source.localeCompare(b.source));
 }
 
+/** The key of a serving endpoint's `workload` points among a host's last points (../repo/hosts.ts). */
+export const workloadSource = (instance: string) => `workload/${instance}`;
+
+/**
+ * The serving endpoints the records list (their collectors scrape them for `workload` points),
+ * as sources to wait for at a run's end — those of them that wrote in `lastPoints` (since
+ * `sinceMs`), and every one of a collector that started after `sinceMs`, whose first points may
+ * not be in yet (a run begun as the collector starts). An endpoint whose server stopped writing
+ * before `sinceMs` is not waited for.
+ */
+export function expectedWorkload(records: readonly HostRecord[], lastPoints: ReadonlyMap<string, number>, sinceMs: number): ExpectedSource[] {
+  const out = new Map<string, ExpectedSource>();
+  for (const r of records) {
+    const young = r.startedAtMs !== null && r.startedAtMs >= sinceMs;
+    for (const w of r.workload ?? []) {
+      const source = workloadSource(w.instance);
+      if (young || lastPoints.has(`${r.host}\u0000${source}`)) out.set(`${r.host}\u0000${source}`, { host: r.host, source, domain: '', method: 'workload' });
+    }
+  }
+  return [...out.values()];
+}
+
 /**
  * How long after a run's end its last points can arrive: per host, its flush and report
  * intervals, plus how far its clock lags the API's (points are stamped with the host's

@@ -43,7 +43,7 @@ export interface SourceEnergy {
 }
 
 /** The fraction of a point's interval that lies inside [t0, t1]. */
-export function insideFraction(p: EdgePoint, t0: number, t1: number): number {
+export function insideFraction<P extends Pick<EdgePoint, 'timeMs' | 'intervalS'>>(p: P, t0: number, t1: number): number {
   const start = p.timeMs - p.intervalS * 1000;
   const lo = Math.max(start, t0);
   const hi = Math.min(p.timeMs, t1);

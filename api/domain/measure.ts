@@ -1,7 +1,7 @@
 /**
  * A run's measurement in one pass over plain data (pure): the window's energy per source, the
  * run's scope, net energy, host metrics, what its own processes were attributed, its clock
- * offsets and grid intensities, and — for an ended inference or training run — the steady part
+ * offsets and grid intensities, the work of the serving engines on its hosts (./workload.ts), and — for an ended inference or training run — the steady part
  * of its power curve with that part's average power. Everything it reads comes in
  * `MeasureInputs`, gathered by the measuring service in one batch of named queries
  * (../repo/measurement.ts); nothing here waits, queries or logs, so it is tested with literals.
@@ -20,6 +20,7 @@ import type { Run } from './run-record.js';
 import { inScope, resolveScope } from './scope.js';
 import { steadyState, type PowerBucket } from './steady.js';
 import type { WindowPlan } from './window-plan.js';
+import { windowWork, type WorkloadWindowData } from './workload.js';
 
 /** Sums of the GPU and CPU fields the summary averages, per host (and GPU) as the store groups them. */
 export interface MetricRow {
@@ -102,6 +103,8 @@ export interface MeasureInputs {
   gridIntensity: number;
   /** the hosts read in their own clock, and those whose offset is unknown (./clock.ts); the series above are in the API's clock */
   clock: ClockShifts;
+  /** per workload series of its hosts (serving engines): sums inside the window and its two edge points, in the API's clock */
+  workload: readonly WorkloadWindowData[];
 }
 
 export interface Measurement {
@@ -166,7 +169,18 @@ export function measureRun(inputs: MeasureInputs): Measurement {
   );
   // each host's grid as its collector says, else the deployment's: kept with the run, as it was when measured
   const grid_intensity = Object.fromEntries(run.hosts.map((h) => [h, latest.get(h)?.gridIntensity ?? inputs.gridIntensity]));
-  const out: Run = { ...measured, clock_offsets: inputs.clock.applied, clock_unknown: inputs.clock.unknown, grid_intensity };
+  // what the serving engines on its hosts did in the window, prorated at the edges like its energy
+  const work = windowWork(inputs.workload, t0, t1);
+  const out: Run = {
+    ...measured,
+    clock_offsets: inputs.clock.applied,
+    clock_unknown: inputs.clock.unknown,
+    grid_intensity,
+    requests: work.requests,
+    prompt_tokens: work.prompt_tokens,
+    output_tokens: work.output_tokens,
+    workload: work.served,
+  };
   return { run: inputs.curve ? { ...out, ...steadyPart(out, inputs.curve, inputs.records, t0, t1) } : out, unresolvedGpus: scope.unresolved };
 }
 

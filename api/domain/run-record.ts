@@ -16,12 +16,17 @@ import { Type } from '@sinclair/typebox';
 import { RUN_KINDS, RUN_STATUSES } from '../../common/model.js';
 import { carbonGrams, energyCost } from './carbon.js';
 import type { SourceEnergy } from './energy.js';
+import { FULL_COVERAGE, isPartial } from './partial.js';
+import { ServedList, type ServedWork } from './workload.js';
 import { bool, commaList, json, Nullable, num, oneOf, optionalTag, same, score, str, tag, time, view, type Column, type RecordOf, type ReplyOf, type Typed, type View, type ViewOptions } from './record.js';
 import {
   accuracyOf,
   compositeScore,
   energyDelayProduct,
   energyPerInferenceUwh,
+  energyPerWork,
+  inferencesFrom,
+  inferencesOf,
   infoDensity,
   JOULES_PER_WH,
   netScore,
@@ -120,6 +125,10 @@ export const RUN_COLUMNS = {
     decode: (raw) => (typeof raw === 'string' && raw !== '' ? raw : null),
     encode: (v, run) => (run.steady_power_w !== null ? '' : v),
   }),
+  requests: num('Requests the serving engines on its hosts finished in its window: their `workload` points, prorated at the edges like its energy (docs/SCIENCE.md “Energy per request and per token”).'),
+  prompt_tokens: num('Prompt tokens those engines processed in its window.'),
+  output_tokens: num('Output tokens those engines generated in its window.'),
+  workload: json(ServedList, [] as ServedWork[], 'Per engine, model and endpoint: requests, prompt and output tokens, coverage (JSON).', { omitEmpty: true }),
 } as const satisfies Record<string, Column<unknown>>;
 
 export type Run = RecordOf<typeof RUN_COLUMNS>;
@@ -134,18 +143,7 @@ export interface SummaryContext {
 }
 
 export type SummarySettings = SummaryContext;
-
-/** Coverage below this flags a run as partial (recomputed when late points arrive). */
-export const FULL_COVERAGE = 0.99;
-
-/**
- * Whether a run is partial: a source covers less than FULL_COVERAGE of it, or a host's clock
- * offset is unknown (its points may be read off by it): measured again on the recompute schedule.
- */
-export function isPartial(r: Pick<Run, 'coverage' | 'kind' | 'clock_unknown'>): boolean {
-  if (r.kind === 'imported' || r.coverage === null) return false;
-  return r.coverage < FULL_COVERAGE || r.clock_unknown.length > 0;
-}
+export { FULL_COVERAGE, isPartial };
 
 const N = Nullable(Type.Number());
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -240,8 +238,25 @@ export const RUN_SUMMARY = {
   steady_s: view(N, 'Length of the steady part.', (r: Run) => steadySeconds(r), { unit: 's' }),
   steady_power_w: as('steady_power_w', { csv: true }),
   steady_reason: as('steady_reason'),
+  // what the serving engines on its hosts did: requests and tokens, and the energy of each
+  requests: as('requests', { csv: true, list: { label: 'requests', digits: 0 }, detail: { label: 'requests served', digits: 0 } }),
+  prompt_tokens: as('prompt_tokens', { csv: true, detail: { label: 'prompt tokens', digits: 0 } }),
+  output_tokens: as('output_tokens', { csv: true, detail: { label: 'output tokens', digits: 0 } }),
+  energy_per_request_j: score('Energy per request its hosts’ serving engines finished: the scored energy / requests (docs/SCIENCE.md “Energy per request and per token”).', (r: Run) => energyPerWork(scoreEnergyOf(r), r.requests, 'requests'), { unit: 'J', csv: true, detail: { label: 'energy / request', digits: 3 }, compare: { better: 'lower', label: 'J / request' }, series: { label: 'J / request', digits: 3 }, store: 'energy_per_request_j', inputs: ['energy'] }),
+  energy_per_output_token_j: score('Energy per output token its hosts’ serving engines generated: the scored energy / output tokens.', (r: Run) => energyPerWork(scoreEnergyOf(r), r.output_tokens, 'output tokens'), {
+    unit: 'J',
+    csv: true,
+    list: { label: 'J / token', digits: 4 },
+    detail: { label: 'energy / output token', digits: 4 },
+    compare: { better: 'lower', label: 'J / output token', rank: true },
+    series: { label: 'J / output token', digits: 4 },
+    store: 'energy_per_output_token_j',
+    inputs: ['energy'],
+  }),
+  workload: as('workload'),
   // work and scores: each a function of ./scores.ts and one line here
   inferences: as('inferences', { csv: true, detail: { label: 'inferences', digits: 0 } }),
+  inferences_from: view(Nullable(Type.Union([Type.Literal('given'), Type.Literal('requests')])), 'Where the inferences the scores count come from: the client (given), or — where it gave none — the requests its hosts’ serving engines finished.', (r: Run) => inferencesFrom(r)),
   correct: as('correct', { csv: true }),
   accuracy: score('Top-1 accuracy as a fraction: as given, or correct / inferences.', (r: Run) => accuracyOf(r), {
     csv: true,
@@ -251,7 +266,7 @@ export const RUN_SUMMARY = {
     store: 'accuracy_resolved',
     inputs: ['accuracy'],
   }),
-  energy_per_inference_uwh: score('Energy per inference of the scored energy.', (r: Run) => energyPerInferenceUwh(scoreEnergyOf(r), r.inferences), {
+  energy_per_inference_uwh: score('Energy per inference of the scored energy.', (r: Run) => energyPerInferenceUwh(scoreEnergyOf(r), inferencesOf(r)), {
     unit: 'µWh',
     csv: true,
     list: { label: 'µWh / inference', digits: 2 },
@@ -261,7 +276,7 @@ export const RUN_SUMMARY = {
     store: 'energy_per_inference_uwh',
     inputs: ['energy'],
   }),
-  energy_per_inference_steady_uwh: score('Energy per inference over the steady part: steady_power_w × duration_s / inferences (docs/SCIENCE.md).', (r: Run) => steadyPerInferenceUwh(r), {
+  energy_per_inference_steady_uwh: score('Energy per inference over the steady part: steady_power_w × duration_s / inferences (docs/SCIENCE.md).', (r: Run) => steadyPerInferenceUwh({ ...r, inferences: inferencesOf(r) }), {
     unit: 'µWh',
     csv: true,
     detail: { label: 'energy / inference, steady part', digits: 3 },
@@ -270,9 +285,9 @@ export const RUN_SUMMARY = {
     store: 'energy_per_inference_steady_uwh',
     inputs: ['energy'],
   }),
-  inferences_per_s: score('Inferences per second.', (r: Run) => perSecond(r.inferences, r.duration_s), { csv: true, detail: { label: 'inferences / s', digits: 1 }, compare: { better: 'higher', label: 'inferences / s' }, inputs: ['duration_s'] }),
-  inferences_per_j: score('Inferences per joule of the scored energy.', (r: Run) => perJoule(r.inferences, scoreEnergyOf(r)), { detail: { label: 'inferences / J', digits: 3 }, inputs: ['energy'] }),
-  composite_score: score('Accuracy² per mWh per inference (Waltsburger et al.).', (r: Run) => compositeScore(accuracyOf(r), energyPerInferenceUwh(scoreEnergyOf(r), r.inferences)), {
+  inferences_per_s: score('Inferences per second.', (r: Run) => perSecond(inferencesOf(r), r.duration_s), { csv: true, detail: { label: 'inferences / s', digits: 1 }, compare: { better: 'higher', label: 'inferences / s' }, inputs: ['duration_s'] }),
+  inferences_per_j: score('Inferences per joule of the scored energy.', (r: Run) => perJoule(inferencesOf(r), scoreEnergyOf(r)), { detail: { label: 'inferences / J', digits: 3 }, inputs: ['energy'] }),
+  composite_score: score('Accuracy² per mWh per inference (Waltsburger et al.); a server’s requests are its inferences where the client gives none.', (r: Run) => compositeScore(accuracyOf(r), energyPerInferenceUwh(scoreEnergyOf(r), inferencesOf(r))), {
     csv: true,
     list: { label: 'composite', digits: 2 },
     detail: { label: 'composite score', digits: 3 },
@@ -297,7 +312,7 @@ export const RUN_SUMMARY = {
     store: 'info_density',
     inputs: ['params_m'],
   }),
-  energy_delay_product: score('Energy-delay product per inference: energy per inference × time per inference (docs/SCIENCE.md).', (r: Run) => energyDelayProduct(scoreEnergyOf(r), r.duration_s, r.inferences), { unit: 'mJ·ms', csv: true, detail: { label: 'energy-delay product', digits: 3 }, compare: { better: 'lower', label: 'mJ·ms / inference' }, store: 'energy_delay_product', inputs: ['energy', 'duration_s'] }),
+  energy_delay_product: score('Energy-delay product per inference: energy per inference × time per inference (docs/SCIENCE.md).', (r: Run) => energyDelayProduct(scoreEnergyOf(r), r.duration_s, inferencesOf(r)), { unit: 'mJ·ms', csv: true, detail: { label: 'energy-delay product', digits: 3 }, compare: { better: 'lower', label: 'mJ·ms / inference' }, store: 'energy_delay_product', inputs: ['energy', 'duration_s'] }),
 } satisfies Record<string, View<Run, SummaryContext> & Typed<unknown>>;
 
 type SummaryFields = typeof RUN_SUMMARY;

@@ -82,6 +82,10 @@ export function emptyRun(fields: Pick<Run, 'run_id' | 'model' | 'platform' | 'st
     steady_tail_s: null,
     steady_power_w: null,
     steady_reason: null,
+    requests: null,
+    prompt_tokens: null,
+    output_tokens: null,
+    workload: [],
     ...fields,
   };
 }

@@ -126,3 +126,30 @@ export function steadyPerInferenceUwh(run: { steady_power_w: number | null; stea
 export function steadySeconds(run: { steady_power_w: number | null; duration_s: number | null; steady_rise_s: number | null; steady_tail_s: number | null }): number | null {
   return run.steady_power_w === null || run.duration_s === null ? null : Math.max(0, run.duration_s - (run.steady_rise_s ?? 0) - (run.steady_tail_s ?? 0));
 }
+
+/**
+ * The inferences a run's scores count: as the client gave them, else the requests the serving
+ * engines on its hosts finished in its window (a server's inference is a request; docs/SCIENCE.md
+ * "Energy per request and per token").
+ */
+export function inferencesOf(run: { inferences: number | null; requests: number | null }): number | null {
+  return run.inferences ?? run.requests;
+}
+
+/** Where the scored inferences come from: the client, or the serving engines' requests. */
+export function inferencesFrom(run: { inferences: number | null; requests: number | null }): 'given' | 'requests' | null {
+  return run.inferences !== null ? 'given' : run.requests !== null ? 'requests' : null;
+}
+
+/**
+ * Energy per unit of a serving engine's work, in J: the scored energy over the requests (or
+ * output tokens) its hosts' engines finished in the run's window. Example: 40 W for 20 s serving
+ * 2 requests and 50 output tokens a second → 800 J / 40 requests = 20 J per request, 800 J /
+ * 1,000 tokens = 0.8 J per output token.
+ */
+export function energyPerWork(energyJ: number | null | undefined, count: number | null | undefined, what: 'requests' | 'output tokens'): Score {
+  if (energyJ === null || energyJ === undefined) return none('no energy: no power data covers the run');
+  if (count === null || count === undefined) return none(`no ${what}: no serving engine's workload points cover the run (WATTSCOPE_SERVING_METRICS_URL of its hosts' collectors)`);
+  if (count <= 0) return none(`no ${what} in the run`);
+  return ok(energyJ / count);
+}

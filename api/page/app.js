@@ -1,10 +1,12 @@
 // Wattscope live page: no framework, no build step, nothing from outside this server. ES modules:
-// common.js (state, helpers), live.js (live power), runs.js (runs list, run detail), compare.js
-// (models × platforms, overlay); this one wires them to the page.
+// common.js (state, helpers), live.js (live power), serving.js (serving engines' energy per token),
+// runs.js (runs list, run detail), compare.js (models × platforms, overlay); this one wires them
+// to the page.
 import { $, setStatus, state } from './common.js';
 import { loadCompare, renderOverlay } from './compare.js';
 import { connect, loadHistory } from './live.js';
 import { loadFields, loadRuns } from './runs.js';
+import { loadServing } from './serving.js';
 
 function init() {
   $('#reference').addEventListener('change', (e) => {
@@ -26,6 +28,10 @@ function init() {
   $('#detail-close').addEventListener('click', () => {
     $('#detail').hidden = true;
   });
+  // serving engines' energy per token: quiet (hidden) on hosts that serve nothing
+  const serving = () => loadServing().catch(() => undefined);
+  void serving();
+  setInterval(serving, 5000);
   loadHistory().then(connect, (e) => {
     setStatus(`cannot load history (${e.message})`, 'error');
     connect();

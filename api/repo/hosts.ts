@@ -2,7 +2,8 @@
  * The collectors' `host` records (docs/DATA-MODEL.md "host"): what the API knows of each host —
  * its platform, the power sources it reads, how late its points can arrive, its clock.
  */
-import { HOST_TAGS, MEASUREMENT, POWER } from '../../common/model.js';
+import { HOST_TAGS, MEASUREMENT, POWER, WORKLOAD } from '../../common/model.js';
+import { workloadSource } from '../domain/arrival.js';
 import { hostRecordFromRow, type HostRecord } from '../../common/host-record.js';
 import { anyOf, ident, iql, num, str, timeMs } from '../../common/storage/influxql.js';
 import { seriesRows, type InfluxStore, type NamedStatements, type StatementResult } from '../../common/storage/store.js';
@@ -96,16 +97,26 @@ export class HostRepository {
     return seriesRows(r?.series ?? []).map(hostRecordFromRow).sort((a, b) => a.host.localeCompare(b.host));
   }
 
-  /** The end time of the newest in-total `power` point per host and source, since `sinceMs`. */
+  /**
+   * The end time of the newest in-total `power` point per host and source since `sinceMs`, and of
+   * the newest `workload` point per host and serving endpoint (keyed `workload/<instance>`): one
+   * request.
+   */
   async lastPoints(hosts: readonly string[], sinceMs: number): Promise<LastPoints> {
     const out: LastPoints = new Map();
     if (hosts.length === 0) return out;
-    const [r] = await this.store.query(
-      iql`SELECT last(${ident(POWER.fields.energyJ)}) FROM ${ident(MEASUREMENT.power)} WHERE ${ident(HOST_TAGS.host)} =~ ${anyOf(hosts)} AND ${ident(POWER.tags.inTotal)} = ${str('true')} AND time > ${timeMs(sinceMs)} GROUP BY ${ident(HOST_TAGS.host)}, ${ident(POWER.tags.source)}`,
-    );
-    for (const s of r?.series ?? []) {
+    const match = iql`${ident(HOST_TAGS.host)} =~ ${anyOf(hosts)} AND time > ${timeMs(sinceMs)}`;
+    const r = await this.store.queryNamed({
+      power: iql`SELECT last(${ident(POWER.fields.energyJ)}) FROM ${ident(MEASUREMENT.power)} WHERE ${match} AND ${ident(POWER.tags.inTotal)} = ${str('true')} GROUP BY ${ident(HOST_TAGS.host)}, ${ident(POWER.tags.source)}`,
+      workload: iql`SELECT last(${ident(WORKLOAD.fields.intervalS)}) FROM ${ident(MEASUREMENT.workload)} WHERE ${match} GROUP BY ${ident(HOST_TAGS.host)}, ${ident(WORKLOAD.tags.instance)}`,
+    });
+    for (const s of r.power?.series ?? []) {
       const t = s.values[0]?.[0];
       if (typeof t === 'number') out.set(sourceKey(s.tags.host ?? '', s.tags.source ?? ''), t);
+    }
+    for (const s of r.workload?.series ?? []) {
+      const t = s.values[0]?.[0];
+      if (typeof t === 'number') out.set(sourceKey(s.tags.host ?? '', workloadSource(s.tags[WORKLOAD.tags.instance] ?? '')), t);
     }
     return out;
   }

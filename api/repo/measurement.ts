@@ -1,7 +1,8 @@
 /**
  * Everything a run's measurement reads (../domain/measure.ts), in one batch of named statements:
  * the host records of its window, its energy sums and edge points, host metrics, what its
- * processes were attributed, its power curve and its hosts' latest baselines. A second request
+ * processes were attributed, its power curve, its hosts' latest baselines and the work of the
+ * serving engines on its hosts (./workload.ts). A second request
  * follows only where a series' rollups have gaps (or the rollup job is behind) or a baseline is
  * not yet known to this process (completed baselines never change what net energy reads of them,
  * so they are kept).
@@ -19,9 +20,11 @@ import type { EdgePoint, SeriesWindowData } from '../domain/energy.js';
 import { curvePlan, latestRecords, type AttributedRow, type MeasureInputs, type PowerCurve } from '../domain/measure.js';
 import { planWindow } from '../domain/window-plan.js';
 import type { Run } from '../domain/run-record.js';
+import type { WorkloadEdge, WorkloadWindowData } from '../domain/workload.js';
 import type { HostRepository } from './hosts.js';
 import type { PowerRepository } from './power.js';
 import type { RunRepository } from './runs.js';
+import type { WorkloadRepository } from './workload.js';
 
 export interface GatherRequest {
   run: Run;
@@ -48,6 +51,8 @@ function unprefixed<T>(results: Record<string, T>, prefix: string): Record<strin
 }
 
 const shiftEdge = (p: EdgePoint | undefined, ms: number): EdgePoint | undefined => (p && ms !== 0 ? { ...p, timeMs: p.timeMs - ms } : p);
+const shiftWorkEdge = (p: WorkloadEdge | undefined, ms: number): WorkloadEdge | undefined => (p && ms !== 0 ? { ...p, timeMs: p.timeMs - ms } : p);
+const shiftWork = (d: WorkloadWindowData, ms: number): WorkloadWindowData => (ms === 0 ? d : { ...d, firstInside: shiftWorkEdge(d.firstInside, ms), firstAfter: shiftWorkEdge(d.firstAfter, ms) });
 const shiftSeries = (d: SeriesWindowData, ms: number): SeriesWindowData => (ms === 0 ? d : { ...d, firstInside: shiftEdge(d.firstInside, ms), firstAfter: shiftEdge(d.firstAfter, ms) });
 
 export class MeasurementReads {
@@ -58,6 +63,7 @@ export class MeasurementReads {
     private readonly power: PowerRepository,
     private readonly hosts: HostRepository,
     private readonly runs: RunRepository,
+    private readonly workload: WorkloadRepository,
   ) {}
 
   async gather(req: GatherRequest): Promise<Omit<MeasureInputs, 'gridIntensity'>> {
@@ -79,6 +85,7 @@ export class MeasurementReads {
         ...window.statements,
         ...this.power.attributedStatements(run.run_id, g.hosts, from, to),
         ...(curve ? this.power.curveStatements(curve, window.plan, { ...run, hosts: g.hosts }, from, to) : {}),
+        ...this.workload.windowStatements(g.hosts, from, to),
       };
       return { group: g, window, prefix, statements: prefixed(statements, prefix) };
     });
@@ -120,6 +127,7 @@ export class MeasurementReads {
     const metrics: MeasureInputs['metrics'][number][] = [];
     const attributed: AttributedRow[] = [];
     const curves: PowerCurve[] = [];
+    const workload: WorkloadWindowData[] = [];
     for (const f of follows) {
       const ms = f.group.shiftMs;
       const done = f.follow.finish(unprefixed(second, f.prefix) as Record<string, Array<StatementResult | undefined>>);
@@ -127,6 +135,7 @@ export class MeasurementReads {
       metrics.push(...done.metrics);
       attributed.push(...this.power.readAttributed(unprefixed(first, f.prefix)).map((a) => ({ ...a, window: shiftSeries(a.window, ms) })));
       if (curve) curves.push(shiftCurve(this.power.readCurve(curve, unprefixed(first, f.prefix), f.follow.curve), ms));
+      workload.push(...this.workload.readWindow(unprefixed(first, f.prefix)).map((w) => shiftWork(w, ms)));
     }
     return {
       run,
@@ -138,6 +147,7 @@ export class MeasurementReads {
       baselines: this.runs.baselinesOf(index, this.baselines, t0),
       curve: curve ? mergeCurves(curves, curve.bucketMs) : null,
       clock,
+      workload,
     };
   }
 

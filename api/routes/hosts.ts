@@ -13,6 +13,7 @@ export function hostReply(r: HostRecord): HostReply {
     cpu_model: r.cpuModel,
     gpus: r.gpus.map((g) => ({ index: g.index, name: g.name, ...(g.uuid ? { uuid: g.uuid } : {}) })),
     sources: r.sources.map((s) => ({ id: s.id, domain: s.domain, method: s.method, in_total: s.in_total, ...(s.gpu === undefined ? {} : { gpu: s.gpu }), ...(typeof s.reading === 'string' ? { reading: s.reading } : {}) })),
+    workload: (r.workload ?? []).map((w) => ({ instance: w.instance, engine: w.engine ?? null })),
     sample_hz: r.sampleHz,
     report_interval_s: r.reportIntervalS,
     flush_interval_s: r.flushIntervalS,

@@ -17,7 +17,7 @@ function assets(): Map<string, Asset> {
   const files: Array<[string, string, string]> = [
     ['/', 'text/html; charset=utf-8', page('index.html')],
     // the page's own ES modules (app.js imports the others)
-    ...['app.js', 'common.js', 'live.js', 'runs.js', 'compare.js'].map((f): [string, string, string] => [`/static/${f}`, 'text/javascript; charset=utf-8', page(f)]),
+    ...['app.js', 'common.js', 'live.js', 'serving.js', 'runs.js', 'compare.js'].map((f): [string, string, string] => [`/static/${f}`, 'text/javascript; charset=utf-8', page(f)]),
     ['/static/style.css', 'text/css; charset=utf-8', page('style.css')],
     ['/static/uplot.js', 'text/javascript; charset=utf-8', require.resolve('uplot/dist/uPlot.iife.min.js')],
     ['/static/uplot.css', 'text/css; charset=utf-8', require.resolve('uplot/dist/uPlot.min.css')],

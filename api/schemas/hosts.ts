@@ -19,6 +19,9 @@ export const HostSchema = Type.Object({
       reading: Type.Optional(Type.String({ description: 'The value it reads, in its sensor’s words: energy_uj, power1_input, power1_average, power.draw.instant, nvmlDeviceGetTotalEnergyConsumption…' })),
     }),
   ),
+  workload: Type.Array(Type.Object({ instance: Type.String({ description: 'host:port of its /metrics.' }), engine: Nullable(Type.String({ description: 'The engine recognised at its last scrape; null before one answered.' })) }), {
+    description: 'The inference servers its collector scrapes for requests and tokens (WATTSCOPE_SERVING_METRICS_URL).',
+  }),
   sample_hz: Nullable(Type.Number()),
   report_interval_s: Nullable(Type.Number()),
   flush_interval_s: Nullable(Type.Number({ description: 'How late its points can be: a run’s stop waits up to this (plus its report interval and a margin).' })),

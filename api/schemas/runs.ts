@@ -81,6 +81,12 @@ export const StartBody = Type.Object(
     score_energy: Type.Optional(Type.Union([Type.Literal('scoped'), Type.Literal('attributed')], { default: 'scoped', description: 'The energy the scores use: the run’s devices (default), or what its own processes were attributed on shared hosts.' })),
     series_id: Type.Optional({ ...SeriesId, description: 'The series of repeated runs this run belongs to (`wattscope bench`): every run of a series is of one model on one platform. ' + SeriesId.description }),
     warmup: Type.Optional(Type.Boolean({ default: false, description: 'A warm-up run of its series: measured, but left out of the series’ statistics and of compare. Needs series_id.' })),
+    started_at: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        description: 'When the run really started, for a run filed after the fact (a window of a script: wattscope.window(record=True)); default now. At most 30 days ago, and not after now (5 s of clock difference allowed). Its energy is measured from the stored points as any run’s.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

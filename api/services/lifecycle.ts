@@ -41,11 +41,29 @@ function withResults(run: Run, input: Results): Run {
   return { ...run, inferences: input.inferences ?? run.inferences, correct: input.correct ?? run.correct, accuracy: input.accuracy ?? run.accuracy, labels: { ...run.labels, ...input.labels } };
 }
 
+/**
+ * A client's clock may run ahead of the API's (a window filed as a run, stamped by its host's
+ * collector): a time this far past the API's now is taken as now-ish, not refused.
+ */
+export const CLOCK_TOLERANCE_MS = 5000;
+/** How far back a run may be filed after the fact (`started_at`). */
+export const MAX_PAST_START_MS = 30 * 86_400_000;
+
+/** The start of a new run: `started_at` when it is filed after the fact, else now. */
+function startOf(startedAt: string | undefined, now: number): number {
+  if (startedAt === undefined) return now;
+  const start = Date.parse(startedAt);
+  if (!Number.isFinite(start) || start > now + CLOCK_TOLERANCE_MS || start < now - MAX_PAST_START_MS) {
+    throw new ApiError(400, `body/started_at must be between ${new Date(now - MAX_PAST_START_MS).toISOString()} (30 days ago) and now`, { field: 'started_at' });
+  }
+  return start;
+}
+
 /** The end of a stopped run: `ended_at` when the stop comes after the fact, else now. */
 function endOf(run: Run, endedAt: string | undefined, now: number): number {
   if (endedAt === undefined) return now;
   const end = Date.parse(endedAt);
-  if (!Number.isFinite(end) || end < run.started_at_ms || end > now) {
+  if (!Number.isFinite(end) || end < run.started_at_ms || end > now + CLOCK_TOLERANCE_MS) {
     throw new ApiError(400, `body/ended_at must be between the run’s start (${new Date(run.started_at_ms).toISOString()}) and now`, { field: 'ended_at' });
   }
   return end;
@@ -91,6 +109,7 @@ export class RunLifecycle {
       }
       if (input.warmup && input.series_id === undefined) throw new ApiError(400, 'body/warmup: a warm-up run belongs to a series: give series_id too', { field: 'warmup' });
       const now = this.now();
+      const startedAt = startOf(input.started_at, now);
       const hosts = input.hosts ?? [callerHost ?? this.opts.defaultHost];
       const records = await this.hosts.latest(hosts);
       if (input.gpus) {
@@ -103,7 +122,7 @@ export class RunLifecycle {
       const platform = input.platform ?? platformOf(hosts, records) ?? (this.opts.fallbackPlatform || 'unknown');
       if (input.series_id !== undefined) await this.checkSeries(input.series_id, input.model, platform);
       const run: Run = {
-        ...emptyRun({ run_id: runId, model: input.model, platform, started_at_ms: now, kind: input.kind ?? 'inference', hosts }),
+        ...emptyRun({ run_id: runId, model: input.model, platform, started_at_ms: startedAt, kind: input.kind ?? 'inference', hosts }),
         dataset: input.dataset ?? null,
         batch_size: input.batch_size ?? null,
         params_m: input.params_m ?? null,

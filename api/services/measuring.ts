@@ -6,7 +6,7 @@
  */
 import { logger } from '../../common/log.js';
 import type { HostRecord } from '../../common/host-record.js';
-import { arrivalBudgetMs, expectedSources, stillMissing, type ExpectedSource } from '../domain/arrival.js';
+import { arrivalBudgetMs, expectedSources, expectedWorkload, stillMissing, type ExpectedSource } from '../domain/arrival.js';
 import { clockShifts } from '../domain/clock.js';
 import { latestRecords, measureRun } from '../domain/measure.js';
 import type { Run } from '../domain/run-record.js';
@@ -76,9 +76,10 @@ export class MeasuringService {
   }
 
   /**
-   * Waits until every source the hosts' records list has a point that ends at or after
-   * `endMs` — the points that cover a window's last seconds are up to a flush interval late —
-   * bounded by the hosts' flush and report intervals plus a margin. Hosts with no record: the
+   * Waits until every source the hosts' records list (and every serving endpoint they scrape
+   * that wrote around the run) has a point that ends at or after `endMs` — the points that
+   * cover a window's last seconds are up to a flush interval late — bounded by the hosts' flush
+   * and report intervals plus a margin. Hosts with no record: the
    * sources already seen in the window are waited for, with the collector's default intervals.
    */
   async awaitArrival(hosts: readonly string[], t0: number, endMs: number): Promise<{ arrival: Arrival; records: HostRecord[] }> {
@@ -94,19 +95,24 @@ export class MeasuringService {
       const seen = await this.hosts.lastPoints(undescribed, t0);
       expected = [...expected, ...[...seen.keys()].map((k) => ({ host: k.split('\u0000')[0] ?? '', source: k.split('\u0000')[1] ?? '', domain: '', method: '' }))];
     }
-    if (expected.length === 0) return { arrival: { waitedMs: 0, silent: [] }, records };
     const latest = latestRecords(records);
     const apiOffsetS = this.opts.clockOffsetS?.();
     // a host whose clock is off is waited for in its own clock (../domain/clock.ts)
     const shifts = clockShifts(hosts, latest, apiOffsetS);
+    const since = t0 - 60_000 + Math.min(0, ...shifts.shiftMs.values());
+    // the serving endpoints whose servers wrote around the run (or whose collector started since,
+    // its first points perhaps not in): their points that cover its end are waited for too
+    let last = await this.hosts.lastPoints(hosts, since);
+    expected = [...expected, ...expectedWorkload(records, last, since)];
+    if (expected.length === 0) return { arrival: { waitedMs: 0, silent: [] }, records };
     const budgetMs = arrivalBudgetMs(hosts, latest, maxWaitMs, apiOffsetS, shifts);
     const pollMs = this.opts.pollMs ?? 250;
-    const since = t0 - 60_000 + Math.min(0, ...shifts.shiftMs.values());
     for (;;) {
-      const missing = stillMissing(expected, await this.hosts.lastPoints(hosts, since), endMs, shifts);
+      const missing = stillMissing(expected, last, endMs, shifts);
       const waited = performance.now() - started;
       if (missing.length === 0 || waited >= budgetMs) return { arrival: { waitedMs: waited, silent: missing }, records };
       await new Promise((r) => setTimeout(r, Math.min(pollMs, budgetMs - waited)));
+      last = await this.hosts.lastPoints(hosts, since);
     }
   }
 }

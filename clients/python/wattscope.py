@@ -12,6 +12,22 @@
         ...
         wattscope.current().record(inferences=n, accuracy=acc)
 
+Windows, for the energy of each epoch, evaluation pass or generation step, instantly and without
+the API: the collector on this host answers each edge at once (its GET /energy), and a window is the
+difference of two readings, exact for energy counters.
+
+    wattscope.begin_window("epoch-1")
+    train_one_epoch()
+    m = wattscope.end_window("epoch-1")
+    print(m.energy_j, m.gpu_energy_j, m.duration_s)
+
+    with wattscope.window("eval") as w:     # also a decorator: @wattscope.window("step")
+        evaluate()
+    print(w.energy_j)
+
+Windows nest and overlap by name; ``record=True`` also files the window as a run through the API,
+in the background (it shows in the runs list and comparisons, with its scores).
+
 Measuring never breaks your script: when the API cannot be reached, a warning naming its URL is
 printed once and the script runs on, unmeasured; ``r.summary`` is then empty, and every figure in
 it reads as None (``r.measured`` is False). Under ``wattscope run`` (WATTSCOPE_RUN_ID set) the
@@ -27,22 +43,31 @@ this process and its children used (``r.summary["energy_attributed_j"]``);
 Configuration: WATTSCOPE_API_URL (default http://127.0.0.1:8080), WATTSCOPE_API_TOKEN,
 WATTSCOPE_HOST (default this machine's hostname, as the collector tags it),
 WATTSCOPE_API_TIMEOUT (seconds per request, default 10), WATTSCOPE_STOP_TIMEOUT (seconds for the
-stop, which waits for the collectors' last points; default 60).
+stop, which waits for the collectors' last points; default 60), WATTSCOPE_COLLECTOR_URL (the
+collector on this host, for windows; default http://127.0.0.1:9101), WATTSCOPE_COLLECTOR_TIMEOUT
+(seconds a window's edge may wait for it; default 0.1).
 """
 
+import atexit
 import functools
+import http.client
 import json
 import math
 import os
+import queue
 import socket
 import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple, TypeVar, cast
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Callable, Dict, List, Literal, Mapping, NamedTuple, Optional, Set, Tuple, TypedDict, TypeVar, cast
 
-__all__ = ["run", "measure", "current", "Run", "Summary", "HEARTBEAT_SECONDS"]
+__all__ = ["run", "measure", "current", "Run", "Summary", "SourceEnergy", "Attributed", "ServedWork", "HEARTBEAT_SECONDS",
+           "begin_window", "end_window", "window", "Measurement"]
 __version__ = "0.1.0"
 
 HEARTBEAT_SECONDS = 60.0
@@ -54,6 +79,11 @@ _said: Set[str] = set()
 _local = threading.local()
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: what a run is (the API's `kind`): an evaluation, a training, or the idle baseline of a host
+RunKind = Literal["inference", "training", "baseline"]
+#: the energy the scores use: the run's devices (default), or what its own processes were attributed
+ScoreEnergy = Literal["scoped", "attributed"]
+
 
 def _write(text: str) -> None:
     """Writes to stderr; a closed or missing stderr (pythonw, daemons) must not break the script."""
@@ -64,10 +94,11 @@ def _write(text: str) -> None:
         pass
 
 
-def _say_once(message: str) -> None:
+def _say_once(message: str, key: Optional[str] = None) -> None:
     # A script that starts a run per batch with the API down gets one line, not thousands.
-    if message not in _said:
-        _said.add(message)
+    k = message if key is None else key
+    if k not in _said:
+        _said.add(k)
         _write("wattscope: %s\n" % message)
 
 
@@ -187,12 +218,134 @@ def _describe(err: Exception, url: str, what: str, timeout: float, timeout_varia
     return "%s failed on %s: %s: %s" % (api, what, type(err).__name__, err)
 
 
-class Summary(Dict[str, Any]):
-    """The API's summary of a run (energy per source, gross and net energy, every score).
+class _SourceEnergyFields(TypedDict):
+    host: str
+    source: str
+    domain: str
+    method: str
+    in_run: bool
+    energy_j: float
+    avg_power_w: float
+    coverage: float
 
-    Any key it does not hold reads as None instead of raising, so ``r.summary["energy_wh"]`` is
-    safe on a run that could not be measured (API down, stop failed); ``measured`` tells them apart.
+
+class SourceEnergy(_SourceEnergyFields, total=False):
+    """One source's energy in a run (``summary["sources"]``); ``reading`` where its collector said."""
+
+    reading: str
+
+
+class PartialSource(TypedDict):
+    host: str
+    source: str
+    coverage: float
+
+
+class AttributedSource(TypedDict):
+    host: str
+    source: str
+    domain: str
+    energy_j: float
+    share: float
+
+
+class Attributed(TypedDict):
+    """The share of the hosts' energy the run's own processes used (``summary["attributed"]``)."""
+
+    sources: List[AttributedSource]
+    notes: List[str]
+    model: str
+
+
+class ServedWork(TypedDict):
+    """What one serving engine on the run's hosts did in its window (``summary["workload"]``)."""
+
+    host: str
+    engine: str
+    model_name: str
+    instance: str
+    requests: Optional[float]
+    prompt_tokens: Optional[float]
+    output_tokens: Optional[float]
+    coverage: float
+    energy_j: Optional[float]
+
+
+class Summary(TypedDict, total=False):
+    """The API's summary of a run (energy per source, gross and net energy, every score): the keys
+    of GET /api/runs/{id}, typed (test/clients/python-body.test.ts holds them to the API's schema).
+
+    Every key is optional to the type checker: a run that could not be measured (API down, stop
+    failed) has an empty summary, and any key it does not hold reads as None instead of raising,
+    so ``r.summary["energy_wh"]`` is safe; ``r.measured`` tells them apart.
     """
+
+    run_id: str
+    model: str
+    platform: str
+    kind: Literal["inference", "training", "baseline", "imported"]
+    status: Literal["running", "completed", "failed", "abandoned"]
+    dataset: Optional[str]
+    hosts: List[str]
+    labels: Dict[str, str]
+    batch_size: Optional[float]
+    params_m: Optional[float]
+    macs_g: Optional[float]
+    started_at: str
+    ended_at: Optional[str]
+    duration_s: Optional[float]
+    avg_gpu_power_w: Optional[float]
+    energy_wh: Optional[float]
+    avg_gpu_util_pct: Optional[float]
+    avg_gpu_mem_pct: Optional[float]
+    avg_cpu_pct: Optional[float]
+    energy_j: Optional[float]
+    energy_net_j: Optional[float]
+    avg_power_w: Optional[float]
+    coverage: Optional[float]
+    partial: bool
+    partial_sources: List[PartialSource]
+    partial_final: Optional[str]
+    clock_offsets: Dict[str, float]
+    sources: List[SourceEnergy]
+    gpus: Optional[List[str]]
+    gpus_from: Optional[str]
+    energy_host_j: Optional[float]
+    energy_attributed_j: Optional[float]
+    attributed: Optional[Attributed]
+    score_energy: ScoreEnergy
+    carbon_g: Optional[float]
+    energy_cost: Optional[float]
+    series_id: Optional[str]
+    warmup: bool
+    steady_rise_s: Optional[float]
+    steady_tail_s: Optional[float]
+    steady_s: Optional[float]
+    steady_power_w: Optional[float]
+    steady_reason: Optional[str]
+    requests: Optional[float]
+    prompt_tokens: Optional[float]
+    output_tokens: Optional[float]
+    energy_per_request_j: Optional[float]
+    energy_per_output_token_j: Optional[float]
+    workload: List[ServedWork]
+    inferences: Optional[float]
+    inferences_from: Optional[Literal["given", "requests"]]
+    correct: Optional[float]
+    accuracy: Optional[float]
+    energy_per_inference_uwh: Optional[float]
+    energy_per_inference_steady_uwh: Optional[float]
+    inferences_per_s: Optional[float]
+    inferences_per_j: Optional[float]
+    composite_score: Optional[float]
+    netscore: Optional[float]
+    info_density: Optional[float]
+    energy_delay_product: Optional[float]
+    null_reasons: Dict[str, str]
+
+
+class _Answer(Dict[str, Any]):
+    """The summary as the script holds it: a key it does not hold reads as None instead of raising."""
 
     def __init__(self, data: Optional[Dict[str, Any]] = None, measured: bool = False) -> None:
         super().__init__(data or {})
@@ -202,13 +355,17 @@ class Summary(Dict[str, Any]):
         return None
 
 
+def _summary(data: Optional[Dict[str, Any]] = None, measured: bool = False) -> Summary:
+    return cast(Summary, _Answer(data, measured))
+
+
 class Run:
     """A measured run. Use it as a context manager; call record() with what the run achieved."""
 
-    def __init__(self, model: str, dataset: Optional[str] = None, kind: str = "inference", hosts: Optional[List[str]] = None,
+    def __init__(self, model: str, dataset: Optional[str] = None, kind: RunKind = "inference", hosts: Optional[List[str]] = None,
                  platform: Optional[str] = None, batch_size: Optional[int] = None, params_m: Optional[float] = None,
                  macs_g: Optional[float] = None, labels: Optional[Dict[str, str]] = None, run_id: Optional[str] = None,
-                 gpus: Optional[List[str]] = None, score_energy: Optional[str] = None) -> None:
+                 gpus: Optional[List[str]] = None, score_energy: Optional[ScoreEnergy] = None) -> None:
         self.model = model
         self._start: Dict[str, Any] = {"model": model, "kind": kind,
                                        "hosts": hosts or [os.environ.get("WATTSCOPE_HOST") or socket.gethostname()]}
@@ -221,7 +378,8 @@ class Run:
             self._start["gpus_from"] = "given"
         self._result: Dict[str, Any] = {}
         self.run_id: Optional[str] = None
-        self.summary = Summary()
+        self.summary: Summary = _summary()
+        self._measured = False
         self._attached = False
         self._followed = False
         self._stop_heartbeat = threading.Event()
@@ -229,7 +387,7 @@ class Run:
     @property
     def measured(self) -> bool:
         """Whether ``summary`` holds the API's figures for this run."""
-        return self.summary.measured
+        return self._measured
 
     def record(self, inferences: Optional[int] = None, correct: Optional[int] = None, accuracy: Optional[float] = None,
                labels: Optional[Dict[str, str]] = None) -> "Run":
@@ -290,7 +448,8 @@ class Run:
                 body["status"] = "failed" if failed else "completed"
                 answer = _while_waiting(lambda: _request("POST", "/api/runs/%s/stop" % self.run_id, body,
                                                          _seconds("WATTSCOPE_STOP_TIMEOUT", 60.0), "WATTSCOPE_STOP_TIMEOUT"))
-            self.summary = Summary(answer, measured=True)
+            self.summary = _summary(answer, measured=True)
+            self._measured = True
         except Exception as err:  # noqa: BLE001 - measuring never breaks the script
             later = "" if self._attached else (
                 "; run %s may still be running: finish it later with `curl -X POST %s/api/runs/%s/stop`, then `wattscope runs show %s`"
@@ -345,9 +504,16 @@ def _while_waiting(call: Callable[[], T]) -> T:
                 _write("wattscope: \u2026 %s\n" % took)
 
 
-def run(model: str, **options: Any) -> Run:
-    """A run to use with ``with``: ``with wattscope.run(model="m") as r: ...; r.record(...)``."""
-    return Run(model, **options)
+def run(model: str, *, dataset: Optional[str] = None, kind: RunKind = "inference", hosts: Optional[List[str]] = None,
+        platform: Optional[str] = None, batch_size: Optional[int] = None, params_m: Optional[float] = None,
+        macs_g: Optional[float] = None, labels: Optional[Dict[str, str]] = None, run_id: Optional[str] = None,
+        gpus: Optional[List[str]] = None, score_energy: Optional[ScoreEnergy] = None) -> Run:
+    """A run to use with ``with``: ``with wattscope.run(model="m") as r: ...; r.record(...)``.
+
+    The options are the run's (see Run); a misspelt one is a TypeError, and mypy finds it first.
+    """
+    return Run(model, dataset=dataset, kind=kind, hosts=hosts, platform=platform, batch_size=batch_size,
+               params_m=params_m, macs_g=macs_g, labels=labels, run_id=run_id, gpus=gpus, score_energy=score_energy)
 
 
 def current() -> Run:
@@ -360,15 +526,390 @@ def current() -> Run:
     return cast(Run, stack[-1]) if stack else Run("")
 
 
-def measure(model: str, **options: Any) -> Callable[[F], F]:
+def measure(model: str, *, dataset: Optional[str] = None, kind: RunKind = "inference", hosts: Optional[List[str]] = None,
+            platform: Optional[str] = None, batch_size: Optional[int] = None, params_m: Optional[float] = None,
+            macs_g: Optional[float] = None, labels: Optional[Dict[str, str]] = None,
+            gpus: Optional[List[str]] = None, score_energy: Optional[ScoreEnergy] = None) -> Callable[[F], F]:
     """Decorator: each call of the function is a run; call ``wattscope.current().record(...)`` inside."""
 
     def wrap(fn: F) -> F:
         @functools.wraps(fn)
         def inner(*args: Any, **kwargs: Any) -> Any:
-            with Run(model, **options):
+            with Run(model, dataset=dataset, kind=kind, hosts=hosts, platform=platform, batch_size=batch_size,
+                     params_m=params_m, macs_g=macs_g, labels=labels, gpus=gpus, score_energy=score_energy):
                 return fn(*args, **kwargs)
 
         return cast(F, inner)
 
     return wrap
+
+
+# --- Windows: a span's energy from the collector on this host, at once ------------------------
+
+MAX_ANSWER_BYTES = 1 << 20
+
+
+class _Reading(NamedTuple):
+    """One answer of the collector's GET /energy."""
+
+    host: str
+    time_ms: float
+    uptime_s: float
+    started_ms: float
+    # source -> (joules since the collector first read it, in_total, domain)
+    sources: Dict[str, Tuple[float, bool, str]]
+
+
+class _Keep(threading.local):
+    """Each thread's connection to the collector, kept open between edges (HTTP keep-alive): half
+    the collector's work per edge, and no connection set up on the script's path."""
+
+    conn: Optional[http.client.HTTPConnection] = None
+    key: Tuple[str, int] = ("", 0)
+
+
+_keep = _Keep()
+# a connection the server closed while idle fails at once on reuse: then one fresh one is tried
+_STALE = (http.client.RemoteDisconnected, http.client.BadStatusLine, BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
+
+
+def _get_energy(url: str, budget: float) -> Tuple[int, bytes]:
+    """GET <url>/energy within `budget` seconds, from the connect to the last byte."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("not an http:// URL")
+    deadline = time.monotonic() + budget
+    key = (url, os.getpid())  # a forked worker never shares its parent's socket
+    for attempt in (0, 1):
+        conn = _keep.conn if _keep.key == key else None
+        reused = conn is not None
+        if conn is None:
+            conn_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+            conn = conn_class(parts.hostname, parts.port, timeout=max(0.001, deadline - time.monotonic()))
+            _keep.conn, _keep.key = conn, key
+        try:
+            if conn.sock is not None:
+                conn.sock.settimeout(max(0.001, deadline - time.monotonic()))
+            conn.request("GET", parts.path + "/energy", headers={"accept": "application/json"})
+            if conn.sock is not None:
+                conn.sock.settimeout(max(0.001, deadline - time.monotonic()))
+            res = conn.getresponse()
+            body = res.read(MAX_ANSWER_BYTES + 1)
+            if res.will_close or len(body) > MAX_ANSWER_BYTES:
+                conn.close()
+                _keep.conn = None
+            return res.status, body
+        except _STALE:
+            conn.close()
+            _keep.conn = None
+            if not reused or attempt == 1 or time.monotonic() >= deadline:
+                raise
+        except BaseException:
+            conn.close()
+            _keep.conn = None
+            raise
+    raise OSError("no answer")  # not reached: the second attempt returns or raises
+
+
+def _collector_reading() -> Optional[_Reading]:
+    """The collector's energies now, or None (said once) when it cannot answer in time.
+
+    One short request over loopback, bounded by WATTSCOPE_COLLECTOR_TIMEOUT (0.1 s) from the
+    connect to the last byte; http.client, not urllib, whose proxy settings must not apply to
+    this host's collector.
+    """
+    url = _collector_url().rstrip("/")
+    budget = _seconds("WATTSCOPE_COLLECTOR_TIMEOUT", 0.1)
+    hint = ("start it with `wattscope collect` (or `wattscope up`), or set WATTSCOPE_COLLECTOR_URL; "
+            "window energy is None meanwhile")
+    try:
+        status, body = _get_energy(url, budget)
+    except (OSError, http.client.HTTPException, ValueError) as err:
+        reason = "no answer within %g s (WATTSCOPE_COLLECTOR_TIMEOUT)" % budget if isinstance(err, socket.timeout) else str(err) or type(err).__name__
+        _say_once("cannot reach the collector at %s (%s): %s" % (url, reason, hint), key="collector-down")
+        return None
+    reading = _parse_reading(body) if status == 200 and len(body) <= MAX_ANSWER_BYTES else None
+    if reading is None:
+        _say_once("the collector at %s answered GET /energy with HTTP %d and no energy reading (an older collector, or "
+                  "another service on that port): %s" % (url, status, hint), key="collector-answer")
+    return reading
+
+
+def _number(v: Any) -> Optional[float]:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
+
+
+def _parse_reading(body: bytes) -> Optional[_Reading]:
+    """The answer, checked: anything of another shape is no reading."""
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("host"), str) or not isinstance(data.get("sources"), list):
+        return None
+    times = [_number(data.get(k)) for k in ("time_ms", "uptime_s", "started_ms")]
+    if any(t is None for t in times):
+        return None
+    sources: Dict[str, Tuple[float, bool, str]] = {}
+    for s in data["sources"]:
+        if not isinstance(s, dict):
+            return None
+        energy = _number(s.get("energy_j"))
+        if not isinstance(s.get("source"), str) or energy is None or not isinstance(s.get("in_total"), bool):
+            return None
+        sources[s["source"]] = (energy, s["in_total"], str(s.get("domain", "")))
+    return _Reading(data["host"], cast(float, times[0]), cast(float, times[1]), cast(float, times[2]), sources)
+
+
+class Measurement:
+    """The energy of a window: the collector's counters read at its two edges.
+
+    ``energy_j``: the host's energy (its in-total sources: CPU packages, DRAM, GPUs…, never a
+    domain nested in another); ``gpu_energy_j``: the in-total GPU sources' (None where the host
+    has none); ``sources``: every source's joules (nested ones too, e.g. RAPL cores); times from
+    the collector's clock: ``start_time``/``end_time`` in seconds since the epoch, ``duration_s``
+    monotonic. Where the collector could not be read at an edge the energies are None and the
+    times are this process's own (``measured`` is False).
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.energy_j: Optional[float] = None
+        self.gpu_energy_j: Optional[float] = None
+        self.sources: Dict[str, float] = {}
+        self.duration_s: Optional[float] = None
+        self.start_time: Optional[float] = None
+        self.end_time: Optional[float] = None
+        self.host: Optional[str] = None
+        #: the run this window is filed as (``record=True``), known at once; filed in the background
+        self.run_id: Optional[str] = None
+
+    @property
+    def measured(self) -> bool:
+        """Whether the energies were read from the collector at both edges."""
+        return self.energy_j is not None
+
+    @property
+    def power_w(self) -> Optional[float]:
+        """The host's average power over the window."""
+        if self.energy_j is None or not self.duration_s:
+            return None
+        return self.energy_j / self.duration_s
+
+    def __repr__(self) -> str:
+        return "Measurement(name=%r, energy_j=%r, gpu_energy_j=%r, duration_s=%r)" % (
+            self.name, self.energy_j, self.gpu_energy_j, self.duration_s)
+
+    def _fill(self, begin: Optional[_Reading], end: Optional[_Reading], local: Tuple[float, float, float, float]) -> None:
+        """From the two readings; `local`: this process's wall and monotonic clocks at both edges."""
+        wall0, mono0, wall1, mono1 = local
+        if begin is None or end is None or begin.started_ms != end.started_ms:
+            if begin is not None and end is not None:
+                _say_once("the collector restarted during window %r: its energy is unknown (None)" % self.name,
+                          key="collector-restart:" + self.name)
+            self.start_time, self.end_time, self.duration_s = wall0, wall1, mono1 - mono0
+            either = end or begin
+            self.host = either.host if either is not None else None
+            return
+        self.host = end.host
+        self.start_time, self.end_time = begin.time_ms / 1000.0, end.time_ms / 1000.0
+        self.duration_s = end.uptime_s - begin.uptime_s
+        total = 0.0
+        gpu: Optional[float] = None
+        for source, (joules, in_total, domain) in end.sources.items():
+            before = begin.sources.get(source)
+            if before is None:
+                continue  # found by the collector during the window: its energy before is unknown
+            used = max(0.0, joules - before[0])
+            self.sources[source] = used
+            if in_total:
+                total += used
+                if domain == "gpu":
+                    gpu = used + (gpu or 0.0)
+        self.energy_j = total
+        self.gpu_energy_j = gpu
+
+
+class _Edge(NamedTuple):
+    reading: Optional[_Reading]
+    wall: float
+    mono: float
+
+
+def _edge() -> _Edge:
+    return _Edge(_collector_reading(), time.time(), time.monotonic())
+
+
+_RunOptions = Dict[str, Any]
+
+
+class _Recorder:
+    """Files windows as runs through the API, one at a time, off the script's path.
+
+    A window becomes a run started at its first edge and stopped at its second (the API measures
+    its energy from the stored points, with coverage and scores, as any run's). At exit the
+    script waits for the runs still to file, at most WATTSCOPE_STOP_TIMEOUT, and says so when that
+    takes more than a second.
+    """
+
+    def __init__(self) -> None:
+        self._queue: "queue.Queue[Tuple[str, _RunOptions, Dict[str, Any]]]" = queue.Queue()
+        self._thread: Optional[threading.Thread] = None
+        self._lock = threading.Lock()
+
+    def file(self, run_id: str, start: _RunOptions, stop: Dict[str, Any]) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="wattscope-windows", daemon=True)
+                self._thread.start()
+                atexit.register(self._drain)
+        self._queue.put((run_id, start, stop))
+
+    def _work(self) -> None:
+        while True:
+            run_id, start, stop = self._queue.get()
+            try:
+                _request("POST", "/api/runs", start)
+                _request("POST", "/api/runs/%s/stop" % run_id, stop, _seconds("WATTSCOPE_STOP_TIMEOUT", 60.0),
+                         "WATTSCOPE_STOP_TIMEOUT")
+            except Exception as err:  # noqa: BLE001 - filing a window never breaks the script
+                _say_once("%s; window run %s is not filed" % (_explain(err), run_id), key="window-file")
+            finally:
+                self._queue.task_done()
+
+    def _drain(self) -> None:
+        started = time.monotonic()
+        limit = _seconds("WATTSCOPE_STOP_TIMEOUT", 60.0)
+        told = False
+        while self._queue.unfinished_tasks > 0 and time.monotonic() - started < limit:
+            if not told and time.monotonic() - started > WAIT_NOTICE_SECONDS:
+                _write("wattscope: filing %d window(s) as runs\u2026\n" % self._queue.unfinished_tasks)
+                told = True
+            time.sleep(0.02)
+        if self._queue.unfinished_tasks > 0:
+            _write("wattscope: %d window(s) not filed as runs within %g s (WATTSCOPE_STOP_TIMEOUT)\n"
+                   % (self._queue.unfinished_tasks, limit))
+
+
+_recorder = _Recorder()
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class _Open(NamedTuple):
+    edge: _Edge
+    record: Optional[_RunOptions]
+
+
+_windows: Dict[str, _Open] = {}
+_windows_lock = threading.Lock()
+
+
+def _run_options(name: str, model: Optional[str], kind: RunKind, dataset: Optional[str], batch_size: Optional[int],
+                 params_m: Optional[float], macs_g: Optional[float], labels: Optional[Dict[str, str]]) -> _RunOptions:
+    options: _RunOptions = {"model": model or name, "kind": kind, "labels": dict(labels or {}, window=name)}
+    for key, value in (("dataset", dataset), ("batch_size", batch_size), ("params_m", params_m), ("macs_g", macs_g)):
+        if value is not None:
+            options[key] = value
+    return options
+
+
+def _finish(name: str, opened: _Open, result: Dict[str, Any], failed: bool) -> Measurement:
+    end = _edge()
+    m = Measurement(name)
+    begin = opened.edge
+    m._fill(begin.reading, end.reading, (begin.wall, begin.mono, end.wall, end.mono))
+    if opened.record is not None:
+        m.run_id = "w-" + uuid.uuid4().hex[:20]
+        start = dict(opened.record)
+        start["run_id"] = m.run_id
+        start["hosts"] = [m.host or os.environ.get("WATTSCOPE_HOST") or socket.gethostname()]
+        start["started_at"] = _iso(cast(float, m.start_time))
+        stop = {k: v for k, v in result.items() if v is not None}
+        stop["status"] = "failed" if failed else "completed"
+        stop["ended_at"] = _iso(cast(float, m.end_time))
+        _recorder.file(m.run_id, start, stop)
+    return m
+
+
+def begin_window(name: str, *, record: bool = False, model: Optional[str] = None, kind: RunKind = "inference",
+                 dataset: Optional[str] = None, batch_size: Optional[int] = None, params_m: Optional[float] = None,
+                 macs_g: Optional[float] = None, labels: Optional[Dict[str, str]] = None) -> None:
+    """Opens the window `name`: the collector's energies now. Returns within WATTSCOPE_COLLECTOR_TIMEOUT.
+
+    Windows nest and overlap by name; a name already open raises ValueError. ``record=True`` files
+    the window as a run when it ends (`model` defaults to the window's name; the other options are
+    the run's, as for ``run()``).
+    """
+    edge = _edge()
+    options = _run_options(name, model, kind, dataset, batch_size, params_m, macs_g, labels) if record else None
+    with _windows_lock:
+        if name in _windows:
+            raise ValueError("wattscope: window %r is already open; end it first, or give this one another name" % name)
+        _windows[name] = _Open(edge, options)
+
+
+def end_window(name: str, *, inferences: Optional[int] = None, correct: Optional[int] = None,
+               accuracy: Optional[float] = None, failed: bool = False) -> Measurement:
+    """Closes the window `name` and returns its Measurement. Returns within WATTSCOPE_COLLECTOR_TIMEOUT.
+
+    A name that is not open raises ValueError (naming the open ones). The results are the run's,
+    for a window begun with ``record=True``.
+    """
+    with _windows_lock:
+        opened = _windows.pop(name, None)
+        names = sorted(_windows)
+    if opened is None:
+        raise ValueError("wattscope: no window %r is open (open: %s); begin_window(%r) first"
+                         % (name, ", ".join(repr(n) for n in names) or "none", name))
+    return _finish(name, opened, {"inferences": inferences, "correct": correct, "accuracy": accuracy}, failed)
+
+
+class window:
+    """A window as a context manager or a decorator.
+
+        with wattscope.window("eval") as w:
+            evaluate()
+        print(w.energy_j)
+
+        @wattscope.window("step", on_end=steps.append)
+        def step() -> None: ...
+
+    As a context manager it yields the Measurement, filled when the block ends (an exception in
+    the block files a recorded window as failed, and goes on as it was). As a decorator every call
+    is a window, handed to `on_end` when it ends. Independent of begin_window's names: the same
+    name may be open many times at once (recursion, threads).
+    """
+
+    def __init__(self, name: str, *, record: bool = False, on_end: Optional[Callable[[Measurement], None]] = None,
+                 model: Optional[str] = None, kind: RunKind = "inference", dataset: Optional[str] = None,
+                 batch_size: Optional[int] = None, params_m: Optional[float] = None, macs_g: Optional[float] = None,
+                 labels: Optional[Dict[str, str]] = None) -> None:
+        self.name = name
+        self._on_end = on_end
+        self._record = _run_options(name, model, kind, dataset, batch_size, params_m, macs_g, labels) if record else None
+        self._local = threading.local()
+
+    def __enter__(self) -> Measurement:
+        m = Measurement(self.name)
+        stack: List[Tuple[_Open, Measurement]] = getattr(self._local, "stack", [])
+        stack.append((_Open(_edge(), self._record), m))
+        self._local.stack = stack
+        return m
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        opened, m = cast(List[Tuple[_Open, Measurement]], self._local.stack).pop()
+        done = _finish(self.name, opened, {}, exc_type is not None)
+        m.__dict__.update(done.__dict__)
+        if self._on_end is not None:
+            self._on_end(m)
+
+    def __call__(self, fn: F) -> F:
+        @functools.wraps(fn)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            with self:
+                return fn(*args, **kwargs)
+
+        return cast(F, inner)

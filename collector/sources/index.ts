@@ -15,8 +15,9 @@ import { nvidiaSmiSource } from './nvidia-smi/index.js';
 import { dcgmSource } from './dcgm/index.js';
 import { batterySource } from './battery/index.js';
 import { estimateSource } from './estimate/index.js';
+import { servingSource } from './serving/index.js';
 
-export const SOURCES: readonly SourceFactory[] = [cpuSource, memSource, diskSource, netSource, raplSource, hwmonSource, nvmlSource, nvidiaSmiSource, dcgmSource, batterySource, estimateSource];
+export const SOURCES: readonly SourceFactory[] = [cpuSource, memSource, diskSource, netSource, raplSource, hwmonSource, nvmlSource, nvidiaSmiSource, dcgmSource, batterySource, estimateSource, servingSource];
 
 export const SOURCE_NAMES: readonly string[] = SOURCES.map((s) => s.name);
 

@@ -35,6 +35,19 @@ export function powerPoints(host: string, source: string, fromMs: number, second
   }));
 }
 
+/**
+ * A serving engine's `workload` points on `host`: one a second from `fromMs`, each with `perS`
+ * of its counts (requests, tokens) over its 1 s interval (the serving source's points).
+ */
+export function workloadPoints(host: string, fromMs: number, seconds: number, perS: Partial<Record<'requests' | 'prompt_tokens' | 'output_tokens', number>>, tags: { engine?: string; model_name?: string; instance?: string } = {}): Sample[] {
+  return Array.from({ length: seconds }, (_, i) => ({
+    measurement: 'workload' as const,
+    tags: { host, platform: 'test-gpu', engine: tags.engine ?? 'vllm', model_name: tags.model_name ?? 'test-model', instance: tags.instance ?? '127.0.0.1:8000' },
+    fields: { ...perS, interval_s: 1 },
+    timeMs: fromMs + (i + 1) * 1000,
+  }));
+}
+
 /** A collector's host record: one GPU read through NVML, the collector's defaults; `over` changes any of it. */
 export function hostRecord(host: string, over: Partial<HostRecord> = {}): HostRecord {
   return {

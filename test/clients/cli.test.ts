@@ -394,3 +394,49 @@ describe('wattscope runs, compare, status', () => {
     }
   });
 });
+
+describe('wattscope window', () => {
+  // a data directory of its own (where open windows are kept), and no collector (port 9: nothing listens)
+  const homes: string[] = [];
+  const home = () => {
+    homes.push(mkdtempSync(join(tmpdir(), 'wattscope-win-')));
+    return { WATTSCOPE_HOME: homes.at(-1) as string };
+  };
+  afterAll(() => {
+    for (const h of homes) rmSync(h, { recursive: true, force: true });
+  });
+
+  it('a name not open, or open already, is a clear error (exit 2); so is a bad name or a run option without --record', async () => {
+    const h = home();
+    const never = await cli(['window', 'end', 'never'], h);
+    expect(never.status).toBe(2);
+    expect(never.stderr).toBe('wattscope: no window "never" is open: begin it with `wattscope window begin never`\n');
+    expect((await cli(['window', 'begin', 'twice'], h)).status).toBe(0);
+    const again = await cli(['window', 'begin', 'twice'], h);
+    expect(again.status).toBe(2);
+    expect(again.stderr).toContain('wattscope: window "twice" is already open; end it first (wattscope window end twice)');
+    for (const args of [['window'], ['window', 'open', 'x'], ['window', 'begin', '../x'], ['window', 'begin', 'x', '--model', 'm'], ['window', 'run', 'x']]) {
+      const r = await cli(args, h);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stdout, args.join(' ')).toBe('');
+    }
+  });
+
+  it('with the collector down: exit 0, the energies null, the time still measured, one line naming its URL per command', async () => {
+    const h = home();
+    const begun = await cli(['window', 'begin', 'w'], h);
+    expect(begun.status).toBe(0);
+    expect(begun.stderr).toMatch(/^wattscope: cannot read the collector at http:\/\/127\.0\.0\.1:9 \(.*\): start it with `wattscope collect`.*\n$/);
+    await sleep(300);
+    const ended = await cli(['window', 'end', 'w', '--json'], h);
+    expect(ended.status).toBe(0);
+    const m = JSON.parse(ended.stdout) as { energy_j: number | null; duration_s: number; measured: boolean };
+    expect(m).toMatchObject({ energy_j: null, measured: false });
+    expect(m.duration_s).toBeGreaterThanOrEqual(0.3);
+    // run: the command's status is the exit status, the window printed all the same
+    const ran = await cli(['window', 'run', 'r', '--', 'sh', '-c', 'exit 3'], h);
+    expect(ran.status).toBe(3);
+    expect(ran.stdout).toMatch(/^window r: — J \(no reading from the collector\) over \d/);
+  });
+});
+

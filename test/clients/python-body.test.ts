@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { StartBody, StopBody, PatchBody } from '../../api/schemas/runs.js';
+import { RunSummarySchema, StartBody, StopBody, PatchBody } from '../../api/schemas/runs.js';
 
 const source = readFileSync(new URL('../../clients/python/wattscope.py', import.meta.url), 'utf8');
 
@@ -36,4 +36,77 @@ describe('the Python client’s bodies', () => {
     for (const k of [...keys, 'status']) expect(Object.keys(StopBody.properties), k).toContain(k);
     for (const k of keys) expect(Object.keys(PatchBody.properties), k).toContain(k);
   });
+
+  it('type the summary as the API gives it: the Summary TypedDict has every key of the summary schema, each typed as the schema says', () => {
+    expectClass(RunSummarySchema as unknown as JsonSchema, 'Summary', 'summary', true);
+  });
 });
+
+/** What the tests need of a JSON schema (TypeBox's output). */
+interface JsonSchema {
+  type?: string;
+  const?: unknown;
+  anyOf?: JsonSchema[];
+  items?: JsonSchema;
+  properties?: Record<string, JsonSchema>;
+  patternProperties?: Record<string, JsonSchema>;
+  required?: string[];
+}
+
+/** The TypedDicts of the module: `class Name(Base[, total=False]):` and its `    key: Type` lines. */
+const classes = new Map<string, { base: string; total: boolean; fields: Map<string, string> }>();
+for (const m of source.matchAll(/^class (\w+)\((\w+)(?:, total=(False|True))?\):\n((?:(?: {4}.*)?\n)*)/gm)) {
+  const fields = new Map<string, string>();
+  for (const f of (m[4] as string).matchAll(/^ {4}(\w+): (.+)$/gm)) fields.set(f[1] as string, f[2] as string);
+  classes.set(m[1] as string, { base: m[2] as string, total: m[3] !== 'False', fields });
+}
+/** Module-level aliases such as `ScoreEnergy = Literal["scoped", "attributed"]`. */
+const aliases = new Map([...source.matchAll(/^(\w+) = (Literal\[.*\])$/gm)].map((m) => [m[1] as string, m[2] as string]));
+
+/** A TypedDict's keys, its bases' included, each with its annotation and whether it is required. */
+function fieldsOf(name: string): Map<string, { type: string; required: boolean }> {
+  const cls = classes.get(name);
+  expect(cls, `class ${name}(TypedDict) in wattscope.py`).toBeDefined();
+  const { base, total, fields } = cls as NonNullable<typeof cls>;
+  const out = base === 'TypedDict' ? new Map<string, { type: string; required: boolean }>() : fieldsOf(base);
+  for (const [key, type] of fields) out.set(key, { type, required: total });
+  return out;
+}
+
+/** `name` is a TypedDict with the object schema's keys; `loose`: every key optional (the summary of a run never measured is empty). */
+function expectClass(schema: JsonSchema, name: string, path: string, loose = false): void {
+  const fields = fieldsOf(name);
+  expect([...fields.keys()].sort(), path).toEqual(Object.keys(schema.properties ?? {}).sort());
+  for (const [key, sub] of Object.entries(schema.properties ?? {})) {
+    const field = fields.get(key) as { type: string; required: boolean };
+    expect(field.required, `${path}.${key} required`).toBe(loose ? false : (schema.required ?? []).includes(key));
+    expectType(sub, field.type, `${path}.${key}`);
+  }
+}
+
+/** The Python annotation the schema calls for: number float, null Optional, consts a Literal, an object of keys a TypedDict. */
+function expectType(schema: JsonSchema, annotation: string, path: string): void {
+  const type = aliases.get(annotation) ?? annotation;
+  const inner = (wrapper: string) => {
+    const m = new RegExp(`^${wrapper}\\[(.*)\\]$`).exec(type);
+    expect(m, `${path}: ${wrapper}[…], got ${type}`).not.toBeNull();
+    return (m as RegExpExecArray)[1] as string;
+  };
+  if (schema.anyOf) {
+    const others = schema.anyOf.filter((s) => s.type !== 'null');
+    if (others.length < schema.anyOf.length) {
+      expect(others, path).toHaveLength(1);
+      expectType(others[0] as JsonSchema, inner('Optional'), path);
+    } else expect(type, path).toBe(`Literal[${others.map((s) => JSON.stringify(s.const)).join(', ')}]`);
+    return;
+  }
+  if (schema.type === 'array') return expectType(schema.items as JsonSchema, inner('List'), path);
+  if (schema.type === 'object' && schema.patternProperties) {
+    const [value] = Object.values(schema.patternProperties);
+    const m = /^Dict\[str, (.*)\]$/.exec(type);
+    expect(m, `${path}: Dict[str, …], got ${type}`).not.toBeNull();
+    return expectType(value as JsonSchema, (m as RegExpExecArray)[1] as string, path);
+  }
+  if (schema.type === 'object') return expectClass(schema, type, path);
+  expect(type, path).toBe({ string: 'str', number: 'float', integer: 'int', boolean: 'bool' }[schema.type ?? ''] ?? `(no Python type for ${JSON.stringify(schema)})`);
+}

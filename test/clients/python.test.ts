@@ -16,6 +16,7 @@ import { powerPoints } from '../api/harness.js';
 import { runProcess, waitFor, type Completed } from '../helpers.js';
 import { hostRecordSample } from '../../common/host-record.js';
 import { liveServer, steadyPower, type LiveServer } from './server.js';
+import { pythonReadme, STAND_INS } from './python-readme.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const MODULE_DIR = join(ROOT, 'clients/python');
@@ -23,34 +24,12 @@ const WATTS = 50;
 const WAITING = "wattscope: waiting for the collectors' last points\u2026";
 const DONE = /^wattscope: \u2026 done in (\d+\.\d) s$/;
 
-/** The fenced blocks of one language in a markdown text, in order. */
-function fenced(markdown: string, lang: string): string[] {
-  return [...markdown.matchAll(new RegExp('^```' + lang + '\\n([\\s\\S]*?)^```$', 'gm'))].map((m) => m[1] as string);
-}
-
-// What the README leaves to the user. STANDIN_SECONDS sets how long "evaluation" takes.
-const STAND_INS = `
-import os, time
-from typing import List
-
-class Loader:
-    def __init__(self, n: int) -> None:
-        self.dataset: List[int] = list(range(n))
-
-model = "stand-in model"
-loader = Loader(1000)
-steps, batch_size = 25, 32
-
-def evaluate(model: str, loader: Loader) -> int:
-    time.sleep(float(os.environ.get("STANDIN_SECONDS", "2")))
-    return 800
-`;
-
 let server: LiveServer;
 let work: string;
 let venv: string;
 let withBlock: string; // the README's first example
 let decorator: string; // its second, the training step's `...` replaced by half a second of work
+let windowBlocks: string; // its windows (run against a collector in windows.e2e and serving.e2e; type-checked here)
 let installLine: string;
 
 /** Spawns a command and collects its output; `stderrSoFar` lets a test act on what it printed. */
@@ -110,12 +89,8 @@ function freePort(): Promise<number> {
 beforeAll(async () => {
   server = await liveServer('python');
   await steadyPower(server.store, 'py-host', WATTS);
-  const text = await readFile(join(MODULE_DIR, 'README.md'), 'utf8');
-  const [first, second] = fenced(text, 'python');
-  const sh = fenced(text, 'sh');
-  if (!first || !second || sh.length !== 1) throw new Error('clients/python/README.md: expected two python blocks and one sh block');
-  if (!second.includes('\n    ...\n')) throw new Error('clients/python/README.md: the decorator example lost its `...` line');
-  [withBlock, decorator, installLine] = [first, second.replace('\n    ...\n', '\n    time.sleep(0.5)\n'), sh[0] as string];
+  const blocks = pythonReadme();
+  [withBlock, decorator, windowBlocks, installLine] = [blocks.withBlock, blocks.decorator.replace('\n    ...\n', '\n    time.sleep(0.5)\n'), `${blocks.epochs}\n${blocks.serving}`, blocks.install];
 
   work = await mkdtemp(join(tmpdir(), 'wattscope-py-'));
   venv = join(work, 'venv');
@@ -146,7 +121,7 @@ describe('python package', () => {
     const pip = await start(join(venv, 'bin', 'pip'), ['install', 'mypy'], userEnv({ PIP_RETRIES: process.env.PIP_RETRIES ?? '0' })).done;
     expect(pip.status, pip.stderr).toBe(0);
     const examples = join(work, 'examples.py');
-    await writeFile(examples, `${STAND_INS}\n${withBlock}\n${decorator}`);
+    await writeFile(examples, `${STAND_INS}\n${withBlock}\n${decorator}\n${windowBlocks}`);
     // mypy 2 checks for Python 3.10 at the oldest; 3.8 itself is covered by running the module on it below
     const mypy = (file: string) => start(join(venv, 'bin', 'mypy'), ['--strict', '--python-version', '3.10', '--no-incremental', file], userEnv(), work).done;
     const own = await mypy(join(MODULE_DIR, 'wattscope.py'));

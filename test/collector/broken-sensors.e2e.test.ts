@@ -16,7 +16,7 @@ import { InfluxStore, ident, iql, str } from '../../common/storage/index.js';
 import { testSettings } from '../helpers.js';
 import { copyHost } from './fixtures.js';
 import { spawnCollector, startRaplDriver } from './process.js';
-import { PKG_ENERGY, RAPL_RANGE_UJ } from './power-points.js';
+import { expectSteady, PKG_ENERGY, RAPL_RANGE_UJ } from './power-points.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -92,7 +92,9 @@ describe('wattscope collect over broken sensors', () => {
     const radeon = await rows('hwmon/amdgpu-0/power1');
     expect(pkg.length).toBeGreaterThan(8);
     expect(radeon.length).toBe(pkg.length);
-    for (const r of pkg.slice(1, -1)) expect(Math.abs(r.power_w - 40) / 40).toBeLessThan(0.02);
+    // the stand-in driver's file lags now and then on a busy machine (a point 37 % off was seen in a
+    // whole-suite run): the package's points held as every stand-in's are (./power-points.ts)
+    expectSteady(pkg.slice(1, -1), 40);
     for (const r of radeon) expect(r.power_w).toBeCloseTo(68, 6);
     // the vanished sensor wrote until the rediscovery after its file went, and no longer
     const gone = await rows('hwmon/vanishing-0/power1');

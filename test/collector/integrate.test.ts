@@ -179,5 +179,17 @@ describe('ChannelIntegrator', () => {
       expect(sampled.cut()).toBeUndefined();
     });
   });
-});
 
+  it('integrates a mean since the last reading (the CPU estimate) as that mean over each step, exactly, whatever the readings\' spacing', () => {
+    const mean = new ChannelIntegrator('estimated', undefined, 2000, true);
+    mean.add(0, 99); // the first reading's mean covers time before the interval: not counted
+    mean.add(250, 20);
+    mean.add(1000, 40);
+    expect(mean.cut()).toMatchObject({ energyJ: 0.25 * 20 + 0.75 * 40, intervalS: 1, minW: 20, maxW: 40 });
+    // the next interval's extremes are its own readings' (not the mean that ended the last one)
+    mean.add(2000, 30);
+    expect(mean.cut()).toMatchObject({ energyJ: 30, minW: 30, maxW: 30 });
+    expect(mean.totalJ).toBeCloseTo(65, 12);
+    expect(mean.coveredS).toBe(2);
+  });
+});

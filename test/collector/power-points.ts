@@ -62,7 +62,7 @@ export function energyBound(rows: readonly PowerRow[]): number {
  * first, and a loaded machine was seen to pause the driver for a third of a point (0.336); a lost
  * or repeated interval is 100 % off, a mis-handled wrap by the counter's whole range.
  */
-export function expectSteady(rows: readonly PowerRow[], watts: number): void {
+export function expectSteady(rows: ReadonlyArray<Pick<PowerRow, 'power_w'>>, watts: number): void {
   const sorted = rows.map((r) => r.power_w).sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)] as number;
   expect(Math.abs(median - watts) / watts).toBeLessThan(0.01);

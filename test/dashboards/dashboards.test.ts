@@ -16,6 +16,7 @@ import { copyHost, testdata } from '../collector/fixtures.js';
 import { spawnCollector } from '../collector/process.js';
 import type { Series } from '../../clients/ts/client.js';
 import { expand, type Dashboard } from './grafana.js';
+import { startServingStandin } from '../collector/serving-standin.js';
 
 const JSON_DIR = new URL('../../dashboards/json/', import.meta.url).pathname;
 
@@ -46,6 +47,8 @@ describe('every query of every dashboard against real data', () => {
   let series: Series;
   beforeAll(async () => {
     store = await testStore('dashboards');
+    // vLLM serving on the machine, its /metrics replayed from a real capture with its counters running
+    const vllm = await startServingStandin(testdata('serving', 'vllm-opt-125m.prom'), { 'vllm:request_success_total': 2, 'vllm:generation_tokens_total': 50 });
     // real collector data: this machine's own /proc, the sysfs of a fixture desktop (RAPL, hwmon)
     // and two GPUs through the nvidia-smi stand-in
     const collector = await spawnCollector(copyHost('desktop-intel'), {
@@ -57,6 +60,8 @@ describe('every query of every dashboard against real data', () => {
       WATTSCOPE_PLATFORM: 'dash-platform', // as a user labels a machine
       WATTSCOPE_NVIDIA_SMI: testdata('nvidia-smi', 'bin', 'nvidia-smi'),
       NVIDIA_SMI_REPLAY: testdata('nvidia-smi', 'a100x2.csv'),
+      // a user serving models says where the server's metrics are
+      WATTSCOPE_SERVING_METRICS_URL: vllm.url,
     });
     // its host record (written as it starts) tells the API the platform and the sources
     await waitFor(async () => (await store.rows(iql`SELECT * FROM ${ident('host')}`)).length > 0, 15_000, 'the collector’s host record');
@@ -80,6 +85,7 @@ describe('every query of every dashboard against real data', () => {
     series = (await app.fastify.inject('/api/series/dash-series')).json<Series>();
     await new Promise((res) => setTimeout(res, 1500));
     await collector.stop();
+    await vllm.close();
     await app.fastify.close();
   }, 120_000);
 

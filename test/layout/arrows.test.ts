@@ -4,7 +4,7 @@
  * `collector/`, `api/` or `cli/`; a source's plugin is imported only through the sources'
  * registry (a parser two parts share lives in collector/ or common/, not in a plugin); the API's
  * domain is pure (no repository, service, fastify or InfluxDB client); routes call services, not
- * repositories; the window's reads do not import the rollup job.
+ * repositories; the window’s reads do not import the rollup job; no API file over 350 lines.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -101,5 +101,10 @@ describe('the layout’s arrows', () => {
     // routes call services: no repository, no store
     expect(edges.filter((e) => e.from.startsWith('api/routes/') && /^(api\/repo\/|common\/storage\/)/.test(e.to))).toEqual([]);
     expect(edges.filter((e) => e.from.startsWith('api/repo/') && /^api\/(jobs|services|routes)\//.test(e.to))).toEqual([]);
+  });
+
+  it('keeps every production file of the API under 350 lines (issue 22: a file one reads whole)', () => {
+    const long = [...g.keys()].filter((f) => f.startsWith('api/')).map((f) => ({ file: f, lines: readFileSync(join(ROOT, f), 'utf8').split('\n').length - 1 })).filter((f) => f.lines > 350);
+    expect(long).toEqual([]);
   });
 });

@@ -28,7 +28,7 @@ class CpuSource implements Source {
     private readonly hostTags: Record<string, string>,
     private readonly perCore: boolean,
   ) {
-    this.file = new ProcFile(path);
+    this.file = new ProcFile(path, true);
     this.prev = parseProcStat(this.file.read()); // a failed read leaves the file closed
   }
   channels() {
@@ -46,7 +46,8 @@ class CpuSource implements Source {
       out.push({
         measurement: MEASUREMENT.cpu,
         tags: this.tagsOf(cpu),
-        fields: { [f.usagePct]: usage.usagePct, [f.userPct]: usage.userPct, [f.systemPct]: usage.systemPct, [f.iowaitPct]: usage.iowaitPct },
+        // keys in sorted order, as line protocol writes them
+        fields: { [f.iowaitPct]: usage.iowaitPct, [f.systemPct]: usage.systemPct, [f.usagePct]: usage.usagePct, [f.userPct]: usage.userPct },
         timeMs,
       });
     }

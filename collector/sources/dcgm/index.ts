@@ -13,35 +13,15 @@ import type { OptionSpec } from '../../../common/config.js';
 import { optionValue } from '../../../common/option-value.js';
 import { send } from '../../../common/storage/http.js';
 import { gpuMeasurand, type PowerChannel, type Source, type SourceFactory } from '../../source.js';
+import { labelText, parsePromText, type PromSample } from '../../prometheus-text.js';
+
+/** The page's parser, shared with the serving source (../../prometheus-text.ts); re-exported for this plugin's tests. */
+export { parsePromText };
 
 export const DCGM_URL = { key: 'collector.dcgmUrl', env: 'WATTSCOPE_DCGM_URL', kind: 'string', default: '', doc: 'dcgm-exporter metrics URL (e.g. http://localhost:9400/metrics). Empty: no DCGM source.' } as const satisfies OptionSpec;
 
 /** Among readings of one GPU by the same method: after NVML, before nvidia-smi. */
 const RANK = 1;
-
-export interface PromSample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** The Prometheus text exposition format, as dcgm-exporter writes it (no timestamps). */
-export function parsePromText(text: string): PromSample[] {
-  const out: PromSample[] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)/.exec(line);
-    if (!m) continue;
-    const labels: Record<string, string> = {};
-    const body = m[3] ?? '';
-    const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-    for (let l = re.exec(body); l; l = re.exec(body)) labels[l[1] as string] = (l[2] as string).replace(/\\(["\\n])/g, (_, c: string) => (c === 'n' ? '\n' : c));
-    const value = Number(m[4]);
-    if (!Number.isNaN(value)) out.push({ name: m[1] as string, labels, value });
-  }
-  return out;
-}
 
 export interface DcgmGpu extends GpuReading {
   uuid: string | undefined;
@@ -54,20 +34,83 @@ export interface DcgmGpu extends GpuReading {
   powerInstantW: number | undefined;
 }
 
-/** A label as it may become a tag: cut at a NUL, no control characters, bounded; undefined when nothing is left. */
-function labelText(v: string | undefined): string | undefined {
-  if (v === undefined) return undefined;
-  // eslint-disable-next-line no-control-regex
-  const t = (v.split('\u0000', 1)[0] as string).replace(/[\u0000-\u001f\u007f-\u009f\ufffd]/g, '').trim().slice(0, 96).replace(/\\+$/, '');
-  return t === '' ? undefined : t;
-}
-
 /** How a GPU's power is read from the exporter: its energy counter, else the instantaneous field, else the averaged one. */
 export function dcgmReading(g: Pick<DcgmGpu, 'energyMj' | 'powerW' | 'powerInstantW'>): { reading: string; method: 'counter' | 'sampled' | 'averaged' } | undefined {
   if (g.energyMj !== undefined) return { reading: 'DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION', method: 'counter' };
   if (g.powerInstantW !== undefined) return { reading: 'DCGM_FI_DEV_POWER_USAGE_INSTANT', method: 'sampled' };
   if (g.powerW !== undefined) return { reading: 'DCGM_FI_DEV_POWER_USAGE', method: 'averaged' };
   return undefined;
+}
+
+/** The metrics dcgmGpus() uses: every other line of a scrape is skipped unread. */
+const USED = new Set(['DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION', 'DCGM_FI_DEV_POWER_USAGE', 'DCGM_FI_DEV_POWER_USAGE_INSTANT', 'DCGM_FI_DEV_GPU_UTIL', 'DCGM_FI_DEV_MEM_COPY_UTIL', 'DCGM_FI_DEV_FB_USED', 'DCGM_FI_DEV_FB_FREE', 'DCGM_FI_DEV_GPU_TEMP', 'DCGM_FI_DEV_SM_CLOCK']);
+
+/** Labels dcgmGpus() reads; the others of a line are skipped unread. */
+const USED_LABELS = new Set(['gpu', 'modelName', 'UUID', 'pci_bus_id']);
+
+/**
+ * dcgmGpus(parsePromText(text)) for a scrape every report interval, without a regex per line:
+ * only the lines of the metrics it uses are parsed (a full exporter serves dozens more), and of
+ * their labels only those it reads (so a GPU named only by metrics it does not use, which would
+ * have no reading, is not listed).
+ */
+export function dcgmGpusOf(text: string): Map<number, DcgmGpu> {
+  const samples: PromSample[] = [];
+  for (let i = 0; i < text.length; ) {
+    let eol = text.indexOf('\n', i);
+    if (eol < 0) eol = text.length;
+    const sample = usedSample(text, i, eol);
+    if (sample) samples.push(sample);
+    i = eol + 1;
+  }
+  return dcgmGpus(samples);
+}
+
+/** The sample of the line [i, eol) where it is one of a metric dcgmGpus() uses. */
+function usedSample(text: string, i: number, eol: number): PromSample | undefined {
+  while (i < eol && (text.charCodeAt(i) === 0x20 || text.charCodeAt(i) === 0x09)) i++;
+  const c = text.charCodeAt(i);
+  if (i >= eol || c === 0x23) return undefined;
+  let at = i;
+  for (let ch = c; at < eol && ch !== 0x7b && ch !== 0x20 && ch !== 0x09; ch = text.charCodeAt(++at));
+  const name = text.slice(i, at);
+  if (!USED.has(name)) return undefined;
+  const labels: Record<string, string> = {};
+  if (text.charCodeAt(at) === 0x7b) {
+    // name="value", … } with \\, \" and \n escaped in values
+    at++;
+    for (;;) {
+      while (at < eol && (text.charCodeAt(at) === 0x20 || text.charCodeAt(at) === 0x2c)) at++;
+      if (at >= eol) return undefined;
+      if (text.charCodeAt(at) === 0x7d) {
+        at++;
+        break;
+      }
+      const eq = text.indexOf('=', at);
+      if (eq < 0 || eq >= eol || text.charCodeAt(eq + 1) !== 0x22) return undefined;
+      const key = text.slice(at, eq).trim();
+      let v = eq + 2;
+      let escaped = false;
+      for (; v < eol; v++) {
+        const ch = text.charCodeAt(v);
+        if (ch === 0x5c) {
+          escaped = true;
+          v++;
+        } else if (ch === 0x22) break;
+      }
+      if (v >= eol) return undefined;
+      if (USED_LABELS.has(key)) {
+        const raw = text.slice(eq + 2, v);
+        labels[key] = escaped ? raw.replace(/\\(["\\n])/g, (_, e: string) => (e === 'n' ? '\n' : e)) : raw;
+      }
+      at = v + 1;
+    }
+  }
+  while (at < eol && (text.charCodeAt(at) === 0x20 || text.charCodeAt(at) === 0x09)) at++;
+  let end = at;
+  while (end < eol && text.charCodeAt(end) !== 0x20 && text.charCodeAt(end) !== 0x09 && text.charCodeAt(end) !== 0x0d) end++;
+  const value = Number(text.slice(at, end));
+  return end > at && !Number.isNaN(value) ? { name, labels, value } : undefined;
 }
 
 /** Per GPU index, what dcgm-exporter reported. */
@@ -132,7 +175,7 @@ class DcgmScraper {
       // its busy time scraping once a second (measured with 8 GPUs)
       const res = await send(new URL(this.url), { timeoutMs: 3000 });
       if (res.status < 200 || res.status > 299) throw new Error(`HTTP ${res.status}`);
-      this.latest = dcgmGpus(parsePromText(res.body));
+      this.latest = dcgmGpusOf(res.body);
       return true;
     } catch (e) {
       this.latest = new Map();

@@ -1,6 +1,8 @@
 /**
  * Estimated CPU power, only where no CPU power sensor exists: idle + (TDP − idle) × utilisation,
- * with TDP and idle from its options. Labelled `method=estimated`, so a machine without sensors
+ * with TDP and idle from its options. A reading is the model's mean power since the previous
+ * one (utilisation from /proc/stat's counters over that time), so the agent integrates it
+ * exactly and reads it at each report, as a counter, not at the sample rate. Labelled `method=estimated`, so a machine without sensors
  * still shows an honest figure that nobody mistakes for a measurement. A fallback: the host-total
  * policy (../../total.ts) keeps it only where nothing measures the CPU. See README.md.
  */
@@ -23,6 +25,8 @@ class EstimatedCpuChannel implements PowerChannel {
   readonly id = 'estimate/cpu';
   readonly domain = 'cpu' as const;
   readonly method = 'estimated' as const;
+  /** its reading is the model's mean power since the last one: exact read at each report, as a counter */
+  readonly meanSinceLastRead = true;
   /** the model, in its own words */
   readonly reading = 'idle + (TDP - idle) × /proc/stat utilisation';
   readonly measures = { kind: 'cpu-estimate' } as const;
@@ -38,7 +42,7 @@ class EstimatedCpuChannel implements PowerChannel {
     private readonly tdpW: number,
     private readonly idleW: number,
   ) {
-    this.stat = new ProcFile(statPath);
+    this.stat = new ProcFile(statPath, true);
     this.whenCounted = `no CPU power sensor found; reporting estimated CPU power (method=estimated): idle ${idleW} W + (TDP ${tdpW} W − idle) × utilisation; set WATTSCOPE_CPU_TDP_W and WATTSCOPE_CPU_IDLE_W to this CPU's figures`;
   }
   read(): number | undefined {

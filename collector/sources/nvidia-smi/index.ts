@@ -39,7 +39,7 @@ class SmiChannel implements PowerChannel {
     this.measures = gpuMeasurand(pci, index);
   }
   read(): number | undefined {
-    return this.stream.fresh(this.index, this.maxAgeMs)?.power[this.reading];
+    return this.stream.freshPower(this.index, this.reading, this.maxAgeMs);
   }
 }
 

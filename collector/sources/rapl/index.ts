@@ -3,7 +3,7 @@
  * /sys/class/powercap (`intel-rapl:*`, `intel-rapl-mmio:*`; AMD CPUs appear there as
  * `intel-rapl` too), named from their `name` files. The kernel names zones `"%s:%x"`
  * (drivers/powercap/powercap_sys.c): zone 10 is `intel-rapl:a`. Counters wrap at
- * `max_energy_range_uj`; the agent reads them at the sample rate, far inside one wrap period.
+ * `max_energy_range_uj`; the agent reads them at each report and at least twice per wrap period.
  * Every powercap directory that is not used is logged once, with the reason. Which zones add up
  * to the host's energy is the host-total policy's call (../../total.ts). See README.md.
  */

@@ -63,6 +63,7 @@ function inputs(over: Partial<MeasureInputs> = {}): MeasureInputs {
       { host: 'h1', gpu: null, sums: { usage_pct_sum: 25 * 3, usage_pct_count: 3 } },
     ],
     attributed: [],
+    workload: [],
     baselines: new Map(),
     curve: null,
     gridIntensity: 436,

@@ -63,6 +63,10 @@ const base: Run = {
   steady_tail_s: 1,
   steady_power_w: 205,
   steady_reason: null,
+  requests: null,
+  prompt_tokens: null,
+  output_tokens: null,
+  workload: [],
 };
 
 /** The point as InfluxDB answers `SELECT *` for it: tags and fields side by side, time in ms. */

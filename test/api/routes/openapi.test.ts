@@ -16,7 +16,7 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import { openapiPath } from '../../../api/openapi.js';
 import { runProcess } from '../../helpers.js';
-import { apiHarness, powerPoints, type Harness } from '../harness.js';
+import { apiHarness, powerPoints, workloadPoints, type Harness } from '../harness.js';
 import { hostRecordSample } from '../../../common/host-record.js';
 
 type Doc = OpenAPIV3_1.Document;
@@ -257,6 +257,10 @@ describe('reply schemas are honest', () => {
     const hosts = await check('/api/hosts', 200);
     expect(hosts.json<{ hosts: Array<{ host: string; platform: string }> }>().hosts).toEqual([expect.objectContaining({ host: 'oa-host', platform: 'H100' })]);
     const live = await check('/api/live/power?minutes=5&host=oa-host', 200);
+    await h.store.write(workloadPoints('oa-host', base - 400_000, 300, { requests: 2, output_tokens: 50 }));
+    const work = await check(`/api/workload?host=oa-host&from=${base - 300_000}&to=${new Date(base - 200_000).toISOString()}`, 200);
+    expect(work.json<{ requests: number }>().requests).toBeCloseTo(200, 6);
+    await check('/api/workload?host=oa-host&from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z', 400);
     expect(live.json<{ series: unknown[] }>().series.length).toBeGreaterThan(0);
     // errors go through the same schemas
     await check({ method: 'POST', url: '/api/runs', payload: { model: 'oa', acuracy: 1 } }, 400);

@@ -31,7 +31,10 @@ function casesOfSource(source: string): Array<{ c: TestdataCase; host?: string }
   for (const name of existsSync(dir) ? readdirSync(dir).sort() : []) {
     const path = join(dir, name);
     const tree = statSync(path).isDirectory() && (existsSync(join(path, 'proc')) || existsSync(join(path, 'sys')));
-    if (tree && !out.has(name)) out.set(name, { c: { source, name, path } });
+    // an inference server's page runs on its own, replayed by a stand-in
+    const page = source === 'serving' && name.endsWith('.prom');
+    const caseName = name.replace(/\.prom$/, '');
+    if ((tree || page) && !out.has(caseName)) out.set(caseName, { c: { source, name: caseName, path } });
   }
   return [...out.values()].sort((a, b) => a.c.name.localeCompare(b.c.name));
 }
@@ -45,9 +48,9 @@ describe('golden: each source alone over its testdata', () => {
       expect(cases.length, `${factory.name} has testdata that a fixture host or its own tree runs`).toBeGreaterThan(0);
       const sections: string[] = [];
       for (const { c, host } of cases) {
-        const samples = await collectOnce(host ? { host } : { caseDir: c.path }, [factory]);
+        const samples = await collectOnce(host ? { host } : c.path.endsWith('.prom') ? { servingPage: c.path } : { caseDir: c.path }, [factory]);
         expect(samples.length, `${factory.name} on ${c.name}`).toBeGreaterThan(0);
-        sections.push(goldenText(samples, `case ${c.name}: ${host ? `on fixture host ${host}` : 'on its own tree'}`));
+        sections.push(goldenText(samples, `case ${c.name}: ${host ? `on fixture host ${host}` : c.path.endsWith('.prom') ? 'its page replayed alone' : 'on its own tree'}`));
       }
       expectGolden(join(dir, 'testdata', 'golden.lp'), `# the ${factory.name} source alone over its testdata, one second at the default rates\n# ${REGENERATE}\n${sections.join('')}`);
     }, 60_000);

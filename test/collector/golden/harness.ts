@@ -27,6 +27,8 @@ import { HOST_TAGS, type Sample } from '../../../common/model.js';
 import { toLine } from '../../../common/storage/line-protocol.js';
 import { copyTree } from '../../../common/copy-tree.js';
 import { configFor, FIXTURES, recordingLogger, testdata, writeSysfs } from '../fixtures.js';
+import { startServingStandin, type ServingStandin } from '../serving-standin.js';
+import type { ServingSource } from '../../../collector/sources/serving/index.js';
 
 export const UPDATE = process.env.WATTSCOPE_UPDATE_GOLDEN === '1';
 export const SOURCES_DIR = new URL('../../../collector/sources/', import.meta.url).pathname;
@@ -56,6 +58,22 @@ export function fixtureHosts(): string[] {
     .sort();
 }
 
+/** What a fixture host serves: the inference servers' pages its stand-ins replay (paths under collector/sources/). */
+interface ServingSetup {
+  pages?: string[];
+}
+
+function servingSetup(root: string): ServingSetup {
+  const file = join(root, 'serving.json');
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as ServingSetup) : {};
+}
+
+/** How fast a page's counters run in the golden test: `<page>.advance.json` beside it (counter → units per second). */
+function servingAdvance(page: string): Record<string, number> {
+  const spec = page.replace(/\.prom$/, '.advance.json');
+  return existsSync(spec) ? (JSON.parse(readFileSync(spec, 'utf8')) as { per_s: Record<string, number> }).per_s : {};
+}
+
 function gpuSetup(root: string): GpuSetup {
   const file = join(root, 'gpu.json');
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as GpuSetup) : {};
@@ -80,6 +98,10 @@ export function casesOf(host: string): TestdataCase[] {
     const [owner] = file.split('/');
     const path = join(SOURCES_DIR, file.replace(/^([^/]+)\//, '$1/testdata/'));
     found.set(`${owner}/${file}`, { source: owner ?? source, name: basename(file).replace(/\.[^.]+$/, ''), path });
+  }
+  for (const file of servingSetup(root).pages ?? []) {
+    const path = join(SOURCES_DIR, file.replace(/^([^/]+)\//, '$1/testdata/'));
+    found.set(`serving/${file}`, { source: 'serving', name: basename(file).replace(/\.[^.]+$/, ''), path });
   }
   return [...found.values()].sort((a, b) => `${a.source}/${a.name}`.localeCompare(`${b.source}/${b.name}`));
 }
@@ -181,15 +203,20 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * testdata case's own tree, with these sources (default: all of the registry); `metrics`: the
  * collector's metrics it reports into (a scrape of them afterwards is what /metrics shows).
  */
-export async function collectOnce(hostOrCase: { host: string } | { caseDir: string }, factories?: readonly SourceFactory[], metrics = new CollectorMetrics()): Promise<Sample[]> {
-  const origin = 'host' in hostOrCase ? join(FIXTURES, hostOrCase.host) : hostOrCase.caseDir;
+export async function collectOnce(hostOrCase: { host: string } | { caseDir: string } | { servingPage: string }, factories?: readonly SourceFactory[], metrics = new CollectorMetrics()): Promise<Sample[]> {
+  const origin = 'host' in hostOrCase ? join(FIXTURES, hostOrCase.host) : 'caseDir' in hostOrCase ? hostOrCase.caseDir : undefined;
   const root = mkdtempSync(join(tmpdir(), 'wattscope-golden-'));
-  copyTree(origin, root, root);
-  const cases = 'host' in hostOrCase ? casesOf(hostOrCase.host) : [{ source: '', name: basename(origin), path: origin }];
+  if (origin) copyTree(origin, root, root);
+  const cases = 'host' in hostOrCase ? casesOf(hostOrCase.host) : origin ? [{ source: '', name: basename(origin), path: origin }] : [];
   const advance = advanceOf(root, cases);
   const gpu = gpuSetup(root);
   const clock = { t: 0 };
   const dcgm = gpu.dcgm ? await dcgmExporter(testdata(...(gpu.dcgm.split('/') as [string, string]))) : undefined;
+  // inference servers: each page replayed by a stand-in whose counters run on the test's clock
+  const pages = 'servingPage' in hostOrCase ? [hostOrCase.servingPage] : (servingSetup(root).pages ?? []).map((p) => testdata(...(p.split('/') as [string, string])));
+  const servers: ServingStandin[] = [];
+  for (const page of pages) servers.push(await startServingStandin(page, servingAdvance(page)));
+  for (const s of servers) s.setSeconds(0);
   // the stand-in reads these when the collector starts it; the first sweep only, for output that does not depend on timing
   process.env.NVIDIA_SMI_REPLAY = gpu['nvidia-smi'] ? testdata(...(gpu['nvidia-smi'].split('/') as [string, string])) : '';
   process.env.NVIDIA_SMI_STATE = gpu['nvidia-smi-state'] ?? '';
@@ -199,6 +226,7 @@ export async function collectOnce(hostOrCase: { host: string } | { caseDir: stri
     // hermetic: never this machine's NVIDIA driver or tools, only the host's stand-ins
     WATTSCOPE_NVIDIA_SMI: gpu['nvidia-smi'] ? testdata('nvidia-smi', 'bin', 'nvidia-smi') : '/nonexistent/nvidia-smi',
     WATTSCOPE_DCGM_URL: dcgm?.url ?? '',
+    WATTSCOPE_SERVING_METRICS_URL: servers.map((s) => s.url).join(','),
   });
   const log = recordingLogger();
   const nvml = gpu.nvml;
@@ -206,30 +234,44 @@ export async function collectOnce(hostOrCase: { host: string } | { caseDir: stri
   const hostTags: Record<string, string> = { [HOST_TAGS.host]: config.host, [HOST_TAGS.platform]: '' };
   let sources: Source[] = [];
   try {
-    sources = await discoverSources(config, { hostTags, log, resources, factories, now: () => clock.t });
+    const running: { agent?: Agent } = {};
+    sources = await discoverSources(config, { hostTags, log, resources, factories, now: () => clock.t, hostEnergyJ: () => running.agent?.inTotalEnergyJ(clock.t, clock.t) });
     const cpuModel = cpuModelOf(config);
     hostTags[HOST_TAGS.platform] = platformOf(config, cpuModel, sources);
     const out: Sample[] = [];
-    const agent = new Agent({ sources, hostTags, sampleHz: 1000 / SAMPLE_MS, reportIntervalS: REPORT_MS / 1000, emit: (s) => out.push(...s), metrics, log, now: () => clock.t, wallNow: () => clock.t });
+    // the agent as deployed, its ticks driven on the test's clock: started at 0 (a report
+    // boundary), a tick every sample period, the report at the tick of 1 s
+    const agent = new Agent({ sources, hostTags, sampleHz: 1000 / SAMPLE_MS, reportIntervalS: REPORT_MS / 1000, emit: (s) => out.push(...s), metrics, log, now: () => clock.t, wallNow: () => clock.t, timers: false });
+    running.agent = agent;
+    // the serving source scrapes at each report; here its baseline at the start and its scrape at the end, awaited
+    const serving = sources.find((s): s is ServingSource => s.name === 'serving');
     for (let t = 0; t <= REPORT_MS; t += SAMPLE_MS) {
       clock.t = t;
       for (const c of advance.counters) writeSysfs(c.path, Math.round(c.start + (c.perS * t) / 1000));
       if (t === REPORT_MS) {
         for (const l of advance.later) writeFileSync(l.path, readFileSync(l.from));
         if (dcgm) await dcgmScraped(sources, dcgm);
+        for (const s of servers) s.setSeconds(REPORT_MS / 1000);
+        await serving?.scrapeAll();
       }
-      agent.sample(t);
+      if (t === 0) {
+        agent.start();
+        await serving?.scrapeAll();
+      } else if (t >= agent.nextTickAt - 1e-6) agent.tick(t);
     }
-    agent.report(REPORT_MS, REPORT_MS);
     out.push(
       // the record's times and version as of the test: the same on every run
       hostRecordSample(hostRecordOf(config, sources, { platform: hostTags[HOST_TAGS.platform] ?? '', cpuModel, version: null, clock: undefined, startedAtMs: 0, timeMs: REPORT_MS })),
     );
-    return out;
+    // the stand-ins' ports are the OS's choice: named as a user's servers would be, the same on every run
+    const named = new Map(servers.map((s, i) => [new URL(s.url).host, `inference-${i}:8000`]));
+    const rename = (text: string) => [...named].reduce((t, [from, to]) => t.split(from).join(to), text);
+    return named.size === 0 ? out : out.map((p) => ({ ...p, tags: Object.fromEntries(Object.entries(p.tags).map(([k, v]) => [k, rename(v)])), fields: Object.fromEntries(Object.entries(p.fields).map(([k, v]) => [k, typeof v === 'string' ? rename(v) : v])) }));
   } finally {
     for (const s of sources) await s.close?.();
     resources.close();
     await dcgm?.close();
+    for (const s of servers) await s.close();
     delete process.env.NVIDIA_SMI_REPLAY;
     delete process.env.NVIDIA_SMI_STATE;
     delete process.env.NVIDIA_SMI_HOLD;

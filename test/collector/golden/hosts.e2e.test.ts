@@ -14,6 +14,7 @@ import { testSettings } from '../../helpers.js';
 import { copyHost, FIXTURES, testdata } from '../fixtures.js';
 import { buildNvmlStandin } from '../nvml-standin.js';
 import { spawnCollector } from '../process.js';
+import { startServingStandin, type ServingStandin } from '../serving-standin.js';
 import { applyLater, fixtureHosts } from './harness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -25,8 +26,12 @@ function goldenSeries(host: string): string[] {
 }
 
 const servers: Server[] = [];
+const inference: ServingStandin[] = [];
+/** per fixture host, its stand-in servers' `host:port`, named in its golden file as inference-<i>:8000 */
+const instances = new Map<string, string[]>();
 afterAll(async () => {
   for (const s of servers) await new Promise<void>((r) => s.close(() => r()));
+  for (const s of inference) await s.close();
 });
 
 /** A dcgm-exporter stand-in serving the host's testdata scrape. */
@@ -56,6 +61,22 @@ async function gpuEnv(host: string): Promise<Record<string, string>> {
   // a user running dcgm-exporter says where it is
   const [dcgmOwner, dcgmFile] = (setup.dcgm ?? '').split('/');
   if (dcgmOwner && dcgmFile) env.WATTSCOPE_DCGM_URL = await dcgmExporter(testdata(dcgmOwner, dcgmFile));
+  // a user running an inference server says where its /metrics is
+  let serving: { pages?: string[] } = {};
+  try {
+    serving = JSON.parse(readFileSync(join(FIXTURES, host, 'serving.json'), 'utf8')) as { pages?: string[] };
+  } catch {
+    // no inference server on this host
+  }
+  const urls: string[] = [];
+  for (const page of serving.pages ?? []) {
+    const [owner, file] = page.split('/') as [string, string];
+    const standin = await startServingStandin(testdata(owner, file), JSON.parse(readFileSync(testdata(owner, file.replace(/\.prom$/, '.advance.json')), 'utf8')).per_s as Record<string, number>);
+    inference.push(standin);
+    urls.push(standin.url);
+  }
+  if (urls.length > 0) env.WATTSCOPE_SERVING_METRICS_URL = urls.join(',');
+  instances.set(host, urls.map((u) => new URL(u).host));
   return env;
 }
 
@@ -78,7 +99,8 @@ describe('golden, as deployed: wattscope collect over every fixture host', () =>
           await sleep(2500);
           expect(await collector.stop(), collector.output()).toBe(0);
           const rows = await store.rows<{ key: string }>(iql`SHOW SERIES`);
-          const written = rows.map((r) => r.key).sort();
+          const named = (key: string) => (instances.get(host) ?? []).reduce((k, instance, n) => k.split(instance).join(`inference-${n}:8000`), key);
+          const written = rows.map((r) => named(r.key)).sort();
           expect(written, `${host}: the series written differ from golden.lp's\n${collector.output()}`).toEqual(goldenSeries(host));
         }),
       );

@@ -8,10 +8,10 @@ import { CollectorMetrics } from '../../../collector/metrics.js';
 import { NvmlError, NVML_ERROR_GPU_IS_LOST, type NvmlApi } from '../../../collector/resources/nvml.js';
 import { nvmlSource } from '../../../collector/sources/nvml/index.js';
 import { nvidiaSmiSource } from '../../../collector/sources/nvidia-smi/index.js';
-import { parseSmiLine } from '../../../collector/resources/nvidia-smi.js';
+import { decimalIn, parseSmiLine } from '../../../collector/resources/nvidia-smi.js';
 import { waitFor } from '../../helpers.js';
 import { SharedResources } from '../../../collector/resources/index.js';
-import { dcgmGpus, dcgmSource, parsePromText } from '../../../collector/sources/dcgm/index.js';
+import { dcgmGpus, dcgmGpusOf, dcgmSource, parsePromText } from '../../../collector/sources/dcgm/index.js';
 import type { Sample } from '../../../common/model.js';
 import type { Source } from '../../../collector/source.js';
 import { contextFor, discoverOn, recordingLogger, FIXTURES, testdata, type RecordingLogger } from '../fixtures.js';
@@ -115,6 +115,19 @@ describe('NVML', () => {
 });
 
 describe('nvidia-smi', () => {
+  it('reads a power from the bytes of a row as Number() reads its text: the same double, nothing but a plain decimal', () => {
+    const at = (t: string) => decimalIn(Buffer.from(t), 0, Buffer.byteLength(t));
+    // every value of the real captures' rows, and a spread of others
+    const captured = readFileSync(testdata('nvidia-smi', 'a100x2.csv'), 'utf8').split(/[,\n]/).map((c) => c.trim()).filter((c) => /^-?\d+(\.\d+)?$/.test(c));
+    expect(captured.length).toBeGreaterThan(20);
+    let seed = 7;
+    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    const generated = Array.from({ length: 5000 }, (_, i) => (random() * 10 ** (i % 7)).toFixed(i % 6));
+    for (const t of [...captured, ...generated, '0', '700.00', '127.67', '0.01', '1e3'.slice(0, 1), '-3.5']) expect(at(t), t).toBe(Number(t));
+    expect(at(' 61.45 ')).toBe(61.45);
+    for (const t of ['[N/A]', '[Not Supported]', 'N/A', '', '  ', '12a', '1.2.3', '.', '-', '1e3', '0x10']) expect(at(t), t).toBeUndefined();
+  });
+
   it('parses the CSV rows as the tool prints them, unsupported values left out', () => {
     // the fixtures' columns: their header, as `--format=csv,nounits` prints it
     const rows = (file: string) => {
@@ -275,6 +288,24 @@ describe('DCGM', () => {
       smClockMhz: 1980,
     });
     expect(gpus.get(1)?.energyMj).toBe(2210948112);
+  });
+
+  it('reads a scrape every report as the general parser does, parsing only the lines and labels it uses', () => {
+    const text = readFileSync(testdata('dcgm', 'h100x2.prom'), 'utf8');
+    expect(dcgmGpusOf(text)).toEqual(dcgmGpus(parsePromText(text)));
+    // a fuller exporter's text: other metrics, escapes in labels, blanks, garbage, no newline at the end
+    const odd = [
+      '# HELP DCGM_FI_DEV_XID_ERRORS Value of the last XID error encountered.',
+      '  DCGM_FI_DEV_GPU_TEMP{gpu="2",modelName="NVIDIA \\"Odd\\" \\\\ Board\\n",pci_bus_id="00000000:3A:00.0", UUID="GPU-2" }  51 1700000000000',
+      'DCGM_FI_DEV_XID_ERRORS{gpu="2",UUID="GPU-2"} 0',
+      'DCGM_FI_DEV_GPU_UTIL{gpu="2",Hostname="n,1",modelName="NVIDIA, with a comma"}\t88',
+      'DCGM_FI_DEV_SM_CLOCK{gpu="2"} not-a-number',
+      'DCGM_FI_DEV_FB_USED{gpu="2" 12',
+      'DCGM_FI_DEV_FB_FREE 7',
+      'DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{gpu="2"} 1.5e3',
+    ].join('\n');
+    expect(dcgmGpusOf(odd)).toEqual(dcgmGpus(parsePromText(odd)));
+    expect(dcgmGpusOf(odd).get(2)).toMatchObject({ name: 'NVIDIA "Odd" \\ Board', tempC: 51, utilPct: 88, energyMj: 1500, pci: '00000000:3A:00.0' });
   });
 
   it('scrapes the endpoint, differences the energy counter, and is not added twice beside NVML', async () => {
