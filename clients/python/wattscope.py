@@ -307,6 +307,7 @@ class Summary(TypedDict, total=False):
     partial_sources: List[PartialSource]
     partial_final: Optional[str]
     clock_offsets: Dict[str, float]
+    clock_unknown: List[str]
     sources: List[SourceEnergy]
     gpus: Optional[List[str]]
     gpus_from: Optional[str]
