@@ -239,7 +239,7 @@ export async function renderOverlay() {
       scales: { x: { time: false } },
       axes: [elapsedAxis('since the run started'), { label: 'W', size: 50 }],
       series: [
-        { label: 's', value: (u, v) => (v === null ? '—' : `${v.toFixed(1)} s`) },
+        { label: 'since start', value: (u, v) => (v === null ? '—' : `${v.toFixed(1)} s`) },
         ...runs.map((r, i) => ({
           label: `${r.summary.model} on ${r.summary.platform} (${r.summary.run_id.slice(0, 10)})`,
           stroke: COLORS[i % COLORS.length],

@@ -161,6 +161,9 @@ export function fieldLabel(name) {
   return f?.detail?.label ?? f?.list?.label ?? f?.compare?.label ?? name.replace(/_/g, ' ');
 }
 
+/** A quantity with its unit, or — alone when there is none. */
+const qty = (v, digits, unit) => (v === null || v === undefined || !unit ? fmt(v, digits) : `${fmt(v, digits)} ${unit}`);
+
 export async function openRun(id) {
   const [summary, curve] = await Promise.all([fetch(`/api/runs/${encodeURIComponent(id)}`).then((r) => r.json()), fetch(`/api/runs/${encodeURIComponent(id)}/power`).then((r) => r.json())]);
   state.openRun = id;
@@ -170,21 +173,21 @@ export async function openRun(id) {
   const dl = $('#detail-values');
   dl.textContent = '';
   const items = [
-    ['duration', `${fmt(summary.duration_s, 1)} s`], ['energy', `${fmt(summary.energy_wh, 4)} Wh (${fmt(summary.energy_j, 1)} J)`], ['net energy', `${fmt(summary.energy_net_j, 1)} J`],
+    ['duration', qty(summary.duration_s, 1, 's')], ['energy', `${fmt(summary.energy_wh, 4)} Wh (${fmt(summary.energy_j, 1)} J)`], ['net energy', qty(summary.energy_net_j, 1, 'J')],
     ['GPUs', summary.gpus === null ? 'every GPU of its hosts' : `${gpusLabel(summary)} (${summary.gpus_from})`],
     ['not in this run', summary.sources.filter((s) => !s.in_run).map((s) => s.source).join(', ') || '—'],
-    ['host energy', `${fmt(summary.energy_host_j, 1)} J`],
+    ['host energy', qty(summary.energy_host_j, 1, 'J')],
     ['attributed', summary.energy_attributed_j === null ? '— (no collector followed its processes)' : `${fmt(summary.energy_attributed_j, 1)} J to its own processes${summary.score_energy === 'attributed' ? ' (scores use it)' : ''}`],
     ['attributed by', summary.attributed ? summary.attributed.model : '—'],
-    ['average power', `${fmt(summary.avg_power_w, 1)} W`], ['average GPU power', `${fmt(summary.avg_gpu_power_w, 1)} W`], ['GPU utilisation', `${fmt(summary.avg_gpu_util_pct, 1)} %`],
-    ['GPU memory', `${fmt(summary.avg_gpu_mem_pct, 1)} %`], ['CPU', `${fmt(summary.avg_cpu_pct, 1)} %`], ['coverage', `${fmt(summary.coverage === null ? null : summary.coverage * 100, 1)} %${summary.partial ? ' (partial)' : ''}`],
+    ['average power', qty(summary.avg_power_w, 1, 'W')], ['average GPU power', qty(summary.avg_gpu_power_w, 1, 'W')], ['GPU utilisation', qty(summary.avg_gpu_util_pct, 1, '%')],
+    ['GPU memory', qty(summary.avg_gpu_mem_pct, 1, '%')], ['CPU', qty(summary.avg_cpu_pct, 1, '%')], ['coverage', `${qty(summary.coverage === null ? null : summary.coverage * 100, 1, '%')}${summary.partial ? ' (partial)' : ''}`],
     ['steady part', summary.steady_power_w === null ? `— (${summary.steady_reason ?? 'not measured'})` : `${fmt(summary.steady_s, 1)} s at ${fmt(summary.steady_power_w, 1)} W (rise ${fmt(summary.steady_rise_s, 1)} s and tail ${fmt(summary.steady_tail_s, 1)} s trimmed)`],
     ['series', summary.series_id ? `${summary.series_id}${summary.warmup ? ' (a warm-up run, not counted)' : ''}` : '—'],
     // its figures and scores, one line each, as the run's definition lists them (`detail`); an
     // empty one is said below, with why it is empty
     ...state.fields
       .filter((f) => f.detail && summary[f.name] !== null && summary[f.name] !== undefined)
-      .map((f) => [f.detail.label, f.unit ? `${fmt(summary[f.name], f.detail.digits)} ${f.unit}` : fmt(summary[f.name], f.detail.digits)]),
+      .map((f) => [f.detail.label, qty(summary[f.name], f.detail.digits, f.unit)]),
   ];
   const pair = (name, value, why) => {
     const div = document.createElement('div');
@@ -215,13 +218,15 @@ export async function openRun(id) {
   // crowded with milliseconds for a run of a few seconds); a bucket's power at its middle
   const bucket = curve.times.length > 1 ? Math.min(...curve.times.slice(1).map((t, i) => t - curve.times[i])) : 1000;
   const data = [curve.times.map((t) => (t + bucket / 2 - curve.started_at_ms) / 1000), ...curve.series.map((s) => s.power_w)];
+  const hosts = [...new Set(curve.series.map((s) => s.host))];
+  const oneHost = hosts.length === 1;
   state.runChart = new uPlot(
     {
       width: chartWidth(el),
       height: 260,
       scales: { x: { time: false } },
-      axes: [elapsedAxis('since the run started'), { label: 'W', size: 50 }],
-      series: [{ label: 'since start', value: (u, v) => (v === null ? '—' : `${v.toFixed(1)} s`) }, ...curve.series.map((s, i) => ({ label: `${s.host} ${s.source}`, stroke: COLORS[i % COLORS.length], dash: s.in_total ? undefined : [6, 4], value: (u, v) => (v === null ? '—' : `${v.toFixed(1)} W`) }))],
+      axes: [elapsedAxis('since the run started'), { label: oneHost ? `W, ${hosts[0]}` : 'W', size: 50 }],
+      series: [{ label: 'since start', value: (u, v) => (v === null ? '—' : `${v.toFixed(1)} s`) }, ...curve.series.map((s, i) => ({ label: oneHost ? s.source : `${s.host} ${s.source}`, stroke: COLORS[i % COLORS.length], dash: s.in_total ? undefined : [6, 4], value: (u, v) => (v === null ? '—' : `${v.toFixed(1)} W`) }))],
     },
     data,
     el,
