@@ -61,7 +61,6 @@ export function sortRows(rows, key, dir) {
   });
 }
 
-
 /**
  * Keeps a uPlot chart as wide as its container: the page never scrolls sideways for a chart, and
  * a phone turned or a window resized redraws it at the new width. Returns what stops following.
