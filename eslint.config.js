@@ -19,7 +19,7 @@ export default tseslint.config(
     // the page's own ES modules, served as they are (no build step)
     languageOptions: {
       sourceType: 'module',
-      globals: { window: 'readonly', document: 'readonly', EventSource: 'readonly', fetch: 'readonly', URLSearchParams: 'readonly', Option: 'readonly', setInterval: 'readonly', uPlot: 'readonly' },
+      globals: { window: 'readonly', document: 'readonly', EventSource: 'readonly', fetch: 'readonly', URLSearchParams: 'readonly', Option: 'readonly', setInterval: 'readonly', uPlot: 'readonly', ResizeObserver: 'readonly', requestAnimationFrame: 'readonly', cancelAnimationFrame: 'readonly', CSS: 'readonly' },
     },
   },
 );

@@ -5,7 +5,7 @@
 import { $, setStatus, state } from './common.js';
 import { loadCompare, renderOverlay } from './compare.js';
 import { connect, loadHistory } from './live.js';
-import { loadFields, loadRuns } from './runs.js';
+import { closeRun, loadFields, loadRuns } from './runs.js';
 import { loadServing } from './serving.js';
 
 function init() {
@@ -25,8 +25,10 @@ function init() {
     state.host = e.target.value;
     void loadHistory();
   });
-  $('#detail-close').addEventListener('click', () => {
-    $('#detail').hidden = true;
+  $('#detail-close').addEventListener('click', (e) => {
+    // the detail sits in a row of the runs list: its close is not a click on that row
+    e.stopPropagation();
+    closeRun();
   });
   // serving engines' energy per token: quiet (hidden) on hosts that serve nothing
   const serving = () => loadServing().catch(() => undefined);

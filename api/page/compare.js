@@ -1,5 +1,5 @@
 // Models × platforms: the matrix, the comparison table, and the overlay of runs' curves.
-import { $, BASELINE_COLOR, COLORS, cell, sortRows, state } from './common.js';
+import { $, BASELINE_COLOR, COLORS, cell, chartWidth, elapsedAxis, fitWidth, sortRows, state } from './common.js';
 
 /** Decimals that give `v` four significant digits, as the paper tables print it (api/domain/tables.ts). */
 export function decimalsFor(v) {
@@ -15,6 +15,15 @@ export function meanSd(s) {
   if (!s || s.mean === null) return '—';
   const d = decimalsFor(s.mean);
   return s.std === null ? fixed(s.mean, d) : `${fixed(s.mean, d)} ± ${fixed(s.std, d)}`;
+}
+
+/**
+ * The 95 % interval of a mean energy as the page shows it: Student's t interval, its lower end cut
+ * at 0 (two runs far apart give a t interval reaching below zero, an energy no run can have).
+ */
+export function ciOf(s) {
+  if (s.ci95_low === null || s.ci95_high === null) return { low: null, high: null, cut: false };
+  return { low: Math.max(0, s.ci95_low), high: s.ci95_high, cut: s.ci95_low < 0 };
 }
 
 export async function loadCompare() {
@@ -73,6 +82,7 @@ export function renderMatrix() {
       value.className = 'mean-sd';
       value.textContent = r ? meanSd(r.scores.energy_per_inference_uwh) : '—';
       td.append(value);
+      if (r && r.scores.energy_per_inference_uwh.n < r.runs) td.append(' ', Object.assign(document.createElement('span'), { className: 'of', textContent: `(${r.scores.energy_per_inference_uwh.n} of ${r.runs} runs)` }));
       if (r && r.relative && state.reference) {
         const factor = document.createElement('span');
         factor.className = 'factor';
@@ -99,11 +109,13 @@ export function compareColumns() {
   return [
     { key: 'model', label: 'model', value: (r) => r.model },
     { key: 'platform', label: 'platform', value: (r) => r.platform },
-    num('n', 'n', stat('n'), { title: 'completed runs, warm-ups left out', show: (v) => String(v) }),
-    num('epi_mean', 'µWh / inference', stat('mean'), { epi: true }),
+    // one count of runs, the exported tables' "Runs": the statistics below are over those of
+    // them that have the figure (a run given no inference count has no energy per inference)
+    num('runs', 'runs', (r) => r.runs, { title: 'completed runs, warm-ups left out', show: (v) => String(v) }),
+    num('epi_mean', 'µWh / inference', stat('mean'), { epi: true, of: true }),
     num('epi_std', 'sd', stat('std'), { epi: true }),
     num('epi_cv', 'CV %', (r) => (r.scores[epi].cv === null ? null : r.scores[epi].cv * 100), { title: 'coefficient of variation: sd / mean (the paper saw < 2 %)', show: (v) => fixed(v, 2), flag: (v) => v > 2 }),
-    num('epi_ci', '95 % CI', stat('ci95_low'), { title: "95 % confidence interval of the mean, Student's t", show: (v, r, d) => `${fixed(r.scores[epi].ci95_low, d)} – ${fixed(r.scores[epi].ci95_high, d)}` }),
+    num('epi_ci', '95 % CI', (r) => ciOf(r.scores[epi]).low, { title: "95 % confidence interval of the mean (Student's t, n − 1 degrees of freedom), cut at 0: energy is never negative", show: (v, r, d) => `${fixed(ciOf(r.scores[epi]).low, d)} – ${fixed(r.scores[epi].ci95_high, d)}` }),
     ...compared.filter((f) => f.name !== epi).map((f) => num(`mean:${f.name}`, f.compare.label, (r) => r.scores[f.name].mean, { title: f.doc, show: sig })),
     num('rel_epi', '× ref µWh', (r) => (r.relative ? r.relative[epi] : null), { ref: true, show: sig }),
     num('rel_composite', '× ref composite', (r) => (r.relative ? r.relative.composite_score : null), { ref: true, show: sig }),
@@ -148,6 +160,13 @@ export function renderCompareTable() {
       const td = document.createElement('td');
       if (c.numeric) td.className = 'num';
       td.textContent = v === null || v === undefined ? '—' : c.show ? c.show(v, r, d) : c.epi ? fixed(v, d) : String(v);
+      // a statistic over fewer runs than the pair has (those with the figure) says over how many
+      const n = r.scores.energy_per_inference_uwh.n;
+      if (c.of && n < r.runs) {
+        td.append(' ', Object.assign(document.createElement('span'), { className: 'of', textContent: `(${n} of ${r.runs})` }));
+        td.title = `${r.runs - n} of its ${r.runs} runs have no energy per inference (no inference count given)`;
+      }
+      if (c.key === 'epi_ci' && ciOf(r.scores.energy_per_inference_uwh).cut) td.title = `Student's t interval ${fixed(r.scores.energy_per_inference_uwh.ci95_low, d)} – ${fixed(r.scores.energy_per_inference_uwh.ci95_high, d)}, cut at 0`;
       // the paper saw less than 2 % run-to-run deviation: above it, the pair is flagged
       if (c.flag && v !== null && c.flag(v)) td.classList.add('flagged');
       tr.append(td);
@@ -180,7 +199,10 @@ export async function renderOverlay() {
   // a newer tick or untick has drawn (or will draw) the chart: this answer is stale
   if (generation !== state.overlayGeneration) return;
   const el = $('#overlay-chart');
-  if (state.overlayChart) state.overlayChart.destroy();
+  if (state.overlayChart) {
+    state.overlayChart.unfit();
+    state.overlayChart.destroy();
+  }
   state.overlayChart = null;
   el.textContent = '';
   el.dataset.runs = String(ids.length);
@@ -212,12 +234,12 @@ export async function renderOverlay() {
   const data = [x, ...runs.map((r) => x.map((v) => (r.totals.has(v) ? r.totals.get(v) : null))), ...[...baselines.values()].map((b) => x.map(() => b.idle))];
   const chart = new uPlot(
     {
-      width: Math.max(320, el.clientWidth),
+      width: chartWidth(el),
       height: 320,
       scales: { x: { time: false } },
-      axes: [{ label: 's since the run started', size: 40 }, { label: 'W', size: 60 }],
+      axes: [elapsedAxis('since the run started'), { label: 'W', size: 50 }],
       series: [
-        { label: 's', value: (u, v) => (v === null ? '—' : `${v.toFixed(1)} s`) },
+        { label: 'since start', value: (u, v) => (v === null ? '—' : `${v.toFixed(1)} s`) },
         ...runs.map((r, i) => ({
           label: `${r.summary.model} on ${r.summary.platform} (${r.summary.run_id.slice(0, 10)})`,
           stroke: COLORS[i % COLORS.length],
@@ -231,6 +253,7 @@ export async function renderOverlay() {
     data,
     el,
   );
+  chart.unfit = fitWidth(chart, el);
   state.overlayChart = chart;
   // for whoever reads the chart back (the tests): what is drawn, by series
   el.uplot = chart;

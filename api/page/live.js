@@ -1,5 +1,5 @@
 // Live power: the last 15 minutes per source, then the points the stream sends as they land.
-import { $, COLORS, WINDOW_MS, keyOf, setStatus, state } from './common.js';
+import { $, COLORS, WINDOW_MS, chartWidth, clockAxis, fitWidth, keyOf, setStatus, state } from './common.js';
 
 export function addPoint(p) {
   if (state.host && p.host !== state.host) return;
@@ -28,23 +28,32 @@ export function render() {
   const xs = [...times].sort((a, b) => a - b);
   const data = [xs.map((t) => t / 1000), ...list.map((s) => xs.map((t) => (s.values.has(t) ? s.values.get(t) : null)))];
   const el = $('#live-chart');
-  const names = list.map((s) => `${s.meta.host} ${s.meta.source} (${s.meta.method})`);
+  // one host: its name once, in the axis's label, not before each source
+  const hosts = new Set(list.map((s) => s.meta.host));
+  const names = list.map((s) => `${hosts.size > 1 ? `${s.meta.host} ` : ''}${s.meta.source} (${s.meta.method})`);
   const signature = names.join('|');
   if (!state.chart || state.chart.signature !== signature) {
-    if (state.chart) state.chart.destroy();
+    if (state.chart) {
+      state.chart.unfit();
+      state.chart.destroy();
+    }
     el.textContent = '';
     state.chart = new uPlot(
       {
-        width: Math.max(320, el.clientWidth),
+        width: chartWidth(el),
         height: 320,
         scales: { x: { time: true } },
-        axes: [{}, { label: 'W', size: 60 }],
+        // one line per label, as wide as the others: the first no longer runs into the second
+        axes: [clockAxis, { label: hosts.size === 1 ? `W, ${[...hosts][0]}` : 'W', size: 50 }],
         series: [{}, ...list.map((s, i) => ({ label: names[i], stroke: COLORS[i % COLORS.length], width: 1.5, dash: s.meta.in_total ? undefined : [6, 4], spanGaps: false, value: (u, v) => (v === null ? '—' : `${v.toFixed(1)} W`) }))],
       },
       data,
       el,
     );
     state.chart.signature = signature;
+    state.chart.unfit = fitWidth(state.chart, el);
+    // for whoever reads the chart back (the tests): its axes, as drawn
+    el.uplot = state.chart;
   } else {
     state.chart.setData(data);
   }
