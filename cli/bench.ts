@@ -5,10 +5,9 @@
  * series, with a cooldown to idle power between them; at the end the series' statistics.
  */
 import { randomUUID } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import type { RunSummary, Series, WattscopeClient } from '../clients/ts/client.js';
 import { COOL_HOLD, coolState, toleranceW } from './cooldown.js';
-import { num, numberOption, UsageError } from './format.js';
+import { num, numberOption, parseOptions, shown, UsageError } from './format.js';
 import { measureCommand, planRun, RUN_OPTIONS, type RunPlan } from './run.js';
 import { formatSeries } from './series.js';
 import { measureBaseline } from './status.js';
@@ -77,7 +76,7 @@ export type StopRule = { kind: 'repeat'; runs: number } | { kind: 'until-cv'; cv
 export function percentOption(value: string, name: string): number {
   const m = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*%?\s*$/.exec(value);
   const pct = m ? Number(m[1]) : NaN;
-  if (!(pct > 0 && pct < 100)) throw new UsageError(`--${name} takes a percentage above 0 and below 100, e.g. 2% , got "${value}"`);
+  if (!(pct > 0 && pct < 100)) throw new UsageError(`--${name} takes a percentage above 0 and below 100, e.g. 2%, got ${shown(value)}`);
   return pct / 100;
 }
 
@@ -113,7 +112,7 @@ export function planBench(values: Record<string, string | string[] | boolean | u
   let cooldown: BenchPlan['cooldown'] = { kind: 'auto', maxS };
   if (cd !== 'auto') {
     const seconds = /^\d+(\.\d+)?$/.test(cd.trim()) ? Number(cd) : NaN;
-    if (!(seconds >= 0 && seconds <= 86_400)) throw new UsageError(`--cooldown takes auto or a number of seconds ≥ 0 (and ≤ 86400), got "${cd}"`);
+    if (!(seconds >= 0 && seconds <= 86_400)) throw new UsageError(`--cooldown takes auto or a number of seconds ≥ 0 (and ≤ 86400), got ${shown(cd)}`);
     cooldown = { kind: 'fixed', seconds };
   }
   const baselineS = numberOption(str('baseline'), 'baseline', { min: 1, max: 86_400 });
@@ -200,7 +199,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const sep = argv.indexOf('--');
   const own = sep < 0 ? argv : argv.slice(0, sep);
   const command = sep < 0 ? [] : argv.slice(sep + 1);
-  const { values } = parseArgs({ args: own, options: BENCH_OPTIONS });
+  const { values } = parseOptions({ args: own, options: BENCH_OPTIONS });
   const bench = planBench(values);
   const plan = planRun('wattscope bench', values, command);
   if (typeof plan === 'number') return plan;

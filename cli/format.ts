@@ -1,4 +1,5 @@
 /** Plain-text tables and numbers for the terminal, and the checks of options' values. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadConfig, type Config } from './config.js';
 import { WattscopeClient } from '../clients/ts/client.js';
 
@@ -9,6 +10,12 @@ export function client(config: Config = loadConfig()): WattscopeClient {
 export function num(v: number | null | undefined, digits = 2): string {
   if (v === null || v === undefined) return '—';
   return v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+}
+
+/** A number to exactly `digits` decimals, for a column whose numbers line up (1.50, not 1.5). */
+export function fixed(v: number | null | undefined, digits = 2): string {
+  if (v === null || v === undefined) return '—';
+  return v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
 
 /** Columns left-aligned, numbers right-aligned. */
@@ -92,8 +99,43 @@ export function inRange(n: number, rule: NumberRule): boolean {
 export function numberOption(value: string | undefined, name: string, rule: NumberRule = {}): number | undefined {
   if (value === undefined) return undefined;
   const n = DECIMAL.test(value.trim()) ? Number(value) : NaN;
-  if (!inRange(n, rule)) throw new UsageError(`--${name} takes ${describeRule(rule)}, got "${value}"`);
+  if (!inRange(n, rule)) throw new UsageError(`--${name} takes ${describeRule(rule)}, got ${shown(value)}`);
   return n;
+}
+
+/** A value as a message quotes it: a plain word as it is (-5), anything else in quotes ("", "1 2"). */
+export function shown(value: string): string {
+  return /^[^\s"]+$/.test(value) ? value : JSON.stringify(value);
+}
+
+/** What looks like a negative number: `-5`, `-0.5`, `-.5`, `-1e3` (and `-5x`, which the option's check then refuses). */
+const NEGATIVE = /^-\.?\d/;
+
+/**
+ * node:util's parseArgs, except that a negative number after an option that takes a value is
+ * that option's value. parseArgs refuses `--inferences -5` as "ambiguous" (it could be an option
+ * called -5): no option of ours is named by a digit, so the value is handed to the option, whose
+ * own check then says what it takes ("--inferences takes a whole number ≥ 0 …, got -5").
+ */
+export function parseOptions<const T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  const options = config.options ?? {};
+  const args = config.args ?? [];
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === '--') {
+      out.push(...args.slice(i));
+      break;
+    }
+    // (no option of ours has a short form that takes a value)
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined;
+    const next = args[i + 1];
+    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && NEGATIVE.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return parseArgs({ ...config, args: out } as T);
 }
 
 /** --inferences, --correct and --accuracy as a run's results: ranges, and correct ≤ inferences. */
@@ -109,11 +151,14 @@ export function resultOptions(values: { inferences?: string | undefined; correct
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
 }
 
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
+
 /** An option that takes a time: ISO 8601 or epoch milliseconds, as the API's filters do; returned as ISO 8601. */
 export function timeOption(value: string | undefined, name: string): string | undefined {
   if (value === undefined) return undefined;
-  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  // Date.parse alone takes far more than ISO 8601, and reads "-5" as a day in 2001
+  const ms = /^\d+$/.test(value) ? Number(value) : ISO_8601.test(value) ? Date.parse(value) : NaN;
   // beyond ±8.64e15 ms there is no Date (toISOString would throw)
-  if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) throw new UsageError(`--${name} takes an ISO 8601 date-time or epoch milliseconds, got "${value}"`);
+  if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) throw new UsageError(`--${name} takes an ISO 8601 date-time or epoch milliseconds, got ${shown(value)}`);
   return new Date(ms).toISOString();
 }

@@ -8,12 +8,11 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
-import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from './config.js';
 import { findExecutable } from '../common/paths.js';
 import { ApiClientError, CollectorClient, type LivePower, type RunSummary, type StartRun, type StopRun, type WattscopeClient } from '../clients/ts/client.js';
 import { scopeFromEnv, visibleDevices } from '../common/visible-devices.js';
-import { BATCH_SIZE, client, COUNT, describeRule, FRACTION, inRange, MACS_G, num, numberOption, PARAMS_M, parseLabels, resultOptions, UsageError, type NumberRule } from './format.js';
+import { BATCH_SIZE, client, COUNT, describeRule, FRACTION, inRange, MACS_G, num, numberOption, PARAMS_M, parseLabels, parseOptions, resultOptions, UsageError, type NumberRule } from './format.js';
 import { formatSummary } from './summary.js';
 import { BottomLine, WAITING_FOR_COLLECTORS, whilePending } from './terminal.js';
 import type { Command } from './command.js';
@@ -365,7 +364,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const sep = argv.indexOf('--');
   const own = sep < 0 ? argv : argv.slice(0, sep);
   const command = sep < 0 ? [] : argv.slice(sep + 1);
-  const { values } = parseArgs({ args: own, options: { ...RUN_OPTIONS, 'run-id': { type: 'string' } } });
+  const { values } = parseOptions({ args: own, options: { ...RUN_OPTIONS, 'run-id': { type: 'string' } } });
   const plan = planRun('wattscope run', values, command);
   if (typeof plan === 'number') return plan;
   const { run_id, code, how, summary } = await measureCommand(plan, { start: { run_id: values['run-id'] } });

@@ -1,9 +1,8 @@
 /** `wattscope runs ls|show|stop|export|set-platform` and `wattscope compare`. */
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import type { ListRuns, RunSummary, WattscopeClient } from '../clients/ts/client.js';
 import { RUN_KINDS, RUN_STATUSES } from '../common/model.js';
-import { client, num, numberOption, parseLabels, resultOptions, table, timeOption, UsageError } from './format.js';
+import { client, num, numberOption, parseLabels, parseOptions, resultOptions, table, timeOption, UsageError } from './format.js';
 import { formatSummary } from './summary.js';
 import { formatSeries } from './series.js';
 import { WAITING_FOR_COLLECTORS, whilePending } from './terminal.js';
@@ -58,8 +57,8 @@ function filters(values: Record<string, string | string[] | boolean | undefined>
     platform: str('platform'),
     kind: oneOfOption(str('kind'), RUN_KINDS, 'kind'),
     status: oneOfOption(str('status'), RUN_STATUSES, 'status'),
-    from: str('from'),
-    to: str('to'),
+    from: timeOption(str('from'), 'from'),
+    to: timeOption(str('to'), 'to'),
     label: Array.isArray(values.label) ? values.label : undefined,
     series: str('series'),
     limit: numberOption(str('limit'), 'limit', { integer: true, min: 1, max: maxLimit }),
@@ -123,7 +122,7 @@ export const runsCommand: Command = {
     }
     const api = client();
     if (sub === 'ls') {
-      const { values } = parseArgs({ args: rest, options: filterOptions });
+      const { values } = parseOptions({ args: rest, options: filterOptions });
       const { runs } = await api.listRuns(filters(values, PAGE_SIZE));
       if (runs.length === 0) {
         console.log('no runs match');
@@ -145,7 +144,7 @@ export const runsCommand: Command = {
       return 0;
     }
     if (sub === 'show') {
-      const { values, positionals } = parseArgs({ args: rest, options: { json: { type: 'boolean' } }, allowPositionals: true });
+      const { values, positionals } = parseOptions({ args: rest, options: { json: { type: 'boolean' } }, allowPositionals: true });
       const id = positionals[0];
       if (!id) throw new UsageError('wattscope runs show needs a run_id');
       const s = await api.getRun(id);
@@ -153,7 +152,7 @@ export const runsCommand: Command = {
       return 0;
     }
     if (sub === 'stop') {
-      const { values, positionals } = parseArgs({
+      const { values, positionals } = parseOptions({
         args: rest,
         options: {
           status: { type: 'string' },
@@ -177,7 +176,7 @@ export const runsCommand: Command = {
       return 0;
     }
     if (sub === 'set-platform') {
-      const { values, positionals } = parseArgs({ args: rest, options: { ...filterOptions, 'from-platform': { type: 'string' } }, allowPositionals: true });
+      const { values, positionals } = parseOptions({ args: rest, options: { ...filterOptions, 'from-platform': { type: 'string' } }, allowPositionals: true });
       const [platform, ...ids] = positionals;
       if (!platform) throw new UsageError('wattscope runs set-platform needs the platform, then run ids or --from-platform');
       const from = values['from-platform'];
@@ -194,7 +193,7 @@ export const runsCommand: Command = {
       return 0;
     }
     if (sub === 'export') {
-      const { values } = parseArgs({ args: rest, options: { ...filterOptions, format: { type: 'string' }, out: { type: 'string' } } });
+      const { values } = parseOptions({ args: rest, options: { ...filterOptions, format: { type: 'string' }, out: { type: 'string' } } });
       const format = values.format ?? 'csv';
       if (format !== 'csv' && format !== 'json') throw new UsageError(`--format must be csv or json, got "${format}"`);
       const text = await exportRuns(api, filters(values, undefined), format);
@@ -225,7 +224,7 @@ export const compareCommand: Command = {
   summary: 'compare models across platforms: scores, ranks, relative factors',
   usage: COMPARE_USAGE,
   async main(argv) {
-    const { values } = parseArgs({ args: argv, options: { reference: { type: 'string' }, json: { type: 'boolean' }, format: { type: 'string' }, table: { type: 'string' } } });
+    const { values } = parseOptions({ args: argv, options: { reference: { type: 'string' }, json: { type: 'boolean' }, format: { type: 'string' }, table: { type: 'string' } } });
     const { format, table: which } = values;
     if (format !== undefined && format !== 'md' && format !== 'csv' && format !== 'latex') throw new UsageError(`--format must be md, csv or latex, got "${format}"`);
     if (which !== undefined && which !== 'scores' && which !== 'ranking' && which !== 'both') throw new UsageError(`--table must be scores, ranking or both, got "${which}"`);

@@ -1,7 +1,7 @@
 /** A series of repeated runs as the terminal shows it: its statistics, and its flag. */
 import type { Series } from '../clients/ts/client.js';
 import { fieldCatalog } from '../api/domain/run-fields.js';
-import { num, table } from './format.js';
+import { fixed, num, table } from './format.js';
 
 type Described = Series['stats']['energy_j'];
 
@@ -9,8 +9,8 @@ type Described = Series['stats']['energy_j'];
 const ROWS = fieldCatalog().flatMap((f) => (f.series ? [[f.name as keyof Series['stats'], f.series.label, f.series.digits] as const] : []));
 
 function row(name: string, d: Described, digits: number): string[] {
-  const ci = d.ci95_low === null || d.ci95_high === null ? '—' : `${num(d.ci95_low, digits)} – ${num(d.ci95_high, digits)}`;
-  return [name, String(d.n), num(d.mean, digits), num(d.std, digits), d.cv === null ? '—' : num(d.cv * 100, 2), ci];
+  const ci = d.ci95_low === null || d.ci95_high === null ? '—' : `${fixed(d.ci95_low, digits)} – ${fixed(d.ci95_high, digits)}`;
+  return [name, String(d.n), fixed(d.mean, digits), fixed(d.std, digits), d.cv === null ? '—' : fixed(d.cv * 100, 2), ci];
 }
 
 /** The heading line, the statistics table, and the verdict on the run-to-run deviation. */

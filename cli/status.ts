@@ -1,8 +1,7 @@
 /** `wattscope baseline` and `wattscope status`. */
-import { parseArgs } from 'node:util';
 import { loadConfig } from './config.js';
 import { ApiClientError, type RunSummary, type WattscopeClient } from '../clients/ts/client.js';
-import { client, num, numberOption, table, UsageError } from './format.js';
+import { client, num, numberOption, parseOptions, table, UsageError } from './format.js';
 import { countdown, WAITING_FOR_COLLECTORS, whilePending } from './terminal.js';
 import type { Command } from './command.js';
 
@@ -32,7 +31,7 @@ export const baselineCommand: Command = {
   summary: 'measure idle power per source (for net energy)',
   usage: BASELINE_USAGE,
   async main(argv) {
-    const { values } = parseArgs({ args: argv, options: { seconds: { type: 'string' }, host: { type: 'string' }, platform: { type: 'string' } } });
+    const { values } = parseOptions({ args: argv, options: { seconds: { type: 'string' }, host: { type: 'string' }, platform: { type: 'string' } } });
     if (values.seconds === undefined) throw new UsageError('--seconds N is required (1–86400)');
     const seconds = numberOption(values.seconds, 'seconds', { min: 1, max: 86_400 }) as number;
     const config = loadConfig();

@@ -4,7 +4,7 @@
  * fields marked `detail` in api/domain/run-record.ts; a new score shows here by itself).
  */
 import type { RunSummary } from '../clients/ts/client.js';
-import { DETAIL_FIELDS } from '../api/domain/run-fields.js';
+import { DETAIL_FIELDS, fieldCatalog } from '../api/domain/run-fields.js';
 import { num, pairs, table } from './format.js';
 
 /** A detail field's value with its unit, as the terminal prints it. */
@@ -21,8 +21,8 @@ export function formatSummary(s: RunSummary): string {
     ['model / platform', `${s.model} on ${s.platform}${s.dataset ? `, ${s.dataset}` : ''}`],
     ['duration', `${num(s.duration_s, 1)} s`],
     ['GPUs', scopeLine(s)],
-    ['energy', `${num(s.energy_wh, 4)} Wh  (${num(s.energy_j, 1)} J gross, ${num(s.energy_net_j, 1)} J net of idle)`],
-    ['host energy', `${num(s.energy_host_j, 1)} J  (every source of ${s.hosts.join(', ')}, its GPUs or not)`],
+    ['energy', energyLine(s)],
+    ['host energy', hostEnergyLine(s)],
     ['attributed', attributedLine(s)],
     ['average power', `${num(s.avg_power_w, 1)} W  (GPU ${num(s.avg_gpu_power_w, 1)} W)`],
     ['utilisation', `GPU ${num(s.avg_gpu_util_pct, 1)} %, GPU memory ${num(s.avg_gpu_mem_pct, 1)} %, CPU ${num(s.avg_cpu_pct, 1)} %`],
@@ -37,15 +37,65 @@ export function formatSummary(s: RunSummary): string {
           ['host', 'source', 'method', 'reading', 'energy J', 'avg W', 'coverage', 'in run'],
           s.sources.map((x) => [x.host, x.source, x.method, x.reading ?? '', num(x.energy_j, 1), num(x.avg_power_w, 1), `${num(x.coverage * 100, 1)} %`, x.in_run ? 'yes' : 'no (not in this run)']),
         );
-  // the steady part's reason is on its own line
-  const reasons = Object.entries(s.null_reasons).filter(([k]) => k !== 'energy_per_inference_steady_uwh');
   const notes = [
-    ...s.partial_sources.filter((p) => p.coverage === 0).map((p) => `PARTIAL: no points from ${p.source} on ${p.host} (is its collector running? its sensor readable?)`),
+    ...silentSources(s),
     ...(s.partial_final ? [`partial for good: ${s.partial_final}`] : []),
     ...(s.attributed?.notes ?? []).map((n) => `attributed: ${n}`),
     ...Object.entries(s.clock_offsets).map(([host, offset]) => `clock: ${host} is ${Math.abs(offset).toFixed(1)} s ${offset > 0 ? 'ahead of' : 'behind'} InfluxDB; the run's window and its points disagree by that much (synchronise clocks: NTP, chrony)`),
   ];
-  return [head, '', sources, ...(notes.length ? ['', ...notes] : []), ...(reasons.length ? ['', ...reasons.map(([k, r]) => `${k}: ${r}`)] : [])].join('\n');
+  const reasons = nullReasons(s);
+  return [head, '', sources, ...(notes.length ? ['', ...notes] : []), ...(reasons.length ? ['', 'not computed:', ...reasons.map((r) => `  ${r}`)] : [])].join('\n');
+}
+
+/**
+ * Whether an energy is an estimate: some or all of the sources it adds up (every source of a
+ * run is an in-total one) are a model such as TDP × utilisation, not a sensor. `inRun`: the
+ * run's own sources (its energy), else every source of its hosts (the host energy).
+ */
+export function estimated(s: Pick<RunSummary, 'sources'>, inRun: boolean): { word: string; sources: RunSummary['sources'] } | undefined {
+  const counted = s.sources.filter((x) => !inRun || x.in_run);
+  const sources = counted.filter((x) => x.method === 'estimated');
+  if (sources.length === 0) return undefined;
+  return { word: sources.length === counted.length ? 'estimated' : 'partly estimated', sources };
+}
+
+/** The run's energy; estimated said first, and which sources are. */
+function energyLine(s: RunSummary): string {
+  const est = estimated(s, true);
+  const which = est ? `; estimated: ${est.sources.map((x) => `${x.source} on ${x.host}, ${num(x.energy_j, 1)} J`).join('; ')}` : '';
+  return `${num(s.energy_wh, 4)} Wh${est ? `, ${est.word}` : ''}  (${num(s.energy_j, 1)} J gross, ${num(s.energy_net_j, 1)} J net of idle${which})`;
+}
+
+/** The hosts' energy; its estimated sources named unless the energy line above named the same. */
+function hostEnergyLine(s: RunSummary): string {
+  const est = estimated(s, false);
+  const named = estimated(s, true)?.sources.length ?? 0;
+  const which = est && est.sources.length !== named ? `; estimated: ${est.sources.map((x) => `${x.source} on ${x.host}`).join(', ')}` : '';
+  return `${num(s.energy_host_j, 1)} J${est ? `, ${est.word}` : ''}  (every source of ${s.hosts.join(', ')}, its GPUs or not${which})`;
+}
+
+/** Silent sources, one line per host: its hint once, not once per source. */
+function silentSources(s: RunSummary): string[] {
+  const byHost = new Map<string, string[]>();
+  for (const p of s.partial_sources.filter((x) => x.coverage === 0)) byHost.set(p.host, [...(byHost.get(p.host) ?? []), p.source]);
+  return [...byHost].map(([host, sources]) => `PARTIAL: no points from ${sources.join(', ')} on ${host} (is its collector running? ${sources.length === 1 ? 'its sensor' : 'their sensors'} readable?)`);
+}
+
+/** A field's label as the detail shows it (the run's definition), else its name. */
+const LABELS = new Map(fieldCatalog().map((f) => [f.name, f.detail?.label ?? f.list?.label ?? f.compare?.label ?? f.name]));
+
+/**
+ * Why scores are empty, one line per reason with the scores it empties: one missing input
+ * (no energy, no accuracy) empties several scores, and its hint is said once. The steady part's
+ * reason is on its own line above.
+ */
+export function nullReasons(s: Pick<RunSummary, 'null_reasons'>): string[] {
+  const byReason = new Map<string, string[]>();
+  for (const [name, reason] of Object.entries(s.null_reasons)) {
+    if (name === 'energy_per_inference_steady_uwh') continue;
+    byReason.set(reason, [...(byReason.get(reason) ?? []), LABELS.get(name) ?? name]);
+  }
+  return [...byReason].map(([reason, labels]) => `${labels.join(', ')}: ${reason}`);
 }
 
 /** The GPUs the run counts: its scope and where it came from, or every GPU. */

@@ -6,8 +6,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadConfig } from './config.js';
+import { ConfigError } from '../common/config.js';
+import { describeRule, inRange, numberOption, parseOptions, shown, type NumberRule } from './format.js';
+
+const PORT: NumberRule = { integer: true, min: 1, max: 65535 };
 import { findInfluxd, installInfluxd, startInfluxd, type InfluxdHandle } from '../common/influxd.js';
 import { dataDir } from '../common/paths.js';
 import { InfluxStore, maskUrl, settingsFromConfig } from '../common/storage/store.js';
@@ -107,10 +110,14 @@ class Supervised {
 }
 
 async function up(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseOptions({
     args: argv,
     options: { 'no-collector': { type: 'boolean' }, 'no-api': { type: 'boolean' }, 'influx-port': { type: 'string' } },
   });
+  // checked before anything starts (the lock, influxd)
+  const envPort = process.env.WATTSCOPE_LOCAL_INFLUX_PORT;
+  if (envPort !== undefined && !inRange(Number(envPort), PORT)) throw new ConfigError(`WATTSCOPE_LOCAL_INFLUX_PORT takes ${describeRule(PORT)}, got ${shown(envPort)}`);
+  const influxPort = numberOption(values['influx-port'], 'influx-port', PORT) ?? (envPort === undefined ? 8086 : Number(envPort));
   const config = loadConfig();
   const home = dataDir();
   mkdirSync(home, { recursive: true });
@@ -147,8 +154,7 @@ async function up(argv: string[]): Promise<number> {
     } else {
       const localRoot = join(home, 'influxdb-dist');
       const bin = findInfluxd(localRoot) ?? installInfluxd(localRoot, (l) => console.error(l));
-      const port = Number(values['influx-port'] ?? process.env.WATTSCOPE_LOCAL_INFLUX_PORT ?? 8086);
-      if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`--influx-port must be a port number, got ${values['influx-port']}`);
+      const port = influxPort;
       const dir = join(home, 'influxdb');
       console.error(`starting influxd (${bin}) on 127.0.0.1:${port}, data in ${dir}`);
       influxd = await startInfluxd({ bin, dir, port });

@@ -20,6 +20,19 @@ export function storedViews(summary: RunSummary): Record<string, number | null> 
 /** The CSV export's columns, in the summary's order. */
 export const RUN_CSV_COLUMNS = (Object.entries(RUN_SUMMARY) as Array<[SummaryField, View<Run, SummaryContext>]>).filter(([, f]) => f.csv).map(([k]) => k);
 
+/** A CSV field (RFC 4180): empty for null, JSON for an object, quoted where it must be. */
+export function csvCell(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  const text = typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** Runs as the CSV export gives them: the header line, then a line per run (CRLF). */
+export function runsCsv(summaries: readonly RunSummary[]): string {
+  const lines = [RUN_CSV_COLUMNS.join(','), ...summaries.map((s) => RUN_CSV_COLUMNS.map((c) => csvCell(s[c])).join(','))];
+  return lines.join('\r\n') + '\r\n';
+}
+
 export interface FieldInfo {
   name: string;
   doc: string;

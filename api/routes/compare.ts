@@ -17,6 +17,7 @@ export function compareRoutes(app: FastifyInstance, reads: RunReads): void {
     '/api/compare',
     {
       schema: {
+        operationId: 'compareModels',
         tags: ['compare'],
         summary: 'Models × platforms: scores, ranks, relative factors, repeatability; ?format=md|csv|latex: the per-platform score table and the ranking table for a paper',
         querystring: CompareQuery,

@@ -26,7 +26,7 @@ export function hostReply(r: HostRecord): HostReply {
 }
 
 export function hostRoutes(app: FastifyInstance, reads: RunReads): void {
-  app.get('/api/hosts', { schema: { tags: ['hosts'], summary: 'Every host a collector describes: platform, power sources, intervals, clock offset', response: { 200: HostsReply, ...READ_ERRORS } } }, async () => ({
+  app.get('/api/hosts', { schema: { operationId: 'listHosts', tags: ['hosts'], summary: 'Every host a collector describes: platform, power sources, intervals, clock offset', response: { 200: HostsReply, ...READ_ERRORS } } }, async () => ({
     hosts: (await reads.hosts()).map(hostReply),
   }));
 }

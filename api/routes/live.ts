@@ -32,7 +32,7 @@ export interface StreamLimits {
 export function liveRoutes(app: FastifyInstance, reads: RunReads, hub: LiveHub, limits: StreamLimits): void {
   app.get<{ Querystring: PowerQuery }>(
     '/api/live/power',
-    { schema: { tags: ['live'], summary: 'Power per source over the last minutes (mean per bucket)', querystring: PowerQuery, response: { 200: PowerTableReply, ...READ_ERRORS } } },
+    { schema: { operationId: 'getLivePower', tags: ['live'], summary: 'Power per source over the last minutes (mean per bucket)', querystring: PowerQuery, response: { 200: PowerTableReply, ...READ_ERRORS } } },
     async (request) => {
       const minutes = request.query.minutes === undefined ? 15 : Number(request.query.minutes);
       if (minutes < 1 || minutes > 1440) throw new ApiError(400, 'querystring/minutes must be between 1 and 1440', { field: 'minutes' });
@@ -42,7 +42,7 @@ export function liveRoutes(app: FastifyInstance, reads: RunReads, hub: LiveHub, 
 
   app.get<{ Params: RunParams }>(
     '/api/runs/:id/power',
-    { schema: { tags: ['runs'], summary: 'A run’s power curve per source', params: RunParams, response: { 200: RunPowerReply, ...RUN_READ_ERRORS } } },
+    { schema: { operationId: 'getRunPower', tags: ['runs'], summary: 'A run’s power curve per source', params: RunParams, response: { 200: RunPowerReply, ...RUN_READ_ERRORS } } },
     async (request) => reads.runPower(request.params.id),
   );
 
@@ -56,6 +56,7 @@ export function liveRoutes(app: FastifyInstance, reads: RunReads, hub: LiveHub, 
     '/api/live/stream',
     {
       schema: {
+        operationId: 'streamLivePower',
         tags: ['live'],
         summary: 'Server-sent events: new power points as they land (one query per second for all viewers); ?host= only that host’s. At most WATTSCOPE_LIVE_MAX_VIEWERS at once (503 with Retry-After past it); a viewer that does not keep up is cut off.',
         querystring: StreamQuery,

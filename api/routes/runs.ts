@@ -4,11 +4,10 @@ import type {} from '@fastify/swagger';
 import type { FastifyInstance, preValidationAsyncHookHandler } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { ApiError } from '../errors.js';
-import { csvCell } from '../http.js';
 import { headerText, parseLabelFilter, parseTime } from '../validate.js';
 import type { RunLifecycle } from '../services/lifecycle.js';
 import type { RunReads } from '../services/reads.js';
-import { fieldCatalog, RUN_CSV_COLUMNS } from '../domain/run-fields.js';
+import { fieldCatalog, runsCsv } from '../domain/run-fields.js';
 import {
   BaselineBody,
   ErrorReply,
@@ -29,9 +28,6 @@ import {
   StopBody,
   WRITE_ERRORS,
 } from '../schemas/runs.js';
-
-/** The CSV export's columns: the summary's fields marked `csv` in the run's definition. */
-const CSV_COLUMNS = RUN_CSV_COLUMNS;
 
 const CALLER_HOST = 'x-wattscope-host';
 
@@ -55,7 +51,7 @@ export function runRoutes(app: FastifyInstance, lifecycle: RunLifecycle, reads: 
   app.post<{ Body: StartBody; Headers: { [CALLER_HOST]?: string } }>(
     '/api/runs',
     {
-      schema: { tags: ['runs'], summary: 'Start a run', headers: StartHeaders, body: StartBody, response: { 200: StartReply, 201: StartReply, ...WRITE_ERRORS } },
+      schema: { operationId: 'startRun', tags: ['runs'], summary: 'Start a run', headers: StartHeaders, body: StartBody, response: { 200: StartReply, 201: StartReply, ...WRITE_ERRORS } },
       preValidation: decodeCallerHost,
     },
     async (request, reply) => {
@@ -66,7 +62,7 @@ export function runRoutes(app: FastifyInstance, lifecycle: RunLifecycle, reads: 
 
   app.post<{ Params: RunParams }>(
     '/api/runs/:id/heartbeat',
-    { schema: { tags: ['runs'], summary: 'Say a run is still going', params: RunParams, response: { 200: HeartbeatReply, ...WRITE_ERRORS } } },
+    { schema: { operationId: 'heartbeatRun', tags: ['runs'], summary: 'Say a run is still going', params: RunParams, response: { 200: HeartbeatReply, ...WRITE_ERRORS } } },
     async (request) => {
       const run = await lifecycle.heartbeat(request.params.id);
       return { run_id: run.run_id, heartbeat_at: new Date(run.heartbeat_at_ms ?? Date.now()).toISOString() };
@@ -76,7 +72,7 @@ export function runRoutes(app: FastifyInstance, lifecycle: RunLifecycle, reads: 
   app.post<{ Params: RunParams; Body: StopBody }>(
     '/api/runs/:id/stop',
     {
-      schema: { tags: ['runs'], summary: 'Stop a run: computes its energy and scores (the body may be left out)', params: RunParams, body: StopBody, response: { 200: RunSummarySchema, ...WRITE_ERRORS } },
+      schema: { operationId: 'stopRun', tags: ['runs'], summary: 'Stop a run: computes its energy and scores (the body may be left out)', params: RunParams, body: StopBody, response: { 200: RunSummarySchema, ...WRITE_ERRORS } },
       config: { optionalBody: true },
     },
     async (request) => lifecycle.stop(request.params.id, request.body),
@@ -86,6 +82,7 @@ export function runRoutes(app: FastifyInstance, lifecycle: RunLifecycle, reads: 
     '/api/runs/:id',
     {
       schema: {
+        operationId: 'patchRun',
         tags: ['runs'],
         summary: 'Set accuracy, counts or labels later, or correct the platform the run is filed under; scores are recomputed',
         params: RunParams,
@@ -98,7 +95,7 @@ export function runRoutes(app: FastifyInstance, lifecycle: RunLifecycle, reads: 
 
   app.get<{ Params: RunParams }>(
     '/api/runs/:id',
-    { schema: { tags: ['runs'], summary: 'A run’s summary: Table I columns, energy per source, every score (so far, for a running run)', params: RunParams, response: { 200: RunSummarySchema, ...RUN_READ_ERRORS } } },
+    { schema: { operationId: 'getRun', tags: ['runs'], summary: 'A run’s summary: Table I columns, energy per source, every score (so far, for a running run)', params: RunParams, response: { 200: RunSummarySchema, ...RUN_READ_ERRORS } } },
     async (request) => reads.current(request.params.id),
   );
 
@@ -106,6 +103,7 @@ export function runRoutes(app: FastifyInstance, lifecycle: RunLifecycle, reads: 
     '/api/run-fields',
     {
       schema: {
+        operationId: 'getRunFields',
         tags: ['runs'],
         summary: 'The fields of a run’s summary: meaning, unit, and where each shows (CSV, the runs list, the comparison), from the run’s one definition',
         response: { 200: RunFieldsReply, ...READ_ERRORS },
@@ -118,6 +116,7 @@ export function runRoutes(app: FastifyInstance, lifecycle: RunLifecycle, reads: 
     '/api/runs/import',
     {
       schema: {
+        operationId: 'importRuns',
         tags: ['runs'],
         summary: 'Import runs measured elsewhere (kind=imported): all of a batch, or none',
         description: 'A run_id that exists already is a 409; one given twice in a batch is a 400. Every derived number (average power, scores) must be finite.',
@@ -136,6 +135,7 @@ export function runRoutes(app: FastifyInstance, lifecycle: RunLifecycle, reads: 
     '/api/runs',
     {
       schema: {
+        operationId: 'listRuns',
         tags: ['runs'],
         summary: 'List runs (JSON, or CSV with Accept: text/csv or ?format=csv; a CSV page gives the next page’s offset in the x-next-offset header)',
         querystring: ListQuery,
@@ -162,10 +162,9 @@ export function runRoutes(app: FastifyInstance, lifecycle: RunLifecycle, reads: 
       const nextOffset = more ? offset + limit : null;
       const wantsCsv = q.format === 'csv' || (q.format === undefined && (request.headers.accept ?? '').includes('text/csv'));
       if (wantsCsv) {
-        const lines = [CSV_COLUMNS.join(','), ...summaries.map((s) => CSV_COLUMNS.map((c) => csvCell(s[c])).join(','))];
-        // CSV has no room for the paging cursor: it travels in a header (absent after the last page)
+        // the summary's fields marked `csv` in the run's definition; CSV has no room for the paging cursor: it travels in a header (absent after the last page)
         if (nextOffset !== null) reply.header('x-next-offset', String(nextOffset));
-        return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="wattscope-runs.csv"').send(lines.join('\r\n') + '\r\n');
+        return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="wattscope-runs.csv"').send(runsCsv(summaries));
       }
       return { runs: summaries, next_offset: nextOffset };
     },
@@ -173,7 +172,7 @@ export function runRoutes(app: FastifyInstance, lifecycle: RunLifecycle, reads: 
 
   app.post<{ Body: BaselineBody }>(
     '/api/baselines',
-    { schema: { tags: ['runs'], summary: 'Measure a host’s idle power over the last N seconds (a baseline run)', body: BaselineBody, response: { 201: RunSummarySchema, ...WRITE_ERRORS, 422: ErrorReply } } },
+    { schema: { operationId: 'measureBaseline', tags: ['runs'], summary: 'Measure a host’s idle power over the last N seconds (a baseline run)', body: BaselineBody, response: { 201: RunSummarySchema, ...WRITE_ERRORS, 422: ErrorReply } } },
     async (request, reply) => reply.status(201).send(await lifecycle.baseline(request.body.host, request.body.seconds, request.body.platform)),
   );
 }

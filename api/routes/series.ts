@@ -11,6 +11,7 @@ export function seriesRoutes(app: FastifyInstance, reads: RunReads): void {
     '/api/series/:id',
     {
       schema: {
+        operationId: 'getSeries',
         tags: ['runs'],
         summary: 'A series of repeated runs: its runs, and n, mean, standard deviation, coefficient of variation and 95 % confidence interval (Student’s t) of duration, energy, energy per inference and composite score over its completed runs that are not warm-ups',
         params: SeriesParams,

@@ -15,6 +15,7 @@ export function workloadRoutes(app: FastifyInstance, workload: WorkloadReads, no
     '/api/workload',
     {
       schema: {
+        operationId: 'getWorkload',
         tags: ['hosts'],
         summary: 'A host’s energy over a time range, the requests and tokens its serving engines (vLLM, SGLang, TGI, Triton) finished in it, and the energy per request and per output token',
         querystring: WorkloadQuery,

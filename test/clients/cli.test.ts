@@ -10,7 +10,7 @@ import { findExecutable } from '../../common/paths.js';
 import { liveServer, steadyPower, type LiveServer } from './server.js';
 import { runProcess, testStore, waitFor } from '../helpers.js';
 import { powerPoints } from '../api/harness.js';
-import { hostRecordSample } from '../../common/host-record.js';
+import { hostRecordSample, type HostSource } from '../../common/host-record.js';
 
 const BIN = new URL('../../bin/wattscope.js', import.meta.url).pathname;
 const WAITING = "[wattscope] waiting for the collectors' last points…";
@@ -170,11 +170,11 @@ describe('wattscope run', () => {
   it('checks every option before anything starts: exit 2 naming the option, no run, the command not run', async () => {
     const marker = join(mkdtempSync(join(tmpdir(), 'wattscope-cli-')), 'ran');
     const cases: Array<[string[], RegExp]> = [
-      [['--inferences', '12k'], /--inferences takes a whole number ≥ 0 and ≤ 1e15, got "12k"/],
+      [['--inferences', '12k'], /--inferences takes a whole number ≥ 0 and ≤ 1e15, got 12k/],
       [['--inferences=-1'], /--inferences takes a whole number ≥ 0/],
       [['--inferences', '2.5'], /--inferences takes a whole number/],
       [['--correct', 'many'], /--correct takes a whole number/],
-      [['--accuracy', '76'], /--accuracy takes a number from 0 to 1 \(a fraction: 0\.76, not 76\), got "76"/],
+      [['--accuracy', '76'], /--accuracy takes a number from 0 to 1 \(a fraction: 0\.76, not 76\), got 76/],
       [['--accuracy', ''], /--accuracy takes a number from 0 to 1/],
       [['--inferences', '500', '--correct', '600'], /--correct \(600\) cannot exceed --inferences \(500\)/],
       [['--batch-size', '0'], /--batch-size takes a whole number ≥ 1/],
@@ -197,6 +197,106 @@ describe('wattscope run', () => {
     const stop = await cli(['runs', 'stop', 'r-any', '--accuracy', '1.5']);
     expect(stop.status).toBe(2);
     expect(stop.stderr).toMatch(/--accuracy takes a number from 0 to 1/);
+  });
+
+  it('says what every numeric option of every command takes when given a negative number (not that the argument is ambiguous): exit 2, nothing started', async () => {
+    const marker = join(mkdtempSync(join(tmpdir(), 'wattscope-cli-')), 'ran');
+    const home = mkdtempSync(join(tmpdir(), 'wattscope-cli-home-'));
+    const run = (...options: string[]) => ['run', '--model', 'cli-negative', ...options, '--', 'touch', marker];
+    const bench = (...options: string[]) => ['bench', '--model', 'cli-negative', ...options, '--', 'touch', marker];
+    const cases: Array<[string[], string]> = [
+      [run('--inferences', '-5'), '--inferences takes a whole number ≥ 0 and ≤ 1e15, got -5'],
+      [run('--correct', '-1'), '--correct takes a whole number ≥ 0 and ≤ 1e15, got -1'],
+      [run('--accuracy', '-0.5'), '--accuracy takes a number from 0 to 1 (a fraction: 0.76, not 76), got -0.5'],
+      [run('--batch-size', '-8'), '--batch-size takes a whole number ≥ 1 and ≤ 1e9, got -8'],
+      [run('--params-m', '-.5'), '--params-m takes a number > 0 and ≤ 1e7, got -.5'],
+      [run('--macs-g', '-4e3'), '--macs-g takes a number > 0 and ≤ 1e9, got -4e3'],
+      [bench('--inferences', '-5'), '--inferences takes a whole number ≥ 0 and ≤ 1e15, got -5'],
+      [bench('--repeat', '-3'), '--repeat takes a whole number ≥ 1 and ≤ 1000, got -3'],
+      [bench('--warmup', '-1'), '--warmup takes a whole number ≥ 0 and ≤ 100, got -1'],
+      [bench('--cooldown', '-2'), '--cooldown takes auto or a number of seconds ≥ 0 (and ≤ 86400), got -2'],
+      [bench('--cooldown-max', '-60'), '--cooldown-max takes a number from 1 to 86400, got -60'],
+      [bench('--baseline', '-10'), '--baseline takes a number from 1 to 86400, got -10'],
+      [bench('--until-cv', '-2'), '--until-cv takes a percentage above 0 and below 100, e.g. 2%, got -2'],
+      [bench('--until-cv', '2', '--min', '-3'), '--min takes a whole number ≥ 2 and ≤ 1000, got -3'],
+      [bench('--until-cv', '2', '--max', '-3'), '--max takes a whole number ≥ 2 and ≤ 1000, got -3'],
+      [['runs', 'ls', '--limit', '-5'], '--limit takes a whole number ≥ 1 and ≤ 1000, got -5'],
+      [['runs', 'export', '--limit', '-5'], '--limit takes a whole number ≥ 1, got -5'],
+      [['runs', 'set-platform', 'P', '--from-platform', 'Q', '--limit', '-5'], '--limit takes a whole number ≥ 1, got -5'],
+      [['runs', 'stop', 'r-any', '--inferences', '-5'], '--inferences takes a whole number ≥ 0 and ≤ 1e15, got -5'],
+      [['runs', 'stop', 'r-any', '--correct', '-5'], '--correct takes a whole number ≥ 0 and ≤ 1e15, got -5'],
+      [['runs', 'stop', 'r-any', '--accuracy', '-1'], '--accuracy takes a number from 0 to 1 (a fraction: 0.76, not 76), got -1'],
+      // a time is a date or epoch milliseconds; "-5" is neither (Date.parse would make it a day in 2001)
+      [['runs', 'stop', 'r-any', '--ended-at', '-5'], '--ended-at takes an ISO 8601 date-time or epoch milliseconds, got -5'],
+      [['runs', 'ls', '--from', '-5'], '--from takes an ISO 8601 date-time or epoch milliseconds, got -5'],
+      [['baseline', '--seconds', '-5'], '--seconds takes a number from 1 to 86400, got -5'],
+      [['up', '--influx-port', '-1'], '--influx-port takes a whole number ≥ 1 and ≤ 65535, got -1'],
+    ];
+    const baselines = async () => ((await (await fetch(`${server.url}/api/runs?kind=baseline`)).json()) as { runs: RunSummary[] }).runs.length;
+    const before = await baselines();
+    for (const [args, message] of cases) {
+      const r = await cli(args, { HOME: home });
+      expect(r.stderr, args.join(' ')).toBe(`wattscope: ${message}\n`);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stdout, args.join(' ')).toBe('');
+    }
+    // nothing started: no run, no baseline, the command not run, no local stack (its lock file)
+    expect(await runsOf(server.url, 'cli-negative')).toEqual([]);
+    expect(await baselines()).toBe(before);
+    expect(existsSync(marker)).toBe(false);
+    expect(existsSync(join(home, '.local', 'share', 'wattscope'))).toBe(false);
+    // a negative number is a value only after an option that takes one: after a flag it is still refused as an option
+    const flag = await cli(['runs', 'show', 'r-any', '--json', '-5']);
+    expect(flag.status).toBe(2);
+    expect(flag.stderr).toMatch(/^wattscope: Unknown option '-5'/);
+  });
+
+  it('says in the energy headline when the energy is an estimate, and which source is', async () => {
+    const now = Math.floor(Date.now() / 1000) * 1000;
+    // a VM whose CPU has no sensor (its collector estimates it) beside a GPU counter; another with the estimate alone
+    const estimated = (host: string) => powerPoints(host, 'estimate/cpu', now - 60_000, 360, () => 40, true, 'cpu').map((p) => ({ ...p, tags: { ...p.tags, method: 'estimated' } }));
+    await server.store.write([...estimated('est-host'), ...powerPoints('est-host', 'nvml/0', now - 60_000, 360, () => 100), ...estimated('est-only')]);
+    const part = await cli(['run', '--model', 'cli-estimated', '--host', 'est-host', '--', 'sleep', '1']);
+    expect(part.status, part.stderr).toBe(0);
+    const cpuJ = (JSON.parse((await cli(['runs', 'show', /run\s+(r-[\w-]+)/.exec(part.stdout)?.[1] as string, '--json'])).stdout) as RunSummary).sources.find((s) => s.source === 'estimate/cpu')?.energy_j as number;
+    const headline = /^energy\s+[\d.]+ Wh, partly estimated {2}\([\d,.]+ J gross, [\d,.—]+ J net of idle; estimated: estimate\/cpu on est-host, ([\d,.]+) J\)$/m.exec(part.stdout);
+    expect(headline, part.stdout).not.toBeNull();
+    expect(Math.abs(Number(headline?.[1]?.replace(/,/g, '')) - cpuJ)).toBeLessThanOrEqual(0.05);
+    // the host's energy says so too, without naming the same source twice
+    expect(part.stdout).toMatch(/^host energy\s+[\d,.]+ J, partly estimated {2}\(every source of est-host, its GPUs or not\)$/m);
+    const all = await cli(['run', '--model', 'cli-estimated', '--host', 'est-only', '--', 'sleep', '1']);
+    expect(all.stdout).toMatch(/^energy\s+[\d.]+ Wh, estimated {2}\(.*; estimated: estimate\/cpu on est-only, [\d.]+ J\)$/m);
+    // measured energy is not called an estimate
+    const measured = await cli(['run', '--model', 'cli-measured', '--', 'sleep', '1']);
+    expect(measured.stdout).toMatch(/^energy\s+[\d.]+ Wh {2}\(/m);
+    expect(measured.stdout).not.toMatch(/estimated/);
+  });
+
+  it('says each hint once: silent sources once per host, the scores a missing input empties in one line, by their labels', async () => {
+    const now = Math.floor(Date.now() / 1000) * 1000;
+    // a host whose collector lists two sources and then fell silent: neither has a point in the run
+    const sources: HostSource[] = [
+      { id: 'nvml/0', domain: 'gpu', method: 'counter', in_total: true, gpu: 0 },
+      { id: 'rapl/package-0', domain: 'cpu', method: 'counter', in_total: true },
+    ];
+    await server.store.write([hostRecordSample({ host: 'silent-host', platform: 'silent', cpuModel: null, gpus: [], sources, sampleHz: 10, reportIntervalS: 1, flushIntervalS: 1, version: '0.1.0', clockOffsetS: 0, clockOffsetErrorS: 0.05, startedAtMs: now - 120_000, timeMs: now - 60_000 })]);
+    const r = await cli(['run', '--model', 'cli-silent', '--host', 'silent-host', '--inferences', '100', '--', 'true']);
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.split('\n').filter((l) => l.trim() !== '');
+    // no line twice, and each hint once
+    expect(lines.filter((l, i) => lines.indexOf(l) !== i)).toEqual([]);
+    expect(lines.filter((l) => l.startsWith('PARTIAL'))).toEqual(['PARTIAL: no points from nvml/0, rapl/package-0 on silent-host (is its collector running? their sensors readable?)']);
+    for (const hint of ['is its collector running?', 'give accuracy, or correct with inferences', 'set WATTSCOPE_ENERGY_PRICE']) expect(r.stdout.split(hint), hint).toHaveLength(2);
+    // the empty scores by the labels of their lines above, not by field names
+    const notComputed = r.stdout.slice(r.stdout.indexOf('not computed:')).split('\n').slice(1).filter(Boolean);
+    expect(notComputed).toEqual(
+      expect.arrayContaining([
+        '  carbon, energy / inference, inferences / J, energy-delay product: no energy: no power data covers the run',
+        '  cost: no price: set WATTSCOPE_ENERGY_PRICE (per kWh)',
+        '  accuracy, composite score, NetScore, information density: no accuracy: give accuracy, or correct with inferences',
+      ]),
+    );
+    expect(r.stdout).not.toMatch(/energy_cost|null_reasons|_uwh|carbon_g/);
   });
 
   it('exits as a shell would: 128 + the signal that killed the command, 127 for a command not found', async () => {

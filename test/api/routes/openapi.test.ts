@@ -5,7 +5,7 @@
  * honest: every real reply, before fastify serialises it, matches its documented schema with no
  * field the schema lacks (fastify's serialiser would drop such a field without a word).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import addFormats from 'ajv-formats';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import { openapiPath } from '../../../api/openapi.js';
+import { EXAMPLES } from '../../../api/schemas/examples.js';
 import { runProcess } from '../../helpers.js';
 import { apiHarness, powerPoints, workloadPoints, type Harness } from '../harness.js';
 import { hostRecordSample } from '../../../common/host-record.js';
@@ -151,10 +152,11 @@ describe('the served document', () => {
     expect(emptyStart.json()).toMatchObject({ field: '(root)', message: 'body must be object' });
   });
 
-  it('lists the bearer scheme on exactly the routes that need the token', async () => {
+  it('declares the security of every operation: none without a token (and no scheme), the bearer scheme on exactly the routes that need it', async () => {
     const open = await served(h);
-    expect(operations(open).filter((o) => o.op.security !== undefined)).toEqual([]);
-    expect(open.components?.securitySchemes?.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(operations(open).length).toBeGreaterThanOrEqual(15);
+    for (const { path, method, op } of operations(open)) expect(op.security, `${method} ${path}`).toEqual([]);
+    expect(open.components?.securitySchemes).toBeUndefined();
 
     for (const protectReads of [false, true]) {
       const secured = await apiHarness('openapi-auth', { WATTSCOPE_API_TOKEN: 'tok-abcdef-123', WATTSCOPE_API_PROTECT_READS: String(protectReads) });
@@ -162,17 +164,74 @@ describe('the served document', () => {
         const doc = await served(secured);
         for (const { path, method, op } of operations(doc)) {
           const needs = path.startsWith('/api/') && (method !== 'get' || protectReads);
-          expect(op.security, `${method} ${path} (protect reads: ${protectReads})`).toEqual(needs ? [{ bearer: [] }] : undefined);
+          expect(op.security, `${method} ${path} (protect reads: ${protectReads})`).toEqual(needs ? [{ bearer: [] }] : []);
           if (!path.startsWith('/api/') || path.includes('stream')) continue;
           // what the document says is what the API does: without the token, 401
           const res = await secured.app.fastify.inject({ method: method.toUpperCase() as 'GET', url: path.replace('{id}', 'some-run'), payload: method === 'get' ? undefined : {} });
           expect(res.statusCode === 401, `${method} ${path} → ${res.statusCode}`).toBe(needs);
         }
+        expect(doc.components?.securitySchemes?.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
         expect(JSON.stringify(doc)).not.toContain('tok-abcdef-123');
       } finally {
         await secured.close();
       }
     }
+  });
+});
+
+describe('what a reader and a client generator need', () => {
+  it('names every operation (unique, URL-safe), and gives the licence of package.json, a server and described tags', async () => {
+    const doc = await served(h);
+    const ids = operations(doc).map((o) => o.op.operationId);
+    expect(ids.every((id) => typeof id === 'string' && /^[a-z][A-Za-z]+$/.test(id)), ids.join(', ')).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { license: string; version: string };
+    expect(pkg.license).toBe('Apache-2.0');
+    expect(doc.info.license).toEqual({ name: pkg.license, identifier: pkg.license });
+    expect(doc.info.version).toBe(pkg.version);
+    expect(doc.servers).toEqual([expect.objectContaining({ url: '/' })]);
+    const tags = new Set(operations(doc).flatMap((o) => o.op.tags ?? []));
+    expect(new Set((doc.tags ?? []).map((t) => t.name))).toEqual(tags);
+    for (const t of doc.tags ?? []) expect(t.description, t.name).toBeTruthy();
+  });
+
+  it('gives every operation an example of its reply (and of its body), each valid for its schema with no field the schema lacks, and each body accepted by the API', async () => {
+    const doc = (await SwaggerParser.dereference(structuredClone(await served(h)) as never)) as Doc;
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    addFormats.default(ajv);
+    const ids = operations(doc).map((o) => o.op.operationId as string);
+    // one example per operation, none for an operation that is not there
+    expect(Object.keys(EXAMPLES).sort()).toEqual([...ids].sort());
+    for (const { path, method, op } of operations(doc)) {
+      const what = `${method} ${path} (${op.operationId})`;
+      const medias = Object.entries(op.responses ?? {})
+        .filter(([status]) => status.startsWith('2'))
+        .flatMap(([, r]) => Object.entries((r as OpenAPIV3_1.ResponseObject).content ?? {}));
+      expect(medias.length, what).toBeGreaterThan(0);
+      for (const [type, media] of medias) {
+        expect(media.example, `${what} ${type}: an example`).toBeDefined();
+        const validate = ajv.compile(closed(media.schema) as object);
+        expect(validate(media.example), `${what} ${type}: ${ajv.errorsText(validate.errors)}`).toBe(true);
+      }
+      const body = (op.requestBody as OpenAPIV3_1.RequestBodyObject | undefined)?.content?.['application/json'];
+      if (!body) continue;
+      expect(body.example, `${what}: an example body`).toBeDefined();
+      const validate = ajv.compile(closed(body.schema) as object);
+      expect(validate(body.example), `${what} body: ${ajv.errorsText(validate.errors)}`).toBe(true);
+    }
+    // the example bodies as requests: the API's own checks accept each (a 4xx other than 400 is about the state: no such run, no power data)
+    const started = await h.app.fastify.inject({ method: 'POST', url: '/api/runs', payload: EXAMPLES.startRun?.body as object });
+    expect(started.statusCode, started.body).toBe(201);
+    const id = started.json<{ run_id: string }>().run_id;
+    for (const [url, method, op] of [[`/api/runs/${id}/stop`, 'POST', 'stopRun'], [`/api/runs/${id}`, 'PATCH', 'patchRun'], ['/api/runs/import', 'POST', 'importRuns'], ['/api/baselines', 'POST', 'measureBaseline']] as const) {
+      const res = await h.app.fastify.inject({ method, url, payload: EXAMPLES[op]?.body as object });
+      expect(res.statusCode, `${op}: ${res.body.slice(0, 300)}`).not.toBe(400);
+      expect(res.statusCode, `${op}: ${res.body.slice(0, 300)}`).toBeLessThan(500);
+    }
+    // and the check bites: a field the schema lacks fails it
+    const summary = doc.paths?.['/api/runs/{id}']?.get?.responses?.['200'] as OpenAPIV3_1.ResponseObject;
+    const media = summary.content?.['application/json'] as OpenAPIV3_1.MediaTypeObject;
+    expect(ajv.compile(closed(media.schema) as object)({ ...(media.example as object), surprise: 1 })).toBe(false);
   });
 });
 
