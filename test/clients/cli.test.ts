@@ -291,7 +291,7 @@ describe('wattscope run', () => {
     const notComputed = r.stdout.slice(r.stdout.indexOf('not computed:')).split('\n').slice(1).filter(Boolean);
     expect(notComputed).toEqual(
       expect.arrayContaining([
-        '  carbon, energy / inference, inferences / J, energy-delay product: no energy: no power data covers the run',
+        '  carbon, energy / request, energy / output token, energy / inference, inferences / J, energy-delay product: no energy: no power data covers the run',
         '  cost: no price: set WATTSCOPE_ENERGY_PRICE (per kWh)',
         '  accuracy, composite score, NetScore, information density: no accuracy: give accuracy, or correct with inferences',
       ]),

@@ -131,7 +131,7 @@ wattscope() { "${process.execPath}" "${BIN}" "$@"; }
 wattscope window begin load
 sleep 2
 wattscope window end load --json
-wattscope window run step --record --model opt-125m-step --json -- sleep 1`;
+wattscope window run step --record --model opt-125m-step --json -- sleep 3`;
     const r = await runProcess('bash', ['-c', script], { env: clientEnv, timeoutMs: 60_000 });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
@@ -145,6 +145,8 @@ wattscope window run step --record --model opt-125m-step --json -- sleep 1`;
       return s.status === 'completed' ? s : undefined;
     }, 30_000, 'the recorded window’s run');
     expect(run).toMatchObject({ model: 'opt-125m-step', labels: { window: 'step' } });
-    expect(within(run.energy_j, step?.energy_j as number, 0.01)).toBe(true);
+    // 3 s, not 1: each edge's counter is read a few ms from the instant it is stamped with, more
+    // when the machine is busy (a 1 s window once differed by over 1 % with the whole suite running)
+    expect(within(run.energy_j, step?.energy_j as number, 0.01), `${run.energy_j} J stored over ${run.duration_s} s, ${step?.energy_j} J at once over ${step?.duration_s} s; clock offsets ${JSON.stringify(run.clock_offsets)}, coverage ${run.coverage}`).toBe(true);
   }, 90_000);
 });
