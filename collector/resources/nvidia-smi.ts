@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../../common/log.js';
 
-import { chooseSmiReading, decimalIn, OPTIONAL_FIELDS, parseSmiLine, refusedField, SMI_POWER_FIELDS, SMI_WANTED_FIELDS, type SmiPowerField, type SmiRow } from './nvidia-smi-output.js';
+import { decimalIn, OPTIONAL_FIELDS, parseSmiLine, refusedField, SMI_POWER_FIELDS, SMI_WANTED_FIELDS, type SmiPowerField, type SmiRow } from './nvidia-smi-output.js';
 
 export { chooseSmiReading, decimalIn, parseSmiLine, refusedField, SMI_BASE_FIELDS, SMI_POWER_FIELDS, SMI_WANTED_FIELDS, type SmiPowerField, type SmiRow } from './nvidia-smi-output.js';
 
