@@ -283,7 +283,6 @@ export async function benchCommand(argv: string[]): Promise<number> {
 
 export const benchCommandSpec: Command = {
   name: 'bench',
-  summary: 'the paper’s protocol: baseline, warm-ups, repeated runs of one series with cooldowns, and their statistics',
   usage: USAGE,
   main: benchCommand,
 };

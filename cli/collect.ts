@@ -20,7 +20,6 @@ logged and otherwise ignored (nothing to reload: the configuration is read at st
 
 export const collectCommand: Command = {
   name: 'collect',
-  summary: 'run the collector daemon on this machine (sensors → InfluxDB, /metrics)',
   usage: USAGE,
   async main(argv) {
     if (argv.length > 0) {

@@ -5,7 +5,6 @@ import { logger } from '../common/log.js';
 /** What every `wattscope` subcommand provides. */
 export interface Command {
   name: string;
-  summary: string;
   usage: string;
   /** Resolves to the exit code. */
   main(argv: string[]): Promise<number>;

@@ -376,7 +376,6 @@ export async function runCommand(argv: string[]): Promise<number> {
 
 export const runCommandSpec: Command = {
   name: 'run',
-  summary: 'run a command as a measured run and print its energy and scores',
   usage: USAGE,
   main: runCommand,
 };

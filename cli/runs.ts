@@ -112,7 +112,6 @@ const isStopStatus = (s: string): s is 'completed' | 'failed' => s === 'complete
 
 export const runsCommand: Command = {
   name: 'runs',
-  summary: 'list, show, stop, export runs, and correct their platform',
   usage: RUNS_USAGE,
   async main(argv) {
     const [sub, ...rest] = argv;
@@ -221,7 +220,6 @@ scores, the default, or ranking), every number in full and a mean and its sd in 
 
 export const compareCommand: Command = {
   name: 'compare',
-  summary: 'compare models across platforms: scores, ranks, relative factors',
   usage: COMPARE_USAGE,
   async main(argv) {
     const { values } = parseOptions({ args: argv, options: { reference: { type: 'string' }, json: { type: 'boolean' }, format: { type: 'string' }, table: { type: 'string' } } });

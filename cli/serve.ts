@@ -17,7 +17,6 @@ SIGTERM or Ctrl-C: stops gracefully. SIGHUP is logged and otherwise ignored.`;
 
 export const serveCommand: Command = {
   name: 'serve',
-  summary: 'run the API and the built-in live page',
   usage: USAGE,
   async main(argv) {
     if (argv.length > 0) {

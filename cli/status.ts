@@ -28,7 +28,6 @@ export async function measureBaseline(api: WattscopeClient, apiUrl: string, host
 
 export const baselineCommand: Command = {
   name: 'baseline',
-  summary: 'measure idle power per source (for net energy)',
   usage: BASELINE_USAGE,
   async main(argv) {
     const { values } = parseOptions({ args: argv, options: { seconds: { type: 'string' }, host: { type: 'string' }, platform: { type: 'string' } } });
@@ -50,7 +49,6 @@ Checks the stack: the API (WATTSCOPE_API_URL), its InfluxDB, and this host's col
 
 export const statusCommand: Command = {
   name: 'status',
-  summary: 'check the health of the API, InfluxDB and this host’s collector',
   usage: STATUS_USAGE,
   async main(argv) {
     if (argv.length > 0) throw new UsageError(`wattscope status takes no arguments (got ${argv.join(' ')})`);

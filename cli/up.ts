@@ -197,7 +197,6 @@ async function up(argv: string[]): Promise<number> {
 
 export const upCommand: Command = {
   name: 'up',
-  summary: 'run the whole stack locally: InfluxDB, collector, API and live page (no Docker)',
   usage: USAGE,
   main: up,
 };

@@ -1,23 +1,14 @@
 /**
- * `wattscope <command>`: one entry point for every part.
+ * `wattscope <command>`: one entry point for every part. Only the module of the command that
+ * runs is loaded: the collector, a daemon on every machine, does not carry the code (and the
+ * memory) of the CLI's other commands.
  */
-import { ConfigError } from '../common/config.js';
-import { StorageError } from '../common/storage/errors.js';
-import { wantsHelp, type Command } from './command.js';
-import { upCommand } from './up.js';
-import { collectCommand } from './collect.js';
-import { serveCommand } from './serve.js';
-import { runCommandSpec } from './run.js';
-import { benchCommandSpec } from './bench.js';
-import { compareCommand, runsCommand } from './runs.js';
-import { baselineCommand, statusCommand } from './status.js';
-import { windowCommand } from './window.js';
-import { UsageError } from './format.js';
-import { ApiClientError } from '../clients/ts/client.js';
-import { SpoolLockedError } from '../collector/spool-lock.js';
+import { wantsHelp } from './command.js';
+import { COMMANDS } from './commands.js';
 import { VERSION } from '../common/version.js';
 
-const COMMANDS: Command[] = [upCommand, collectCommand, serveCommand, runCommandSpec, windowCommand, benchCommandSpec, runsCommand, compareCommand, baselineCommand, statusCommand];
+/** Errors whose message is the whole story for the user (by name: their classes live in modules not loaded here). */
+const SAID_AS_IS = new Set(['ConfigError', 'StorageError', 'ApiClientError', 'SpoolLockedError']);
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -43,11 +34,12 @@ async function main(argv: string[]): Promise<number> {
     console.log(`wattscope ${VERSION}`);
     return 0;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
     console.error(`wattscope: unknown command "${name}"\n\n${help()}`);
     return 2;
   }
+  const command = await entry.load();
   // --help anywhere before `--` (after it, the words belong to the wrapped command)
   if (wantsHelp(rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest)) {
     console.log(command.usage);
@@ -61,12 +53,13 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (e: unknown) => {
-    if (e instanceof UsageError) {
-      console.error(`wattscope: ${e.message}`);
+    const name = e instanceof Error ? e.name : '';
+    if (name === 'UsageError') {
+      console.error(`wattscope: ${(e as Error).message}`);
       process.exitCode = 2;
       return;
     }
-    if (e instanceof ConfigError || e instanceof StorageError || e instanceof ApiClientError || e instanceof SpoolLockedError) console.error(`wattscope: ${e.message}`);
+    if (SAID_AS_IS.has(name)) console.error(`wattscope: ${(e as Error).message}`);
     else if (e instanceof Error && (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
       console.error(`wattscope: ${e.message}; see --help`);
       process.exitCode = 2;

@@ -236,7 +236,6 @@ async function file(args: string[]): Promise<number> {
 
 export const windowCommand: Command = {
   name: 'window',
-  summary: 'the energy of a span of a shell script, at once: window begin NAME … window end NAME',
   usage: USAGE,
   async main(argv) {
     const [sub, ...rest] = argv;

@@ -110,7 +110,6 @@ export interface AgentOptions {
 
 export class Agent {
   private states: ChannelState[] = [];
-  private sources: Source[] = [];
   private stats: SourceStats[] = [];
   private timer: NodeJS.Timeout | undefined;
   private running = false;
@@ -164,7 +163,6 @@ export class Agent {
   setSources(sources: Source[]): void {
     const known = new Map(this.states.map((s) => [s.channel.id, s]));
     const knownStats = new Map(this.stats.map((s) => [s.source.name, s]));
-    this.sources = sources;
     this.stats = sources.map((source) => {
       const old = knownStats.get(source.name);
       let figures = this.sourceFigures.get(source.name);

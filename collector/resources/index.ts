@@ -1,14 +1,15 @@
 /**
  * What several sources share, owned once for the collector's life and handed to them: the NVML
  * binding (loaded and initialised once; every later discovery reuses it) and the nvidia-smi
- * process (started once; a rediscovery every minute finds it running). The sources never
+ * process (started once; a rediscovery every minute finds it running). Each is loaded only on a
+ * host that has it (koffi where libnvidia-ml is present, child_process where nvidia-smi is). The sources never
  * close them: the collector does, at exit.
  */
 import type { Logger } from '../../common/log.js';
 import type { Config } from '../../common/config.js';
 import { optionValue } from '../../common/option-value.js';
 import { loadNvml, NVML_LIBRARY, NVML_MODE, type NvmlApi } from './nvml.js';
-import { SmiStream } from './nvidia-smi.js';
+import type { SmiStream } from './nvidia-smi.js';
 
 export class SharedResources {
   private nvmlApi: NvmlApi | undefined;
@@ -36,13 +37,19 @@ export class SharedResources {
     return this.nvmlApi;
   }
 
-  /** The nvidia-smi stream at this period, started on first use and kept. */
-  smi(bin: string, periodMs: number): SmiStream {
+  /**
+   * The nvidia-smi stream at this period, started on first use and kept. Its module (and node's
+   * child_process with it) is loaded only here: a host without the tool never loads it.
+   */
+  async smi(bin: string, periodMs: number): Promise<SmiStream> {
     if (this.stream && (this.stream.bin !== bin || this.stream.periodMs !== periodMs || this.stream.closedForGood)) {
       this.stream.close();
       this.stream = undefined;
     }
-    this.stream ??= new SmiStream(bin, periodMs, this.log);
+    if (!this.stream) {
+      const { SmiStream } = await import('./nvidia-smi.js');
+      this.stream ??= new SmiStream(bin, periodMs, this.log);
+    }
     return this.stream;
   }
 

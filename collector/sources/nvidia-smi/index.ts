@@ -11,7 +11,8 @@ import { optionValue } from '../../../common/option-value.js';
 import { findExecutable } from '../../../common/paths.js';
 import type { Sample } from '../../../common/model.js';
 import { gpuSample } from '../../resources/gpu-point.js';
-import { chooseSmiReading, type SmiPowerField, type SmiStream } from '../../resources/nvidia-smi.js';
+import { chooseSmiReading, type SmiPowerField } from '../../resources/nvidia-smi-output.js';
+import type { SmiStream } from '../../resources/nvidia-smi.js';
 import { gpuMeasurand, type PowerChannel, type Source, type SourceFactory } from '../../source.js';
 
 export const NVIDIA_SMI = { key: 'collector.nvidiaSmi', env: 'WATTSCOPE_NVIDIA_SMI', kind: 'string', default: 'nvidia-smi', doc: 'nvidia-smi executable, used only when NVML cannot be loaded.' } as const satisfies OptionSpec;
@@ -81,7 +82,7 @@ export const nvidiaSmiSource: SourceFactory = {
     // no tool, no GPU: quietly absent, without the cost of a failed spawn every rediscovery
     if (!findExecutable(bin)) return undefined;
     const periodMs = Math.max(20, Math.round(1000 / ctx.config.collector.sampleHz));
-    const stream = ctx.resources.smi(bin, periodMs);
+    const stream = await ctx.resources.smi(bin, periodMs);
     if (!(await stream.ready)) {
       // ENOENT (no nvidia-smi) is "no NVIDIA GPU here": quiet; a tool that runs and fails is not
       if (stream.lastError.trim()) ctx.log.once('smi-failed', 'warn', 'nvidia-smi is installed but reports no GPU', { stderr: stream.lastError.trim() });

@@ -209,7 +209,7 @@ describe('nvidia-smi', () => {
       const source = await nvidiaSmiSource.discover(ctx);
       try {
         const [c] = source?.channels() ?? [];
-        return { how: `${c?.method} ${c?.reading} ${c?.read()}`, refused: ctx.resources.smi(FAKE_SMI, 100).refused, log: log.lines.map((l) => l.message) };
+        return { how: `${c?.method} ${c?.reading} ${c?.read()}`, refused: (await ctx.resources.smi(FAKE_SMI, 100)).refused, log: log.lines.map((l) => l.message) };
       } finally {
         await source?.close?.();
         ctx.resources.close();
