@@ -164,7 +164,7 @@ describe('wattscope bench on a stand-in of known power', () => {
       expect(rows.map((l) => l.split(/\s+/)[0])).toEqual(s.members.map((m) => m.run_id));
       expect(rows.every((l) => / counted$/.test(l))).toBe(true);
       expect(ls.stdout).toContain(`series ${id}: standin-hot on EPYC, 2 runs counted`);
-      expect(ls.stdout).toMatch(/^energy J\s+2\s+[\d.,]+\s+[\d.,]+\s+[\d.]+\s+[\d.,]+ – [\d.,]+$/m);
+      expect(ls.stdout).toMatch(/^energy J\s+2\s+[\d.,]+\s+[\d.,]+\s+[\d.]+\s+-?[\d.,]+ – [\d.,]+$/m);
       // the table a user reads: both runs, then the statistics
       expect(r.stdout).toMatch(/^run 1 of 2 {2}r-[\w-]+ {2}[\d.]+ s {2}[\d.,]+ J/m);
       expect(r.stdout).toMatch(/^µWh \/ inference\s+2\s+[\d.,]+\s+[\d.,]+\s+[\d.]+\s+[\d.,]+ – [\d.,]+$/m);
