@@ -27,9 +27,12 @@ const cli = (args: string[], extra: Record<string, string> = {}) => runProcess(p
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const runsOf = async (url: string, model: string) => ((await (await fetch(`${url}/api/runs?model=${model}`)).json()) as { runs: RunSummary[] }).runs;
 
-/** `line` under a pseudo-terminal of rows × 100 (util-linux `script`), as the bytes it printed there. */
-const inPty = (line: string, extra: Record<string, string> = {}) =>
-  runProcess('script', ['-qefc', `stty rows 24 cols 100; ${line}`, '/dev/null'], { env: { ...env(), TERM: 'xterm', ...extra } });
+/**
+ * `line` under a pseudo-terminal of rows × 100 (util-linux `script`), as the bytes it printed
+ * there; `typescript` gets them too as they come (flushed), for a test that acts on what it sees.
+ */
+const inPty = (line: string, extra: Record<string, string> = {}, typescript = '/dev/null') =>
+  runProcess('script', ['-qefc', `stty rows 24 cols 100; ${line}`, typescript], { env: { ...env(), TERM: 'xterm', ...extra } });
 
 /**
  * `line` in a real terminal emulator (tmux, detached, on a socket of its own), to read the screen
@@ -112,13 +115,15 @@ describe('wattscope run', () => {
       hostRecordSample({ host: 'late-host', platform: 'late-gpu', cpuModel: null, gpus: [], sources: [{ id: 'nvml/0', domain: 'gpu', method: 'counter', in_total: true, gpu: 0 }], sampleHz: 10, reportIntervalS: 1, flushIntervalS: 5, version: '0.1.0', clockOffsetS: 0, clockOffsetErrorS: 0.05, startedAtMs: now - 120_000, timeMs: now - 60_000 }),
       ...powerPoints('late-host', 'nvml/0', now - 60_000, 63, () => 80),
     ]);
-    // they land 2.5 s after the run's end, whenever the command got to start (late on a loaded machine)
+    // they land 2.5 s after the terminal shows the wait, whenever the command got there (late on a
+    // loaded machine: timed from the run's start, the wait was once over before its second frame)
+    const seen = join(mkdtempSync(join(tmpdir(), 'wattscope-cli-wait-')), 'typescript');
     const late = (async () => {
-      const run = await waitFor(async () => (await runsOf(server.url, 'cli-wait'))[0], 30_000, 'the run to start');
-      await sleep(Math.max(0, Date.parse(run.started_at) + 4000 + 2500 - Date.now()));
+      await waitFor(async () => existsSync(seen) && readFileSync(seen, 'utf8').includes("waiting for the collectors' last points"), 60_000, 'the wait on the terminal');
+      await sleep(2500);
       await server.store.write(powerPoints('late-host', 'nvml/0', now + 3000, 30, () => 80));
     })();
-    const r = await inPty(`${process.execPath} ${BIN} run --model cli-wait --host late-host -- sleep 4`);
+    const r = await inPty(`${process.execPath} ${BIN} run --model cli-wait --host late-host -- sleep 4`, {}, seen);
     await late;
     expect(r.status).toBe(0);
     const waited = [...r.stdout.matchAll(/waiting for the collectors' last points… (\d+) s/g)].map((m) => Number(m[1]));

@@ -7,11 +7,12 @@
  * an edge answers in milliseconds; with the collector stopped, or hung, the script runs on with
  * None figures and one warning; a name not open is a clear error.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runProcess, testSettings } from '../helpers.js';
+import { runProcess, testSettings, waitFor } from '../helpers.js';
 import { copyHost } from '../collector/fixtures.js';
 import { spawnCollector, type CollectorProcess } from '../collector/process.js';
 import { startExactRapl } from '../collector/rapl-counter/index.js';
@@ -259,21 +260,27 @@ print(json.dumps({"energy_j": m.energy_j, "gpu_energy_j": m.gpu_energy_j, "sourc
     const root = copyHost('laptop-thinkpad');
     const settings = testSettings('windows_stop');
     const own = await spawnCollector(root, { WATTSCOPE_INFLUX_URL: settings.url, WATTSCOPE_INFLUX_DB: settings.db });
+    // the collector is stopped once the first window is measured (a file says so), and the
+    // second window is begun once it is down (another file): no race with a slow start
+    const marks = mkdtempSync(join(tmpdir(), 'wattscope-windows-stop-'));
     const run = python(
       `
-import json, sys, time, wattscope
+import json, os, sys, time, wattscope
 wattscope.begin_window("before")
 m1 = wattscope.end_window("before")
 print("first", m1.measured, flush=True)
-time.sleep(3)
+open(os.path.join(${JSON.stringify(marks)}, "first"), "w").close()
+while not os.path.exists(os.path.join(${JSON.stringify(marks)}, "stopped")):
+    time.sleep(0.05)
 wattscope.begin_window("after")
 m2 = wattscope.end_window("after")
 print("second", m2.measured, m2.energy_j)
 `,
       { WATTSCOPE_COLLECTOR_URL: `http://127.0.0.1:${own.port}` },
     );
-    await new Promise((r) => setTimeout(r, 1000));
+    await waitFor(async () => existsSync(join(marks, 'first')), 20_000, 'the first window');
     expect(await own.stop()).toBe(0);
+    writeFileSync(join(marks, 'stopped'), '');
     const r = await run;
     expect(r.status).toBe(0);
     expect(r.stdout).toBe('first True\nsecond False None\n');
