@@ -7,7 +7,7 @@
  * driven at a known 40 W on the collector's fixture host.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -41,6 +41,12 @@ async function asAdmin(q: string): Promise<void> {
 }
 
 const urlWithPassword = (password: string) => `http://runner:${encodeURIComponent(password)}@127.0.0.1:${influx.port}`;
+
+/** A process's state letter from /proc (R running, S sleeping, T stopped, …). */
+function processState(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(') ') + 2, stat.lastIndexOf(') ') + 3);
+}
 
 async function get(url: string): Promise<{ status: number; text: string; ms: number }> {
   const started = performance.now();
@@ -137,11 +143,14 @@ describe('the password rotated while the services run', () => {
 describe('InfluxDB hung (SIGSTOP)', () => {
   it('/healthz answers within 2 s, unhealthy; data routes fail at once with 503 instead of each waiting 10 s; all well once it goes on', async () => {
     process.kill(influx.pid, 'SIGSTOP');
+    // a stop takes effect once each of its threads is scheduled: on a busy machine influxd was
+    // seen still running (state R) and answering 16 ms after the signal, so wait for state T
+    await waitFor(async () => processState(influx.pid) === 'T', 10_000, `influxd ${influx.pid} stopped`);
     try {
       const health = await get(`${api.url}/healthz`);
       // the check's own bound (2 s) and the request's way through a loaded machine
       expect(health.ms).toBeLessThan(3000);
-      expect(health.status).toBe(503);
+      expect(health.status, `${health.text} after ${Math.round(health.ms)} ms; influxd ${influx.pid} is in state ${processState(influx.pid)}`).toBe(503);
       expect((JSON.parse(health.text) as { influxdb: { state: string } }).influxdb.state).toBe('timeout');
       const runs = await Promise.all([1, 2, 3, 4].map(() => get(`${api.url}/api/runs`)));
       for (const r of runs) {
