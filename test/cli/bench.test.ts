@@ -167,7 +167,7 @@ describe('wattscope bench on a stand-in of known power', () => {
       expect(ls.stdout).toMatch(/^energy J\s+2\s+[\d.,]+\s+[\d.,]+\s+[\d.]+\s+-?[\d.,]+ – [\d.,]+$/m);
       // the table a user reads: both runs, then the statistics
       expect(r.stdout).toMatch(/^run 1 of 2 {2}r-[\w-]+ {2}[\d.]+ s {2}[\d.,]+ J/m);
-      expect(r.stdout).toMatch(/^µWh \/ inference\s+2\s+[\d.,]+\s+[\d.,]+\s+[\d.]+\s+[\d.,]+ – [\d.,]+$/m);
+      expect(r.stdout).toMatch(/^µWh \/ inference\s+2\s+[\d.,]+\s+[\d.,]+\s+[\d.]+\s+-?[\d.,]+ – [\d.,]+$/m);
     } finally {
       rapl.set('idle');
     }

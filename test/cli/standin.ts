@@ -9,6 +9,7 @@
  * change of power is logged with its wall-clock time, so the energy of any window is known.
  */
 import { spawn } from 'node:child_process';
+import { aheadOfTheSuite } from '../helpers.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 
 export interface ControlledRapl {
@@ -60,6 +61,7 @@ export function startControlledRapl(counterFile: string, controlFile: string, lo
     };
     step();`;
   const child = spawn(process.execPath, ['-e', script], { stdio: 'ignore' });
+  aheadOfTheSuite(child.pid);
   const changes = () =>
     readFileSync(logFile, 'utf8')
       .split('\n')

@@ -1,6 +1,7 @@
 /** The real `wattscope collect` process and a stand-in for RAPL hardware, for end-to-end tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { aheadOfTheSuite } from '../helpers.js';
 
 const BIN = new URL('../../bin/wattscope.js', import.meta.url).pathname;
 
@@ -87,6 +88,7 @@ export function startRaplDriver(file: string, watts: number, startUj: number, ra
     };
     step();`;
   const child = spawn(process.execPath, ['-e', script], { stdio: 'ignore' });
+  aheadOfTheSuite(child.pid);
   return {
     stop: () =>
       new Promise<void>((resolve) => {
