@@ -1,4 +1,5 @@
-/** Process accounting for the benchmarks: CPU seconds and resident memory from /proc/<pid>. */
+/** Process accounting for the benchmarks (CPU seconds and resident memory from /proc/<pid>), and the RAPL stand-in they drive. */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 const TICKS_PER_S = 100; // USER_HZ on Linux
@@ -41,4 +42,19 @@ export function machineBusyS(): number {
   const f = (cpu ?? '').trim().split(/\s+/).slice(1).map(Number);
   const busy = (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0) + (f[7] ?? 0);
   return busy / TICKS_PER_S;
+}
+
+/** A RAPL counter advanced at `watts` in 1 ms steps by a process of its own (as in the tests). */
+export function raplDriver(file: string, watts: number): ChildProcess {
+  const script = `
+    const fs = require('node:fs');
+    const fd = fs.openSync(${JSON.stringify(file)}, 'r+');
+    const t0 = process.hrtime.bigint();
+    const step = () => {
+      const uj = Math.floor(1e9 + ${watts} * Number(process.hrtime.bigint() - t0) / 1e3);
+      fs.writeSync(fd, String(uj).padStart(20, '0') + '\\n', 0);
+      setTimeout(step, 1);
+    };
+    step();`;
+  return spawn(process.execPath, ['-e', script], { stdio: 'ignore' });
 }

@@ -9,7 +9,7 @@
  *
  *   npm run bench -- stop [pairs]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { copyTree } from '../common/copy-tree.js';
 import { tmpdir } from 'node:os';
@@ -20,27 +20,12 @@ import { loadConfig } from '../common/config.js';
 import { findInfluxd, startInfluxd } from '../common/influxd.js';
 import { packageRoot } from '../common/paths.js';
 import { InfluxStore } from '../common/storage/store.js';
-import { fmt, percentile, sleep } from './proc.js';
+import { fmt, percentile, raplDriver, sleep } from './proc.js';
 
 const FIXTURE = join(packageRoot(), 'test', 'fixtures', 'hosts', 'desktop-intel');
 const BIN = join(packageRoot(), 'bin', 'wattscope.js');
 const PKG = 'sys/devices/virtual/powercap/intel-rapl/intel-rapl:0/energy_uj';
 const HOST_W = 40 + 23;
-
-/** A RAPL counter advanced at `watts` in 1 ms steps by a process of its own (as in the tests). */
-function raplDriver(file: string, watts: number): ChildProcess {
-  const script = `
-    const fs = require('node:fs');
-    const fd = fs.openSync(${JSON.stringify(file)}, 'r+');
-    const t0 = process.hrtime.bigint();
-    const step = () => {
-      const uj = Math.floor(1e9 + ${watts} * Number(process.hrtime.bigint() - t0) / 1e3);
-      fs.writeSync(fd, String(uj).padStart(20, '0') + '\\n', 0);
-      setTimeout(step, 1);
-    };
-    step();`;
-  return spawn(process.execPath, ['-e', script], { stdio: 'ignore' });
-}
 
 interface Way {
   name: string;

@@ -14,7 +14,7 @@
  *
  *   npm run bench -- windows
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -22,28 +22,13 @@ import { join } from 'node:path';
 import { copyTree } from '../common/copy-tree.js';
 import { findInfluxd, startInfluxd } from '../common/influxd.js';
 import { packageRoot } from '../common/paths.js';
-import { fmt, machineBusyS, percentile, sleep, usage } from './proc.js';
+import { fmt, machineBusyS, percentile, raplDriver, sleep, usage } from './proc.js';
 
 const FIXTURE = join(packageRoot(), 'test', 'fixtures', 'hosts', 'laptop-thinkpad');
 const BIN = join(packageRoot(), 'bin', 'wattscope.js');
 const PYTHON_CLIENT = join(packageRoot(), 'clients', 'python');
 const PKG = 'sys/devices/virtual/powercap/intel-rapl/intel-rapl:0/energy_uj';
 const WATTS = 40;
-
-/** A RAPL counter advanced at `watts` in 1 ms steps by a process of its own (as in the tests). */
-function raplDriver(file: string, watts: number): ChildProcess {
-  const script = `
-    const fs = require('node:fs');
-    const fd = fs.openSync(${JSON.stringify(file)}, 'r+');
-    const t0 = process.hrtime.bigint();
-    const step = () => {
-      const uj = Math.floor(1e9 + ${watts} * Number(process.hrtime.bigint() - t0) / 1e3);
-      fs.writeSync(fd, String(uj).padStart(20, '0') + '\\n', 0);
-      setTimeout(step, 1);
-    };
-    step();`;
-  return spawn(process.execPath, ['-e', script], { stdio: 'ignore' });
-}
 
 function python(source: string, env: Record<string, string>): Promise<string> {
   return new Promise((resolve, reject) => {
