@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { LongestFirst } from './test/setup/sequencer.js';
 
 /**
  * Two projects over one real influxd (the global setup, run once for both):
@@ -17,6 +18,8 @@ const E2E = ['test/**/*.e2e.test.ts', 'test/clients/cli.test.ts', 'test/clients/
 export default defineConfig({
   test: {
     globalSetup: ['test/setup/influxd.global.ts'],
+    // the longest files first, across both projects (test/setup/sequencer.ts)
+    sequence: { sequencer: LongestFirst },
     projects: [
       {
         test: {

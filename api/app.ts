@@ -89,7 +89,7 @@ export async function buildApp({ config, store, now, stopWaitMs }: AppOptions): 
     gridIntensity: summary.gridIntensity,
     maxWaitMs: stopWaitMs ?? config.api.stopWaitMaxS * 1000,
     // a clock the caller drives (tests) is InfluxDB's time by construction: no offset to apply
-    clockOffsetS: now ? () => 0 : () => store.clock.estimate()?.offsetS,
+    apiClock: now ? () => ({ offsetS: 0, errorS: 0 }) : () => store.clock.estimate(),
     observeEnergyQuery: (s) => metrics.energyQuery.observe(s),
   });
   const lifecycle = new RunLifecycle(runs, hostRepo, measuring, locks, { summary, defaultHost: config.host, fallbackPlatform: config.platform, now });

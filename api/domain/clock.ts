@@ -15,6 +15,15 @@ import type { HostRecord } from '../../common/host-record.js';
 /** Below this the clocks are taken to agree: the offsets are estimated to a few tenths of a second at best. */
 export const CLOCK_APPLY_S = 0.5;
 
+/**
+ * The API's clock against InfluxDB's: its estimate and half the width of the interval it is
+ * known to lie in (common/storage/clock.ts), seconds.
+ */
+export interface ApiClock {
+  offsetS: number;
+  errorS: number;
+}
+
 export interface ClockShifts {
   /** per host whose clock is off the API's: δ in ms, its clock minus the API's */
   shiftMs: ReadonlyMap<string, number>;
@@ -26,7 +35,14 @@ export interface ClockShifts {
 
 export const NO_SHIFTS: ClockShifts = { shiftMs: new Map(), applied: {}, unknown: [] };
 
-export function clockShifts(hosts: readonly string[], records: ReadonlyMap<string, HostRecord>, apiOffsetS: number | undefined): ClockShifts {
+/**
+ * δ per host, applied only where it is more than CLOCK_APPLY_S and more than the two estimates'
+ * errors together: each estimate lies within its error of the truth, so two clocks that agree
+ * give |δ| at most the sum of the errors. (A young estimate, from a few answers whose `Date`
+ * header has whole seconds, is up to half a second either way: without the errors, two clocks
+ * that agree could be read 0.6–0.9 s apart.)
+ */
+export function clockShifts(hosts: readonly string[], records: ReadonlyMap<string, HostRecord>, api: ApiClock | undefined): ClockShifts {
   const shiftMs = new Map<string, number>();
   const applied: Record<string, number> = {};
   const unknown: string[] = [];
@@ -38,8 +54,9 @@ export function clockShifts(hosts: readonly string[], records: ReadonlyMap<strin
       unknown.push(host);
       continue;
     }
-    const delta = offset - (apiOffsetS ?? 0);
-    if (Math.abs(delta) <= CLOCK_APPLY_S) continue;
+    const delta = offset - (api?.offsetS ?? 0);
+    const errorS = (record.clockOffsetErrorS !== null && Number.isFinite(record.clockOffsetErrorS) ? record.clockOffsetErrorS : 0) + (api?.errorS ?? 0);
+    if (Math.abs(delta) <= Math.max(CLOCK_APPLY_S, errorS)) continue;
     shiftMs.set(host, Math.round(delta * 1000));
     applied[host] = Math.round(delta * 1000) / 1000;
   }

@@ -105,7 +105,7 @@ export const RUN_COLUMNS = {
   avg_gpu_util_pct: num('Average utilisation of its GPUs.', '%'),
   avg_gpu_mem_pct: num('Average memory use of its GPUs.', '%'),
   avg_cpu_pct: num('Average CPU utilisation of its hosts.', '%'),
-  clock_offsets: json(Type.Record(Type.String(), Type.Number()), {} as Record<string, number>, 'Hosts whose clock was off the API’s by more than 0.5 s, and whose points were therefore read in their own clock: seconds, host minus API, as their collectors measured it against InfluxDB (JSON; api/domain/clock.ts).', { omitEmpty: true }),
+  clock_offsets: json(Type.Record(Type.String(), Type.Number()), {} as Record<string, number>, 'Hosts whose clock was off the API’s by more than 0.5 s (and more than the two clock estimates’ errors), and whose points were therefore read in their own clock: seconds, host minus API, as their collectors measured it against InfluxDB (JSON; api/domain/clock.ts).', { omitEmpty: true }),
   clock_unknown: json(Type.Array(Type.String()), [] as string[], 'Hosts whose clock offset could not be known (their collector’s record says none): their points may be read off by it, so the run is partial (JSON).', { omitEmpty: true }),
   recompute_attempts: num('Which of its 12 scheduled re-measurements for late points a partial run has had: the schedule’s slot, not a count of measurements (docs/DATA-MODEL.md “Late points”).'),
   partial_final: str('Why a partial run stays partial, once it is no longer measured again.'),

@@ -15,7 +15,7 @@
  */
 import type { HostRecord } from '../../common/host-record.js';
 import type { InfluxStore, NamedStatements, StatementResult } from '../../common/storage/store.js';
-import { clockShifts, shiftGroups, type ClockShifts } from '../domain/clock.js';
+import { clockShifts, shiftGroups, type ApiClock, type ClockShifts } from '../domain/clock.js';
 import type { EdgePoint, SeriesWindowData } from '../domain/energy.js';
 import { curvePlan, latestRecords, type AttributedRow, type MeasureInputs, type PowerCurve } from '../domain/measure.js';
 import { planWindow } from '../domain/window-plan.js';
@@ -33,8 +33,8 @@ export interface GatherRequest {
   records?: readonly HostRecord[] | undefined;
   /** read the power curve for the steady part */
   steady: boolean;
-  /** this API's clock minus InfluxDB's, seconds (undefined: not known yet, taken as 0) */
-  apiOffsetS?: number | undefined;
+  /** this API's clock minus InfluxDB's, with its error (undefined: not known yet, taken as 0) */
+  apiClock?: ApiClock | undefined;
 }
 
 /** Baselines kept at most (a bound on memory; they are read again once dropped). */
@@ -70,7 +70,7 @@ export class MeasurementReads {
     const { run } = req;
     const t0 = run.started_at_ms;
     const t1 = Math.max(t0, req.endMs);
-    const clock = req.records ? clockShifts(run.hosts, latestRecords(req.records), req.apiOffsetS) : undefined;
+    const clock = req.records ? clockShifts(run.hosts, latestRecords(req.records), req.apiClock) : undefined;
     const groups = shiftGroups(run.hosts, clock ?? { shiftMs: new Map(), applied: {}, unknown: [] });
     const curve = req.steady ? curvePlan(t0, t1, planWindow(t0, t1, this.power.bucketMs), this.power.bucketMs) : null;
     const hasHosts = run.hosts.length > 0;
@@ -97,7 +97,7 @@ export class MeasurementReads {
     if (!req.records) {
       // the records were read with the rest: a host whose clock is off is read again in its own
       const records = this.hosts.readDuring(first, t0, t1);
-      const shifts = clockShifts(run.hosts, latestRecords(records), req.apiOffsetS);
+      const shifts = clockShifts(run.hosts, latestRecords(records), req.apiClock);
       if (shifts.shiftMs.size > 0) return this.gather({ ...req, records });
       return this.finish(req, t0, t1, reads, first, records, shifts, curve);
     }

@@ -7,7 +7,7 @@
 import { logger } from '../../common/log.js';
 import type { HostRecord } from '../../common/host-record.js';
 import { arrivalBudgetMs, expectedSources, expectedWorkload, stillMissing, type ExpectedSource } from '../domain/arrival.js';
-import { clockShifts } from '../domain/clock.js';
+import { clockShifts, type ApiClock } from '../domain/clock.js';
 import { latestRecords, measureRun } from '../domain/measure.js';
 import type { Run } from '../domain/run-record.js';
 import type { HostRepository } from '../repo/hosts.js';
@@ -26,8 +26,8 @@ export interface MeasuringOptions {
   maxWaitMs: number;
   /** how often the arrival of the last points is checked while waiting */
   pollMs?: number | undefined;
-  /** this API's clock minus InfluxDB's, seconds (for hosts whose clock lags) */
-  clockOffsetS?: (() => number | undefined) | undefined;
+  /** this API's clock minus InfluxDB's, seconds, with its error (for hosts whose clock is off) */
+  apiClock?: (() => ApiClock | undefined) | undefined;
   /** told how long each measurement's reads took, in seconds */
   observeEnergyQuery?: ((seconds: number) => void) | undefined;
 }
@@ -68,7 +68,7 @@ export class MeasuringService {
 
   private async measureWith(run: Run, endMs: number, records: readonly HostRecord[] | undefined, steady: boolean): Promise<Run> {
     const started = performance.now();
-    const inputs = await this.reads.gather({ run, endMs, records, steady, apiOffsetS: this.opts.clockOffsetS?.() });
+    const inputs = await this.reads.gather({ run, endMs, records, steady, apiClock: this.opts.apiClock?.() });
     this.opts.observeEnergyQuery?.((performance.now() - started) / 1000);
     const { run: measured, unresolvedGpus } = measureRun({ ...inputs, gridIntensity: this.opts.gridIntensity });
     if (unresolvedGpus.length > 0) log.once(`unresolved:${run.run_id}`, 'warn', 'GPUs of a run’s scope are not on its hosts as their collectors list them; not counted', { run_id: run.run_id, gpus: unresolvedGpus.join(',') });
@@ -96,16 +96,16 @@ export class MeasuringService {
       expected = [...expected, ...[...seen.keys()].map((k) => ({ host: k.split('\u0000')[0] ?? '', source: k.split('\u0000')[1] ?? '', domain: '', method: '' }))];
     }
     const latest = latestRecords(records);
-    const apiOffsetS = this.opts.clockOffsetS?.();
+    const apiClock = this.opts.apiClock?.();
     // a host whose clock is off is waited for in its own clock (../domain/clock.ts)
-    const shifts = clockShifts(hosts, latest, apiOffsetS);
+    const shifts = clockShifts(hosts, latest, apiClock);
     const since = t0 - 60_000 + Math.min(0, ...shifts.shiftMs.values());
     // the serving endpoints whose servers wrote around the run (or whose collector started since,
     // its first points perhaps not in): their points that cover its end are waited for too
     let last = await this.hosts.lastPoints(hosts, since);
     expected = [...expected, ...expectedWorkload(records, last, since)];
     if (expected.length === 0) return { arrival: { waitedMs: 0, silent: [] }, records };
-    const budgetMs = arrivalBudgetMs(hosts, latest, maxWaitMs, apiOffsetS, shifts);
+    const budgetMs = arrivalBudgetMs(hosts, latest, maxWaitMs, apiClock?.offsetS, shifts);
     const pollMs = this.opts.pollMs ?? 250;
     for (;;) {
       const missing = stillMissing(expected, last, endMs, shifts);

@@ -156,7 +156,9 @@ describe('wattscope bench on a stand-in of known power', () => {
       expect(s.members[1]?.labels.cooldown).toBe('unsettled');
       const waited = Date.parse(s.members[1]?.started_at as string) - Date.parse(s.members[0]?.ended_at as string);
       expect(waited).toBeGreaterThanOrEqual(6000);
-      expect(waited).toBeLessThan(12_000);
+      // it gave up at 6 s, not at the default's 120: the stop's wait for the last points (~2 s)
+      // and the next start come on top, which beside two busy loops took up to 9 s more
+      expect(waited).toBeLessThan(30_000);
       // listed by series: oldest first, each run's role, and the statistics under them
       const ls = await runProcess(process.execPath, [BIN, 'runs', 'ls', '--series', id], { env: env() });
       expect(ls.status, ls.stderr).toBe(0);

@@ -204,7 +204,7 @@ describe('the README examples, as written', () => {
   });
 });
 
-describe('a stop that waits for late points', () => {
+describe.concurrent('a stop that waits for late points (each on its own host: they wait side by side)', () => {
   /**
    * The README's with-block on a host whose power points end one second into the run: the API's
    * stop waits for the point that covers the run's end, which never comes here — up to the

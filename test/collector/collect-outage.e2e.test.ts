@@ -26,7 +26,8 @@ async function health(port: number): Promise<{ code: number; body: Health }> {
   return { code: res.status, body: (await res.json()) as Health };
 }
 
-describe('wattscope collect: InfluxDB goes away', () => {
+// each test on its own fixture host and influxd or database: they wait side by side
+describe.concurrent('wattscope collect: InfluxDB goes away', () => {
   it('says since when InfluxDB is unreachable, turns unhealthy after 60 s of it, and healthy again once points land', async () => {
     const root = copyHost('desktop-intel');
     const dir = mkdtempSync(join(tmpdir(), 'wattscope-outage-'));

@@ -29,7 +29,8 @@ function spoolLines(dir: string): Array<{ file: string; lines: string[] }> {
     .map((f) => ({ file: join(dir, f), lines: readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean) }));
 }
 
-describe('wattscope collect: its spool under faults', () => {
+// each test on its own fixture host, spool and database: they wait side by side
+describe.concurrent('wattscope collect: its spool under faults', () => {
   it('refuses a second collector on the same spool, naming the directory and the holder', async () => {
     const root = copyHost('vm-epyc');
     const settings = testSettings('e2e_lock');

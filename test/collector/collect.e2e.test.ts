@@ -16,7 +16,8 @@ import { energyBound, energyError, expectPackageGauge, expectSteady, gaps, metri
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('wattscope collect, end to end', () => {
+// each test on its own fixture host, database (or influxd) and stand-in: they wait side by side
+describe.concurrent('wattscope collect, end to end', () => {
   it('stores energy within 0.5 % of the truth for a counter advanced at 40 W in 1 ms steps, across a wrap', async () => {
     const root = copyHost('desktop-intel');
     const settings = testSettings('e2e_accuracy');

@@ -45,6 +45,15 @@ export function energyError(rows: readonly PowerRow[], watts: number): number {
 export const STANDIN_STALENESS_S = 1;
 
 /**
+ * The bound on a run's energy against the truth over `seconds`: 1 %, plus a stand-in counter
+ * driven at `drivenW`'s staleness at one edge of the window and not the other, as a share of
+ * `watts` (the driven counter's or, diluted by steady sources beside it, the host's).
+ */
+export function runBound(seconds: number, watts: number, drivenW: number): number {
+  return 0.01 + (drivenW * STANDIN_STALENESS_S) / (watts * seconds);
+}
+
+/**
  * The bound on a stretch's energy error against a stand-in: 0.5 %, plus the counter's staleness
  * at one end and not the other over the stretch's length. Long stretches stay within a few tenths
  * of a percent; short ones (a few seconds of points) are held to what the stand-in allows, and

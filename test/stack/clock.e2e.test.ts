@@ -2,7 +2,7 @@
  * A collector whose host clock is off InfluxDB's — as deployed, on its defaults, its clock
  * shifted for real with faketime (Debian's libfaketime) — and a run measured by the API on
  * this machine's clock: the API reads each host's points in that host's clock, by the offset the
- * collector measured and recorded, so the run's energy is right (within 1 %) and its summary
+ * collector measured and recorded, so the run's energy is right (within 1 %, and the stand-in's staleness) and its summary
  * says which offset it applied. Without a known offset the run is partial, never silently final.
  */
 import { existsSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../clients/ts/client.js';
 import { copyHost } from '../collector/fixtures.js';
-import { PKG_ENERGY, RAPL_RANGE_UJ } from '../collector/power-points.js';
+import { PKG_ENERGY, RAPL_RANGE_UJ, runBound } from '../collector/power-points.js';
 import { spawnCollector, startRaplDriver, type CollectorProcess } from '../collector/process.js';
 import { runProcess, testSettings, waitFor } from '../helpers.js';
 import { spawnApi, type ApiProcess } from './api-process.js';
@@ -18,7 +18,8 @@ import { spawnApi, type ApiProcess } from './api-process.js';
 const BIN = new URL('../../bin/wattscope.js', import.meta.url).pathname;
 const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
 /** desktop-intel's in-total sources: the RAPL package (driven) and the amdgpu board's 23 W (its file stands still) */
-const HOST_W = 40 + 23;
+const PACKAGE_W = 40;
+const HOST_W = PACKAGE_W + 23;
 
 let api: ApiProcess;
 let influx: Record<string, string>;
@@ -40,7 +41,7 @@ afterAll(async () => {
 
 async function measuredRun(host: string, shift: string): Promise<{ summary: RunSummary; collector: CollectorProcess }> {
   const root = copyHost('desktop-intel');
-  drivers.push(startRaplDriver(join(root, PKG_ENERGY), 40, 1e9, RAPL_RANGE_UJ));
+  drivers.push(startRaplDriver(join(root, PKG_ENERGY), PACKAGE_W, 1e9, RAPL_RANGE_UJ));
   // libfaketime preloaded into the collector itself (the `faketime` wrapper would be a parent
   // process that a signal to it does not reach through): its clocks, wall and monotonic, shifted
   const collector = await spawnCollector(root, { ...influx, WATTSCOPE_HOST: host, LD_PRELOAD: LIBFAKETIME, FAKETIME: shift, FAKETIME_DONT_RESET: '1' });
@@ -60,7 +61,9 @@ describe('a host whose clock is off InfluxDB’s', () => {
       const { summary: s } = await measuredRun(`clock${offset > 0 ? 'ahead' : 'behind'}`, shift);
       expect(s.partial, JSON.stringify(s)).toBe(false);
       const seconds = s.duration_s as number;
-      expect(Math.abs((s.energy_j as number) - HOST_W * seconds) / (HOST_W * seconds)).toBeLessThan(0.01);
+      // 1 %, and the stand-in counter's staleness on a loaded machine (beside two busy loops one
+      // run here was 1.4 % off); a window read 300 s off would be +50 % or nothing
+      expect(Math.abs((s.energy_j as number) - HOST_W * seconds) / (HOST_W * seconds)).toBeLessThan(runBound(seconds, HOST_W, PACKAGE_W));
       const applied = Object.values(s.clock_offsets ?? {});
       expect(applied).toHaveLength(1);
       expect(Math.abs((applied[0] as number) - offset)).toBeLessThan(1);

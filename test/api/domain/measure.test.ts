@@ -52,7 +52,7 @@ const twoGpus = hostRecord('h1', {
 function inputs(over: Partial<MeasureInputs> = {}): MeasureInputs {
   const records = over.records ?? [twoGpus];
   return {
-    clock: clockShifts((over.run ?? run()).hosts, latestRecords(records), 0),
+    clock: clockShifts((over.run ?? run()).hosts, latestRecords(records), { offsetS: 0, errorS: 0 }),
     run: run(),
     endMs: T0 + 30 * SEC,
     records: [twoGpus],

@@ -10,14 +10,37 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InfluxStore, iql } from '../../../common/storage/index.js';
-import { testSettings } from '../../helpers.js';
+import { testSettings, waitFor } from '../../helpers.js';
 import { copyHost, FIXTURES, testdata } from '../fixtures.js';
 import { buildNvmlStandin } from '../nvml-standin.js';
 import { spawnCollector } from '../process.js';
 import { startServingStandin, type ServingStandin } from '../serving-standin.js';
 import { applyLater, fixtureHosts } from './harness.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The points the collector has spooled so far (every point goes through the spool), from its /metrics. */
+async function spooled(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return Number(/^wattscope_collector_points_spooled_total (\S+)$/m.exec(text)?.[1]);
+}
+
+/**
+ * Waits for `n` more of the collector's reports (each spools its points at once), however long
+ * a busy machine makes them: timed sleeps here once saw 7 of a host's 10 series, the last
+ * report not yet made.
+ */
+async function reports(port: number, n: number, what: string): Promise<void> {
+  let last = await spooled(port);
+  let seen = 0;
+  await waitFor(
+    async () => {
+      const now = await spooled(port);
+      if (now > last) [seen, last] = [seen + 1, now];
+      return seen >= n;
+    },
+    30_000,
+    what,
+  );
+}
 
 /** The series of a golden file: each line's measurement and tags. */
 function goldenSeries(host: string): string[] {
@@ -92,11 +115,11 @@ describe('golden, as deployed: wattscope collect over every fixture host', () =>
           // the host tag of the golden files; the fixture's /proc and /sys, as a container sets them
           const root = copyHost(host);
           const collector = await spawnCollector(root, { ...(await gpuEnv(host)), WATTSCOPE_INFLUX_URL: settings.url, WATTSCOPE_INFLUX_DB: settings.db, WATTSCOPE_HOST: 'golden' });
-          // the machine moves on (CPU ticks, disk and network counters), then two more reports;
-          // the stop sends what is spooled
-          await sleep(1500);
+          // a first report; the machine moves on (CPU ticks, disk and network counters), then two
+          // more reports; the stop sends what is spooled
+          await reports(collector.port, 1, `${host}'s first report`);
           applyLater(host, root);
-          await sleep(2500);
+          await reports(collector.port, 2, `${host}'s two reports after the machine moved on`);
           expect(await collector.stop(), collector.output()).toBe(0);
           const rows = await store.rows<{ key: string }>(iql`SHOW SERIES`);
           const named = (key: string) => (instances.get(host) ?? []).reduce((k, instance, n) => k.split(instance).join(`inference-${n}:8000`), key);
