@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { suiteLoad } from './test/setup/load.js';
 import { LongestFirst } from './test/setup/sequencer.js';
 
 /**
@@ -7,41 +8,31 @@ import { LongestFirst } from './test/setup/sequencer.js';
  *   against the real influxd): many small files, CPU-bound;
  * - `e2e`: real processes on their defaults (the collector, `wattscope` commands, Chromium,
  *   Python, docker-compose), which mostly wait on real time.
- * One pool of four files at a time for both (vitest shares it between projects of one group
- * order). The suite waits on real time more than it computes (0.8 of this 2-core machine's CPU
- * at four: 5.8 min); six took 4.2 min but a DCGM stand-in's answer came a second late, and five
- * beside two busy loops failed a timing bound in each of three runs, so four it stays.
+ * One pool for both (vitest shares it between projects of one group order), the longest files
+ * first (test/setup/sequencer.ts): four files at a time on a quiet machine, three on a busy one
+ * (test/setup/load.ts). The suite waits on real time more than it computes (0.8 of this 2-core
+ * machine's CPU at four: 4.7 min of vitest, 4.9 with lint and tsc); six took 4.2 min but a DCGM
+ * stand-in's answer came a second late, and five beside two busy loops failed a timing bound in
+ * each of three runs, so four it stays.
  * `npx vitest run --project unit` runs the quick ones alone.
  */
 const E2E = ['test/**/*.e2e.test.ts', 'test/clients/cli.test.ts', 'test/clients/python.test.ts', 'test/page/**/*.test.ts', 'test/cli/**/*.test.ts', 'test/compose/**/*.test.ts', 'test/dashboards/**/*.test.ts'];
 
-export default defineConfig({
-  test: {
-    globalSetup: ['test/setup/influxd.global.ts'],
-    // the longest files first, across both projects (test/setup/sequencer.ts)
-    sequence: { sequencer: LongestFirst },
-    projects: [
-      {
-        test: {
-          name: 'unit',
-          include: ['test/**/*.test.ts'],
-          exclude: E2E,
-          testTimeout: 60_000,
-          hookTimeout: 120_000,
-          maxWorkers: 4,
-          sequence: { groupOrder: 0 },
-        },
-      },
-      {
-        test: {
-          name: 'e2e',
-          include: E2E,
-          testTimeout: 60_000,
-          hookTimeout: 120_000,
-          maxWorkers: 4,
-          sequence: { groupOrder: 0 },
-        },
-      },
-    ],
-  },
+export default defineConfig(async () => {
+  const load = await suiteLoad();
+  process.stderr.write(`wattscope suite: ${load.said}\n`);
+  // read by sideBySide (test/helpers.ts) in the test workers
+  const env = { WATTSCOPE_TEST_SIDE_BY_SIDE: load.sideBySide ? '1' : '0' };
+  const project = { testTimeout: 60_000, hookTimeout: 120_000, maxWorkers: load.workers, env, sequence: { groupOrder: 0 } };
+  return {
+    test: {
+      globalSetup: ['test/setup/influxd.global.ts'],
+      // the longest files first, across both projects (test/setup/sequencer.ts)
+      sequence: { sequencer: LongestFirst },
+      projects: [
+        { test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: E2E, ...project } },
+        { test: { name: 'e2e', include: E2E, ...project } },
+      ],
+    },
+  };
 });

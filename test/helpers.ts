@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { setPriority } from 'node:os';
-import { inject } from 'vitest';
+import { describe, inject } from 'vitest';
 import { InfluxStore, type InfluxSettings } from '../common/storage/index.js';
 
 /** Settings for a fresh database of its own on the suite's real influxd. */
@@ -78,4 +78,14 @@ export function aheadOfTheSuite(pid: number | undefined): void {
   } catch {
     // not permitted: see above
   }
+}
+
+/**
+ * A describe whose tests run side by side on a quiet machine — for tests of one file that only
+ * wait (on a collector's reports, an outage, a stop) and share nothing: each its own fixture
+ * host, database and stand-ins — and one after another on a busy one (test/setup/load.ts).
+ */
+export function sideBySide(name: string, tests: () => void): void {
+  if (process.env.WATTSCOPE_TEST_SIDE_BY_SIDE === '0') describe(name, tests);
+  else describe.concurrent(name, tests);
 }

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../clients/ts/client.js';
 import { powerPoints } from '../api/harness.js';
-import { runProcess, waitFor, type Completed } from '../helpers.js';
+import { type Completed, runProcess, sideBySide, waitFor } from '../helpers.js';
 import { hostRecordSample } from '../../common/host-record.js';
 import { liveServer, steadyPower, type LiveServer } from './server.js';
 import { pythonReadme, STAND_INS } from './python-readme.js';
@@ -204,7 +204,7 @@ describe('the README examples, as written', () => {
   });
 });
 
-describe.concurrent('a stop that waits for late points (each on its own host: they wait side by side)', () => {
+sideBySide('a stop that waits for late points (each on its own host: they wait side by side)', () => {
   /**
    * The README's with-block on a host whose power points end one second into the run: the API's
    * stop waits for the point that covers the run's end, which never comes here — up to the

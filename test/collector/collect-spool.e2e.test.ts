@@ -6,9 +6,9 @@
  */
 import { readFileSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { InfluxStore, ident, iql, timeMs } from '../../common/storage/index.js';
-import { testSettings, runProcess, waitFor } from '../helpers.js';
+import { runProcess, sideBySide, testSettings, waitFor } from '../helpers.js';
 import { copyHost } from './fixtures.js';
 import { COLLECT_ARGS, collectorEnv, defaultSpoolDir, spawnCollector, startRaplDriver } from './process.js';
 import { energyBound, energyError, gaps, metricValue, PKG_ENERGY, RAPL_RANGE_UJ, sourcePoints } from './power-points.js';
@@ -29,8 +29,8 @@ function spoolLines(dir: string): Array<{ file: string; lines: string[] }> {
     .map((f) => ({ file: join(dir, f), lines: readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean) }));
 }
 
-// each test on its own fixture host, spool and database: they wait side by side
-describe.concurrent('wattscope collect: its spool under faults', () => {
+// each test on its own fixture host, spool and database: they wait side by side (on a quiet machine)
+sideBySide('wattscope collect: its spool under faults', () => {
   it('refuses a second collector on the same spool, naming the directory and the holder', async () => {
     const root = copyHost('vm-epyc');
     const settings = testSettings('e2e_lock');

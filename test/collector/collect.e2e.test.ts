@@ -6,18 +6,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, inject, it } from 'vitest';
+import { expect, inject, it } from 'vitest';
 import { startInfluxd } from '../../common/influxd.js';
 import { InfluxStore, ident, iql, str } from '../../common/storage/index.js';
-import { testSettings } from '../helpers.js';
+import { sideBySide, testSettings } from '../helpers.js';
 import { copyHost } from './fixtures.js';
 import { spawnCollector, startRaplDriver } from './process.js';
 import { energyBound, energyError, expectPackageGauge, expectSteady, gaps, metricValue, scrapeMetrics, sourcePoints as packagePoints, PKG_ENERGY as PKG, RAPL_RANGE_UJ as RANGE_UJ } from './power-points.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-// each test on its own fixture host, database (or influxd) and stand-in: they wait side by side
-describe.concurrent('wattscope collect, end to end', () => {
+// each test on its own fixture host, database (or influxd) and stand-in: they wait side by side (on a quiet machine)
+sideBySide('wattscope collect, end to end', () => {
   it('stores energy within 0.5 % of the truth for a counter advanced at 40 W in 1 ms steps, across a wrap', async () => {
     const root = copyHost('desktop-intel');
     const settings = testSettings('e2e_accuracy');

@@ -1,0 +1,55 @@
+/**
+ * How many test files run at once, from how busy this machine is when the suite starts (as
+ * `make -l` holds back jobs on a loaded machine). On a quiet machine: four files at a time, and
+ * tests that only wait run side by side within their file (`sideBySide` in ../helpers.ts). With
+ * other work keeping the cores busy: three at a time, each file's tests one after another — its
+ * e2e tests wait on real processes whose timing a busy machine already stretches, and beside two
+ * busy loops the quiet machine's setting saw the suite's influxd not answer for 5–10 s.
+ * WATTSCOPE_TEST_WORKERS=N sets the number (and N ≤ 3 runs the tests one after another).
+ */
+import { readFileSync } from 'node:fs';
+
+export const QUIET_WORKERS = 4;
+export const BUSY_WORKERS = 3;
+/** Above this share of the CPUs in use by others, the machine counts as busy. */
+const BUSY_SHARE = 0.5;
+
+function cpuTimes(): { idle: number; total: number } {
+  const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { idle: (fields[3] ?? 0) + (fields[4] ?? 0), total };
+}
+
+/** The share of the CPUs in use over `ms`, or undefined where /proc/stat cannot be read. */
+async function busyShare(ms: number): Promise<number | undefined> {
+  try {
+    const a = cpuTimes();
+    await new Promise((r) => setTimeout(r, ms));
+    const b = cpuTimes();
+    return b.total > a.total ? 1 - (b.idle - a.idle) / (b.total - a.total) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface SuiteLoad {
+  workers: number;
+  /** tests of one file that only wait may run side by side */
+  sideBySide: boolean;
+  /** what was decided, and why, for the suite's first line */
+  said: string;
+}
+
+export async function suiteLoad(env: NodeJS.ProcessEnv = process.env): Promise<SuiteLoad> {
+  const set = env.WATTSCOPE_TEST_WORKERS;
+  if (set !== undefined && set !== '') {
+    const n = Number(set);
+    if (!Number.isInteger(n) || n < 1 || n > 16) throw new Error(`WATTSCOPE_TEST_WORKERS takes a whole number from 1 to 16, got ${set}`);
+    return { workers: n, sideBySide: n >= QUIET_WORKERS, said: `${n} test files at a time (WATTSCOPE_TEST_WORKERS)` };
+  }
+  const share = await busyShare(1000);
+  if (share !== undefined && share > BUSY_SHARE) {
+    return { workers: BUSY_WORKERS, sideBySide: false, said: `this machine is busy (${Math.round(share * 100)} % of its CPUs in use before the suite): ${BUSY_WORKERS} test files at a time, each file's tests one after another` };
+  }
+  return { workers: QUIET_WORKERS, sideBySide: true, said: `${QUIET_WORKERS} test files at a time` };
+}
