@@ -9,11 +9,9 @@ import { LongestFirst } from './test/setup/sequencer.js';
  * - `e2e`: real processes on their defaults (the collector, `wattscope` commands, Chromium,
  *   Python, docker-compose), which mostly wait on real time.
  * One pool for both (vitest shares it between projects of one group order), the longest files
- * first (test/setup/sequencer.ts): four files at a time on a quiet machine, three on a busy one
- * (test/setup/load.ts). The suite waits on real time more than it computes (0.8 of this 2-core
- * machine's CPU at four: 4.7 min of vitest, 4.9 with lint and tsc); six took 4.2 min but a DCGM
- * stand-in's answer came a second late, and five beside two busy loops failed a timing bound in
- * each of three runs, so four it stays.
+ * first (test/setup/sequencer.ts): five files at a time on a quiet machine, three on a busy one
+ * (test/setup/load.ts). The suite waits on real time more than it computes: at four files it
+ * used 0.8 of this 2-core machine's CPU and took 4.9–5.5 min in all, at five 4.3 min.
  * `npx vitest run --project unit` runs the quick ones alone.
  */
 const E2E = ['test/**/*.e2e.test.ts', 'test/clients/cli.test.ts', 'test/clients/python.test.ts', 'test/page/**/*.test.ts', 'test/cli/**/*.test.ts', 'test/compose/**/*.test.ts', 'test/dashboards/**/*.test.ts'];

@@ -191,7 +191,10 @@ print(json.dumps([m.energy_j, m.duration_s, time.perf_counter() - t]))
     expect(r.stderr).toBe('');
     const [energy, duration, took] = JSON.parse(r.stdout) as number[];
     expect(within((energy as number) / (duration as number), WATTS, 0.01)).toBe(true);
-    expect(took).toBeLessThan(0.1);
+    // the stale connection's failure and the fresh one share the edge's 0.1 s for their socket
+    // work; the Python process, scheduled late with the suite's four files around it, adds wall
+    // time (0.22 s seen once) — an edge that waited out a stale socket would take seconds
+    expect(took).toBeLessThan(0.5);
   }, 30_000);
 
   it('a name that is not open, or one opened twice, is a clear error', async () => {

@@ -86,7 +86,9 @@ describe('the spool’s disk answers EIO', () => {
       expect(await collector.stop()).toBe(0);
       // no interval lost or repeated across the failure
       const pkg = await sourcePoints(store); // this collector's: the next test's starts later
-      expect(pkg.length).toBeGreaterThanOrEqual(20);
+      // 1 s points over the 3 s + 12 s slept above at least (19 seen with five files at a time,
+      // 20–24 usually): the gaps and the uniqueness below are the check that nothing was lost
+      expect(pkg.length).toBeGreaterThanOrEqual(15);
       expect(gaps(pkg)).toEqual([]);
       expect(pkg.length).toBe(new Set(pkg.map((r) => r.time)).size);
     } finally {

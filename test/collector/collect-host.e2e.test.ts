@@ -15,7 +15,7 @@ import { InfluxStore, ident, iql, str } from '../../common/storage/index.js';
 import { hostRecordFromRow, type HostRecord } from '../../common/host-record.js';
 import { loadConfig } from '../../common/config.js';
 import { buildApp } from '../../api/app.js';
-import { testSettings } from '../helpers.js';
+import { sideBySide, testSettings } from '../helpers.js';
 import { copyHost, testdata } from './fixtures.js';
 import { spawnCollector, startRaplDriver } from './process.js';
 import { buildNvmlStandin } from './nvml-standin.js';
@@ -50,7 +50,8 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((r) => dcgm.close(() => r())));
 
-describe('wattscope collect on GPU hosts, across a rediscovery', () => {
+// each test its own fixture hosts, database and stand-ins: they wait side by side (on a quiet machine)
+sideBySide('wattscope collect on GPU hosts, across a rediscovery', () => {
   it('keeps every source and its energy through the minute’s rediscovery (RAPL, nvidia-smi, DCGM; and NVML in a second host)', async () => {
     // both stretches need 8 s or more: when the next whole minute (cron's rediscovery) is near,
     // the collectors start after it (a start under load took several seconds and left 2 points)
@@ -160,10 +161,8 @@ describe('wattscope collect on GPU hosts, across a rediscovery', () => {
     expect(candidates.some((e) => Math.abs(e - counter) / counter < 1e-9), `counter ${counter} vs prefix sums ${candidates.join(', ')}`).toBe(true);
     expect(smiMetrics).toMatch(/^# TYPE process_cpu_seconds_total counter$/m);
   }, 150_000);
-});
 
-describe('the host record’s clock offset', () => {
-  it('finds a clock 3 s behind InfluxDB’s from its Date headers, warns, and records it', async () => {
+  it('the host record’s clock offset: finds a clock 3 s behind InfluxDB’s from its Date headers, warns, and records it', async () => {
     const settings = testSettings('e2e_clock');
     const store = await InfluxStore.open(settings);
     const target = new URL(settings.url);
