@@ -36,8 +36,8 @@ beforeAll(async () => {
   rapl = startControlledRapl(join(root, PKG_ENERGY), join(dir, 'ctl'), join(dir, 'power.log'), { idleW: IDLE_PKG_W, holdS: HOLD_S, startUj: 1e9, rangeUj: RAPL_RANGE_UJ });
   server = await liveServer('bench');
   // points every 0.2 s, sent every 2 s: a run's edges are prorated within a fifth of a second,
-  // and each stop waits ~2 s, not ~5 — what a user benchmarking many short runs sets; the
-  // defaults are run as deployed in test/stack/as-deployed.e2e.test.ts
+  // and each stop waits ~2 s, not ~5 — what a user benchmarking many short runs sets; `wattscope
+  // bench` on the defaults runs in test/stack/as-deployed.e2e.test.ts
   collector = await spawnCollector(root, {
     WATTSCOPE_INFLUX_URL: server.store.settings.url,
     WATTSCOPE_INFLUX_DB: server.store.db,

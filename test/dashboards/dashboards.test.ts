@@ -44,6 +44,7 @@ describe('dashboards as code', () => {
 describe('every query of every dashboard against real data', () => {
   let store: InfluxStore;
   let runId = '';
+  let platform = '';
   let series: Series;
   beforeAll(async () => {
     store = await testStore('dashboards');
@@ -56,15 +57,14 @@ describe('every query of every dashboard against real data', () => {
       WATTSCOPE_INFLUX_URL: store.settings.url,
       WATTSCOPE_INFLUX_DB: store.db,
       WATTSCOPE_HOST: 'dash-host',
-      // the label a user gives this machine's runs (else it is worked out from the CPU and GPUs)
-      WATTSCOPE_PLATFORM: 'dash-platform', // as a user labels a machine
       WATTSCOPE_NVIDIA_SMI: testdata('nvidia-smi', 'bin', 'nvidia-smi'),
       NVIDIA_SMI_REPLAY: testdata('nvidia-smi', 'a100x2.csv'),
       // a user serving models says where the server's metrics are
       WATTSCOPE_SERVING_METRICS_URL: vllm.url,
     });
     // its host record (written as it starts) tells the API the platform and the sources
-    await waitFor(async () => (await store.rows(iql`SELECT * FROM ${ident('host')}`)).length > 0, 15_000, 'the collector’s host record');
+    // platform: none set, as users run it — the collector works it out from the CPU and the GPUs
+    platform = await waitFor(async () => (await store.rows<{ platform: string }>(iql`SELECT * FROM ${ident('host')}`))[0]?.platform, 15_000, 'the collector’s host record');
     // a few runs through the API on its defaults, over the same data: each stop waits for the
     // collector's points past its end, and the runs take the platform the collector reports
     const app = await buildApp({ config: loadConfig({ HOME: '/nonexistent' }), store });
@@ -95,7 +95,7 @@ describe('every query of every dashboard against real data', () => {
     const vars = Object.fromEntries(runs.templating.list.map((v) => [v.name, { variable: v, values: 'all' as const }]));
     const [result] = await store.query(new InfluxQL(expand(panel.targets[0]?.query as string, { from: Date.now() - 15 * 60_000, to: Date.now() + 60_000 }, 1000, vars)));
     const group = result?.series.find((x) => x.tags.series_id === 'dash-series');
-    expect(group?.tags).toMatchObject({ model: 'resnet50', platform: 'dash-platform' });
+    expect(group?.tags).toMatchObject({ model: 'resnet50', platform });
     const row = Object.fromEntries((group?.columns ?? []).map((c, i) => [c, group?.values[0]?.[i]]));
     const e = series.stats.energy_per_inference_uwh;
     expect(series.counted).toBe(2);
@@ -113,7 +113,7 @@ describe('every query of every dashboard against real data', () => {
       const variables = Object.fromEntries(dashboard.templating.list.map((v) => [v.name, v]));
       const selections: Array<Record<string, string[] | 'all'>> = [
         { platform: 'all', host: 'all', run_id: [runId] },
-        { platform: ['dash-platform'], host: ['dash-host', 'other-host'], run_id: [runId] },
+        { platform: [platform], host: ['dash-host', 'other-host'], run_id: [runId] },
       ];
       for (const selection of selections) {
         const vars = Object.fromEntries(Object.entries(variables).map(([name, variable]) => [name, { variable, values: selection[name] ?? 'all' }]));

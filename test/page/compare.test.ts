@@ -46,8 +46,10 @@ beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'wattscope-page-compare-'));
   rapl = startControlledRapl(join(root, PKG_ENERGY), join(dir, 'ctl'), join(dir, 'power.log'), { idleW: IDLE_PKG_W, holdS: 0, startUj: 1e9, rangeUj: RAPL_RANGE_UJ });
   server = await liveServer('page_compare');
-  // points every 0.2 s and sent every second: how `wattscope up` runs its collector for the live
-  // page; the defaults are run as deployed in test/stack/as-deployed.e2e.test.ts
+  // sent every second, as `wattscope up` runs its collector for the live page; points every 0.2 s
+  // (the default is 1 s), as a user who compares power curves sets it for their detail. The
+  // defaults are run as deployed in test/stack/as-deployed.e2e.test.ts (runs, bench) and
+  // test/stack/serving.e2e.test.ts (the live page)
   collector = await spawnCollector(root, { WATTSCOPE_INFLUX_URL: server.store.settings.url, WATTSCOPE_INFLUX_DB: server.store.db, WATTSCOPE_HOST: 'cmp-host', WATTSCOPE_REPORT_INTERVAL_S: '0.2', WATTSCOPE_FLUSH_INTERVAL_S: '1' });
   const env = { PATH: process.env.PATH, HOME: '/nonexistent', WATTSCOPE_API_URL: server.url, WATTSCOPE_HOST: 'cmp-host', WATTSCOPE_COLLECTOR_PORT: String(collector.port) };
   // the collector's points of the last 3 s make the idle baseline

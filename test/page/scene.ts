@@ -35,7 +35,9 @@ export async function startScene(prefix: string): Promise<Scene> {
   const dir = mkdtempSync(join(tmpdir(), 'wattscope-page-scene-'));
   const rapl: ControlledRapl = startControlledRapl(join(root, PKG_ENERGY), join(dir, 'ctl'), join(dir, 'power.log'), { idleW: IDLE_PKG_W, holdS: 0, startUj: 1e9, rangeUj: RAPL_RANGE_UJ });
   const server = await liveServer(prefix);
-  // points every 0.2 s, sent every second: how `wattscope up` runs its collector for the live page
+  // sent every second, as `wattscope up` runs its collector for the live page; points every 0.2 s
+  // (the default is 1 s), as a user who reads power curves sets it for their detail. The live
+  // page over a collector on its defaults: test/stack/serving.e2e.test.ts
   const collector: CollectorProcess = await spawnCollector(root, { WATTSCOPE_INFLUX_URL: server.store.settings.url, WATTSCOPE_INFLUX_DB: server.store.db, WATTSCOPE_HOST: 'scene-host', WATTSCOPE_REPORT_INTERVAL_S: '0.2', WATTSCOPE_FLUSH_INTERVAL_S: '1' });
   const env = { PATH: process.env.PATH, HOME: '/nonexistent', WATTSCOPE_API_URL: server.url, WATTSCOPE_HOST: 'scene-host', WATTSCOPE_COLLECTOR_PORT: String(collector.port) };
   await new Promise((r) => setTimeout(r, 3000));

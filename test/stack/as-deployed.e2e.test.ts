@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunSummary } from '../../clients/ts/client.js';
+import type { RunSummary, Series } from '../../clients/ts/client.js';
 import { testSettings, runProcess } from '../helpers.js';
 import { spawnApi, type ApiProcess } from './api-process.js';
 import { copyHost } from '../collector/fixtures.js';
@@ -95,6 +95,21 @@ print(json.dumps(r.summary))
     expect(Math.abs((s.energy_j as number) - HOST_W * (s.duration_s as number)) / (HOST_W * (s.duration_s as number))).toBeLessThan(within(s.duration_s as number, HOST_W));
     expect(s.accuracy).toBe(0.76);
   }, 90_000);
+
+  it('wattscope bench on the collector’s defaults (points sent every 5 s): each run final, within 1 % of the truth', async () => {
+    // test/cli/bench.test.ts drives the protocol over a collector that sends every 2 s; here each
+    // stop waits for the default 5 s flush, as a user's bench does
+    const r = await runProcess(process.execPath, [BIN, 'bench', '--model', 'deployed-bench', '--inferences', '100', '--repeat', '2', '--warmup', '0', '--cooldown', '0', '--baseline', '2', '--json', '--', 'sleep', '3'], { env: clientEnv, timeoutMs: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const series = JSON.parse(r.stdout) as Series;
+    expect(series).toMatchObject({ model: 'deployed-bench', runs: 2, counted: 2 });
+    for (const m of series.members) {
+      const seconds = m.duration_s as number;
+      expect(m.partial, whyPartial(m)).toBe(false);
+      expect(m.platform).toBe('EPYC');
+      expect(Math.abs((m.energy_j as number) - HOST_W * seconds) / (HOST_W * seconds)).toBeLessThan(within(seconds, HOST_W));
+    }
+  }, 150_000);
 
   it('wattscope baseline --seconds 3 succeeds while the collector runs, with each source’s idle power', async () => {
     const r = await runProcess(process.execPath, [BIN, 'baseline', '--seconds', '3'], { env: clientEnv, timeoutMs: 60_000 });
