@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { setPriority } from 'node:os';
 import { describe, inject } from 'vitest';
 import { InfluxStore, type InfluxSettings } from '../common/storage/index.js';
 
@@ -64,20 +63,6 @@ export function prng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-/**
- * A stand-in that plays hardware (a counter rewritten every millisecond) runs ahead of the
- * suite's own work where permitted (root, as CI is): a busy test file must not make the
- * "hardware" late. Elsewhere it runs at the suite's priority and its counter may be staler.
- */
-export function aheadOfTheSuite(pid: number | undefined): void {
-  if (pid === undefined) return;
-  try {
-    setPriority(pid, -10);
-  } catch {
-    // not permitted: see above
-  }
 }
 
 /**

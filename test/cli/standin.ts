@@ -9,8 +9,8 @@
  * change of power is logged with its wall-clock time, so the energy of any window is known.
  */
 import { spawn } from 'node:child_process';
-import { aheadOfTheSuite } from '../helpers.js';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { aheadOfTheSuite } from '../priority.js';
 
 export interface ControlledRapl {
   /** write a power (W) or `idle` to the control file, as a workload does */

@@ -1,7 +1,7 @@
 /** The real `wattscope collect` process and a stand-in for RAPL hardware, for end-to-end tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { aheadOfTheSuite } from '../helpers.js';
+import { aheadOfTheSuite } from '../priority.js';
 
 const BIN = new URL('../../bin/wattscope.js', import.meta.url).pathname;
 

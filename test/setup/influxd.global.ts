@@ -3,10 +3,11 @@
  * temporary directory, for the whole run. Tests create their own database each (testStore()).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { setPriority, tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { aheadOfTheSuite } from '../priority.js';
 import { findInfluxd, installInfluxd, startInfluxd, INSTALL_HINT, type InfluxdHandle } from '../../common/influxd.js';
 import { dataDir } from '../../common/paths.js';
 
@@ -65,18 +66,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   dir = mkdtempSync(join(tmpdir(), 'wattscope-influxd-'));
   handle = await startInfluxd({ bin, dir });
-  // the suite's database server runs ahead of the suite's own work where permitted (root, as CI
-  // is), as a deployment's InfluxDB has its own share of a machine: beside two busy loops it once
-  // did not answer a /ping for 10 s, and every file that opened a store then failed. It leads a
-  // session of its own (started detached), so where the kernel groups the scheduler by session
-  // (autogroup, Linux's default for desktops and this VM) its nice counts only inside that group
-  // and the group's nice is what weighs against the suite and other work: both are set
-  try {
-    setPriority(handle.pid, -10);
-    if (existsSync(`/proc/${handle.pid}/autogroup`)) writeFileSync(`/proc/${handle.pid}/autogroup`, '-10');
-  } catch {
-    // not permitted: it runs at the suite's priority
-  }
+  // the suite's database server runs ahead of the suite's own work where permitted, as a
+  // deployment's InfluxDB has its own share of a machine: beside two busy loops it once did not
+  // answer a /ping for 10 s, and every file that opened a store then failed (../priority.ts)
+  aheadOfTheSuite(handle.pid);
   project.provide('influxUrl', handle.url);
   project.provide('influxdBin', bin);
   return async () => {

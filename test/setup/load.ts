@@ -9,25 +9,23 @@
  * WATTSCOPE_TEST_WORKERS=N sets the number (and N ≤ 3 runs each file's tests one after another).
  */
 import { readFileSync } from 'node:fs';
+import { CPU } from '../../common/model.js';
+import { cpuUsage, parseProcStat } from '../../collector/procstat.js';
 
 export const QUIET_WORKERS = 5;
 export const BUSY_WORKERS = 3;
 /** Above this share of the CPUs in use by others, the machine counts as busy. */
 const BUSY_SHARE = 0.5;
 
-function cpuTimes(): { idle: number; total: number } {
-  const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
-  const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
-  return { idle: (fields[3] ?? 0) + (fields[4] ?? 0), total };
-}
-
-/** The share of the CPUs in use over `ms`, or undefined where /proc/stat cannot be read. */
+/** The share of the CPUs in use over `ms` (the collector's own /proc/stat reading), or undefined where it cannot be read. */
 async function busyShare(ms: number): Promise<number | undefined> {
+  const read = () => parseProcStat(readFileSync('/proc/stat', 'utf8')).get(CPU.all);
   try {
-    const a = cpuTimes();
+    const a = read();
     await new Promise((r) => setTimeout(r, ms));
-    const b = cpuTimes();
-    return b.total > a.total ? 1 - (b.idle - a.idle) / (b.total - a.total) : undefined;
+    const b = read();
+    const usage = a && b ? cpuUsage(a, b) : undefined;
+    return usage ? usage.usagePct / 100 : undefined;
   } catch {
     return undefined;
   }

@@ -10,8 +10,9 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { setPriority, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { aheadOfTheSuite } from '../../priority.js';
 
 const SOURCE = new URL('./rapl-counter.c', import.meta.url).pathname;
 let built: string | undefined;
@@ -37,14 +38,9 @@ export async function startExactRapl(file: string, watts: number, startUj: numbe
   const child: ChildProcess = spawn(bin, [dir, '-f', '-s', '-o', 'auto_unmount'], { env: { ...process.env, RAPL_WATTS: String(watts), RAPL_START_UJ: String(startUj), RAPL_RANGE_UJ: String(rangeUj) }, stdio: ['ignore', 'ignore', 'pipe'] });
   // the read's moment is the daemon's: one waiting to be scheduled behind a busy suite moves an
   // edge of a window by its wait (10 ms is 1 % of a 1 s window), so it runs ahead of the suite's
-  // CPU-bound work where the test may raise it (as root); elsewhere as it is
-  if (child.pid !== undefined) {
-    try {
-      setPriority(child.pid, -10);
-    } catch {
-      // not permitted: the counter is exact all the same, its reads may wait longer
-    }
-  }
+  // CPU-bound work where the test may raise it (as root); elsewhere the counter is exact all
+  // the same, its reads may wait longer
+  aheadOfTheSuite(child.pid);
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
