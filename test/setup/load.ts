@@ -9,6 +9,7 @@
  * WATTSCOPE_TEST_WORKERS=N sets the number (and N ≤ 3 runs each file's tests one after another).
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { CPU } from '../../common/model.js';
 import { cpuUsage, parseProcStat } from '../../collector/procstat.js';
 
@@ -17,15 +18,22 @@ export const BUSY_WORKERS = 3;
 /** Above this share of the CPUs in use by others, the machine counts as busy. */
 const BUSY_SHARE = 0.5;
 
-/** The share of the CPUs in use over `ms` (the collector's own /proc/stat reading), or undefined where it cannot be read. */
+/**
+ * The share of the CPUs that other work used over `ms` (the collector's own /proc/stat reading,
+ * less this process's CPU time: vitest's own start-up runs beside the sample), or undefined
+ * where it cannot be read.
+ */
 async function busyShare(ms: number): Promise<number | undefined> {
   const read = () => parseProcStat(readFileSync('/proc/stat', 'utf8')).get(CPU.all);
   try {
-    const a = read();
+    const [a, ownBefore, t0] = [read(), process.cpuUsage(), performance.now()];
     await new Promise((r) => setTimeout(r, ms));
-    const b = read();
+    const [b, own, seconds] = [read(), process.cpuUsage(ownBefore), (performance.now() - t0) / 1000];
     const usage = a && b ? cpuUsage(a, b) : undefined;
-    return usage ? usage.usagePct / 100 : undefined;
+    if (!usage) return undefined;
+    const cpus = availableParallelism();
+    const othersS = (usage.usagePct / 100) * cpus * seconds - (own.user + own.system) / 1e6;
+    return Math.max(0, othersS) / (cpus * seconds);
   } catch {
     return undefined;
   }
@@ -48,7 +56,7 @@ export async function suiteLoad(env: NodeJS.ProcessEnv = process.env): Promise<S
   }
   const share = await busyShare(1000);
   if (share !== undefined && share > BUSY_SHARE) {
-    return { workers: BUSY_WORKERS, sideBySide: false, said: `this machine is busy (${Math.round(share * 100)} % of its CPUs in use before the suite): ${BUSY_WORKERS} test files at a time, each file's tests one after another` };
+    return { workers: BUSY_WORKERS, sideBySide: false, said: `this machine is busy (${Math.round(share * 100)} % of its CPUs used by other work as the suite starts): ${BUSY_WORKERS} test files at a time, each file's tests one after another` };
   }
-  return { workers: QUIET_WORKERS, sideBySide: true, said: `${QUIET_WORKERS} test files at a time` };
+  return { workers: QUIET_WORKERS, sideBySide: true, said: `${QUIET_WORKERS} test files at a time${share === undefined ? '' : ` (${Math.round(share * 100)} % of the CPUs used by other work as the suite starts)`}` };
 }
